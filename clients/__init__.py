@@ -1,0 +1,1 @@
+"""Python clients of the hub: the reconnecting connection and what builds on it."""

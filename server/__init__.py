@@ -1,0 +1,1 @@
+"""The dispatch hub: Starlette app, Redis bus and state, records store."""

@@ -1,0 +1,207 @@
+"""The Starlette app: ``/ws``, health, metrics, protocol schema, sign-in.
+
+Every resource (Redis, records store, bus, hub, archiver, metrics) is made
+in the lifespan and kept on ``app.state.ctx``; nothing lives in globals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from protocol.codec import codec_for, negotiate
+from protocol.codes import CloseCode
+from protocol.schema import json_schema
+from server.auth import COOKIE_NAME, issue_token
+from server.bus import Bus
+from server.commands import DispatchService
+from server.config import Settings
+from server.hub import Hub
+from server.metrics import HubMetrics
+from server.records.archiver import Archiver
+from server.records.store import RecordsStore
+from server.session import Session
+
+__all__ = ["HubContext", "create_app"]
+
+log = logging.getLogger("dispatch.app")
+
+_LOGIN_MAX_BYTES = 4096
+
+
+@dataclass(slots=True)
+class HubContext:
+    settings: Settings
+    redis: Redis
+    store: RecordsStore
+    bus: Bus
+    hub: Hub
+    archiver: Archiver
+    metrics: HubMetrics
+    started: float
+
+
+class _Login(msgspec.Struct, forbid_unknown_fields=True):
+    user: str
+    password: str
+
+
+async def _wait_for_redis(redis: Redis, budget_s: float) -> bool:
+    deadline = time.monotonic() + budget_s
+    delay = 0.05
+    while True:
+        try:
+            await redis.ping()
+            return True
+        except (RedisError, OSError) as exc:
+            if time.monotonic() > deadline:
+                log.error(
+                    "redis not reachable after %.0fs (%s); starting anyway, health is red", budget_s, exc
+                )
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _ctx(request: Request | WebSocket) -> HubContext:
+    ctx: HubContext = request.app.state.ctx
+    return ctx
+
+
+async def ws_endpoint(ws: WebSocket) -> None:
+    ctx = _ctx(ws)
+    offered = list(ws.scope.get("subprotocols") or [])
+    fmt = negotiate(offered)
+    if fmt is None:
+        await ws.close(CloseCode.POLICY_VIOLATION)  # refused handshake: HTTP 403
+        return
+    await ws.accept(subprotocol=fmt.value if offered else None)
+    if not ctx.hub.accepting or not ctx.hub.redis_ok:
+        await ws.close(CloseCode.TRY_AGAIN_LATER, "hub not ready: retry shortly")
+        return
+    session = Session(ctx.hub, ws, codec_for(fmt))
+    ctx.hub.attach(session)
+    await session.run()
+
+
+async def healthz(request: Request) -> Response:
+    ctx = _ctx(request)
+    checks: dict[str, object] = {}
+    try:
+        async with asyncio.timeout(1.0):
+            await ctx.redis.ping()
+        checks["redis"] = "ok"
+    except (RedisError, OSError, TimeoutError) as exc:
+        checks["redis"] = f"down: {exc or type(exc).__name__}"
+    try:
+        checks["records"] = "ok" if await ctx.store.ping() else "down"
+    except Exception as exc:
+        checks["records"] = f"down: {exc}"
+    beat_age = time.monotonic() - ctx.hub.reader_beat if ctx.hub.reader_beat else None
+    reader_ok = beat_age is not None and beat_age < 5.0
+    checks["bus"] = {
+        "reader": "ok" if reader_ok else "stalled",
+        "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
+        "lag_s": round(ctx.metrics.bus_lag._value.get(), 4),
+        "archiver_lag": ctx.archiver.lag,
+    }
+    checks["connections"] = len(ctx.hub.sessions)
+    ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and ctx.hub.accepting
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    ctx = _ctx(request)
+    ctx.metrics.connections.set(len(ctx.hub.sessions))
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def protocol_schema(request: Request) -> Response:
+    return JSONResponse(request.app.state.schema)
+
+
+async def login(request: Request) -> Response:
+    """Exchange a user name and password for a token, also set as an HttpOnly cookie."""
+    ctx = _ctx(request)
+    body = await request.body()
+    if len(body) > _LOGIN_MAX_BYTES:
+        return JSONResponse({"error": "request too large"}, status_code=413)
+    try:
+        creds = msgspec.json.decode(body, type=_Login)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return JSONResponse({"error": f"send {{user, password}} as JSON: {exc}"}, status_code=400)
+    who = await ctx.store.check_password(creds.user, creds.password)
+    if who is None:
+        await ctx.store.audit(creds.user[:64], "login.failed")
+        return JSONResponse({"error": "user name or password is wrong"}, status_code=401)
+    await ctx.store.audit(who.user, "login")
+    token = issue_token(ctx.settings.secret, who, ctx.settings.token_ttl_s)
+    resp = JSONResponse({"user": who.user, "role": who.role.value, "unit": who.unit, "token": token})
+    resp.set_cookie(
+        COOKIE_NAME, token, max_age=ctx.settings.token_ttl_s, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+    return resp
+
+
+async def logout(request: Request) -> Response:
+    resp = JSONResponse({"ok": True})
+    resp.delete_cookie(COOKIE_NAME)
+    return resp
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = (settings or Settings.from_env()).resolved()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=10)
+        await _wait_for_redis(redis, 30.0)
+        store = RecordsStore(settings.db_path)
+        await store.open()
+        metrics_ = HubMetrics()
+        bus = Bus(redis, settings)
+        hub = Hub(settings, redis, bus, DispatchService(bus, redis), metrics_)
+        archiver = Archiver(redis, store, metrics_)
+        app.state.ctx = HubContext(settings, redis, store, bus, hub, archiver, metrics_, time.time())
+        await hub.start()
+        archiving = asyncio.create_task(archiver.run(), name="archiver")
+        log.info("hub ready redis=%s records=%s", settings.redis_url, settings.db_path)
+        try:
+            yield
+        finally:
+            await hub.shutdown()  # idempotent: the runner may have drained already
+            archiving.cancel()
+            with contextlib.suppress(BaseException):
+                await archiving
+            await store.close()
+            await redis.aclose()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/ws", ws_endpoint),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/protocol/schema.json", protocol_schema),
+            Route("/api/login", login, methods=["POST"]),
+            Route("/api/logout", logout, methods=["POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.schema = json_schema()
+    return app

@@ -1,0 +1,107 @@
+"""Roles, per-command permissions, signed tokens.
+
+Tokens are HS256 JWTs signed with the hub's secret, carrying the user, role
+and (for officers) the one unit the officer acts for. They expire.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+__all__ = [
+    "COMMAND_ROLES",
+    "TOPIC_ROLES",
+    "AuthError",
+    "Principal",
+    "Role",
+    "may_command",
+    "may_read",
+    "issue_token",
+    "verify_token",
+]
+
+COOKIE_NAME = "dispatch_token"
+
+
+class Role(enum.StrEnum):
+    DISPATCHER = "dispatcher"
+    SUPERVISOR = "supervisor"
+    OFFICER = "officer"
+    INTAKE_311 = "intake_311"
+    CASE_COORDINATOR = "case_coordinator"
+    TEAM_LEAD = "team_lead"
+    ADMIN = "admin"
+
+
+class AuthError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: str
+    role: Role
+    unit: str | None = None
+
+
+_DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+COMMAND_ROLES: dict[str, frozenset[Role]] = {
+    "incident.create": _DESK | {Role.OFFICER},  # officer-initiated calls
+    "incident.update": _DESK,
+    "unit.status": _DESK | {Role.OFFICER},
+    "unit.position": _DESK | {Role.OFFICER},
+    "radio.append": _DESK,
+    "unit.panic": _DESK | {Role.OFFICER},
+}
+
+# Commands an officer may only send for the unit bound to its token.
+OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic"})
+
+TOPIC_ROLES: dict[str, frozenset[Role]] = {
+    "alarms": _DESK | {Role.OFFICER},
+    "incidents": _DESK | {Role.OFFICER},
+    "units": _DESK | {Role.OFFICER},
+    "radio": _DESK,
+    "positions": _DESK | {Role.OFFICER},
+}
+
+
+def may_command(who: Principal, command: str, unit: str | None) -> bool:
+    """Whether ``who`` may send ``command`` (acting for ``unit``, if it names one)."""
+    if who.role not in COMMAND_ROLES.get(command, frozenset()):
+        return False
+    if who.role is Role.OFFICER and command in OWN_UNIT_COMMANDS:
+        return unit is not None and unit == who.unit
+    return True
+
+
+def may_read(who: Principal, topic: str) -> bool:
+    return who.role in TOPIC_ROLES.get(topic, frozenset())
+
+
+def issue_token(secret: str, who: Principal, ttl_s: int, *, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    claims = {
+        "sub": who.user,
+        "role": who.role.value,
+        "iat": int(now),
+        "exp": int(now + ttl_s),
+        "jti": uuid.uuid4().hex,
+    }
+    if who.unit:
+        claims["unit"] = who.unit
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        return Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"))
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise AuthError(f"invalid token: {exc}") from None

@@ -1,0 +1,148 @@
+"""The ``dispatch`` command: serve, manage users, issue tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from server.auth import Principal, Role, issue_token
+from server.config import Settings
+from server.records.store import RecordsStore, UserExists
+
+__all__ = ["main"]
+
+
+def _data_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "./var")),
+        help="where the SQLite records and the embedded Valkey live (default ./var, or DATA_DIR)",
+    )  # fmt: skip
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dispatch", description="dispatch-hub: real-time dispatch over WebSockets"
+    )
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("serve", help="run the hub")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    _data_dir_arg(s)
+    s.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", ""),
+        help="use this Redis/Valkey (default: REDIS_URL, else an embedded Valkey in the data dir)",
+    )  # fmt: skip
+    s.add_argument("--workers", type=int, default=1, help="hub processes sharing the port")
+    s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    u = sub.add_parser("user", help="manage accounts")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    ua = usub.add_parser("add", help="add an account")
+    ua.add_argument("name")
+    ua.add_argument("--role", required=True, choices=[r.value for r in Role])
+    ua.add_argument("--unit", help="the unit an officer acts for (required for officers)")
+    ua.add_argument("--password", help="default: prompt, or read one line from stdin if not a terminal")
+    _data_dir_arg(ua)
+    ul = usub.add_parser("list", help="list accounts")
+    _data_dir_arg(ul)
+
+    t = sub.add_parser("token", help="issue a signed token for an account (for API and Python clients)")
+    t.add_argument("name")
+    t.add_argument("--ttl", type=int, default=None, help="seconds (default: the hub's token TTL)")
+    _data_dir_arg(t)
+    return p
+
+
+async def _with_store(data_dir: Path) -> RecordsStore:
+    store = RecordsStore(data_dir.resolve() / "records.sqlite3")
+    await store.open()
+    return store
+
+
+def _read_password(given: str | None) -> tuple[str, bool]:
+    if given:
+        return given, False
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise SystemExit("passwords differ")
+        return first, False
+    line = sys.stdin.readline().strip()
+    if line:
+        return line, False
+    return secrets.token_urlsafe(12), True
+
+
+async def _user_add(args: argparse.Namespace) -> int:
+    password, generated = _read_password(args.password)
+    store = await _with_store(args.data_dir)
+    try:
+        await store.add_user(args.name, Role(args.role), password, args.unit)
+    except UserExists:
+        print(f"user {args.name!r} exists", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    print(f"added {args.name} ({args.role}{', unit ' + args.unit if args.unit else ''})")
+    if generated:
+        print(f"password: {password}")
+    return 0
+
+
+async def _user_list(args: argparse.Namespace) -> int:
+    store = await _with_store(args.data_dir)
+    try:
+        for name, role, unit in await store.list_users():
+            print(f"{name}\t{role}\t{unit or ''}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def _token(args: argparse.Namespace) -> int:
+    store = await _with_store(args.data_dir)
+    try:
+        who: Principal | None = await store.get_user(args.name)
+        if who is None:
+            print(f"no user {args.name!r}; add one with: dispatch user add", file=sys.stderr)
+            return 1
+        settings = Settings(data_dir=args.data_dir).resolved()
+        await store.audit("cli", "token.issue", who.user)
+    finally:
+        await store.close()
+    print(issue_token(settings.secret, who, args.ttl or settings.token_ttl_s))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "serve":
+        from server.runner import serve
+
+        serve(
+            Settings(
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
+                redis_url=args.redis_url,
+                workers=args.workers,
+                log_level=args.log_level,
+            )  # fmt: skip
+        )
+        return 0
+    if args.cmd == "user":
+        return asyncio.run(_user_add(args) if args.user_cmd == "add" else _user_list(args))
+    return asyncio.run(_token(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

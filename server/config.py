@@ -1,0 +1,101 @@
+"""Settings: one frozen object built from the CLI or from ``DISPATCH_*`` variables.
+
+``dispatch serve`` writes its settings into the environment so that every
+uvicorn worker process builds the same object with ``Settings.from_env()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings"]
+
+
+def _secret_for(data_dir: Path) -> str:
+    """The token-signing key: DISPATCH_SECRET, else a file made once in the data dir."""
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./var")
+    redis_url: str = ""  # empty: run the embedded Valkey in data_dir
+    workers: int = 1
+    secret: str = ""  # empty: DISPATCH_SECRET or data_dir/secret.key
+    token_ttl_s: int = 12 * 3600  # one shift and a half
+    log_level: str = "info"
+    # per connection
+    queue_max_messages: int = 2000
+    queue_max_bytes: int = 4 * 1024 * 1024
+    commands_per_s: float = 20.0
+    commands_burst: int = 60
+    heartbeat_s: float = 20.0
+    hello_timeout_s: float = 5.0  # to authenticate before close 4001
+    # bus
+    history_maxlen: int = 10_000  # events kept per topic for resume
+    positions_maxlen: int = 50_000
+    read_batch: int = 1000
+    position_tick_s: float = 0.1  # positions are batched per tick
+    radio_snapshot: int = 200  # radio entries in a snapshot
+    # shutdown
+    drain_s: float = 5.0
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "records.sqlite3"
+
+    @property
+    def valkey_socket(self) -> Path:
+        return self.data_dir / "valkey.sock"
+
+    def resolved(self) -> Settings:
+        """With data_dir absolute and the signing secret filled in."""
+        data_dir = self.data_dir.resolve()
+        secret = self.secret or os.environ.get("DISPATCH_SECRET", "") or _secret_for(data_dir)
+        if len(secret) < 32:
+            raise ValueError("the token secret (DISPATCH_SECRET) must be at least 32 characters")
+        return dataclasses.replace(self, data_dir=data_dir, secret=secret)
+
+    def to_env(self) -> dict[str, str]:
+        out = {}
+        for f in dataclasses.fields(self):
+            out[f"DISPATCH_{f.name.upper()}"] = str(getattr(self, f.name))
+        return out
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"DISPATCH_{f.name.upper()}")
+            if raw is None:
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                kwargs[f.name] = raw.lower() in ("1", "true", "yes")
+            elif isinstance(default, int):
+                kwargs[f.name] = int(raw)
+            elif isinstance(default, float):
+                kwargs[f.name] = float(raw)
+            elif isinstance(default, Path):
+                kwargs[f.name] = Path(raw)
+            else:
+                kwargs[f.name] = raw
+        if "redis_url" not in kwargs and env.get("REDIS_URL"):
+            kwargs["redis_url"] = env["REDIS_URL"]
+        kwargs.update(overrides)
+        return cls(**kwargs)

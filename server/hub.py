@@ -1,0 +1,369 @@
+"""The hub of one process: the bus reader, the fan-out, and subscriptions.
+
+One reader task per process reads every topic stream in batches from the
+last id it read, alarms first. Each event is encoded once per wire format
+in use and the same frame is pushed to every subscribed session. Positions
+are batched: the reader keeps the latest report per unit and a ticker sends
+one frame per tick with every unit that moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from protocol.codec import Codec, WireFormat, codec_for, event_decoder
+from protocol.codes import CloseCode, ErrorCode
+from protocol.events import Event, PositionReported
+from protocol.messages import (
+    Ack,
+    Command,
+    Error,
+    EventFrame,
+    PositionsFrame,
+    Resync,
+    Subscribe,
+    TopicOffset,
+)
+from protocol.state import Position
+from server.auth import Principal, may_read
+from server.bus import Bus
+from server.commands import DispatchService
+from server.config import Settings
+from server.metrics import HubMetrics
+from server.session import Frame, Session, SessionState, Subscription
+from server.topics import TOPICS, Lane, Topic, parse_offset, topic_named
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("dispatch.hub")
+
+_CODECS = {fmt: codec_for(fmt) for fmt in WireFormat}
+_POSITIONS = topic_named("positions")
+_position_decoder = msgspec.msgpack.Decoder(Position)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Hub:
+    def __init__(
+        self, settings: Settings, redis: Redis, bus: Bus, service: DispatchService, metrics: HubMetrics
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.bus = bus
+        self.service = service
+        self.metrics = metrics
+        self.accepting = True
+        self.sessions: set[Session] = set()
+        self.subs: dict[str, dict[Session, Subscription]] = {t.name: {} for t in TOPICS}
+        self.epochs: dict[str, str] = {t.name: "" for t in TOPICS}
+        self.last_ids: dict[str, str] = {}
+        self.reader_beat = 0.0  # monotonic time of the reader's last completed read
+        self._epoch_checked = 0.0
+        self.redis_ok = False
+        self.latest_positions: dict[str, Position] = {}
+        self._tick_positions: dict[str, Position] = {}
+        self._positions_offset = "0-0"
+        self._catch_up_cache: dict[WireFormat, tuple[str, Frame]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._out = {t.name: metrics.events_out.labels(t.name) for t in TOPICS}
+        self._in = {t.name: metrics.events_in.labels(t.name) for t in TOPICS}
+
+    # ---- life cycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name="bus-reader"),
+            asyncio.create_task(self._tick_positions_forever(), name="positions-ticker"),
+        ]
+        self.metrics.watch_queues(lambda: [s.depth for s in self.sessions])
+
+    async def shutdown(self) -> None:
+        """Stop accepting, close every session with 1001 after a bounded drain."""
+        self.accepting = False
+        sessions = list(self.sessions)
+        if sessions:
+            await asyncio.gather(*(s.drain(self.settings.drain_s) for s in sessions))
+            for s in sessions:
+                s.close(CloseCode.GOING_AWAY, "hub shutting down: reconnect and resume")
+            await asyncio.gather(*(s.wait_closed(2.0) for s in sessions))
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+    def attach(self, session: Session) -> None:
+        self.sessions.add(session)
+        self.metrics.connections.set(len(self.sessions))
+        self.metrics.connects.inc()
+
+    def forget(self, session: Session) -> None:
+        self.sessions.discard(session)
+        for subs in self.subs.values():
+            subs.pop(session, None)
+        self.metrics.connections.set(len(self.sessions))
+
+    # ---- commands and subscriptions ---------------------------------------
+
+    def readable_topics(self, who: Principal) -> list[str]:
+        return [t.name for t in TOPICS if may_read(who, t.name)]
+
+    async def command(self, who: Principal, cmd: Command) -> Ack | Error:
+        reply = await self.service.handle(who, cmd)
+        outcome = "ack" if isinstance(reply, Ack) else reply.code
+        self.metrics.commands.labels(type(cmd).__struct_config__.tag, outcome).inc()
+        return reply
+
+    async def subscribe(self, session: Session, frame: Subscribe) -> None:
+        who = session.principal
+        assert who is not None
+        for wanted in frame.topics:
+            topic = topic_named(wanted.topic)
+            if topic is None:
+                session.send_frame(Error(ErrorCode.UNKNOWN_TOPIC, f"no topic {wanted.topic!r}", frame.id))
+                return
+            if not may_read(who, topic.name):
+                session.send_frame(
+                    Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id)
+                )
+                return
+        offsets: dict[str, str] = {}
+        for wanted in frame.topics:
+            topic = topic_named(wanted.topic)
+            assert topic is not None
+            try:
+                offsets[topic.name] = await self._catch_up(session, topic, wanted)
+            except RedisError as exc:
+                self.subs[topic.name].pop(session, None)
+                session.send_frame(Error(ErrorCode.UNAVAILABLE, f"redis: {exc}", frame.id))
+                return
+        session.send_frame(Ack(ref=frame.id, result=offsets))
+
+    def unsubscribe(self, session: Session, topics: Iterable[str]) -> None:
+        for name in topics:
+            self.subs.get(name, {}).pop(session, None)
+            session.subs.pop(name, None)
+
+    async def _catch_up(self, session: Session, topic: Topic, wanted: TopicOffset) -> str:
+        """Send what the session missed (or a snapshot), then let live frames through.
+
+        Live frames that arrive while we read Redis are held in the
+        subscription's buffer and released afterwards, skipping any the
+        catch-up already covered: no gap, no duplicate.
+        """
+        sub = Subscription()
+        session.subs[topic.name] = sub
+        self.subs[topic.name][session] = sub
+        urgent = topic.lane is Lane.ALARM
+        floor = "0-0"
+        history = None
+        if topic.replay and wanted.offset is not None:
+            history = await self.bus.history(topic, wanted.offset, wanted.epoch)
+        if history is not None:
+            floor = wanted.offset or "0-0"
+            for offset, event in history.entries:
+                session.send_frame(EventFrame(topic.name, offset, history.epoch, event), urgent)
+                floor = offset
+        else:
+            if not topic.replay:
+                reason = "state"
+            elif wanted.offset is None:
+                reason = "initial"
+            elif wanted.epoch is not None and wanted.epoch != await self.bus.epoch(topic):
+                reason = "epoch"
+            else:
+                reason = "gap"
+            snap = await self.bus.snapshot(topic)
+            session.send_frame(Resync(topic.name, snap.epoch, snap.offset, reason, snap.items), urgent)  # type: ignore[arg-type]
+            floor = snap.offset
+        mark = parse_offset(floor)
+        buffered, sub.buffer = sub.buffer or [], None
+        sub.floor = mark
+        for offset_t, data, is_urgent in buffered:
+            if offset_t > mark:
+                session.push(data, is_urgent)
+                sub.floor = None
+        return floor
+
+    # ---- the reader --------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._start_reading()
+                backoff = 0.1
+                while True:
+                    await self._read_once()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.redis_ok = False
+                self.metrics.redis_up.set(0)
+                log.error("bus reader lost redis (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("bus reader failed; restarting")
+                await asyncio.sleep(backoff)
+
+    async def _start_reading(self) -> None:
+        epochs = await self.bus.epochs(TOPICS)
+        if not self.last_ids:
+            # First start: from the newest event; clients fill any gap by resuming.
+            offsets = await self.bus.last_offsets(TOPICS)
+            self.last_ids = {t.stream: offsets[t.name] for t in TOPICS}
+            self.epochs = epochs
+            values: Any = await self.redis.hvals(_POSITIONS.state) if _POSITIONS else []
+            for raw in values:
+                pos = _position_decoder.decode(raw)
+                self.latest_positions[pos.unit] = pos
+        else:
+            await self._check_epochs(epochs)
+        self.redis_ok = True
+        self.metrics.redis_up.set(1)
+        self._epoch_checked = self.reader_beat = time.monotonic()
+
+    async def _check_epochs(self, epochs: dict[str, str]) -> None:
+        for topic in TOPICS:
+            old, new = self.epochs.get(topic.name, ""), epochs.get(topic.name, "")
+            if old and new != old:
+                # The stream was lost and begun again: its ids start over, so
+                # read it from the start, and tell every subscriber to resync.
+                log.warning("topic %s epoch changed %s -> %s: resyncing subscribers", topic.name, old, new)
+                self.last_ids[topic.stream] = "0-0"
+                self.epochs[topic.name] = new
+                for session in list(self.subs[topic.name]):
+                    await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old))
+            else:
+                self.epochs[topic.name] = new
+
+    async def _read_once(self) -> None:
+        if time.monotonic() - self._epoch_checked > 1.0:
+            await self._check_epochs(await self.bus.epochs(TOPICS))
+            self._epoch_checked = time.monotonic()
+        reply: Any = await self.redis.xread(
+            self.last_ids,  # type: ignore[arg-type]
+            count=self.settings.read_batch,
+            block=1000,
+        )
+        self.reader_beat = time.monotonic()
+        if not reply:
+            return
+        batches = []
+        for stream, entries in reply:
+            name = _s(stream)
+            topic = topic_named(name[1 : name.index("}")])
+            if topic is not None and entries:
+                batches.append((topic, entries))
+                self.last_ids[topic.stream] = _s(entries[-1][0])
+        batches.sort(key=lambda b: b[0].lane)  # alarms first
+        if any(not self.epochs[t.name] for t, _ in batches):
+            self.epochs.update(await self.bus.epochs(TOPICS))
+        newest = 0
+        for topic, entries in batches:
+            epoch = self.epochs[topic.name]
+            self._in[topic.name].inc(len(entries))
+            for sid, fields in entries:
+                offset = _s(sid)
+                event = event_decoder.decode(fields[b"e"])
+                newest = max(newest, event.ts)
+                if isinstance(event, PositionReported):
+                    self._tick_positions[event.position.unit] = event.position
+                    self.latest_positions[event.position.unit] = event.position
+                    self._positions_offset = offset
+                else:
+                    self._deliver(topic, offset, epoch, event)
+        if newest:
+            self.metrics.bus_lag.set(max(0.0, time.time() - newest / 1000))
+
+    def _deliver(self, topic: Topic, offset: str, epoch: str, event: Event) -> None:
+        subs = self.subs[topic.name]
+        if not subs:
+            return
+        frame = EventFrame(topic.name, offset, epoch, event)
+        self._fan_out(topic, offset, frame, subs, topic.lane is Lane.ALARM, positions=False)
+
+    def _fan_out(
+        self,
+        topic: Topic,
+        offset: str,
+        frame: Any,
+        subs: dict[Session, Subscription],
+        urgent: bool,
+        positions: bool,
+    ) -> None:
+        encoded: dict[WireFormat, Frame] = {}
+        mark: tuple[int, int] | None = None
+        for session, sub in subs.items():
+            fmt = session.codec.format
+            data = encoded.get(fmt)
+            if data is None:
+                raw = _CODECS[fmt].encode(frame)
+                data = encoded[fmt] = raw if session.codec.binary else raw.decode()
+            if sub.buffer is not None or sub.floor is not None:
+                if mark is None:
+                    mark = parse_offset(offset)
+                if sub.buffer is not None:
+                    sub.buffer.append((mark, data, urgent))
+                    continue
+                assert sub.floor is not None
+                if mark <= sub.floor:
+                    continue
+                sub.floor = None
+            if positions:
+                session.push_positions(data)
+            else:
+                session.push(data, urgent)
+        self._out[topic.name].inc(len(subs))
+
+    # ---- positions ---------------------------------------------------------
+
+    async def _tick_positions_forever(self) -> None:
+        assert _POSITIONS is not None
+        while True:
+            await asyncio.sleep(self.settings.position_tick_s)
+            if not self._tick_positions:
+                continue
+            items, self._tick_positions = list(self._tick_positions.values()), {}
+            self._catch_up_cache.clear()
+            subs = self.subs[_POSITIONS.name]
+            if subs:
+                offset = self._positions_offset
+                frame = PositionsFrame(_POSITIONS.name, offset, self.epochs[_POSITIONS.name], items)
+                self._fan_out(_POSITIONS, offset, frame, subs, False, positions=True)
+
+    def positions_catch_up(self, codec: Codec) -> Frame:
+        """Every unit's latest position as one frame, for sessions that fell behind.
+
+        Built at most once per tick and format, however many sessions ask.
+        """
+        assert _POSITIONS is not None
+        cached = self._catch_up_cache.get(codec.format)
+        if cached is not None and cached[0] == self._positions_offset:
+            return cached[1]
+        frame = PositionsFrame(
+            _POSITIONS.name,
+            self._positions_offset,
+            self.epochs[_POSITIONS.name],
+            list(self.latest_positions.values()),
+        )
+        raw = codec.encode(frame)
+        data: Frame = raw if codec.binary else raw.decode()
+        self._catch_up_cache[codec.format] = (self._positions_offset, data)
+        return data
+
+    def open_sessions(self) -> list[Session]:
+        return [s for s in self.sessions if s.state is SessionState.OPEN]

@@ -1,0 +1,1 @@
+"""The records store (SQLite): users, audit trail, archived events."""

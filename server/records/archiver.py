@@ -1,0 +1,155 @@
+"""The archiver: a consumer group that writes every event into SQLite once.
+
+Each hub process is one consumer of the group ``archiver`` on every topic
+stream. Entries are acknowledged only after they are committed to SQLite;
+the insert ignores ids already archived, so redelivery after a crash (our
+own pending entries, or a dead consumer's reclaimed with XAUTOCLAIM) never
+duplicates a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from protocol.codec import event_decoder
+from server.metrics import HubMetrics
+from server.records.store import ArchivedEvent, RecordsStore
+from server.topics import TOPICS, Topic
+
+__all__ = ["GROUP", "Archiver"]
+
+log = logging.getLogger("dispatch.archiver")
+
+GROUP = "archiver"
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Archiver:
+    def __init__(
+        self,
+        redis: Redis,
+        store: RecordsStore,
+        metrics: HubMetrics,
+        *,
+        batch: int = 500,
+        claim_idle_ms: int = 30_000,
+        consumer: str | None = None,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.metrics = metrics
+        self.batch = batch
+        self.claim_idle_ms = claim_idle_ms
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.beat = 0.0
+        self.lag = 0
+
+    async def ensure_groups(self) -> None:
+        for topic in TOPICS:
+            try:
+                await self.redis.xgroup_create(topic.stream, GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _store(self, topic: Topic, entries: list[Any]) -> None:
+        if not entries:
+            return
+        epoch = _s(await self.redis.get(topic.epoch) or b"")
+        rows = []
+        ids = []
+        for sid, fields in entries:
+            if not fields:  # trimmed while pending: nothing left to archive
+                ids.append(sid)
+                continue
+            raw = fields[b"e"]
+            event = event_decoder.decode(raw)
+            kind = type(event).__struct_config__.tag
+            rows.append(ArchivedEvent(topic.name, _s(sid), epoch, str(kind), event.by, event.ts, raw))
+            ids.append(sid)
+        added = await self.store.archive(rows)
+        self.metrics.archived.inc(added)
+        await self.redis.xack(topic.stream, GROUP, *ids)
+
+    async def _drain_own_pending(self) -> None:
+        for topic in TOPICS:
+            start = "0"
+            while True:
+                reply: Any = await self.redis.xreadgroup(
+                    GROUP, self.consumer, {topic.stream: start}, count=self.batch
+                )
+                entries = reply[0][1] if reply else []
+                if not entries:
+                    break
+                await self._store(topic, entries)
+                start = _s(entries[-1][0])
+
+    async def reclaim(self) -> int:
+        """Take over entries another consumer has held too long (it died). -> count."""
+        total = 0
+        for topic in TOPICS:
+            start = "0-0"
+            while True:
+                claimed: Any = await self.redis.xautoclaim(
+                    topic.stream, GROUP, self.consumer, self.claim_idle_ms, start_id=start, count=self.batch
+                )
+                start, entries = _s(claimed[0]), claimed[1]
+                await self._store(topic, entries)
+                total += len(entries)
+                if start == "0-0":
+                    break
+        return total
+
+    async def measure_lag(self) -> int:
+        lag = 0
+        for topic in TOPICS:
+            for group in await self.redis.xinfo_groups(topic.stream):
+                if _s(group["name"]) == GROUP:
+                    lag += int(group.get("lag") or 0) + int(group.get("pending") or 0)
+        self.lag = lag
+        self.metrics.archiver_lag.set(lag)
+        return lag
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self.ensure_groups()
+                await self._drain_own_pending()
+                await self.reclaim()
+                ticks = 0
+                while True:
+                    got: Any = await self.redis.xreadgroup(
+                        GROUP, self.consumer, {t.stream: ">" for t in TOPICS}, count=self.batch, block=1000
+                    )
+                    self.beat = asyncio.get_running_loop().time()
+                    by_name = {t.stream: t for t in TOPICS}
+                    for stream, entries in sorted(got or [], key=lambda r: by_name[_s(r[0])].lane):
+                        await self._store(by_name[_s(stream)], entries)
+                    ticks += 1
+                    if ticks % 10 == 0:
+                        await self.reclaim()
+                        await self.measure_lag()
+                    backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                # NOGROUP after Redis lost its data lands here too: groups are
+                # made again on the next pass.
+                log.error("archiver: %s; retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("archiver failed; retrying")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,129 @@
+"""``dispatch serve``: the embedded Valkey (if needed), then uvicorn.
+
+Shutdown goes in steps: stop accepting, drain each session's queue (bounded),
+close sessions with 1001, then uvicorn's own shutdown and the app lifespan;
+last, the embedded Valkey is stopped so it flushes its append-only file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import warnings
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess, multiprocess
+
+from protocol.limits import MAX_FRAME_BYTES
+from server.config import Settings
+from server.logs import configure_logging, log_config
+from server.valkey import EmbeddedValkey
+
+__all__ = ["HubServer", "serve", "uvicorn_config"]
+
+log = logging.getLogger("dispatch.runner")
+
+
+def _find_starlette(app: Any) -> Starlette | None:
+    for _ in range(10):
+        if isinstance(app, Starlette):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+class HubServer(uvicorn.Server):
+    """uvicorn's server, with the hub's own drain before connections are cut."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        app = _find_starlette(self.config.loaded_app)
+        ctx = getattr(app.state, "ctx", None) if app is not None else None
+        if ctx is not None:
+            await ctx.hub.shutdown()
+        await super().shutdown(sockets)
+
+
+class _HubProcess(multiprocess.Process):
+    """A uvicorn worker process that runs HubServer instead of the plain Server."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            self._server = HubServer(config=self.config)
+        return self._server
+
+
+def uvicorn_config(
+    settings: Settings, app: Any = "server.app:create_app", *, configure_logs: bool = True
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        factory=isinstance(app, str),
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="h11",
+        ws="websockets",  # the legacy impl applies write backpressure; sansio does not
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.heartbeat_s,
+        ws_ping_timeout=settings.heartbeat_s,
+        lifespan="on",
+        log_config=log_config(settings.log_level) if configure_logs else None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.drain_s + 5),
+        server_header=False,
+    )
+
+
+def _exit_on_term(signum: int, frame: Any) -> None:
+    # uvicorn re-raises the signal it caught once it has shut down; with the
+    # default SIGTERM action that would kill us before the embedded Valkey is
+    # stopped below. Exiting normally lets the finally clause run.
+    raise SystemExit(0)
+
+
+def serve(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+    # We choose uvicorn's legacy websockets implementation on purpose (see
+    # uvicorn_config); its deprecation notice is not for our operators.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="uvicorn.protocols.websockets")
+    warnings.filterwarnings("ignore", message=".*websockets.*deprecated.*")
+    signal.signal(signal.SIGTERM, _exit_on_term)
+    settings = settings.resolved()
+    valkey: EmbeddedValkey | None = None
+    if not settings.redis_url:
+        valkey = EmbeddedValkey(settings.data_dir)
+        valkey.start()
+        settings = dataclasses.replace(settings, redis_url=valkey.url)
+    # Workers build their settings from the environment.
+    os.environ.update(settings.to_env())
+    try:
+        config = uvicorn_config(settings)
+        server = HubServer(config)
+        log.info(
+            "serving on http://%s:%s (workers=%s, redis=%s, data=%s)",
+            settings.host, settings.port, settings.workers, settings.redis_url, settings.data_dir,
+        )  # fmt: skip
+        if settings.workers > 1:
+            sock = config.bind_socket()
+            # Multiprocess builds its workers from this module-level name, in
+            # this (parent) process; the workers unpickle _HubProcess by reference.
+            multiprocess.Process = _HubProcess  # type: ignore[misc]
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run()
+    finally:
+        if valkey is not None:
+            valkey.stop()
+            log.info("embedded valkey stopped")

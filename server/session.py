@@ -1,0 +1,316 @@
+"""One WebSocket session: authentication, the command loop, and its writer.
+
+Outbound frames go into bounded queues that the fan-out fills without ever
+awaiting; one writer task drains them to the socket, alarms first. A client
+that stops reading fills its queue and is closed with 4008 (it resumes on
+reconnect); nobody else waits for it. Positions do not queue up: a session
+holds at most one pending positions frame, and one that falls behind gets
+the full current positions instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from protocol.codec import Codec, FrameError
+from protocol.codes import CloseCode, ErrorCode
+from protocol.messages import (
+    COMMANDS,
+    Ack,
+    Error,
+    Hello,
+    Ping,
+    Pong,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+)
+from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
+from server.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from server.hub import Hub
+
+__all__ = ["Session", "SessionState", "Subscription"]
+
+log = logging.getLogger("dispatch.session")
+
+Frame = str | bytes
+_MAX_BAD_FRAMES = 20  # undecodable frames in a row before close 1007
+
+
+class SessionState(enum.Enum):
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class Subscription:
+    # While catching up, live frames wait here: (offset, frame, urgent).
+    buffer: list[tuple[tuple[int, int], Frame, bool]] | None = field(default_factory=list)
+    # Live events at or below this offset were already sent by the catch-up.
+    floor: tuple[int, int] | None = None
+
+
+class Session:
+    def __init__(self, hub: Hub, ws: WebSocket, codec: Codec) -> None:
+        self.hub = hub
+        self.ws = ws
+        self.codec = codec
+        self.id = uuid.uuid4().hex[:12]
+        self.principal: Principal | None = None
+        self.state = SessionState.CONNECTING
+        self.subs: dict[str, Subscription] = {}
+        s = hub.settings
+        self._max_messages = s.queue_max_messages
+        self._max_bytes = s.queue_max_bytes
+        self._urgent: deque[Frame] = deque()
+        self._normal: deque[Frame] = deque()
+        self._queued_bytes = 0
+        self._positions: Frame | None = None
+        self._positions_behind = False
+        self._wake = asyncio.Event()
+        self._bucket = TokenBucket(s.commands_per_s, s.commands_burst, time.monotonic())
+        self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._text = not codec.binary
+
+    # ---- outbound: called by the fan-out, never awaits ---------------------
+
+    @property
+    def depth(self) -> int:
+        return len(self._urgent) + len(self._normal)
+
+    def push(self, frame: Frame, urgent: bool = False) -> None:
+        if self.state is not SessionState.OPEN:
+            return
+        (self._urgent if urgent else self._normal).append(frame)
+        self._queued_bytes += len(frame)
+        if self.depth > self._max_messages or self._queued_bytes > self._max_bytes:
+            self._slow()
+            return
+        self._wake.set()
+
+    def push_positions(self, frame: Frame) -> None:
+        if self.state is not SessionState.OPEN:
+            return
+        if self._positions is not None:
+            # Still holding the last tick's frame: this client is behind on
+            # positions. Drop both and send everyone's latest when it catches up.
+            self._positions = None
+            self._positions_behind = True
+        elif not self._positions_behind:
+            self._positions = frame
+        self._wake.set()
+
+    def send_frame(self, frame: Any, urgent: bool = False) -> None:
+        self.push(self.encode(frame), urgent)
+
+    def encode(self, frame: Any) -> Frame:
+        data = self.codec.encode(frame)
+        return data.decode() if self._text else data
+
+    def _slow(self) -> None:
+        self.hub.metrics.slow_closes.inc()
+        log.warning(
+            "slow consumer closed session=%s user=%s queued=%d bytes=%d",
+            self.id, self.principal.user if self.principal else "-", self.depth, self._queued_bytes,
+        )  # fmt: skip
+        self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Start closing (idempotent); queued frames are dropped."""
+        if self.state in (SessionState.CLOSING, SessionState.CLOSED):
+            return
+        self.state = SessionState.CLOSING
+        self._urgent.clear()
+        self._normal.clear()
+        self._positions = None
+        self._queued_bytes = 0
+        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Wait (bounded) for the close handshake that close() started."""
+        if self._closing is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(self._closing), timeout)
+
+    async def _close(self, code: int, reason: str) -> None:
+        if self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+            with contextlib.suppress(BaseException):
+                await self._writer
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+    async def _write(self) -> None:
+        send = self.ws.send
+        key = "text" if self._text else "bytes"
+        urgent, normal = self._urgent, self._normal
+        while self.state is SessionState.OPEN:
+            if urgent:
+                data = urgent.popleft()
+                self._queued_bytes -= len(data)
+            elif normal:
+                data = normal.popleft()
+                self._queued_bytes -= len(data)
+            elif self._positions_behind:
+                self._positions_behind = False
+                data = self.hub.positions_catch_up(self.codec)
+            elif self._positions is not None:
+                data, self._positions = self._positions, None
+            else:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await send({"type": "websocket.send", key: data})
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) until what is queued has been written."""
+        deadline = time.monotonic() + timeout
+        while self.state is SessionState.OPEN and (self.depth or self._positions is not None):
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.02)
+
+    # ---- inbound -----------------------------------------------------------
+
+    def _token_from_handshake(self) -> str | None:
+        auth = self.ws.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        return self.ws.cookies.get(COOKIE_NAME)
+
+    async def _receive_frame(self) -> Frame | None:
+        """The next data frame; None when the peer has gone."""
+        msg = await self.ws.receive()
+        if msg["type"] == "websocket.disconnect":
+            return None
+        text, data = msg.get("text"), msg.get("bytes")
+        if self._text and text is None:
+            self.close(CloseCode.UNSUPPORTED_DATA, "binary frame on dispatch.v1.json")
+            return None
+        if not self._text and data is None:
+            self.close(CloseCode.UNSUPPORTED_DATA, "text frame on dispatch.v1.msgpack")
+            return None
+        return text if text is not None else data  # type: ignore[no-any-return]
+
+    async def _authenticate(self) -> Principal | None:
+        secret = self.hub.settings.secret
+        token = self._token_from_handshake()
+        if token is not None:
+            try:
+                return verify_token(secret, token)
+            except AuthError as exc:
+                self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
+                return None
+        try:
+            async with asyncio.timeout(self.hub.settings.hello_timeout_s):
+                while True:
+                    raw = await self._receive_frame()
+                    if raw is None:
+                        return None
+                    try:
+                        frame = self.codec.decode_client(raw)
+                    except FrameError as exc:
+                        self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc)))
+                        continue
+                    if isinstance(frame, Hello):
+                        try:
+                            return verify_token(secret, frame.token)
+                        except AuthError as exc:
+                            self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
+                            return None
+                    self.send_frame(
+                        Error(ErrorCode.UNAUTHENTICATED, "send hello with a token first", _ref(frame))
+                    )
+        except TimeoutError:
+            self.close(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
+            return None
+
+    async def run(self) -> None:
+        """Serve the session until the peer leaves or the hub closes it."""
+        self.state = SessionState.OPEN
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+        try:
+            who = await self._authenticate()
+            if who is None:
+                return
+            self.principal = who
+            self.send_frame(
+                Welcome(
+                    session=self.id,
+                    user=who.user,
+                    role=who.role.value,
+                    unit=who.unit,
+                    server_time=int(time.time() * 1000),
+                    heartbeat_s=self.hub.settings.heartbeat_s,
+                    topics=self.hub.readable_topics(who),
+                )
+            )
+            await self._command_loop(who)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.hub.forget(self)
+            if self.state is SessionState.OPEN:
+                self.state = SessionState.CLOSED
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._writer
+            if self._closing is not None:
+                with contextlib.suppress(BaseException):
+                    await self._closing
+            self.state = SessionState.CLOSED
+
+    async def _command_loop(self, who: Principal) -> None:
+        bad = 0
+        while self.state is SessionState.OPEN:
+            raw = await self._receive_frame()
+            if raw is None:
+                return
+            try:
+                frame = self.codec.decode_client(raw)
+            except FrameError as exc:
+                bad += 1
+                if bad > _MAX_BAD_FRAMES:
+                    self.close(CloseCode.INVALID_FRAME_DATA, "too many invalid frames")
+                    return
+                self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc)))
+                continue
+            bad = 0
+            wait = self._bucket.take(time.monotonic())
+            if wait:
+                self.send_frame(
+                    Error(ErrorCode.RATE_LIMITED, f"too many commands; retry in {wait:.2f}s", _ref(frame))
+                )
+                continue
+            if isinstance(frame, Ping):
+                self.send_frame(Pong(server_time=int(time.time() * 1000), ref=frame.id))
+            elif isinstance(frame, Hello):
+                self.send_frame(Error(ErrorCode.INVALID_FRAME, "already authenticated", frame.id))
+            elif isinstance(frame, Subscribe):
+                await self.hub.subscribe(self, frame)
+            elif isinstance(frame, Unsubscribe):
+                self.hub.unsubscribe(self, frame.topics)
+                self.send_frame(Ack(ref=frame.id))
+            elif isinstance(frame, COMMANDS):
+                self.send_frame(await self.hub.command(who, frame))
+
+
+def _ref(frame: Any) -> str | None:
+    ref = getattr(frame, "id", None)
+    return ref if isinstance(ref, str) else None

@@ -1,0 +1,159 @@
+"""Shared test helpers: timeouts scaled from one unit, hubs in-process and as processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from server.app import HubContext, create_app
+from server.auth import Principal, Role, issue_token
+from server.config import Settings
+from server.runner import uvicorn_config
+
+# Every timeout in the tests is a multiple of this; DISPATCH_TEST_SLOW=3 on a slow machine.
+S = float(os.environ.get("DISPATCH_TEST_SLOW", "1"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll until predicate() is truthy (it may be async); return its value."""
+    deadline = time.monotonic() + timeout * S
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout * S:.1f}s")
+        await asyncio.sleep(interval)
+
+
+@dataclasses.dataclass
+class RunningHub:
+    settings: Settings
+    url: str
+    http: str
+    server: uvicorn.Server | None = None
+
+    @property
+    def ctx(self) -> HubContext:
+        assert self.server is not None
+        app: Any = self.server.config.loaded_app
+        while not hasattr(app, "state"):
+            app = app.app
+        ctx: HubContext = app.state.ctx
+        return ctx
+
+    def token(self, user: str = "ana", role: Role = Role.DISPATCHER, unit: str | None = None) -> str:
+        return issue_token(self.settings.secret, Principal(user, role, unit), 3600)
+
+
+@contextlib.asynccontextmanager
+async def hub_in_process(redis_url: str, data_dir: Path, **overrides: Any) -> AsyncIterator[RunningHub]:
+    """The real app under uvicorn on a free port, in this event loop."""
+    from server.runner import HubServer
+
+    port = free_port()
+    settings = Settings(
+        port=port,
+        data_dir=data_dir,
+        redis_url=redis_url,
+        secret="test-secret-0123456789abcdef0123456789",
+        **overrides,
+    ).resolved()
+    config = uvicorn_config(settings, create_app(settings), configure_logs=False)
+    config.loop = "asyncio"
+    server = HubServer(config)
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started or task.done(), 10)
+    if task.done():
+        task.result()
+    hub = RunningHub(settings, f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}", server)
+    await wait_for(lambda: hub.ctx.hub.redis_ok and hub.ctx.hub.reader_beat, 10)
+    try:
+        yield hub
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30 * S)
+
+
+@dataclasses.dataclass
+class HubProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout * S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"hub exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                r = httpx.get(self.http + "/healthz", timeout=1)
+                if r.status_code == 200:
+                    body: dict[str, Any] = r.json()
+                    return body
+            time.sleep(0.05)
+        raise AssertionError(f"hub not healthy in {timeout * S}s:\n{self.log()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout * S)
+
+
+def start_hub_process(
+    data_dir: Path, *, redis_url: str = "", port: int | None = None, workers: int = 1
+) -> HubProcess:
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / f"hub-{port}-{time.monotonic_ns()}.log"
+    env = {**os.environ, "DISPATCH_SECRET": "test-secret-0123456789abcdef0123456789"}
+    env.pop("REDIS_URL", None)
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    cmd += ["--workers", str(workers)]
+    if redis_url:
+        cmd += ["--redis-url", redis_url]
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return HubProcess(proc, port, data_dir, log_path)
+
+
+def test_token(user: str = "ana", role: Role = Role.DISPATCHER, unit: str | None = None) -> str:
+    """A token for hubs started by start_hub_process (they share the test secret)."""
+    return issue_token("test-secret-0123456789abcdef0123456789", Principal(user, role, unit), 3600)
+
+
+test_token.__test__ = False  # type: ignore[attr-defined]

@@ -1,0 +1,79 @@
+"""Fan-out: every subscribed client gets every event, in order, in its own wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from clients.connection import Connection
+from protocol.codec import WireFormat
+from protocol.messages import EventFrame, IncidentCreate, PositionsFrame, RadioAppend, Resync, UnitPosition
+from protocol.state import Location
+from server.auth import Role
+from server.topics import parse_offset
+from tests.helpers import RunningHub, wait_for
+
+
+async def _collect(conn: Connection, n: int, kind: type) -> list:
+    got = []
+    while len(got) < n:
+        frame = await conn.next_frame(10)
+        if isinstance(frame, kind):
+            got.append(frame)
+    return got
+
+
+async def test_many_clients_both_formats_receive_all_in_order(hub: RunningHub) -> None:
+    """60 boards (half JSON, half msgpack) each receive 50 radio events in offset order."""
+    formats = itertools.cycle([WireFormat.JSON, WireFormat.MSGPACK])
+    boards = [
+        Connection(hub.url, token=hub.token(f"board{i}"), topics=["radio"], wire=next(formats))
+        for i in range(60)
+    ]
+    await asyncio.gather(*(b.start() for b in boards))
+    for b in boards:
+        assert isinstance(await b.next_frame(), Resync)
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        acks = [
+            await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"entry {i}"))
+            for i in range(50)
+        ]
+    offsets = [a.offset for a in acks]
+    assert offsets == sorted(offsets, key=lambda o: parse_offset(o or "0-0"))
+    results = await asyncio.gather(*(_collect(b, 50, EventFrame) for b in boards))
+    for frames in results:
+        assert [f.offset for f in frames] == offsets
+        assert [f.payload.entry.text for f in frames] == [f"entry {i}" for i in range(50)]
+    await asyncio.gather(*(b.close() for b in boards))
+    assert hub.ctx.metrics.events_out.labels("radio")._value.get() == 60 * 50
+
+
+async def test_dispatcher_and_officer_see_each_other(hub: RunningHub) -> None:
+    """A call created at the desk reaches the officer; the officer's position reaches the desk, batched."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["incidents", "positions"]) as desk,
+        Connection(
+            hub.url, token=hub.token("u7", Role.OFFICER, "U7"), topics=["incidents"], wire=WireFormat.MSGPACK
+        ) as officer,
+    ):
+        ack = await desk.command(
+            IncidentCreate(
+                id=desk.next_id(), call_type="NOISE", priority=3, location=Location("Churchill Sq")
+            )
+        )
+        assert ack.result and ack.result["incident"].startswith("I")
+        (event,) = await _collect(officer, 1, EventFrame)
+        assert event.payload.incident.id == ack.result["incident"]
+        for lat in (53.50, 53.51, 53.52):
+            await officer.command(UnitPosition(id=officer.next_id(), unit="U7", lat=lat, lon=-113.5))
+        latest = await wait_for(lambda: _latest(desk), 5)
+        assert latest == 53.52
+
+
+def _latest(conn: Connection) -> float | None:
+    found = None
+    while conn.pending_frames():
+        frame = conn._queue.get_nowait()  # type: ignore[union-attr]
+        if isinstance(frame, PositionsFrame):
+            found = max(p.lat for p in frame.items)
+    return found if found == 53.52 else None

@@ -1,0 +1,109 @@
+"""The records store and the archiver: every event in SQLite exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from protocol.events import RadioLogged
+from protocol.state import RadioEntry
+from server.auth import Role
+from server.bus import Bus
+from server.config import Settings
+from server.metrics import HubMetrics
+from server.records.archiver import GROUP, Archiver
+from server.records.migrations import MIGRATIONS
+from server.records.store import RecordsStore, UserExists
+from server.topics import topic_named
+
+RADIO = topic_named("radio")
+assert RADIO is not None
+
+
+@pytest.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = RecordsStore(tmp_path / "records.sqlite3")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def _append(bus: Bus, n: int, start: int = 0) -> list[str]:
+    out = []
+    for i in range(start, start + n):
+        event = RadioLogged(ts=i, by="ana", entry=RadioEntry(channel="main", text=f"e{i}", at=i, by="ana"))
+        offset, _ = await bus.commit(RADIO, event)
+        out.append(offset)
+    return out
+
+
+async def test_migrations_are_applied_once(tmp_path: Path) -> None:
+    """Opening the store twice leaves it at the newest schema version, tables intact, WAL on."""
+    for _ in range(2):
+        store = RecordsStore(tmp_path / "r.sqlite3")
+        await store.open()
+        assert await store.schema_version() == len(MIGRATIONS)
+        async with store.db.execute("PRAGMA journal_mode") as cur:
+            assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
+        await store.close()
+
+
+async def test_users_with_argon2_passwords(store: RecordsStore) -> None:
+    """Passwords are stored as argon2 hashes and checked; officers must name their unit."""
+    await store.add_user("ana", Role.DISPATCHER, "correct horse")
+    assert (await store.check_password("ana", "correct horse")) is not None
+    assert await store.check_password("ana", "wrong") is None
+    assert await store.check_password("nobody", "x") is None
+    async with store.db.execute("SELECT password_hash FROM users WHERE name='ana'") as cur:
+        assert (await cur.fetchone())[0].startswith("$argon2id$")  # type: ignore[index]
+    with pytest.raises(UserExists):
+        await store.add_user("ana", Role.DISPATCHER, "x")
+    with pytest.raises(ValueError, match="unit"):
+        await store.add_user("u7", Role.OFFICER, "x")
+    assert [a[2] for a in await store.audit_trail()] == ["user.add"]
+
+
+async def test_archiver_writes_each_event_once_even_when_redelivered(
+    redis: aioredis.Redis, store: RecordsStore
+) -> None:
+    """Entries read but not acknowledged (a crash before XACK) are archived once on redelivery."""
+    bus = Bus(redis, Settings())
+    archiver = Archiver(redis, store, HubMetrics(), consumer="c1")
+    await archiver.ensure_groups()
+    offsets = await _append(bus, 10)
+    # Simulate a crash after writing to SQLite but before XACK: read, store, no ack.
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=100)
+    entries = reply[0][1]
+    await store.archive([await _as_archived(e) for e in entries[:5]])  # five made it to SQLite
+    await archiver._drain_own_pending()  # the restart: own pending entries again
+    events = await store.archived("radio")
+    assert [e.id for e in events] == offsets
+    assert await redis.xpending(RADIO.stream, GROUP) == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def _as_archived(entry):  # type: ignore[no-untyped-def]
+    from server.records.store import ArchivedEvent
+
+    sid, fields = entry
+    return ArchivedEvent("radio", sid.decode(), "", "radio.logged", "ana", 0, fields[b"e"])
+
+
+async def test_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis, store: RecordsStore) -> None:
+    """A hub that died holding entries: another hub's archiver claims and archives them once."""
+    bus = Bus(redis, Settings())
+    dead = Archiver(redis, store, HubMetrics(), consumer="dead-hub")
+    await dead.ensure_groups()
+    offsets = await _append(bus, 7)
+    await redis.xreadgroup(GROUP, "dead-hub", {RADIO.stream: ">"}, count=100)  # read, then died
+    alive = Archiver(redis, store, HubMetrics(), consumer="alive-hub", claim_idle_ms=0)
+    assert await alive.reclaim() == 7
+    assert [e.id for e in await store.archived("radio")] == offsets
+    assert await alive.measure_lag() == 0
+    assert (await store.archived("radio"))[0].kind == "radio.logged"

@@ -1,0 +1,68 @@
+"""A client that stops reading is closed with 4008; nobody else is slowed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+import websockets
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from clients.connection import Connection
+from protocol.codes import CloseCode
+from protocol.messages import EventFrame, RadioAppend
+from server.valkey import EmbeddedValkey
+from tests.helpers import hub_in_process, wait_for
+
+
+async def test_stalled_reader_closed_4008_while_others_keep_receiving(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """The stalled client's queue overflows and it gets 4008; a healthy board gets every event."""
+    overrides = dict(
+        queue_max_messages=100, queue_max_bytes=256 * 1024, commands_per_s=1e6, commands_burst=10**6
+    )
+    async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", hub.settings.port))
+        stalled = await connect(
+            hub.url, sock=sock, additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
+            subprotocols=[websockets.Subprotocol("dispatch.v1.json")], max_queue=1, compression=None,
+        )  # fmt: skip
+        await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
+        healthy = Connection(hub.url, token=hub.token("board"), topics=["radio"])
+        await healthy.start()
+        async with Connection(hub.url, token=hub.token("ana")) as desk:
+            sent = []
+            # Kernel socket buffers absorb a few MB first; send until the hub gives up on it.
+            for i in range(5000):
+                ack = await desk.command(
+                    RadioAppend(id=desk.next_id(), channel="main", text=f"{i:04d} " + "x" * 3000)
+                )
+                sent.append(ack.offset)
+                if hub.ctx.metrics.slow_closes._value.get():
+                    break
+            for i in range(50):  # and the healthy board keeps getting more after the close
+                ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"after {i}"))
+                sent.append(ack.offset)
+        got = []
+        while len(got) < len(sent):
+            frame = await healthy.next_frame(10)
+            if isinstance(frame, EventFrame):
+                got.append(frame.offset)
+        assert got == sent
+        assert healthy.stats.connects == 1
+        assert hub.ctx.metrics.slow_closes._value.get() == 1
+        # Now the stalled client reads what was buffered, then the close frame.
+        with pytest.raises(ConnectionClosed) as info:
+            async with asyncio.timeout(20):
+                while True:
+                    await stalled.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.SLOW_CONSUMER
+        await wait_for(lambda: len(hub.ctx.hub.sessions) == 1)
+        await healthy.close()
