@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from protocol.codec import Codec, FrameError, WireFormat, codec_for
-from protocol.codes import CloseCode, should_reconnect
+from protocol.codes import CloseCode, ErrorCode, should_reconnect
 from protocol.messages import (
     Ack,
     Error,
@@ -245,8 +245,10 @@ class Connection:
                 code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "")
             except InvalidStatus as exc:
                 code = 4001 if exc.response.status_code in (401, 403) else 1013
-            except (OSError, InvalidHandshake, TimeoutError, FrameError) as exc:
+            except (OSError, InvalidHandshake, TimeoutError, FrameError, ConnectionLost) as exc:
                 code, reason = 1006, str(exc)
+            except HubClosed as exc:
+                code, reason = exc.code, exc.reason
             finally:
                 self._ready.clear()
                 self._ws = None
@@ -295,7 +297,13 @@ class Connection:
                 self._ready.set()
             async for raw in ws:
                 frame = self.codec.decode_server(raw)
-                if isinstance(frame, Ack) and frame.ref == sub_id:
+                if sub_id is not None and isinstance(frame, Ack | Error) and frame.ref == sub_id:
+                    if isinstance(frame, Error):
+                        if frame.code == ErrorCode.UNAVAILABLE:
+                            raise ConnectionLost(f"subscribe failed: {frame.message}")  # retry later
+                        raise HubClosed(
+                            CloseCode.FORBIDDEN, f"subscribe refused: {frame.code}: {frame.message}"
+                        )
                     self._ready.set()
                     continue
                 self._handle(frame)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -170,7 +170,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=10)
+        # A blocking pool: a burst of catch-ups (a reconnect storm) waits for a
+        # connection instead of failing; the bus reader and archiver hold one each.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_connections, timeout=10,
+            socket_connect_timeout=2, health_check_interval=10,
+        )  # fmt: skip
+        redis = Redis(connection_pool=pool)
         await _wait_for_redis(redis, 30.0)
         store = RecordsStore(settings.db_path)
         await store.open()
@@ -191,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await archiving
             await store.close()
             await redis.aclose()
+            await pool.aclose()  # a pool passed in explicitly is not closed by the client
 
     app = Starlette(
         routes=[

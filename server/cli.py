@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -65,22 +64,22 @@ async def _with_store(data_dir: Path) -> RecordsStore:
     return store
 
 
-def _read_password(given: str | None) -> tuple[str, bool]:
+def _read_password(given: str | None) -> str:
     if given:
-        return given, False
+        return given
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if first != getpass.getpass("again: "):
             raise SystemExit("passwords differ")
-        return first, False
+        return first
     line = sys.stdin.readline().strip()
-    if line:
-        return line, False
-    return secrets.token_urlsafe(12), True
+    if not line:
+        raise SystemExit("no password: give --password, or pipe one line on stdin")
+    return line
 
 
 async def _user_add(args: argparse.Namespace) -> int:
-    password, generated = _read_password(args.password)
+    password = _read_password(args.password)
     store = await _with_store(args.data_dir)
     try:
         await store.add_user(args.name, Role(args.role), password, args.unit)
@@ -93,8 +92,6 @@ async def _user_add(args: argparse.Namespace) -> int:
     finally:
         await store.close()
     print(f"added {args.name} ({args.role}{', unit ' + args.unit if args.unit else ''})")
-    if generated:
-        print(f"password: {password}")
     return 0
 
 
@@ -128,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "serve":
         from server.runner import serve
 
+        # Flags win; every other setting comes from DISPATCH_* variables or its default.
         serve(
-            Settings(
+            Settings.from_env(
                 host=args.host,
                 port=args.port,
                 data_dir=args.data_dir,

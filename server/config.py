@@ -51,6 +51,7 @@ class Settings:
     read_batch: int = 1000
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot
+    redis_connections: int = 64  # per hub process
     # shutdown
     drain_s: float = 5.0
 

@@ -135,12 +135,21 @@ class HubProcess:
 
 
 def start_hub_process(
-    data_dir: Path, *, redis_url: str = "", port: int | None = None, workers: int = 1
+    data_dir: Path,
+    *,
+    redis_url: str = "",
+    port: int | None = None,
+    workers: int = 1,
+    test_secret: bool = True,
 ) -> HubProcess:
+    """`dispatch serve` as a process; with test_secret, tokens from test_token() are valid for it."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"hub-{port}-{time.monotonic_ns()}.log"
-    env = {**os.environ, "DISPATCH_SECRET": "test-secret-0123456789abcdef0123456789"}
+    env = dict(os.environ)
+    env.pop("DISPATCH_SECRET", None)
+    if test_secret:
+        env["DISPATCH_SECRET"] = "test-secret-0123456789abcdef0123456789"
     env.pop("REDIS_URL", None)
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     cmd += ["--workers", str(workers)]

@@ -77,3 +77,18 @@ def _latest(conn: Connection) -> float | None:
         if isinstance(frame, PositionsFrame):
             found = max(p.lat for p in frame.items)
     return found if found == 53.52 else None
+
+
+async def test_a_burst_of_clients_all_catch_up(hub: RunningHub) -> None:
+    """300 clients connecting at once (a reconnect storm) all get their snapshots and live events."""
+    topics = ["alarms", "incidents", "units", "radio", "positions"]
+    boards = [
+        Connection(hub.url, token=hub.token(f"b{i}"), topics=topics, queue_frames=False) for i in range(300)
+    ]
+    results = await asyncio.gather(*(b.start(30) for b in boards), return_exceptions=True)
+    assert [r for r in results if r is not None] == []
+    assert all(b.stats.resyncs == len(topics) for b in boards)
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="all units"))
+    await wait_for(lambda: all(b.positions["radio"].offset == ack.offset for b in boards), 10)
+    await asyncio.gather(*(b.close() for b in boards))

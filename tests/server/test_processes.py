@@ -15,7 +15,7 @@ from clients.connection import Connection
 from protocol.messages import EventFrame, IncidentCreate, RadioAppend, Resync
 from protocol.state import Location
 from server.valkey import EmbeddedValkey
-from tests.helpers import S, free_port, start_hub_process, test_token, wait_for
+from tests.helpers import HubProcess, S, free_port, start_hub_process, test_token, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -76,8 +76,17 @@ async def test_sigkill_and_restart_loses_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     port = free_port()
     hub = start_hub_process(data, port=port)  # embedded Valkey
-    hub.wait_healthy()
     board = Connection(hub.url, token=test_token("board"), topics=["incidents", "radio"], backoff=(0.1, 0.5))
+    try:
+        await _sigkill_and_restart(hub, board, data, port)
+    finally:
+        await board.close()
+        hub.stop()  # whichever hub runs now; a no-op if it has already stopped
+    assert not valkey_pids(data)
+
+
+async def _sigkill_and_restart(hub: HubProcess, board: Connection, data: Path, port: int) -> None:
+    hub.wait_healthy()
     await board.start()
     async with Connection(hub.url, token=test_token("ana")) as desk:
         created = await desk.command(
@@ -94,41 +103,36 @@ async def test_sigkill_and_restart_loses_nothing(tmp_path: Path) -> None:
     await wait_for(lambda: not valkey_pids(data), 15)  # the child follows its parent
     await wait_for(lambda: not board.connected)
 
-    hub = start_hub_process(data, port=port)
-    try:
-        hub.wait_healthy()
-        async with Connection(hub.url, token=test_token("ana")) as desk:
-            after = [
-                (await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"after {i}"))).offset
-                for i in range(5)
-            ]
-        await wait_for(lambda: board.connected and board.positions["radio"].offset == after[-1], 15)
-        frames = []
-        while board.pending_frames():
-            frames.append(await board.next_frame())
-        radio = [f.offset for f in frames if isinstance(f, EventFrame) and f.topic == "radio"]
-        assert radio == before + after  # each once, in order, across the kill
-        assert board.stats.connects == 2
-        assert sum(isinstance(f, Resync) for f in frames) == 2  # only the initial snapshots
+    restarted = start_hub_process(data, port=port)
+    hub.proc, hub.log_path = restarted.proc, restarted.log_path  # the caller stops whichever runs
+    hub.wait_healthy()
+    async with Connection(hub.url, token=test_token("ana")) as desk:
+        after = [
+            (await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"after {i}"))).offset
+            for i in range(5)
+        ]
+    await wait_for(lambda: board.connected and board.positions["radio"].offset == after[-1], 15)
+    frames = []
+    while board.pending_frames():
+        frames.append(await board.next_frame())
+    radio = [f.offset for f in frames if isinstance(f, EventFrame) and f.topic == "radio"]
+    assert radio == before + after  # each once, in order, across the kill
+    assert board.stats.connects == 2
+    assert sum(isinstance(f, Resync) for f in frames) == 2  # only the initial snapshots
 
-        # Live state survived: a fresh board's snapshot has the incident.
-        async with Connection(hub.url, token=test_token("late"), topics=["incidents"]) as late:
-            snap = await late.next_frame()
-            assert isinstance(snap, Resync)
-            assert [i.id for i in snap.snapshot] == [created.result["incident"]]  # type: ignore[index]
+    # Live state survived: a fresh board's snapshot has the incident.
+    async with Connection(hub.url, token=test_token("late"), topics=["incidents"]) as late:
+        snap = await late.next_frame()
+        assert isinstance(snap, Resync)
+        assert [i.id for i in snap.snapshot] == [created.result["incident"]]  # type: ignore[index]
 
-        # The archive has every event exactly once.
-        def archived() -> list[str]:
-            with sqlite3.connect(data / "records.sqlite3") as db:
-                return [
-                    r[0] for r in db.execute("SELECT id FROM events WHERE topic='radio' ORDER BY ms, seq")
-                ]
+    # The archive has every event exactly once.
+    def archived() -> list[str]:
+        with sqlite3.connect(data / "records.sqlite3") as db:
+            return [r[0] for r in db.execute("SELECT id FROM events WHERE topic='radio' ORDER BY ms, seq")]
 
-        await wait_for(lambda: archived() == before + after, 15)
-    finally:
-        await board.close()
-        assert hub.stop() == 0
-    assert not valkey_pids(data)
+    await wait_for(lambda: archived() == before + after, 15)
+    assert hub.stop() == 0
 
 
 async def test_workers_share_the_port_and_the_bus(tmp_path: Path) -> None:

@@ -55,3 +55,15 @@ def test_statuses_and_transitions() -> None:
     assert incident_transition_allowed("closed", "reopened")
     assert not incident_transition_allowed("closed", "onscene")
     assert not incident_transition_allowed("pending", "bogus")
+
+
+def test_settings_from_environment_with_flag_overrides() -> None:
+    """DISPATCH_* variables tune the hub; command-line flags override them."""
+    from pathlib import Path
+
+    from server.config import Settings
+
+    env = {"DISPATCH_COMMANDS_PER_S": "500", "DISPATCH_PORT": "9000", "REDIS_URL": "redis://x:6379/0"}
+    s = Settings.from_env(env, port=8123, data_dir=Path("/tmp/x"))
+    assert s.commands_per_s == 500.0 and s.port == 8123 and s.redis_url == "redis://x:6379/0"
+    assert Settings.from_env(s.to_env()) == s

@@ -1,0 +1,1 @@
+"""Load generator for the hub: scenarios, client worker processes, reports."""
