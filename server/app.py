@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         metrics_ = HubMetrics()
         bus = Bus(redis, settings)
         hub = Hub(settings, redis, bus, DispatchService(bus, redis), metrics_)
-        archiver = Archiver(redis, store, metrics_)
+        archiver = Archiver(redis, store, metrics_, settings)
         app.state.ctx = HubContext(settings, redis, store, bus, hub, archiver, metrics_, time.time())
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")

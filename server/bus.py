@@ -24,7 +24,7 @@ from protocol.messages import SnapshotItem
 from server.config import Settings
 from server.topics import Topic, parse_offset
 
-__all__ = ["Bus", "Conflict", "History", "Snapshot"]
+__all__ = ["TRIM_ARCHIVED", "Bus", "Conflict", "History", "Snapshot", "history_length"]
 
 _COMMIT = """
 -- KEYS: stream, epoch, state, versions, [geo]
@@ -48,6 +48,39 @@ end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[3])
 return {id, epoch}
 """
+
+
+# Run by the archiver after each batch: trim a stream to its history length,
+# but never past what the archiver group has acknowledged, so no event leaves
+# Redis before it is in the records store.
+# KEYS: stream; ARGV: history length, group. Returns entries trimmed.
+TRIM_ARCHIVED = """
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return 0 end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[2])
+local upto
+if tonumber(pending[1]) > 0 then
+  upto = '(' .. pending[2]
+else
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local name, last
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] end
+      if g[i] == 'last-delivered-id' then last = g[i + 1] end
+    end
+    if name == ARGV[2] then upto = last end
+  end
+end
+if not upto then return 0 end
+local old = redis.call('XRANGE', KEYS[1], '-', upto, 'COUNT', excess + 1)
+if #old <= 1 then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', old[#old][1])
+"""
+
+
+def history_length(settings: Settings, topic: Topic) -> int:
+    """Events kept per topic for resume (once archived)."""
+    return settings.history_maxlen if topic.replay else settings.positions_maxlen
 
 
 class Conflict(Exception):
@@ -88,7 +121,8 @@ class Bus:
         self._commit = redis.register_script(_COMMIT)
 
     def maxlen(self, topic: Topic) -> int:
-        return self.settings.positions_maxlen if not topic.replay else self.settings.history_maxlen
+        """The hard cap on a stream: only reached if the archiver stops for long."""
+        return history_length(self.settings, topic) * self.settings.history_hard_cap_factor
 
     async def commit(
         self,

@@ -48,6 +48,9 @@ class Settings:
     # bus
     history_maxlen: int = 10_000  # events kept per topic for resume
     positions_maxlen: int = 50_000
+    # Streams are trimmed to the lengths above by the archiver, once archived.
+    # If it stops, they grow to this many times that before the oldest go.
+    history_hard_cap_factor: int = 10
     read_batch: int = 1000
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot

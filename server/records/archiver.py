@@ -19,6 +19,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from protocol.codec import event_decoder
+from server.bus import TRIM_ARCHIVED, history_length
+from server.config import Settings
 from server.metrics import HubMetrics
 from server.records.store import ArchivedEvent, RecordsStore
 from server.topics import TOPICS, Topic
@@ -40,12 +42,15 @@ class Archiver:
         redis: Redis,
         store: RecordsStore,
         metrics: HubMetrics,
+        settings: Settings,
         *,
         batch: int = 500,
         claim_idle_ms: int = 30_000,
         consumer: str | None = None,
     ) -> None:
         self.redis = redis
+        self.settings = settings
+        self._trim = redis.register_script(TRIM_ARCHIVED)
         self.store = store
         self.metrics = metrics
         self.batch = batch
@@ -80,6 +85,7 @@ class Archiver:
         added = await self.store.archive(rows)
         self.metrics.archived.inc(added)
         await self.redis.xack(topic.stream, GROUP, *ids)
+        await self._trim(keys=[topic.stream], args=[history_length(self.settings, topic), GROUP])
 
     async def _drain_own_pending(self) -> None:
         for topic in TOPICS:

@@ -70,7 +70,7 @@ async def test_archiver_writes_each_event_once_even_when_redelivered(
 ) -> None:
     """Entries read but not acknowledged (a crash before XACK) are archived once on redelivery."""
     bus = Bus(redis, Settings())
-    archiver = Archiver(redis, store, HubMetrics(), consumer="c1")
+    archiver = Archiver(redis, store, HubMetrics(), Settings(), consumer="c1")
     await archiver.ensure_groups()
     offsets = await _append(bus, 10)
     # Simulate a crash after writing to SQLite but before XACK: read, store, no ack.
@@ -98,12 +98,31 @@ async def _as_archived(entry):  # type: ignore[no-untyped-def]
 async def test_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis, store: RecordsStore) -> None:
     """A hub that died holding entries: another hub's archiver claims and archives them once."""
     bus = Bus(redis, Settings())
-    dead = Archiver(redis, store, HubMetrics(), consumer="dead-hub")
+    dead = Archiver(redis, store, HubMetrics(), Settings(), consumer="dead-hub")
     await dead.ensure_groups()
     offsets = await _append(bus, 7)
     await redis.xreadgroup(GROUP, "dead-hub", {RADIO.stream: ">"}, count=100)  # read, then died
-    alive = Archiver(redis, store, HubMetrics(), consumer="alive-hub", claim_idle_ms=0)
+    alive = Archiver(redis, store, HubMetrics(), Settings(), consumer="alive-hub", claim_idle_ms=0)
     assert await alive.reclaim() == 7
     assert [e.id for e in await store.archived("radio")] == offsets
     assert await alive.measure_lag() == 0
     assert (await store.archived("radio"))[0].kind == "radio.logged"
+
+
+async def test_nothing_leaves_redis_before_it_is_archived(redis: aioredis.Redis, store: RecordsStore) -> None:
+    """With the archiver behind, streams keep every unarchived event; once archived, they trim to length."""
+    settings = Settings(history_maxlen=10, history_hard_cap_factor=1000)
+    bus = Bus(redis, settings)
+    archiver = Archiver(redis, store, HubMetrics(), settings, consumer="c1", batch=50)
+    await archiver.ensure_groups()
+    offsets = await _append(bus, 300)  # the archiver is not running: nothing may be trimmed
+    assert await redis.xlen(RADIO.stream) == 300
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=120)
+    await archiver._store(RADIO, reply[0][1])  # 120 archived: those beyond the newest 10 may go
+    remaining = await redis.xrange(RADIO.stream)
+    assert remaining[0][0].decode() == offsets[119]  # the last archived one is kept, none unarchived lost
+    await archiver._drain_own_pending()
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=1000)
+    await archiver._store(RADIO, reply[0][1])
+    assert 10 <= await redis.xlen(RADIO.stream) <= 11
+    assert [e.id for e in await store.archived("radio")] == offsets
