@@ -22,32 +22,173 @@ from protocol.codec import event_decoder, event_encoder
 from protocol.events import Event, RadioLogged
 from protocol.messages import SnapshotItem
 from server.config import Settings
-from server.topics import Topic, parse_offset
+from server.luapack import pack
+from server.topics import DISPATCH_SLOT, Topic, parse_offset
 
-__all__ = ["TRIM_ARCHIVED", "Bus", "Conflict", "History", "Snapshot", "history_length"]
+__all__ = [
+    "TIMERS_KEY",
+    "TIMER_PLANS_KEY",
+    "TRIM_ARCHIVED",
+    "Bus",
+    "Conflict",
+    "History",
+    "Plan",
+    "Snapshot",
+    "history_length",
+]
 
-_COMMIT = """
--- KEYS: stream, epoch, state, versions, [geo]
--- ARGV: maxlen, epoch_candidate, event, field, state_value, expected_version, lon, lat
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[2]
-  redis.call('SET', KEYS[2], epoch)
-end
-if ARGV[4] ~= '' then
-  local v = tonumber(redis.call('HGET', KEYS[4], ARGV[4]) or '0')
-  if ARGV[6] ~= '' and v ~= tonumber(ARGV[6]) then
-    return {'CONFLICT', tostring(v)}
+# The one atomic step. ``apply(plan)`` checks record versions, writes and
+# deletes records, appends to timelines, moves units on the GEO index, sets
+# and cancels timers, and appends events to their streams, or does nothing
+# and returns CONFLICT. Mode "fire" claims due timers and applies the plan
+# each one carries, in the same step, so a timer fires exactly once however
+# many hubs poll.
+_APPLY = """
+local function apply(plan)
+  for _, c in ipairs(plan.checks or {}) do
+    local v = tonumber(redis.call('HGET', c[1], c[2]) or '0')
+    if v ~= c[3] then return {'CONFLICT', c[2]} end
   end
-  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
-  redis.call('HSET', KEYS[4], ARGV[4], v + 1)
-  if #KEYS >= 5 then
-    redis.call('GEOADD', KEYS[5], ARGV[7], ARGV[8], ARGV[4])
+  for _, w in ipairs(plan.writes or {}) do
+    redis.call('HSET', w[1], w[3], w[4])
+    redis.call('HINCRBY', w[2], w[3], 1)
+  end
+  for _, d in ipairs(plan.deletes or {}) do
+    redis.call('HDEL', d[1], d[3])
+    redis.call('HINCRBY', d[2], d[3], 1)
+  end
+  for _, l in ipairs(plan.lists or {}) do
+    redis.call('RPUSH', l[1], l[2])
+    redis.call('LTRIM', l[1], -l[3], -1)
+  end
+  for _, g in ipairs(plan.geo or {}) do
+    redis.call('GEOADD', g[1], g[2], g[3], g[4])
+  end
+  for _, t in ipairs(plan.timers or {}) do
+    redis.call('ZADD', t[1], t[4], t[3])
+    redis.call('HSET', t[2], t[3], t[5])
+  end
+  for _, t in ipairs(plan.cancels or {}) do
+    redis.call('ZREM', t[1], t[3])
+    redis.call('HDEL', t[2], t[3])
+  end
+  local out = {}
+  for _, e in ipairs(plan.events or {}) do
+    local epoch = redis.call('GET', e[2])
+    if not epoch then
+      epoch = e[4]
+      redis.call('SET', e[2], epoch)
+    end
+    local id = redis.call('XADD', e[1], 'MAXLEN', '~', e[3], '*', 'e', e[5])
+    table.insert(out, {id, epoch})
+  end
+  return out
+end
+
+if ARGV[1] == 'apply' then
+  return apply(cmsgpack.unpack(ARGV[2]))
+end
+-- fire: KEYS[1] timers zset, KEYS[2] timer plans; ARGV[2] now (ms), ARGV[3] limit
+local fired = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local plan = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  if plan then
+    apply(cmsgpack.unpack(plan))
+    table.insert(fired, id)
   end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[3])
-return {id, epoch}
+return fired
 """
+
+TIMERS_KEY = f"{{{DISPATCH_SLOT}}}:timers"
+TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
+
+
+class _PlanParts:
+    __slots__ = ("cancels", "checks", "deletes", "events", "geo", "lists", "timers", "writes")
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[str, str, int]] = []
+        self.writes: list[tuple[str, str, str, bytes]] = []
+        self.deletes: list[tuple[str, str, str]] = []
+        self.lists: list[tuple[str, bytes, int]] = []
+        self.geo: list[tuple[str, float, float, str]] = []
+        self.timers: list[tuple[str, str, str, int, bytes]] = []
+        self.cancels: list[tuple[str, str, str]] = []
+        self.events: list[tuple[str, str, int, str, bytes]] = []
+
+
+_record_encoder = msgspec.msgpack.Encoder()
+
+
+class Plan:
+    """What one command changes, applied by ``Bus.apply`` in one atomic step."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._wire = _PlanParts()
+        self.topics: list[Topic] = []
+
+    def check(self, topic: Topic, field: str, version: int) -> Plan:
+        """Apply only if the record is still at this version (0: it never existed)."""
+        self._wire.checks.append((topic.versions, field, version))
+        return self
+
+    def write(self, topic: Topic, field: str, record: Any) -> Plan:
+        data = record if isinstance(record, bytes) else _record_encoder.encode(record)
+        self._wire.writes.append((topic.state, topic.versions, field, data))
+        return self
+
+    def delete(self, topic: Topic, field: str) -> Plan:
+        self._wire.deletes.append((topic.state, topic.versions, field))
+        return self
+
+    def append(self, key: str, record: Any, keep: int) -> Plan:
+        """Append to a list (an incident's timeline), keeping the newest ``keep``."""
+        self._wire.lists.append((key, _record_encoder.encode(record), keep))
+        return self
+
+    def geo(self, topic: Topic, member: str, lon: float, lat: float) -> Plan:
+        self._wire.geo.append((topic.geo, lon, lat, member))
+        return self
+
+    def timer(self, timer_id: str, due_ms: int, then: Plan) -> Plan:
+        """Schedule ``then`` to be applied once at ``due_ms`` (replacing a timer of that id)."""
+        self._wire.timers.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id, due_ms, then.encode()))
+        return self
+
+    def cancel_timer(self, timer_id: str) -> Plan:
+        self._wire.cancels.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id))
+        return self
+
+    def emit(self, topic: Topic, event: Event) -> Plan:
+        self._wire.events.append(
+            (
+                topic.stream,
+                topic.epoch,
+                self._bus.maxlen(topic),
+                secrets.token_hex(6),
+                event_encoder.encode(event),
+            )
+        )
+        self.topics.append(topic)
+        return self
+
+    def encode(self) -> bytes:
+        w = self._wire
+        parts = {name: getattr(w, name) for name in w.__slots__ if getattr(w, name)}
+        return pack(parts)
+
+    def keys(self) -> list[str]:
+        w = self._wire
+        found = [k for c in w.checks for k in (c[0],)]
+        found += [k for x in w.writes for k in (x[0], x[1])] + [k for x in w.deletes for k in (x[0], x[1])]
+        found += [x[0] for x in w.lists] + [x[0] for x in w.geo] + [k for x in w.events for k in (x[0], x[1])]
+        if w.timers or w.cancels:
+            found += [TIMERS_KEY, TIMER_PLANS_KEY]
+        return list(dict.fromkeys(found))
 
 
 # Run by the archiver after each batch: trim a stream to its history length,
@@ -84,11 +225,11 @@ def history_length(settings: Settings, topic: Topic) -> int:
 
 
 class Conflict(Exception):
-    """The state record changed since it was read (optimistic check failed)."""
+    """A record changed since it was read (an optimistic check failed)."""
 
-    def __init__(self, version: int) -> None:
-        super().__init__(f"record is at version {version}")
-        self.version = version
+    def __init__(self, field: str) -> None:
+        super().__init__(f"record {field} changed")
+        self.field = field
 
 
 @dataclass(slots=True)
@@ -118,41 +259,47 @@ class Bus:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self._commit = redis.register_script(_COMMIT)
+        self._script = redis.register_script(_APPLY)
 
     def maxlen(self, topic: Topic) -> int:
         """The hard cap on a stream: only reached if the archiver stops for long."""
         return history_length(self.settings, topic) * self.settings.history_hard_cap_factor
+
+    def plan(self) -> Plan:
+        return Plan(self)
+
+    async def apply(self, plan: Plan) -> list[tuple[str, str]]:
+        """Apply the plan atomically. -> (offset, epoch) of each event, in order. Raises Conflict."""
+        out = await self._script(keys=plan.keys(), args=["apply", plan.encode()])
+        if out and _s(out[0]) == "CONFLICT":
+            raise Conflict(_s(out[1]))
+        return [(_s(o[0]), _s(o[1])) for o in out]
+
+    async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
+        """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""
+        fired = await self._script(keys=[TIMERS_KEY, TIMER_PLANS_KEY], args=["fire", now_ms, limit])
+        return [_s(f) for f in fired]
 
     async def commit(
         self,
         topic: Topic,
         event: Event,
         *,
-        record: tuple[str, bytes] | None = None,
+        record: tuple[str, Any] | None = None,
         expect_version: int | None = None,
         geo: tuple[float, float] | None = None,
     ) -> tuple[str, str]:
-        """Write the record (if any) and append the event, atomically. -> (offset, epoch)."""
-        keys = [topic.stream, topic.epoch, topic.state, topic.versions]
-        if geo is not None:
-            keys.append(topic.geo)
-        field, value = record if record is not None else ("", b"")
-        args: list[Any] = [
-            self.maxlen(topic),
-            secrets.token_hex(6),
-            event_encoder.encode(event),
-            field,
-            value,
-            "" if expect_version is None else expect_version,
-            geo[0] if geo else 0,
-            geo[1] if geo else 0,
-        ]
-        out = await self._commit(keys=keys, args=args)
-        first = _s(out[0])
-        if first == "CONFLICT":
-            raise Conflict(int(_s(out[1])))
-        return first, _s(out[1])
+        """One record (optional) and one event. -> (offset, epoch)."""
+        plan = self.plan()
+        if record is not None:
+            field, value = record
+            if expect_version is not None:
+                plan.check(topic, field, expect_version)
+            plan.write(topic, field, value)
+            if geo is not None:
+                plan.geo(topic, field, geo[0], geo[1])
+        plan.emit(topic, event)
+        return (await self.apply(plan))[0]
 
     async def read_record(self, topic: Topic, field: str) -> tuple[bytes | None, int]:
         """A state record and its version (0 when absent)."""

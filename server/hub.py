@@ -40,7 +40,7 @@ from server.commands import DispatchService
 from server.config import Settings
 from server.metrics import HubMetrics
 from server.session import Frame, Session, SessionState, Subscription
-from server.topics import TOPICS, Lane, Topic, parse_offset, topic_named
+from server.topics import TOPICS, Lane, Topic, parse_offset, topic_named, topic_of_stream
 
 __all__ = ["Hub"]
 
@@ -265,7 +265,7 @@ class Hub:
         batches = []
         for stream, entries in reply:
             name = _s(stream)
-            topic = topic_named(name[1 : name.index("}")])
+            topic = topic_of_stream(name)
             if topic is not None and entries:
                 batches.append((topic, entries))
                 self.last_ids[topic.stream] = _s(entries[-1][0])

@@ -1,8 +1,10 @@
 """Topics, their lanes and their Redis keys.
 
 Lanes order the work of each hub: alarms before dispatch events before
-positions. Every key of a topic shares the hash tag ``{topic}`` so that one
-script touches one cluster slot.
+positions. The dispatch topics (alarms, incidents, units, radio) share the
+hash tag ``{dispatch}`` so that one script can assign a unit to an incident
+or raise a panic across them in one step on one cluster slot; positions,
+the bulk of the traffic, have their own.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["TOPICS", "Lane", "Topic", "parse_offset", "topic_named"]
+__all__ = ["DISPATCH_SLOT", "TOPICS", "Lane", "Topic", "parse_offset", "topic_named"]
+
+DISPATCH_SLOT = "dispatch"
 
 
 class Lane(enum.IntEnum):
@@ -24,44 +28,53 @@ class Lane(enum.IntEnum):
 class Topic:
     name: str
     lane: Lane
+    slot: str
     # "log" topics replay what a client missed; "state" topics (positions)
     # always resume from a snapshot of the latest values.
     replay: bool = True
 
+    def _key(self, what: str) -> str:
+        return f"{{{self.slot}}}:{self.name}:{what}"
+
     @property
     def stream(self) -> str:
-        return f"{{{self.name}}}:stream"
+        return self._key("stream")
 
     @property
     def epoch(self) -> str:
-        return f"{{{self.name}}}:epoch"
+        return self._key("epoch")
 
     @property
     def state(self) -> str:
-        return f"{{{self.name}}}:state"
+        return self._key("state")
 
     @property
     def versions(self) -> str:
-        return f"{{{self.name}}}:ver"
+        return self._key("ver")
 
     @property
     def geo(self) -> str:
-        return f"{{{self.name}}}:geo"
+        return self._key("geo")
 
 
 TOPICS: tuple[Topic, ...] = (
-    Topic("alarms", Lane.ALARM),
-    Topic("incidents", Lane.DISPATCH),
-    Topic("units", Lane.DISPATCH),
-    Topic("radio", Lane.DISPATCH),
-    Topic("positions", Lane.POSITION, replay=False),
+    Topic("alarms", Lane.ALARM, DISPATCH_SLOT),
+    Topic("incidents", Lane.DISPATCH, DISPATCH_SLOT),
+    Topic("units", Lane.DISPATCH, DISPATCH_SLOT),
+    Topic("radio", Lane.DISPATCH, DISPATCH_SLOT),
+    Topic("positions", Lane.POSITION, "positions", replay=False),
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}
+_BY_STREAM = {t.stream: t for t in TOPICS}
 
 
 def topic_named(name: str) -> Topic | None:
     return _BY_NAME.get(name)
+
+
+def topic_of_stream(stream: str) -> Topic | None:
+    return _BY_STREAM.get(stream)
 
 
 def parse_offset(offset: str) -> tuple[int, int]:

@@ -15,8 +15,12 @@ from websockets.exceptions import ConnectionClosed
 from protocol.codes import CloseCode
 from protocol.limits import MAX_FRAME_BYTES
 from server.auth import Role
+from server.topics import topic_named
 from server.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process
+
+RADIO_STREAM = topic_named("radio").stream  # type: ignore[union-attr]
+RADIO_EPOCH = topic_named("radio").epoch  # type: ignore[union-attr]
 
 JSON_PROTO = [websockets.Subprotocol("dispatch.v1.json")]
 
@@ -113,7 +117,7 @@ async def test_command_before_auth_then_timeout_closes_4001(
         reply = await _reply(ws)
         assert reply["code"] == "unauthenticated" and reply["ref"] == "r"
         assert await _close_code(ws) == CloseCode.UNAUTHENTICATED
-        assert await redis.xlen("{radio}:stream") == 0
+        assert await redis.xlen(RADIO_STREAM) == 0
 
 
 async def test_bad_token_closes_4001(hub: RunningHub) -> None:
@@ -159,4 +163,4 @@ async def test_too_many_commands_are_rate_limited(
             await ws.send(json.dumps({"type": "radio.append", "id": f"r{i}", "channel": "m", "text": "x"}))
         codes = [(await _reply(ws)).get("code", "ack") for _ in range(8)]
         assert codes.count("rate_limited") >= 2
-        assert await redis.xlen("{radio}:stream") == codes.count("ack")
+        assert await redis.xlen(RADIO_STREAM) == codes.count("ack")

@@ -9,8 +9,12 @@ import redis.asyncio as aioredis
 
 from clients.connection import Connection, TopicPosition
 from protocol.messages import EventFrame, RadioAppend, Resync
+from server.topics import topic_named
 from server.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process, wait_for
+
+RADIO_STREAM = topic_named("radio").stream  # type: ignore[union-attr]
+RADIO_EPOCH = topic_named("radio").epoch  # type: ignore[union-attr]
 
 
 async def _radio(conn: Connection, text: str) -> str:
@@ -77,8 +81,8 @@ async def test_offset_older_than_history_gets_flagged_resync(
             first = await _radio(desk, "first")
             for i in range(400):
                 await _radio(desk, f"n{i}")
-            epoch = (await redis.get("{radio}:epoch")).decode()
-        assert await redis.xlen("{radio}:stream") < 400
+            epoch = (await redis.get(RADIO_EPOCH)).decode()
+        assert await redis.xlen(RADIO_STREAM) < 400
         saved = {"radio": TopicPosition(first, epoch)}
         async with Connection(
             hub.url, token=hub.token("board"), topics=["radio"], resume_from=saved
@@ -96,7 +100,7 @@ async def test_lost_stream_gets_epoch_resync(redis: aioredis.Redis, hub: Running
         await wait_for(lambda: desk.positions["radio"].offset == offset)
         old_epoch = desk.positions["radio"].epoch
         await _drain(desk)
-        await redis.delete("{radio}:stream", "{radio}:epoch")
+        await redis.delete(RADIO_STREAM, RADIO_EPOCH)
         resync = await desk.next_frame(5)
         assert isinstance(resync, Resync) and resync.reason == "epoch"
         assert resync.epoch != old_epoch
