@@ -301,9 +301,7 @@ class Connection:
                     if isinstance(frame, Error):
                         if frame.code == ErrorCode.UNAVAILABLE:
                             raise ConnectionLost(f"subscribe failed: {frame.message}")  # retry later
-                        raise HubClosed(
-                            CloseCode.FORBIDDEN, f"subscribe refused: {frame.code}: {frame.message}"
-                        )
+                        raise HubClosed(CloseCode.FORBIDDEN, f"subscribe refused: {frame.code}: {frame.message}")
                     self._ready.set()
                     continue
                 self._handle(frame)

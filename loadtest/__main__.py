@@ -68,9 +68,7 @@ def fanout(args: argparse.Namespace) -> dict[str, Any]:
         stop.value = stop_pub + 3.0  # grace to drain
         pubs = []
         for _ in range(args.publishers):
-            p = ctx.Process(
-                target=workers.publisher_process, args=(hub.url, token, start_at, stop_pub, args.rate, q)
-            )
+            p = ctx.Process(target=workers.publisher_process, args=(hub.url, token, start_at, stop_pub, args.rate, q))
             p.start()
             pubs.append(p)
         _progress(start_at, stop.value)
@@ -115,9 +113,7 @@ def idle(args: argparse.Namespace) -> dict[str, Any]:
         hold = time.time() + 3600
         counts = [n for n in _split(args.conns, args.procs) if n]
         hold_v = ctx.Value("d", hold)
-        procs = [
-            ctx.Process(target=workers.idle_process, args=(hub.url, token, n, hold_v, q)) for n in counts
-        ]
+        procs = [ctx.Process(target=workers.idle_process, args=(hub.url, token, n, hold_v, q)) for n in counts]
         for p in procs:
             p.start()
         _collect(q, "ready", len(counts), 300)
@@ -163,12 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--boards", type=int, default=200)
     f.add_argument("--publishers", type=int, default=1)
     f.add_argument("--duration", type=float, default=10.0)
-    f.add_argument(
-        "--rate", type=float, default=0.0, help="commands/s per publisher (0: as fast as acks allow)"
-    )
-    f.add_argument(
-        "--wire", default="dispatch.v1.msgpack", choices=["dispatch.v1.json", "dispatch.v1.msgpack"]
-    )
+    f.add_argument("--rate", type=float, default=0.0, help="commands/s per publisher (0: as fast as acks allow)")
+    f.add_argument("--wire", default="dispatch.v1.msgpack", choices=["dispatch.v1.json", "dispatch.v1.msgpack"])
     f.add_argument("--procs", type=int, default=2, help="client processes for the boards")
     f.add_argument("--json", type=Path)
     i = sub.add_parser("idle", help="hub memory per idle connection")

@@ -92,10 +92,22 @@ def start_hub(env: dict[str, str] | None = None, timeout: float = 60.0) -> Itera
         full_env.pop("REDIS_URL", None)
         log = open(data_dir / "hub.log", "wb")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-             "--log-level", "warning"],
-            env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "server.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "warning",
+            ],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         hub = HubUnderTest(proc, port, data_dir)
         try:
             deadline = time.monotonic() + timeout

@@ -53,10 +53,17 @@ def board_process(url: str, token: str, count: int, wire: str, stop_at: Any, out
     async def main() -> dict[str, Any]:
         counters = [_BoardCounter() for _ in range(count)]
         conns = [
-            Connection(url, token=token, topics=["radio"], wire=WireFormat(wire), on_frame=c.on_frame,
-                       queue_frames=False, backoff=(0.2, 2.0))
+            Connection(
+                url,
+                token=token,
+                topics=["radio"],
+                wire=WireFormat(wire),
+                on_frame=c.on_frame,
+                queue_frames=False,
+                backoff=(0.2, 2.0),
+            )
             for c in counters
-        ]  # fmt: skip
+        ]
         for i in range(0, count, 50):  # connect in waves, not all at once
             await asyncio.gather(*(c.start(60) for c in conns[i : i + 50]))
         out.put({"kind": "ready", "n": count})
@@ -119,10 +126,15 @@ def idle_process(url: str, token: str, count: int, hold_until: Any, out: Any) ->
 
     async def main() -> dict[str, Any]:
         conns = [
-            Connection(url, token=token, topics=["alarms", "incidents", "units", "radio", "positions"],
-                       queue_frames=False, backoff=(0.2, 2.0))
+            Connection(
+                url,
+                token=token,
+                topics=["alarms", "incidents", "units", "radio", "positions"],
+                queue_frames=False,
+                backoff=(0.2, 2.0),
+            )
             for _ in range(count)
-        ]  # fmt: skip
+        ]
         for i in range(0, count, 100):
             await asyncio.gather(*(c.start(60) for c in conns[i : i + 100]))
         out.put({"kind": "ready", "n": count})

@@ -13,16 +13,30 @@ import msgspec
 from msgspec import Meta
 
 from protocol.limits import MAX_LIST, MAX_NAME
-from protocol.state import Alarm, Incident, Name, Position, RadioEntry, UnitState
+from protocol.state import (
+    Alarm,
+    Incident,
+    Name,
+    Position,
+    RadioEntry,
+    Text,
+    TimelineEntry,
+    TrafficMode,
+    UnitState,
+)
 
 __all__ = [
     "AlarmRaised",
+    "AlarmUpdated",
     "Event",
     "IncidentCreated",
     "IncidentUpdated",
+    "Notified",
     "PositionReported",
     "RadioLogged",
+    "TrafficModeChanged",
     "UnitStatusChanged",
+    "UnitUpdated",
 ]
 
 
@@ -33,16 +47,25 @@ class _EventBase(msgspec.Struct, tag_field="kind", omit_defaults=True):
 
 class IncidentCreated(_EventBase, tag="incident.created"):
     incident: Incident
+    entry: TimelineEntry | None = None
 
 
 class IncidentUpdated(_EventBase, tag="incident.updated"):
     incident: Incident
     changed: Annotated[list[Annotated[str, Meta(max_length=MAX_NAME)]], Meta(max_length=MAX_LIST)] = []
+    entry: TimelineEntry | None = None  # the line this change added to the timeline
 
 
 class UnitStatusChanged(_EventBase, tag="unit.status"):
     unit: UnitState
     previous: Name = ""
+
+
+class UnitUpdated(_EventBase, tag="unit.updated"):
+    """Roster details, a check-in, or welfare timers changed."""
+
+    unit: UnitState
+    reason: Name = ""
 
 
 class PositionReported(_EventBase, tag="unit.position", gc=False):
@@ -57,4 +80,35 @@ class AlarmRaised(_EventBase, tag="alarm.raised"):
     alarm: Alarm
 
 
-Event = IncidentCreated | IncidentUpdated | UnitStatusChanged | PositionReported | RadioLogged | AlarmRaised
+class AlarmUpdated(_EventBase, tag="alarm.updated"):
+    """Acknowledged, cancelled, resolved, or police support requested."""
+
+    alarm: Alarm
+    action: Name
+
+
+class TrafficModeChanged(_EventBase, tag="traffic.mode"):
+    mode: TrafficMode
+
+
+class Notified(_EventBase, tag="notify"):
+    """A message for everyone holding ``role`` (a supervisor, say)."""
+
+    role: Name
+    text: Text
+    alarm: Name | None = None
+    incident: Name | None = None
+
+
+Event = (
+    IncidentCreated
+    | IncidentUpdated
+    | UnitStatusChanged
+    | UnitUpdated
+    | PositionReported
+    | RadioLogged
+    | AlarmRaised
+    | AlarmUpdated
+    | TrafficModeChanged
+    | Notified
+)

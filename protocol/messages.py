@@ -19,20 +19,41 @@ from protocol.limits import MAX_ID, MAX_TOPICS
 from protocol.state import (
     Alarm,
     Id,
+    Ids,
     Incident,
     Lat,
     Location,
     Lon,
     Name,
+    Names,
     Position,
     RadioEntry,
     Text,
+    TrafficMode,
     UnitState,
 )
 
 __all__ = [
     "COMMANDS",
     "Ack",
+    "AlarmAcknowledge",
+    "AlarmCancel",
+    "AlarmPolice",
+    "IncidentAssign",
+    "IncidentCancel",
+    "IncidentClose",
+    "IncidentLink",
+    "IncidentMerge",
+    "IncidentNote",
+    "IncidentReopen",
+    "IncidentUnassign",
+    "RankedUnit",
+    "Recommend",
+    "Recommendation",
+    "TrafficEmergency",
+    "UnitAcknowledge",
+    "UnitCheckIn",
+    "UnitRoster",
     "ClientFrame",
     "Command",
     "Error",
@@ -62,6 +83,7 @@ TopicName = Annotated[str, Meta(min_length=1, max_length=MAX_ID, pattern=r"^[a-z
 # A stream id, "<ms>-<seq>", the position of an event in its topic.
 Offset = Annotated[str, Meta(max_length=MAX_ID, pattern=r"^[0-9]+-[0-9]+$")]
 Token = Annotated[str, Meta(min_length=1, max_length=4096)]
+Source = Literal["phone", "radio", "emergency_phone", "alarm", "panic", "cctv", "email", "311", "officer", "walk_in"]
 
 
 class _Frame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, omit_defaults=True):
@@ -101,14 +123,18 @@ class Ping(_Frame, tag="ping"):
 
 
 class IncidentCreate(_Frame, tag="incident.create"):
+    """A new call. ``priority`` defaults from the call type in the policy."""
+
     id: Id
     call_type: Name
-    priority: Annotated[int, Meta(ge=1, le=5)]
     location: Location
+    priority: Annotated[int, Meta(ge=1, le=5)] | None = None
     narrative: Text = ""
     caller: Name = ""
     callback: Name = ""
-    source: Name = "phone"
+    source: Source = "phone"
+    needs: Names = []
+    linked: Ids = []
 
 
 class IncidentUpdate(_Frame, tag="incident.update"):
@@ -122,7 +148,86 @@ class IncidentUpdate(_Frame, tag="incident.update"):
     narrative: Text | None = None
     caller: Name | None = None
     callback: Name | None = None
-    status: Name | None = None
+    status: Name | None = None  # a manual override, still checked against the life cycle
+    needs: Names | None = None
+
+
+class IncidentAssign(_Frame, tag="incident.assign"):
+    """Put a unit on a call: the unit is dispatched at once."""
+
+    id: Id
+    incident: Id
+    unit: Id
+    primary: bool = False
+
+
+class IncidentUnassign(_Frame, tag="incident.unassign"):
+    id: Id
+    incident: Id
+    unit: Id
+    reason: Name = ""
+
+
+class IncidentClose(_Frame, tag="incident.close"):
+    id: Id
+    incident: Id
+    disposition: Name
+    note: Text = ""
+
+
+class IncidentCancel(_Frame, tag="incident.cancel"):
+    id: Id
+    incident: Id
+    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class IncidentReopen(_Frame, tag="incident.reopen"):
+    id: Id
+    incident: Id
+    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class IncidentMerge(_Frame, tag="incident.merge"):
+    """``incident`` is a duplicate of ``into``: it is closed as such and its units move over."""
+
+    id: Id
+    incident: Id
+    into: Id
+
+
+class IncidentLink(_Frame, tag="incident.link"):
+    id: Id
+    incident: Id
+    other: Id
+
+
+class IncidentNote(_Frame, tag="incident.note"):
+    """A line on the timeline: a note, or an observation from CCTV."""
+
+    id: Id
+    incident: Id
+    text: Annotated[str, Meta(min_length=1, max_length=4000)]
+    source: Literal["note", "cctv", "phone", "radio", "email"] = "note"
+
+
+class Recommend(_Frame, tag="incident.recommend"):
+    """Ask for the units to send, nearest available first (answered in the ack)."""
+
+    id: Id
+    incident: Id
+
+
+class UnitRoster(_Frame, tag="unit.roster"):
+    """Put a unit on the roster, or change its details."""
+
+    id: Id
+    unit: Id
+    call_sign: Name = ""
+    district: Name = ""
+    shift: Name = ""
+    capabilities: Names = []
+    officers: Names = []
+    status: Name = "available"
 
 
 class UnitStatus(_Frame, tag="unit.status"):
@@ -130,6 +235,14 @@ class UnitStatus(_Frame, tag="unit.status"):
     unit: Id
     status: Name
     incident: Id | None = None
+
+
+class UnitAcknowledge(_Frame, tag="unit.ack"):
+    """The officer has the assignment."""
+
+    id: Id
+    unit: Id
+    incident: Id
 
 
 class UnitPosition(_Frame, tag="unit.position", gc=False):
@@ -142,6 +255,13 @@ class UnitPosition(_Frame, tag="unit.position", gc=False):
     accuracy: Annotated[float, Meta(ge=0.0, le=100000.0)] | None = None
 
 
+class UnitCheckIn(_Frame, tag="unit.checkin"):
+    """A welfare check-in: resets the unit's timer."""
+
+    id: Id
+    unit: Id
+
+
 class RadioAppend(_Frame, tag="radio.append"):
     id: Id
     channel: Name
@@ -151,24 +271,70 @@ class RadioAppend(_Frame, tag="radio.append"):
 
 
 class UnitPanic(_Frame, tag="unit.panic"):
-    """An officer's emergency button: raised on the alarms lane."""
+    """An officer's emergency button: raised on the alarms lane, latched until acknowledged."""
 
     id: Id
     unit: Id
     reason: Name = "panic button"
 
 
-Command = IncidentCreate | IncidentUpdate | UnitStatus | UnitPosition | RadioAppend | UnitPanic
+class AlarmAcknowledge(_Frame, tag="alarm.ack"):
+    id: Id
+    alarm: Id
+
+
+class AlarmCancel(_Frame, tag="alarm.cancel"):
+    """Cancel with a reason (accidental activations are common)."""
+
+    id: Id
+    alarm: Id
+    reason: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class AlarmPolice(_Frame, tag="alarm.police"):
+    """Request police support for an alarm; logged, and supervisors are notified."""
+
+    id: Id
+    alarm: Id
+    note: Name = ""
+
+
+class TrafficEmergency(_Frame, tag="traffic.emergency"):
+    """Declare (on) or clear (off) emergency traffic only."""
+
+    id: Id
+    on: bool
+    unit: Id | None = None
+    reason: Name = ""
+
+
+Command = (
+    IncidentCreate
+    | IncidentUpdate
+    | IncidentAssign
+    | IncidentUnassign
+    | IncidentClose
+    | IncidentCancel
+    | IncidentReopen
+    | IncidentMerge
+    | IncidentLink
+    | IncidentNote
+    | Recommend
+    | UnitRoster
+    | UnitStatus
+    | UnitAcknowledge
+    | UnitPosition
+    | UnitCheckIn
+    | RadioAppend
+    | UnitPanic
+    | AlarmAcknowledge
+    | AlarmCancel
+    | AlarmPolice
+    | TrafficEmergency
+)
 ClientFrame = Hello | Subscribe | Unsubscribe | Ping | Command
 
-COMMANDS: tuple[type[_Frame], ...] = (
-    IncidentCreate,
-    IncidentUpdate,
-    UnitStatus,
-    UnitPosition,
-    RadioAppend,
-    UnitPanic,
-)
+COMMANDS: tuple[type[_Frame], ...] = Command.__args__  # type: ignore[attr-defined]
 
 
 # ---- hub -> client ---------------------------------------------------------
@@ -184,11 +350,28 @@ class Welcome(_Frame, tag="welcome"):
     topics: list[str] = []
 
 
+class RankedUnit(msgspec.Struct, omit_defaults=True):
+    unit: str
+    distance_m: float
+    status: str
+    availability: str
+    stale: bool = False
+    district: str = ""
+    capabilities: list[str] = []
+
+
+class Recommendation(msgspec.Struct, omit_defaults=True):
+    incident: str
+    units: list[RankedUnit]
+    warnings: list[str] = []
+
+
 class Ack(_Frame, tag="ack"):
     ref: str
     topic: str | None = None
     offset: str | None = None
     result: dict[str, str] | None = None
+    recommendation: Recommendation | None = None
 
 
 class Error(_Frame, tag="error"):
@@ -213,7 +396,7 @@ class PositionsFrame(_Frame, tag="positions", gc=False):
     items: list[Position]
 
 
-SnapshotItem = Incident | UnitState | Position | RadioEntry | Alarm
+SnapshotItem = Incident | UnitState | Position | RadioEntry | Alarm | TrafficMode
 
 
 class Resync(_Frame, tag="resync"):

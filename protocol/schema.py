@@ -13,9 +13,7 @@ __all__ = ["json_schema"]
 
 def json_schema() -> dict[str, Any]:
     """One document: ``client`` and ``server`` frame unions with shared ``$defs``."""
-    (client, server), defs = msgspec.json.schema_components(
-        [ClientFrame, ServerFrame], ref_template="#/$defs/{name}"
-    )
+    (client, server), defs = msgspec.json.schema_components([ClientFrame, ServerFrame], ref_template="#/$defs/{name}")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "dispatch.v1",

@@ -6,7 +6,7 @@ get defaults and go last (see docs/protocol.md, "Evolution").
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -15,15 +15,21 @@ from protocol.limits import MAX_ID, MAX_LIST, MAX_NAME, MAX_TEXT
 
 __all__ = [
     "Alarm",
+    "Assignment",
     "Id",
     "Incident",
     "Lat",
     "Location",
     "Lon",
+    "Ids",
+    "Millis",
     "Name",
+    "Names",
     "Position",
     "RadioEntry",
     "Text",
+    "TimelineEntry",
+    "TrafficMode",
     "UnitState",
 ]
 
@@ -33,12 +39,28 @@ Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 Millis = Annotated[int, Meta(ge=0)]
+Names = Annotated[list[Name], Meta(max_length=MAX_LIST)]
+Ids = Annotated[list[Id], Meta(max_length=MAX_LIST)]
 
 
 class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     address: Name = ""
     lat: Lat | None = None
     lon: Lon | None = None
+    # Set by the hub: is the point inside the service area, and in which district.
+    inside: bool | None = None
+    district: Name | None = None
+
+
+class Assignment(msgspec.Struct, omit_defaults=True):
+    """A unit on an incident. Several per incident; at most one primary."""
+
+    unit: Id
+    assigned_at: Millis
+    assigned_by: Name
+    primary: bool = False
+    acknowledged_at: Millis | None = None
+    cleared_at: Millis | None = None
 
 
 class Incident(msgspec.Struct, tag="incident", tag_field="kind", omit_defaults=True):
@@ -51,10 +73,29 @@ class Incident(msgspec.Struct, tag="incident", tag_field="kind", omit_defaults=T
     caller: Name = ""
     callback: Name = ""
     source: Name = "phone"
-    units: Annotated[list[Id], Meta(max_length=MAX_LIST)] = []
+    units: Annotated[list[Assignment], Meta(max_length=MAX_LIST)] = []
     created_at: Millis = 0
     updated_at: Millis = 0
     updated_by: Name = ""
+    needs: Names = []
+    linked: Ids = []
+    merged_into: Id | None = None
+    disposition: Name | None = None
+    closing_note: Text = ""
+    cancel_reason: Name = ""
+    first_dispatch_at: Millis | None = None
+    closed_at: Millis | None = None
+    created_by: Name = ""
+
+
+class TimelineEntry(msgspec.Struct, tag="timeline", tag_field="kind", omit_defaults=True):
+    """One line of an incident's history: who did what, when."""
+
+    at: Millis
+    by: Name
+    action: Name
+    detail: Text = ""
+    unit: Id | None = None
 
 
 class UnitState(msgspec.Struct, tag="unit", tag_field="kind", omit_defaults=True):
@@ -63,6 +104,15 @@ class UnitState(msgspec.Struct, tag="unit", tag_field="kind", omit_defaults=True
     since: Millis = 0
     incident: Id | None = None
     updated_by: Name = ""
+    call_sign: Name = ""
+    district: Name = ""
+    shift: Name = ""
+    capabilities: Names = []
+    officers: Names = []
+    availability: Name = "available"
+    last_contact: Millis = 0  # last check-in or status change: welfare timers run from here
+    welfare_warn_at: Millis | None = None
+    welfare_critical_at: Millis | None = None
 
 
 class Position(msgspec.Struct, tag="position", tag_field="kind", gc=False, omit_defaults=True):
@@ -84,10 +134,37 @@ class RadioEntry(msgspec.Struct, tag="radio_entry", tag_field="kind", omit_defau
     incident: Id | None = None
 
 
+AlarmKind = Literal["panic", "welfare_missed", "welfare_warning", "unassigned", "status_overdue"]
+AlarmState = Literal["active", "acknowledged", "cancelled", "resolved"]
+
+
 class Alarm(msgspec.Struct, tag="alarm", tag_field="kind", omit_defaults=True):
+    """An alarm on every board. Latching alarms stay until a dispatcher acknowledges them."""
+
     id: Id
-    unit: Id
+    unit: Id | None
     reason: Name
     raised_at: Millis
     raised_by: Name
     position: Position | None = None
+    alarm: AlarmKind = "panic"
+    latching: bool = True
+    state: AlarmState = "active"
+    incident: Id | None = None
+    acked_by: Name | None = None
+    acked_at: Millis | None = None
+    cancelled_by: Name | None = None
+    cancel_reason: Name = ""
+    police_requested_by: Name | None = None
+    police_requested_at: Millis | None = None
+    cover: Ids = []  # recommended cover units, nearest first
+
+
+class TrafficMode(msgspec.Struct, tag="traffic_mode", tag_field="kind", omit_defaults=True):
+    """Emergency traffic only: set and cleared by dispatch."""
+
+    emergency_only: bool
+    set_by: Name
+    set_at: Millis
+    unit: Id | None = None
+    reason: Name = ""

@@ -26,15 +26,18 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
+from server.api import api_routes
 from server.auth import COOKIE_NAME, issue_token
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
 from server.hub import Hub
 from server.metrics import HubMetrics
+from server.policy import Policy, load_policy
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
+from server.timers import TimerService
 
 __all__ = ["HubContext", "create_app"]
 
@@ -53,6 +56,7 @@ class HubContext:
     archiver: Archiver
     metrics: HubMetrics
     started: float
+    policy: Policy
 
 
 class _Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -69,9 +73,7 @@ async def _wait_for_redis(redis: Redis, budget_s: float) -> bool:
             return True
         except (RedisError, OSError) as exc:
             if time.monotonic() > deadline:
-                log.error(
-                    "redis not reachable after %.0fs (%s); starting anyway, health is red", budget_s, exc
-                )
+                log.error("redis not reachable after %.0fs (%s); starting anyway, health is red", budget_s, exc)
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
@@ -153,9 +155,13 @@ async def login(request: Request) -> Response:
     token = issue_token(ctx.settings.secret, who, ctx.settings.token_ttl_s)
     resp = JSONResponse({"user": who.user, "role": who.role.value, "unit": who.unit, "token": token})
     resp.set_cookie(
-        COOKIE_NAME, token, max_age=ctx.settings.token_ttl_s, httponly=True, samesite="strict",
+        COOKIE_NAME,
+        token,
+        max_age=ctx.settings.token_ttl_s,
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
     return resp
 
 
@@ -167,34 +173,42 @@ async def logout(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).resolved()
+    policy = load_policy(settings.policy_path)  # fail at start, not at the first call
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # A blocking pool: a burst of catch-ups (a reconnect storm) waits for a
         # connection instead of failing; the bus reader and archiver hold one each.
         pool = BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=settings.redis_connections, timeout=10,
-            socket_connect_timeout=2, health_check_interval=10,
-        )  # fmt: skip
+            settings.redis_url,
+            max_connections=settings.redis_connections,
+            timeout=10,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+        )
         redis = Redis(connection_pool=pool)
         await _wait_for_redis(redis, 30.0)
         store = RecordsStore(settings.db_path)
         await store.open()
         metrics_ = HubMetrics()
         bus = Bus(redis, settings)
-        hub = Hub(settings, redis, bus, DispatchService(bus, redis), metrics_)
+        service = DispatchService(bus, redis, policy, archived_incident=store.archived_incident)
+        hub = Hub(settings, redis, bus, service, metrics_)
         archiver = Archiver(redis, store, metrics_, settings)
-        app.state.ctx = HubContext(settings, redis, store, bus, hub, archiver, metrics_, time.time())
+        timers = TimerService(bus)
+        app.state.ctx = HubContext(settings, redis, store, bus, hub, archiver, metrics_, time.time(), policy)
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
+        timing = asyncio.create_task(timers.run(), name="timers")
         log.info("hub ready redis=%s records=%s", settings.redis_url, settings.db_path)
         try:
             yield
         finally:
             await hub.shutdown()  # idempotent: the runner may have drained already
-            archiving.cancel()
-            with contextlib.suppress(BaseException):
-                await archiving
+            for task in (archiving, timing):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
             await store.close()
             await redis.aclose()
             await pool.aclose()  # a pool passed in explicitly is not closed by the client
@@ -207,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/protocol/schema.json", protocol_schema),
             Route("/api/login", login, methods=["POST"]),
             Route("/api/logout", logout, methods=["POST"]),
+            *api_routes(),
         ],
         lifespan=lifespan,
     )

@@ -51,17 +51,35 @@ class Principal:
 
 _DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 
+_FIELD = frozenset({Role.OFFICER})
+
 COMMAND_ROLES: dict[str, frozenset[Role]] = {
-    "incident.create": _DESK | {Role.OFFICER},  # officer-initiated calls
+    "incident.create": _DESK | _FIELD,  # officer-initiated calls
     "incident.update": _DESK,
-    "unit.status": _DESK | {Role.OFFICER},
-    "unit.position": _DESK | {Role.OFFICER},
+    "incident.assign": _DESK,
+    "incident.unassign": _DESK,
+    "incident.close": _DESK,
+    "incident.cancel": _DESK,
+    "incident.reopen": _DESK,
+    "incident.merge": _DESK,
+    "incident.link": _DESK,
+    "incident.note": _DESK,
+    "incident.recommend": _DESK,
+    "unit.roster": _DESK,
+    "unit.status": _DESK | _FIELD,
+    "unit.ack": _DESK | _FIELD,
+    "unit.position": _DESK | _FIELD,
+    "unit.checkin": _DESK | _FIELD,
+    "unit.panic": _DESK | _FIELD,
     "radio.append": _DESK,
-    "unit.panic": _DESK | {Role.OFFICER},
+    "alarm.ack": _DESK,
+    "alarm.cancel": _DESK | _FIELD,  # an officer cancels its own accidental panic
+    "alarm.police": _DESK,
+    "traffic.emergency": _DESK,  # only dispatch declares and clears it
 }
 
 # Commands an officer may only send for the unit bound to its token.
-OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic"})
+OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic", "unit.ack", "unit.checkin"})
 
 TOPIC_ROLES: dict[str, frozenset[Role]] = {
     "alarms": _DESK | {Role.OFFICER},

@@ -64,13 +64,14 @@ local function apply(plan)
   for _, g in ipairs(plan.geo or {}) do
     redis.call('GEOADD', g[1], g[2], g[3], g[4])
   end
-  for _, t in ipairs(plan.timers or {}) do
-    redis.call('ZADD', t[1], t[4], t[3])
-    redis.call('HSET', t[2], t[3], t[5])
-  end
+  -- cancels first: "cancel the old timer, set the new one" may name the same id
   for _, t in ipairs(plan.cancels or {}) do
     redis.call('ZREM', t[1], t[3])
     redis.call('HDEL', t[2], t[3])
+  end
+  for _, t in ipairs(plan.timers or {}) do
+    redis.call('ZADD', t[1], t[4], t[3])
+    redis.call('HSET', t[2], t[3], t[5])
   end
   local out = {}
   for _, e in ipairs(plan.events or {}) do

@@ -18,15 +18,15 @@ __all__ = ["main"]
 
 def _data_dir_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "./var")),
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("DATA_DIR", "./var")),
         help="where the SQLite records and the embedded Valkey live (default ./var, or DATA_DIR)",
-    )  # fmt: skip
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="dispatch", description="dispatch-hub: real-time dispatch over WebSockets"
-    )
+    p = argparse.ArgumentParser(prog="dispatch", description="dispatch-hub: real-time dispatch over WebSockets")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("serve", help="run the hub")
@@ -34,9 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     _data_dir_arg(s)
     s.add_argument(
-        "--redis-url", default=os.environ.get("REDIS_URL", ""),
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
         help="use this Redis/Valkey (default: REDIS_URL, else an embedded Valkey in the data dir)",
-    )  # fmt: skip
+    )
     s.add_argument("--workers", type=int, default=1, help="hub processes sharing the port")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url=args.redis_url,
                 workers=args.workers,
                 log_level=args.log_level,
-            )  # fmt: skip
+            )
         )
         return 0
     if args.cmd == "user":

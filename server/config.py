@@ -55,12 +55,17 @@ class Settings:
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot
     redis_connections: int = 64  # per hub process
+    policy_file: str = ""  # empty: DATA_DIR/policy.toml if it exists, else the defaults
     # shutdown
     drain_s: float = 5.0
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "records.sqlite3"
+
+    @property
+    def policy_path(self) -> Path:
+        return Path(self.policy_file) if self.policy_file else self.data_dir / "policy.toml"
 
     @property
     def valkey_socket(self) -> Path:

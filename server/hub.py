@@ -135,9 +135,7 @@ class Hub:
                 session.send_frame(Error(ErrorCode.UNKNOWN_TOPIC, f"no topic {wanted.topic!r}", frame.id))
                 return
             if not may_read(who, topic.name):
-                session.send_frame(
-                    Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id)
-                )
+                session.send_frame(Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id))
                 return
         offsets: dict[str, str] = {}
         for wanted in frame.topics:

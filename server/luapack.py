@@ -46,9 +46,7 @@ def _pack(obj: Any, out: bytearray) -> None:
         if len(data) < 32:
             out.append(0xA0 | len(data))
         else:
-            _header(
-                out, len(data), 0, -1, ((0xD9, 1 << 8, ">B"), (0xDA, 1 << 16, ">H"), (0xDB, 1 << 32, ">I"))
-            )
+            _header(out, len(data), 0, -1, ((0xD9, 1 << 8, ">B"), (0xDA, 1 << 16, ">H"), (0xDB, 1 << 32, ">I")))
         out += data
     elif isinstance(obj, list | tuple):
         _header(out, len(obj), 0x90, 15, ((0xDC, 1 << 16, ">H"), (0xDD, 1 << 32, ">I")))

@@ -19,9 +19,7 @@ class _QueueCollector(Collector):
         depths = self._depths()
         total = GaugeMetricFamily("dispatch_queue_depth_total", "Frames queued for all connections")
         total.add_metric([], float(sum(depths)))
-        worst = GaugeMetricFamily(
-            "dispatch_queue_depth_max", "Frames queued for the most backed-up connection"
-        )
+        worst = GaugeMetricFamily("dispatch_queue_depth_max", "Frames queued for the most backed-up connection")
         worst.add_metric([], float(max(depths, default=0)))
         yield total
         yield worst
@@ -34,19 +32,11 @@ class HubMetrics:
         self.connections = Gauge("dispatch_connections", "Open WebSocket sessions", registry=r)
         self.connects = Counter("dispatch_connects", "WebSocket sessions accepted", registry=r)
         self.events_in = Counter("dispatch_events_in", "Events read from the bus", ["topic"], registry=r)
-        self.events_out = Counter(
-            "dispatch_events_out", "Event frames queued to clients", ["topic"], registry=r
-        )
+        self.events_out = Counter("dispatch_events_out", "Event frames queued to clients", ["topic"], registry=r)
         self.commands = Counter("dispatch_commands", "Commands answered", ["command", "outcome"], registry=r)
-        self.slow_closes = Counter(
-            "dispatch_slow_client_closes", "Connections closed 4008 for not reading", registry=r
-        )
-        self.bus_lag = Gauge(
-            "dispatch_bus_lag_seconds", "Age of the newest event when the reader got it", registry=r
-        )
-        self.archiver_lag = Gauge(
-            "dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r
-        )
+        self.slow_closes = Counter("dispatch_slow_client_closes", "Connections closed 4008 for not reading", registry=r)
+        self.bus_lag = Gauge("dispatch_bus_lag_seconds", "Age of the newest event when the reader got it", registry=r)
+        self.archiver_lag = Gauge("dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r)
         self.redis_up = Gauge("dispatch_redis_up", "1 when Redis answers", registry=r)
         self.archived = Counter("dispatch_archived_events", "Events written to SQLite", registry=r)
 

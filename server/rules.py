@@ -1,34 +1,36 @@
-"""Dispatch rules as pure functions: statuses and the transitions allowed.
-
-The thin slice of the hub core; the full dispatch domain (priorities,
-timers, recommendations) builds on these.
+"""Dispatch rules as pure functions: life cycles, availability, recommendations,
+coverage, welfare timers, response-time reports. No I/O; the policy is an argument.
 """
 
 from __future__ import annotations
 
 import enum
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from protocol.messages import RankedUnit
+from protocol.state import Incident, Position, UnitState
+from server.policy import Policy
 
 __all__ = [
     "INCIDENT_TRANSITIONS",
+    "ON_CALL_STATUSES",
     "IncidentStatus",
-    "UnitStatus",
+    "ResponseRow",
+    "availability_of",
+    "coverage_warnings",
+    "incident_progress",
     "incident_transition_allowed",
-    "parse_unit_status",
+    "is_open",
+    "rank_units",
+    "response_time_report",
+    "unit_transition_allowed",
+    "welfare_deadlines",
+    "welfare_state",
 ]
-
-
-class UnitStatus(enum.StrEnum):
-    AVAILABLE = "available"
-    DISPATCHED = "dispatched"
-    ENROUTE = "enroute"
-    ONSCENE = "onscene"
-    TRANSPORTING = "transporting"
-    BUSY = "busy"
-    BREAK = "break"
-    COURT = "court"
-    OUT_OF_SERVICE = "out_of_service"
-    OFF_DUTY = "off_duty"
-    EMERGENCY = "emergency"
 
 
 class IncidentStatus(enum.StrEnum):
@@ -50,12 +52,29 @@ INCIDENT_TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     _S.CANCELLED: frozenset({_S.REOPENED}),
 }
 
+# EIDO incident status registry names, for exchange.
+EIDO_INCIDENT_STATUS = {
+    _S.PENDING: "New",
+    _S.ASSIGNED: "ResourcesAssigned",
+    _S.ENROUTE: "ResourcesEnroute",
+    _S.ONSCENE: "ResourcesOnscene",
+    _S.CLOSED: "Closed",
+    _S.CANCELLED: "Cancelled",
+    _S.REOPENED: "ReOpened",
+}
 
-def parse_unit_status(value: str) -> UnitStatus | None:
-    try:
-        return UnitStatus(value)
-    except ValueError:
-        return None
+ON_CALL_STATUSES = frozenset({"dispatched", "enroute", "onscene", "transporting"})
+_PROGRESS = {
+    "dispatched": _S.ASSIGNED,
+    "enroute": _S.ENROUTE,
+    "onscene": _S.ONSCENE,
+    "transporting": _S.ONSCENE,
+}
+_RANK = {_S.PENDING: 0, _S.REOPENED: 0, _S.ASSIGNED: 1, _S.ENROUTE: 2, _S.ONSCENE: 3}
+
+
+def is_open(status: str) -> bool:
+    return status in _OPEN
 
 
 def incident_transition_allowed(current: str, new: str) -> bool:
@@ -63,3 +82,150 @@ def incident_transition_allowed(current: str, new: str) -> bool:
         return IncidentStatus(new) in INCIDENT_TRANSITIONS[IncidentStatus(current)]
     except (ValueError, KeyError):
         return False
+
+
+def incident_progress(current: str, unit_status: str) -> str:
+    """The incident's status once one of its units reports ``unit_status``: it only moves forward."""
+    target = _PROGRESS.get(unit_status)
+    if target is None or current not in _RANK:
+        return current
+    return target.value if _RANK[target] > _RANK[IncidentStatus(current)] else current
+
+
+def unit_transition_allowed(policy: Policy, current: str, new: str) -> bool:
+    if new not in policy.unit_statuses:
+        return False
+    if new == "emergency" or not current or current == new:
+        return True
+    rule = policy.unit_statuses.get(current)
+    return rule is not None and ("*" in rule.next or new in rule.next)
+
+
+def availability_of(policy: Policy, status: str) -> str:
+    rule = policy.unit_statuses.get(status)
+    return rule.availability if rule is not None else "not_available"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    unit: UnitState
+    position: Position | None
+    distance_m: float
+
+
+def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[str], now_ms: int) -> list[RankedUnit]:
+    """Units to send, best first: available before conditionally available, fresh
+    positions before stale, then nearest. Units lacking a needed capability,
+    not available, or beyond the distance limit are left out."""
+    stale_ms = policy.positions.stale_after_s * 1000
+    ranked = []
+    for c in candidates:
+        availability = availability_of(policy, c.unit.status)
+        if availability == "not_available" or c.distance_m > policy.recommend.max_distance_m:
+            continue
+        if not set(needs) <= set(c.unit.capabilities):
+            continue
+        stale = c.position is None or now_ms - c.position.at > stale_ms
+        key = (availability != "available", stale, c.distance_m)
+        ranked.append(
+            (
+                key,
+                RankedUnit(
+                    unit=c.unit.id,
+                    distance_m=round(c.distance_m, 1),
+                    status=c.unit.status,
+                    availability=availability,
+                    stale=stale,
+                    district=c.unit.district,
+                    capabilities=list(c.unit.capabilities),
+                ),
+            )
+        )
+    ranked.sort(key=lambda pair: pair[0])
+    return [r for _, r in ranked[: policy.recommend.count]]
+
+
+def coverage_warnings(policy: Policy, units: Iterable[UnitState], sending: str) -> list[str]:
+    """Warn when sending this unit leaves its district with no available unit."""
+    units = list(units)
+    chosen = next((u for u in units if u.id == sending), None)
+    if chosen is None or not chosen.district:
+        return []
+    left = [
+        u
+        for u in units
+        if u.id != sending and u.district == chosen.district and availability_of(policy, u.status) == "available"
+    ]
+    if left:
+        return []
+    return [f"sending {sending} leaves {chosen.district} with no available unit"]
+
+
+def welfare_deadlines(
+    policy: Policy, last_contact_ms: int, status: str, call_type: str | None
+) -> tuple[int, int] | None:
+    """(warning at, critical at) for a unit, or None when it is not on duty."""
+    if status in ("off_duty", "out_of_service"):
+        return None
+    if status in ON_CALL_STATUSES:
+        interval = policy.welfare.on_call_s
+        ct = policy.call_types.get(call_type or "")
+        if ct is not None and ct.welfare_s:
+            interval = ct.welfare_s
+    else:
+        interval = policy.welfare.idle_s
+    warn = last_contact_ms + interval * 1000
+    return warn, warn + policy.welfare.critical_after_s * 1000
+
+
+def welfare_state(now_ms: int, warn_at: int | None, critical_at: int | None) -> str:
+    if warn_at is None or now_ms < warn_at:
+        return "green"
+    if critical_at is None or now_ms < critical_at:
+        return "warning"
+    return "critical"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """One incident, as the report needs it."""
+
+    priority: int
+    call_type: str
+    created_at: int
+    first_dispatch_at: int | None
+
+
+def _summary(policy: Policy, rows: list[ResponseRow], priority: int | None) -> dict[str, object]:
+    waits = sorted((r.first_dispatch_at - r.created_at) / 1000 for r in rows if r.first_dispatch_at)
+    out: dict[str, object] = {"calls": len(rows), "dispatched": len(waits)}
+    if waits:
+        q = statistics.quantiles(waits, n=100, method="inclusive") if len(waits) > 1 else [waits[0]] * 99
+        out.update(p50_s=round(q[49], 1), p90_s=round(q[89], 1), p95_s=round(q[94], 1), max_s=round(waits[-1], 1))
+    if priority is not None:
+        target = policy.priority(priority).target_dispatch_s
+        within = sum(1 for w in waits if w <= target)
+        out.update(target_s=target, within_target=round(within / len(rows), 3) if rows else None)
+    return out
+
+
+def response_time_report(policy: Policy, rows: Sequence[ResponseRow]) -> dict[str, object]:
+    """Time from call to first dispatch, per priority (against its target), per day and per type.
+
+    A call never dispatched counts against the share within target."""
+    by_priority: dict[int, list[ResponseRow]] = defaultdict(list)
+    by_day: dict[str, list[ResponseRow]] = defaultdict(list)
+    by_type: dict[str, list[ResponseRow]] = defaultdict(list)
+    for r in rows:
+        by_priority[r.priority].append(r)
+        by_day[datetime.fromtimestamp(r.created_at / 1000, UTC).date().isoformat()].append(r)
+        by_type[r.call_type].append(r)
+    return {
+        "by_priority": {f"P{p}": _summary(policy, rs, p) for p, rs in sorted(by_priority.items())},
+        "by_day": {d: _summary(policy, rs, None) for d, rs in sorted(by_day.items())},
+        "by_type": {t: _summary(policy, rs, None) for t, rs in sorted(by_type.items())},
+    }
+
+
+def primary_of(incident: Incident) -> str | None:
+    return next((a.unit for a in incident.units if a.primary and a.cleared_at is None), None)

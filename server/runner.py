@@ -113,8 +113,12 @@ def serve(settings: Settings) -> None:
         server = HubServer(config)
         log.info(
             "serving on http://%s:%s (workers=%s, redis=%s, data=%s)",
-            settings.host, settings.port, settings.workers, settings.redis_url, settings.data_dir,
-        )  # fmt: skip
+            settings.host,
+            settings.port,
+            settings.workers,
+            settings.redis_url,
+            settings.data_dir,
+        )
         if settings.workers > 1:
             sock = config.bind_socket()
             # Multiprocess builds its workers from this module-level name, in

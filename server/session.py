@@ -126,8 +126,11 @@ class Session:
         self.hub.metrics.slow_closes.inc()
         log.warning(
             "slow consumer closed session=%s user=%s queued=%d bytes=%d",
-            self.id, self.principal.user if self.principal else "-", self.depth, self._queued_bytes,
-        )  # fmt: skip
+            self.id,
+            self.principal.user if self.principal else "-",
+            self.depth,
+            self._queued_bytes,
+        )
         self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
 
     def close(self, code: int, reason: str = "") -> None:
@@ -233,9 +236,7 @@ class Session:
                         except AuthError as exc:
                             self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
                             return None
-                    self.send_frame(
-                        Error(ErrorCode.UNAUTHENTICATED, "send hello with a token first", _ref(frame))
-                    )
+                    self.send_frame(Error(ErrorCode.UNAUTHENTICATED, "send hello with a token first", _ref(frame)))
         except TimeoutError:
             self.close(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
             return None
@@ -294,9 +295,7 @@ class Session:
             bad = 0
             wait = self._bucket.take(time.monotonic())
             if wait:
-                self.send_frame(
-                    Error(ErrorCode.RATE_LIMITED, f"too many commands; retry in {wait:.2f}s", _ref(frame))
-                )
+                self.send_frame(Error(ErrorCode.RATE_LIMITED, f"too many commands; retry in {wait:.2f}s", _ref(frame)))
                 continue
             if isinstance(frame, Ping):
                 self.send_frame(Pong(server_time=int(time.time() * 1000), ref=frame.id))

@@ -112,18 +112,29 @@ class EmbeddedValkey:
         self._clear_stale()
         args = [
             valkey_binary(),
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--pidfile", str(self.pid_path),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", str(self.data_dir / "valkey.log"),
-            "--loglevel", "notice",
-        ]  # fmt: skip
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--pidfile",
+            str(self.pid_path),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.data_dir / "valkey.log"),
+            "--loglevel",
+            "notice",
+        ]
         proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
@@ -169,8 +180,10 @@ class EmbeddedValkey:
                     break
                 log.critical(
                     "VALKEY DOWN: valkey-server pid=%s exited with %s; restarting in %.1fs",
-                    self._proc.pid, code, backoff,
-                )  # fmt: skip
+                    self._proc.pid,
+                    code,
+                    backoff,
+                )
                 if self._stopping.wait(backoff):
                     break
                 try:

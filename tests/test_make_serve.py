@@ -27,15 +27,30 @@ async def test_make_serve_then_sigterm(tmp_path: Path) -> None:
     env.pop("REDIS_URL", None)
     env.pop("DISPATCH_SECRET", None)
     subprocess.run(
-        [str(ROOT / ".venv/bin/dispatch"), "user", "add", "ana", "--role", "dispatcher",
-         "--password", "pw-for-ana", "--data-dir", str(data)],
-        check=True, env=env,
-    )  # fmt: skip
+        [
+            str(ROOT / ".venv/bin/dispatch"),
+            "user",
+            "add",
+            "ana",
+            "--role",
+            "dispatcher",
+            "--password",
+            "pw-for-ana",
+            "--data-dir",
+            str(data),
+        ],
+        check=True,
+        env=env,
+    )
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(
-        ["make", "--no-print-directory", "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        ["make", "--no-print-directory", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 120 * S
         while True:
@@ -50,8 +65,11 @@ async def test_make_serve_then_sigterm(tmp_path: Path) -> None:
         assert valkey_pids(data), "the embedded valkey runs in DATA_DIR"
         token = subprocess.run(
             [str(ROOT / ".venv/bin/dispatch"), "token", "ana", "--data-dir", str(data)],
-            check=True, env=env, capture_output=True, text=True,
-        ).stdout.strip()  # fmt: skip
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         async with Connection(f"ws://127.0.0.1:{port}/ws", token=token, topics=["radio"]) as conn:
             assert conn.welcome is not None and conn.welcome.user == "ana"
             ack = await conn.command(RadioAppend(id=conn.next_id(), channel="main", text="radio check"))

@@ -28,17 +28,19 @@ def test_readme_connect_a_client(tmp_path: Path) -> None:
     for line in shell.group(1).splitlines():
         command = line.split("#")[0].strip().replace(".venv/bin/", "")
         if command:
-            subprocess.run(
-                command, shell=True, check=True, cwd=tmp_path, env=env, input="pw-from-stdin\n", text=True
-            )
+            subprocess.run(command, shell=True, check=True, cwd=tmp_path, env=env, input="pw-from-stdin\n", text=True)
     hub = start_hub_process(data, test_secret=False)  # the data dir's own key signed the README's token
     try:
         hub.wait_healthy()
         (tmp_path / "example.py").write_text(example.group(1))
         with subprocess.Popen(
-            [sys.executable, str(tmp_path / "example.py")], cwd=tmp_path, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, env={**env, "PORT": str(hub.port), "PYTHONPATH": str(ROOT)},
-        ) as proc:  # fmt: skip
+            [sys.executable, str(tmp_path / "example.py")],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**env, "PORT": str(hub.port), "PYTHONPATH": str(ROOT)},
+        ) as proc:
             assert proc.stdout is not None
             try:
                 out = proc.stdout.readline()

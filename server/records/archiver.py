@@ -91,9 +91,7 @@ class Archiver:
         for topic in TOPICS:
             start = "0"
             while True:
-                reply: Any = await self.redis.xreadgroup(
-                    GROUP, self.consumer, {topic.stream: start}, count=self.batch
-                )
+                reply: Any = await self.redis.xreadgroup(GROUP, self.consumer, {topic.stream: start}, count=self.batch)
                 entries = reply[0][1] if reply else []
                 if not entries:
                     break
@@ -116,6 +114,37 @@ class Archiver:
                     break
         return total
 
+    async def reclaim_dead_local(self) -> int:
+        """Take over at once what consumers of this host whose process is gone were holding.
+
+        Consumers are named host-pid; one on this host without a live process
+        died (SIGKILL, a crash). Others are reclaimed by ``reclaim`` after idling.
+        """
+        host = socket.gethostname()
+        total = 0
+        for topic in TOPICS:
+            consumers: Any = await self.redis.xinfo_consumers(topic.stream, GROUP)
+            for c in consumers:
+                name = _s(c["name"])
+                owner, _, pid = name.rpartition("-")
+                if owner != host or not pid.isdigit() or name == self.consumer or os.path.exists(f"/proc/{pid}"):
+                    continue
+                while True:
+                    pending: Any = await self.redis.xpending_range(
+                        topic.stream, GROUP, min="-", max="+", count=self.batch, consumername=name
+                    )
+                    if not pending:
+                        break
+                    ids = [p["message_id"] for p in pending]
+                    claimed: Any = await self.redis.xclaim(topic.stream, GROUP, self.consumer, 0, ids)
+                    await self._store(topic, claimed)
+                    total += len(claimed)
+                    if len(claimed) < len(ids):  # trimmed while pending: ack what is gone
+                        await self.redis.xack(topic.stream, GROUP, *ids)
+                await self.redis.xgroup_delconsumer(topic.stream, GROUP, name)
+                log.warning("archiver: took over %s, which died", name)
+        return total
+
     async def measure_lag(self) -> int:
         lag = 0
         for topic in TOPICS:
@@ -132,6 +161,7 @@ class Archiver:
             try:
                 await self.ensure_groups()
                 await self._drain_own_pending()
+                await self.reclaim_dead_local()
                 await self.reclaim()
                 ticks = 0
                 while True:
@@ -144,6 +174,7 @@ class Archiver:
                         await self._store(by_name[_s(stream)], entries)
                     ticks += 1
                     if ticks % 10 == 0:
+                        await self.reclaim_dead_local()
                         await self.reclaim()
                         await self.measure_lag()
                     backoff = 0.2

@@ -42,4 +42,71 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX events_kind ON events(kind, ts);
     """,
+    # 2: projections the archiver keeps: incidents with their timelines, the
+    # radio log (searchable), alarms with who acknowledged them
+    """
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,
+        call_type TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        source TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        lat REAL,
+        lon REAL,
+        district TEXT,
+        inside INTEGER,
+        created_at INTEGER NOT NULL,
+        first_dispatch_at INTEGER,
+        closed_at INTEGER,
+        disposition TEXT,
+        updated_at INTEGER NOT NULL,
+        record BLOB NOT NULL
+    );
+    CREATE INDEX incidents_created ON incidents(created_at);
+    CREATE TABLE incident_timeline (
+        incident TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        by TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        unit TEXT,
+        PRIMARY KEY (incident, event_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE radio_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        unit TEXT,
+        incident TEXT,
+        by TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX radio_at ON radio_log(at);
+    CREATE INDEX radio_unit ON radio_log(unit, at);
+    CREATE INDEX radio_incident ON radio_log(incident, at);
+    CREATE VIRTUAL TABLE radio_fts USING fts5(text, content='radio_log', content_rowid='seq');
+    CREATE TRIGGER radio_fts_add AFTER INSERT ON radio_log BEGIN
+        INSERT INTO radio_fts(rowid, text) VALUES (new.seq, new.text);
+    END;
+    CREATE TABLE alarms (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        unit TEXT,
+        incident TEXT,
+        reason TEXT NOT NULL,
+        raised_at INTEGER NOT NULL,
+        raised_by TEXT NOT NULL,
+        state TEXT NOT NULL,
+        acked_by TEXT,
+        acked_at INTEGER,
+        cancelled_by TEXT,
+        cancel_reason TEXT,
+        police_requested_by TEXT,
+        police_requested_at INTEGER,
+        updated_at INTEGER NOT NULL
+    );
+    """,
 )

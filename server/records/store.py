@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,15 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from protocol.codec import event_decoder
+from protocol.state import Incident, RadioEntry, TimelineEntry
 from server.auth import Principal, Role
 from server.records.migrations import MIGRATIONS
+from server.records.projections import project
 
 __all__ = ["ArchivedEvent", "RecordsStore", "UserExists"]
 
 _hasher = PasswordHasher()
+_incident_decoder = msgspec.msgpack.Decoder(Incident)
 
 
 class UserExists(Exception):
@@ -33,6 +39,19 @@ class ArchivedEvent:
     by: str
     ts: int
     payload: bytes
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a script into statements (a trigger body holds semicolons of its own)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
 
 
 class RecordsStore:
@@ -68,9 +87,8 @@ class RecordsStore:
                 row = await cur.fetchone()
             version = int(row[0]) if row else 0
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        await self.db.execute(statement)
+                for statement in _statements(sql):
+                    await self.db.execute(statement)
                 await self.db.execute(f"PRAGMA user_version={number}")
             await self.db.commit()
         except BaseException:
@@ -102,9 +120,7 @@ class RecordsStore:
         await self.db.commit()
 
     async def get_user(self, name: str) -> Principal | None:
-        async with self.db.execute(
-            "SELECT name, role, unit FROM users WHERE name=? AND disabled=0", (name,)
-        ) as cur:
+        async with self.db.execute("SELECT name, role, unit FROM users WHERE name=? AND disabled=0", (name,)) as cur:
             row = await cur.fetchone()
         return Principal(row[0], Role(row[1]), row[2]) if row else None
 
@@ -128,9 +144,7 @@ class RecordsStore:
 
     # ---- audit ------------------------------------------------------------
 
-    async def audit(
-        self, actor: str, action: str, subject: str = "", detail: str = "", *, commit: bool = True
-    ) -> None:
+    async def audit(self, actor: str, action: str, subject: str = "", detail: str = "", *, commit: bool = True) -> None:
         await self.db.execute(
             "INSERT INTO audit(at, actor, action, subject, detail) VALUES (?,?,?,?,?)",
             (int(time.time() * 1000), actor, action, subject, detail),
@@ -147,7 +161,10 @@ class RecordsStore:
     # ---- archived events --------------------------------------------------
 
     async def archive(self, events: Iterable[ArchivedEvent]) -> int:
-        """Insert events, ignoring ones already archived (idempotent by id). -> rows added."""
+        """Insert events, ignoring ones already archived (idempotent by id), and update
+        the projections (incidents, timelines, radio log, alarms) in the same transaction.
+        -> events added."""
+        events = list(events)
         rows: list[tuple[Any, ...]] = []
         for e in events:
             ms, _, seq = e.id.partition("-")
@@ -156,17 +173,80 @@ class RecordsStore:
             return 0
         before = self.db.total_changes
         await self.db.executemany(
-            "INSERT OR IGNORE INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload) VALUES (?,?,?,?,?,?,?,?,?)",
             rows,
         )
+        added = self.db.total_changes - before
+        for e in events:
+            if e.kind != "undecodable":
+                for sql, args in project(e.id, event_decoder.decode(e.payload)):
+                    await self.db.execute(sql, args)
         await self.db.commit()
-        return self.db.total_changes - before
+        return added
+
+    async def archived_incident(self, incident_id: str) -> Incident | None:
+        async with self.db.execute("SELECT record FROM incidents WHERE id=?", (incident_id,)) as cur:
+            row = await cur.fetchone()
+        return _incident_decoder.decode(row[0]) if row else None
+
+    async def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
+        async with self.db.execute(
+            "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=? ORDER BY at, event_id",
+            (incident_id,),
+        ) as cur:
+            return [TimelineEntry(at=r[0], by=r[1], action=r[2], detail=r[3], unit=r[4]) async for r in cur]
+
+    async def search_radio(
+        self,
+        *,
+        text: str = "",
+        unit: str | None = None,
+        incident: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 200,
+    ) -> list[RadioEntry]:
+        """The radio log by time, unit, incident and words (full-text), newest first."""
+        where: list[str] = []
+        args: list[object] = []
+        if text:
+            where.append("r.seq IN (SELECT rowid FROM radio_fts WHERE radio_fts MATCH ?)")
+            args.append(" ".join(f'"{w}"' for w in text.replace('"', " ").split()))
+        for column, value in (("r.unit", unit), ("r.incident", incident)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("r.at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("r.at < ?")
+            args.append(until)
+        sql = "SELECT channel, text, at, by, unit, incident FROM radio_log r"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.at DESC, r.seq DESC LIMIT ?"
+        async with self.db.execute(sql, (*args, min(limit, 1000))) as cur:
+            return [RadioEntry(channel=r[0], text=r[1], at=r[2], by=r[3], unit=r[4], incident=r[5]) async for r in cur]
+
+    async def response_rows(self, since: int, until: int) -> list[tuple[int, str, int, int | None]]:
+        """(priority, call type, created, first dispatch) of calls received in [since, until)."""
+        async with self.db.execute(
+            "SELECT priority, call_type, created_at, first_dispatch_at FROM incidents"
+            " WHERE created_at >= ? AND created_at < ? AND (disposition IS NULL OR disposition != 'duplicate')",
+            (since, until),
+        ) as cur:
+            return [(r[0], r[1], r[2], r[3]) async for r in cur]
+
+    async def alarm_record(self, alarm_id: str) -> dict[str, Any] | None:
+        async with self.db.execute("SELECT * FROM alarms WHERE id=?", (alarm_id,)) as cur:
+            row = await cur.fetchone()
+            names = [d[0] for d in cur.description]
+        return dict(zip(names, row, strict=True)) if row else None
 
     async def archived(self, topic: str, limit: int = 10_000) -> list[ArchivedEvent]:
         async with self.db.execute(
-            "SELECT topic, id, epoch, kind, by, ts, payload FROM events WHERE topic=?"
-            " ORDER BY ms, seq LIMIT ?",
+            "SELECT topic, id, epoch, kind, by, ts, payload FROM events WHERE topic=? ORDER BY ms, seq LIMIT ?",
             (topic, limit),
         ) as cur:
             return [ArchivedEvent(*r) async for r in cur]

@@ -17,9 +17,12 @@ pytestmark = pytest.mark.slow
 def _run(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "out.json"
     subprocess.run(
-        [sys.executable, "-m", "loadtest", *args, "--json", str(out)], cwd=ROOT, check=True,
-        capture_output=True, timeout=120 * S,
-    )  # fmt: skip
+        [sys.executable, "-m", "loadtest", *args, "--json", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120 * S,
+    )
     return json.loads(out.read_text())
 
 

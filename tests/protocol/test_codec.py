@@ -39,9 +39,7 @@ CLIENT_SAMPLES = [
     Ping(id="p"),
 ]
 
-_INCIDENT = Incident(
-    id="I1", call_type="NOISE", priority=3, status="pending", location=Location("x", 53.5, -113.5)
-)
+_INCIDENT = Incident(id="I1", call_type="NOISE", priority=3, status="pending", location=Location("x", 53.5, -113.5))
 SERVER_SAMPLES = [
     Welcome(session="s", user="ana", role="dispatcher", server_time=1, heartbeat_s=20.0, topics=["alarms"]),
     Ack(ref="c1", topic="incidents", offset="5-0", result={"incident": "I1"}),
@@ -130,9 +128,17 @@ def test_old_frames_keep_decoding() -> None:
     assert len(lines) == 10
     decoded = [JSON.decode_client(line) for line in lines]
     assert {type(f).__struct_config__.tag for f in decoded} == {
-        "hello", "subscribe", "unsubscribe", "ping", "incident.create", "incident.update",
-        "unit.status", "unit.position", "radio.append", "unit.panic",
-    }  # fmt: skip
+        "hello",
+        "subscribe",
+        "unsubscribe",
+        "ping",
+        "incident.create",
+        "incident.update",
+        "unit.status",
+        "unit.position",
+        "radio.append",
+        "unit.panic",
+    }
 
 
 def test_schema_covers_every_frame() -> None:

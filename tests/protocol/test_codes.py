@@ -11,6 +11,11 @@ def test_reconnect_after_transient_closes() -> None:
 
 def test_no_reconnect_after_auth_or_protocol_errors() -> None:
     """Bad credentials or a broken client would only fail again."""
-    for code in (CloseCode.UNAUTHENTICATED, CloseCode.FORBIDDEN, CloseCode.MESSAGE_TOO_BIG,
-                 CloseCode.UNSUPPORTED_DATA, CloseCode.NORMAL):  # fmt: skip
+    for code in (
+        CloseCode.UNAUTHENTICATED,
+        CloseCode.FORBIDDEN,
+        CloseCode.MESSAGE_TOO_BIG,
+        CloseCode.UNSUPPORTED_DATA,
+        CloseCode.NORMAL,
+    ):
         assert not should_reconnect(code), code

@@ -23,7 +23,21 @@ def test_every_example_decodes() -> None:
             frame = JSON.decode_server(block)  # type: ignore[assignment]
         shown.add(type(frame).__struct_config__.tag)
     assert shown >= {
-        "hello", "welcome", "subscribe", "unsubscribe", "resync", "ack", "event", "positions", "error",
-        "ping", "pong", "incident.create", "incident.update", "unit.status", "unit.position",
-        "radio.append", "unit.panic",
-    }  # fmt: skip
+        "hello",
+        "welcome",
+        "subscribe",
+        "unsubscribe",
+        "resync",
+        "ack",
+        "event",
+        "positions",
+        "error",
+        "ping",
+        "pong",
+        "incident.create",
+        "incident.update",
+        "unit.status",
+        "unit.position",
+        "radio.append",
+        "unit.panic",
+    }

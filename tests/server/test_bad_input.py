@@ -122,9 +122,7 @@ async def test_command_before_auth_then_timeout_closes_4001(
 
 async def test_bad_token_closes_4001(hub: RunningHub) -> None:
     """A forged or expired token is refused with 4001, by header and by hello."""
-    ws = await connect(
-        hub.url, additional_headers={"Authorization": "Bearer forged"}, subprotocols=JSON_PROTO
-    )
+    ws = await connect(hub.url, additional_headers={"Authorization": "Bearer forged"}, subprotocols=JSON_PROTO)
     assert await _close_code(ws) == CloseCode.UNAUTHENTICATED
     ws = await _open(hub)
     await ws.send('{"type":"hello","token":"forged"}')

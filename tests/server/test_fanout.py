@@ -27,16 +27,14 @@ async def test_many_clients_both_formats_receive_all_in_order(hub: RunningHub) -
     """60 boards (half JSON, half msgpack) each receive 50 radio events in offset order."""
     formats = itertools.cycle([WireFormat.JSON, WireFormat.MSGPACK])
     boards = [
-        Connection(hub.url, token=hub.token(f"board{i}"), topics=["radio"], wire=next(formats))
-        for i in range(60)
+        Connection(hub.url, token=hub.token(f"board{i}"), topics=["radio"], wire=next(formats)) for i in range(60)
     ]
     await asyncio.gather(*(b.start() for b in boards))
     for b in boards:
         assert isinstance(await b.next_frame(), Resync)
     async with Connection(hub.url, token=hub.token("ana")) as desk:
         acks = [
-            await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"entry {i}"))
-            for i in range(50)
+            await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"entry {i}")) for i in range(50)
         ]
     offsets = [a.offset for a in acks]
     assert offsets == sorted(offsets, key=lambda o: parse_offset(o or "0-0"))
@@ -57,9 +55,7 @@ async def test_dispatcher_and_officer_see_each_other(hub: RunningHub) -> None:
         ) as officer,
     ):
         ack = await desk.command(
-            IncidentCreate(
-                id=desk.next_id(), call_type="NOISE", priority=3, location=Location("Churchill Sq")
-            )
+            IncidentCreate(id=desk.next_id(), call_type="NOISE", priority=3, location=Location("Churchill Sq"))
         )
         assert ack.result and ack.result["incident"].startswith("I")
         (event,) = await _collect(officer, 1, EventFrame)
@@ -82,9 +78,7 @@ def _latest(conn: Connection) -> float | None:
 async def test_a_burst_of_clients_all_catch_up(hub: RunningHub) -> None:
     """300 clients connecting at once (a reconnect storm) all get their snapshots and live events."""
     topics = ["alarms", "incidents", "units", "radio", "positions"]
-    boards = [
-        Connection(hub.url, token=hub.token(f"b{i}"), topics=topics, queue_frames=False) for i in range(300)
-    ]
+    boards = [Connection(hub.url, token=hub.token(f"b{i}"), topics=topics, queue_frames=False) for i in range(300)]
     results = await asyncio.gather(*(b.start(30) for b in boards), return_exceptions=True)
     assert [r for r in results if r is not None] == []
     assert all(b.stats.resyncs == len(topics) for b in boards)

@@ -27,9 +27,25 @@ json_values = st.recursive(
     max_leaves=12,
 )
 field_names = st.sampled_from(
-    ["id", "unit", "lat", "lon", "status", "topics", "topic", "offset", "text", "channel", "priority",
-     "call_type", "location", "incident", "token", "heading"]
-) | st.text(max_size=8)  # fmt: skip
+    [
+        "id",
+        "unit",
+        "lat",
+        "lon",
+        "status",
+        "topics",
+        "topic",
+        "offset",
+        "text",
+        "channel",
+        "priority",
+        "call_type",
+        "location",
+        "incident",
+        "token",
+        "heading",
+    ]
+) | st.text(max_size=8)
 shaped = st.builds(
     lambda tag, fields: json.dumps({"type": tag, **fields}),
     st.sampled_from(TAGS) | st.text(max_size=12),
@@ -59,9 +75,11 @@ def test_random_frames_are_answered_or_closed_with_a_documented_code(
     """Whatever arrives gets a frame back (error, ack, pong, resync...) or a documented close."""
     token = test_token("fuzzer")
     with connect(
-        hub_process.url, additional_headers={"Authorization": f"Bearer {token}"},
-        subprotocols=["dispatch.v1.json"], open_timeout=5 * S,
-    ) as ws:  # fmt: skip
+        hub_process.url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        subprotocols=["dispatch.v1.json"],
+        open_timeout=5 * S,
+    ) as ws:
         assert json.loads(ws.recv(5 * S))["type"] == "welcome"
         ws.send(frame)
         try:

@@ -59,9 +59,7 @@ async def test_command_on_one_hub_reaches_client_on_another(
             Connection(a.url, token=test_token("ana")) as desk,
         ):
             ack = await desk.command(
-                IncidentCreate(
-                    id=desk.next_id(), call_type="ANIMAL", priority=3, location=Location("Hawrelak Park")
-                )
+                IncidentCreate(id=desk.next_id(), call_type="ANIMAL", priority=3, location=Location("Hawrelak Park"))
             )
             (event,) = await _events(board, 1)
             assert event.offset == ack.offset

@@ -126,3 +126,23 @@ async def test_nothing_leaves_redis_before_it_is_archived(redis: aioredis.Redis,
     await archiver._store(RADIO, reply[0][1])
     assert 10 <= await redis.xlen(RADIO.stream) <= 11
     assert [e.id for e in await store.archived("radio")] == offsets
+
+
+async def test_entries_of_a_dead_local_hub_are_taken_over_at_once(redis: aioredis.Redis, store: RecordsStore) -> None:
+    """A consumer named for a process on this host that no longer exists is claimed without waiting."""
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    bus = Bus(redis, Settings())
+    dead = Archiver(redis, store, HubMetrics(), Settings(), consumer=f"{socket.gethostname()}-{gone.pid}")
+    await dead.ensure_groups()
+    offsets = await _append(bus, 5)
+    await redis.xreadgroup(GROUP, dead.consumer, {RADIO.stream: ">"}, count=100)
+    alive = Archiver(redis, store, HubMetrics(), Settings(), consumer="alive-hub")  # default idle: 30 s
+    assert await alive.reclaim() == 0  # not idle long enough for the general rule
+    assert await alive.reclaim_dead_local() == 5
+    assert [e.id for e in await store.archived("radio")] == offsets
+    names = [c["name"].decode() for c in await redis.xinfo_consumers(RADIO.stream, GROUP)]
+    assert dead.consumer not in names

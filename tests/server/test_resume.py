@@ -84,9 +84,7 @@ async def test_offset_older_than_history_gets_flagged_resync(
             epoch = (await redis.get(RADIO_EPOCH)).decode()
         assert await redis.xlen(RADIO_STREAM) < 400
         saved = {"radio": TopicPosition(first, epoch)}
-        async with Connection(
-            hub.url, token=hub.token("board"), topics=["radio"], resume_from=saved
-        ) as board:
+        async with Connection(hub.url, token=hub.token("board"), topics=["radio"], resume_from=saved) as board:
             frame = await board.next_frame()
             assert isinstance(frame, Resync)
             assert frame.reason == "gap"

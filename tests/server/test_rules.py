@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from server.auth import AuthError, Principal, Role, issue_token, may_command, may_read, verify_token
+from server.policy import load_policy
 from server.ratelimit import TokenBucket
-from server.rules import incident_transition_allowed, parse_unit_status
+from server.rules import incident_transition_allowed, unit_transition_allowed
 
 
 def test_token_bucket_allows_burst_then_limits() -> None:
@@ -49,8 +50,9 @@ def test_tokens_are_signed_and_expire() -> None:
 
 def test_statuses_and_transitions() -> None:
     """Unknown unit statuses are refused; a closed incident can only be reopened."""
-    assert parse_unit_status("enroute") is not None
-    assert parse_unit_status("teleporting") is None
+    policy = load_policy()
+    assert unit_transition_allowed(policy, "dispatched", "enroute")
+    assert not unit_transition_allowed(policy, "dispatched", "teleporting")
     assert incident_transition_allowed("pending", "assigned")
     assert incident_transition_allowed("closed", "reopened")
     assert not incident_transition_allowed("closed", "onscene")

