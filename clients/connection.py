@@ -125,6 +125,7 @@ class Connection:
         self._closed = False
         self._fatal: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
+        self._was_ready = False
 
     # ---- life cycle --------------------------------------------------------
 
@@ -143,19 +144,21 @@ class Connection:
         await self.wait_ready(timeout)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not self._ready.is_set():
-                if self._fatal is not None:
-                    raise self._fatal
-                waiter = asyncio.ensure_future(self._ready.wait())
-                done, _ = await asyncio.wait(
-                    {waiter, self._task} if self._task else {waiter}, return_when="FIRST_COMPLETED"
-                )
-                if waiter not in done:
-                    waiter.cancel()
+        """Until connected and caught up; raises the fatal error if the hub refused us."""
+        waiter = asyncio.ensure_future(self._ready.wait())
+        try:
+            async with asyncio.timeout(timeout):
+                while not self._ready.is_set():
                     if self._fatal is not None:
                         raise self._fatal
-                    raise ConnectionLost("connection task ended")
+                    watch = {waiter, self._task} if self._task else {waiter}
+                    await asyncio.wait(watch, return_when="FIRST_COMPLETED")
+                    if not waiter.done():
+                        if self._fatal is not None:
+                            raise self._fatal
+                        raise ConnectionLost("connection task ended")
+        finally:
+            waiter.cancel()
 
     async def close(self) -> None:
         self._closed = True
@@ -236,6 +239,7 @@ class Connection:
         while not self._closed:
             code: int | None = None
             reason = ""
+            self._was_ready = False
             try:
                 # Returns the close code when the hub closed cleanly (1000, 1001):
                 # iterating a websockets connection ends without raising then.
@@ -261,10 +265,10 @@ class Connection:
                 self._fatal = HubClosed(code, reason)
                 log.error("hub closed the connection: %s %s; not reconnecting", code, reason)
                 return
+            if self._was_ready:
+                delay = self.backoff[0]  # it worked for a while: start the backoff over
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, self.backoff[1])
-            if code == CloseCode.SLOW_CONSUMER:
-                delay = self.backoff[0]
 
     async def _session(self) -> tuple[int, str]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.auth == "header" else None
@@ -295,6 +299,7 @@ class Connection:
                 await ws.send(self._encode(Subscribe(id=sub_id, topics=wanted)))
             else:
                 self._ready.set()
+                self._was_ready = True
             async for raw in ws:
                 frame = self.codec.decode_server(raw)
                 if sub_id is not None and isinstance(frame, Ack | Error) and frame.ref == sub_id:
@@ -303,6 +308,7 @@ class Connection:
                             raise ConnectionLost(f"subscribe failed: {frame.message}")  # retry later
                         raise HubClosed(CloseCode.FORBIDDEN, f"subscribe refused: {frame.code}: {frame.message}")
                     self._ready.set()
+                    self._was_ready = True
                     continue
                 self._handle(frame)
             return ws.close_code or 1006, ws.close_reason or ""

@@ -34,6 +34,7 @@ from server.config import Settings
 from server.hub import Hub
 from server.metrics import HubMetrics
 from server.policy import Policy, load_policy
+from server.ratelimit import TokenBucket
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
@@ -57,6 +58,24 @@ class HubContext:
     metrics: HubMetrics
     started: float
     policy: Policy
+    login_limits: LoginLimits
+
+
+class LoginLimits:
+    """Sign-in attempts per client address: a burst of 10, then one every 6 s."""
+
+    def __init__(self, rate: float = 1 / 6, burst: int = 10, max_clients: int = 10_000) -> None:
+        self.rate, self.burst, self.max_clients = rate, burst, max_clients
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, client: str) -> float:
+        now = time.monotonic()
+        bucket = self._buckets.get(client)
+        if bucket is None:
+            if len(self._buckets) >= self.max_clients:
+                self._buckets.clear()  # bounded memory; a flood only resets the counts
+            bucket = self._buckets[client] = TokenBucket(self.rate, self.burst, now)
+        return bucket.take(now)
 
 
 class _Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,10 +103,24 @@ def _ctx(request: Request | WebSocket) -> HubContext:
     return ctx
 
 
+def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
+    """Browsers send Origin: only pages served by this hub (or listed) may use its cookie.
+    Clients that send no Origin (Python, load tests) authenticate by token anyway."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {o.strip().rstrip("/") for o in settings.allowed_origins.split(",") if o.strip()}
+    host = ws.headers.get("host", "")
+    return origin.rstrip("/") in allowed or origin.split("://", 1)[-1] == host
+
+
 async def ws_endpoint(ws: WebSocket) -> None:
     ctx = _ctx(ws)
     offered = list(ws.scope.get("subprotocols") or [])
     fmt = negotiate(offered)
+    if not _origin_allowed(ws, ctx.settings):
+        await ws.close(CloseCode.POLICY_VIOLATION)  # a page of another site: HTTP 403
+        return
     if fmt is None:
         await ws.close(CloseCode.POLICY_VIOLATION)  # refused handshake: HTTP 403
         return
@@ -140,6 +173,10 @@ async def protocol_schema(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """Exchange a user name and password for a token, also set as an HttpOnly cookie."""
     ctx = _ctx(request)
+    client = request.client.host if request.client else "?"
+    wait = ctx.login_limits.take(client)
+    if wait:
+        return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
     body = await request.body()
     if len(body) > _LOGIN_MAX_BYTES:
         return JSONResponse({"error": "request too large"}, status_code=413)
@@ -196,7 +233,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(settings, redis, bus, service, metrics_)
         archiver = Archiver(redis, store, metrics_, settings)
         timers = TimerService(bus)
-        app.state.ctx = HubContext(settings, redis, store, bus, hub, archiver, metrics_, time.time(), policy)
+        app.state.ctx = HubContext(
+            settings, redis, store, bus, hub, archiver, metrics_, time.time(), policy, LoginLimits()
+        )
+        hub.accounts = store.is_active
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
         timing = asyncio.create_task(timers.run(), name="timers")

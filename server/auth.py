@@ -47,6 +47,7 @@ class Principal:
     user: str
     role: Role
     unit: str | None = None
+    expires_at: float | None = None  # seconds since the epoch, from the token
 
 
 _DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
@@ -120,6 +121,6 @@ def issue_token(secret: str, who: Principal, ttl_s: int, *, now: float | None = 
 def verify_token(secret: str, token: str) -> Principal:
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-        return Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"))
+        return Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"), float(claims["exp"]))
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
         raise AuthError(f"invalid token: {exc}") from None

@@ -348,13 +348,19 @@ class Bus:
                     items.append(event.entry)
         return Snapshot(topic.name, _s(epoch) if epoch is not None else "", offset, items)
 
-    async def history(self, topic: Topic, after: str, epoch: str | None) -> History | None:
-        """Events after ``after`` in order, or None if the client must resync."""
-        current = await self.epoch(topic)
-        if not current or (epoch is not None and epoch != current):
-            return None
-        info: Any = await self.redis.xinfo_stream(topic.stream)
+    async def history(self, topic: Topic, after: str, epoch: str | None, limit: int) -> History | None:
+        """Events after ``after``, in order, or None if the client must resync: its epoch is
+        not this stream's, its offset is past what was trimmed, or it missed more than ``limit``."""
         mark = parse_offset(after)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # One transaction: the trim check and the read see the same stream.
+            pipe.get(topic.epoch)
+            pipe.xinfo_stream(topic.stream)
+            pipe.xrange(topic.stream, min=f"({after}", max="+", count=limit + 1)
+            raw_epoch, info, batch = await pipe.execute()
+        current = _s(raw_epoch) if raw_epoch is not None else ""
+        if not current or epoch != current:
+            return None  # no epoch given with an offset cannot be trusted either
         if mark > parse_offset(_s(info.get("last-generated-id", "0-0"))):
             return None  # an offset from another life of the stream
         # MAXLEN trimming does not move max-deleted-entry-id, so count instead:
@@ -365,13 +371,7 @@ class Bus:
         first_id = parse_offset(_s(first[0])) if first else None
         if trimmed and (first_id is None or mark < first_id):
             return None
-        entries: list[tuple[str, Event]] = []
-        start = f"({after}"
-        while True:
-            batch: Any = await self.redis.xrange(topic.stream, min=start, max="+", count=1000)
-            for sid, fields in batch:
-                entries.append((_s(sid), event_decoder.decode(fields[b"e"])))
-            if len(batch) < 1000:
-                break
-            start = f"({_s(batch[-1][0])}"
+        if len(batch) > limit:
+            return None
+        entries = [(_s(sid), event_decoder.decode(fields[b"e"])) for sid, fields in batch]
         return History(current, entries)

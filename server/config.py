@@ -52,9 +52,11 @@ class Settings:
     # If it stops, they grow to this many times that before the oldest go.
     history_hard_cap_factor: int = 10
     read_batch: int = 1000
+    replay_max: int = 5000  # missed events replayed on resume; more than this gets a snapshot
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot
     redis_connections: int = 64  # per hub process
+    allowed_origins: str = ""  # comma-separated extra origins allowed to open /ws from a browser
     policy_file: str = ""  # empty: DATA_DIR/policy.toml if it exists, else the defaults
     # shutdown
     drain_s: float = 5.0

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -77,6 +77,10 @@ class Hub:
         self._positions_offset = "0-0"
         self._catch_up_cache: dict[WireFormat, tuple[str, Frame]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._resyncs: set[asyncio.Task[None]] = set()
+        # Catch-ups at once: a reconnect storm must leave Redis connections for commands.
+        self._catch_ups = asyncio.Semaphore(max(1, settings.redis_connections // 4))
+        self.accounts: Callable[[str], Awaitable[bool]] | None = None  # is this account still active?
         self._out = {t.name: metrics.events_out.labels(t.name) for t in TOPICS}
         self._in = {t.name: metrics.events_in.labels(t.name) for t in TOPICS}
 
@@ -138,7 +142,8 @@ class Hub:
                 session.send_frame(Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id))
                 return
         offsets: dict[str, str] = {}
-        for wanted in frame.topics:
+        unique = {w.topic: w for w in frame.topics}  # the same topic twice is read once
+        for wanted in unique.values():
             topic = topic_named(wanted.topic)
             assert topic is not None
             try:
@@ -161,18 +166,36 @@ class Hub:
         subscription's buffer and released afterwards, skipping any the
         catch-up already covered: no gap, no duplicate.
         """
-        sub = Subscription()
+        sub = session.subs.get(topic.name)
+        if sub is None or sub.buffer is None:
+            sub = Subscription()  # a resync already under way keeps its buffer of live frames
         session.subs[topic.name] = sub
         self.subs[topic.name][session] = sub
         urgent = topic.lane is Lane.ALARM
+        async with self._catch_ups:
+            floor = await self._queue_catch_up(session, topic, wanted, urgent)
+        mark = parse_offset(floor)
+        buffered, sub.buffer = sub.buffer or [], None
+        sub.floor = mark
+        for offset_t, data, lane in buffered:
+            if offset_t > mark:
+                if lane == "positions":
+                    session.push_positions(data)
+                else:
+                    session.push(data, lane == "urgent")
+                sub.floor = None
+        return floor
+
+    async def _queue_catch_up(self, session: Session, topic: Topic, wanted: TopicOffset, urgent: bool) -> str:
+        """Queue the missed events, or a snapshot; returns the offset they bring the session to."""
         floor = "0-0"
         history = None
         if topic.replay and wanted.offset is not None:
-            history = await self.bus.history(topic, wanted.offset, wanted.epoch)
+            history = await self.bus.history(topic, wanted.offset, wanted.epoch, self.settings.replay_max)
         if history is not None:
             floor = wanted.offset or "0-0"
             for offset, event in history.entries:
-                session.send_frame(EventFrame(topic.name, offset, history.epoch, event), urgent)
+                session.push_catch_up(EventFrame(topic.name, offset, history.epoch, event), urgent)
                 floor = offset
         else:
             if not topic.replay:
@@ -184,15 +207,8 @@ class Hub:
             else:
                 reason = "gap"
             snap = await self.bus.snapshot(topic)
-            session.send_frame(Resync(topic.name, snap.epoch, snap.offset, reason, snap.items), urgent)  # type: ignore[arg-type]
+            session.push_catch_up(Resync(topic.name, snap.epoch, snap.offset, reason, snap.items), urgent)  # type: ignore[arg-type]
             floor = snap.offset
-        mark = parse_offset(floor)
-        buffered, sub.buffer = sub.buffer or [], None
-        sub.floor = mark
-        for offset_t, data, is_urgent in buffered:
-            if offset_t > mark:
-                session.push(data, is_urgent)
-                sub.floor = None
         return floor
 
     # ---- the reader --------------------------------------------------------
@@ -237,16 +253,26 @@ class Hub:
     async def _check_epochs(self, epochs: dict[str, str]) -> None:
         for topic in TOPICS:
             old, new = self.epochs.get(topic.name, ""), epochs.get(topic.name, "")
+            self.epochs[topic.name] = new
             if old and new != old:
-                # The stream was lost and begun again: its ids start over, so
-                # read it from the start, and tell every subscriber to resync.
+                # The stream was lost and begun again: its ids start over, so read
+                # it from the start, and have every subscriber resync. Their live
+                # frames wait in the subscription's buffer until their snapshot is
+                # queued; each resync runs in its own task, not in the reader.
                 log.warning("topic %s epoch changed %s -> %s: resyncing subscribers", topic.name, old, new)
                 self.last_ids[topic.stream] = "0-0"
-                self.epochs[topic.name] = new
-                for session in list(self.subs[topic.name]):
-                    await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old))
-            else:
-                self.epochs[topic.name] = new
+                for session, sub in list(self.subs[topic.name].items()):
+                    sub.buffer = [] if sub.buffer is None else sub.buffer
+                    task = asyncio.create_task(self._resync(session, topic, old))
+                    self._resyncs.add(task)
+                    task.add_done_callback(self._resyncs.discard)
+
+    async def _resync(self, session: Session, topic: Topic, old_epoch: str) -> None:
+        try:
+            await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old_epoch))
+        except (RedisError, OSError) as exc:
+            log.error("resync of %s for session %s failed: %s", topic.name, session.id, exc)
+            session.close(CloseCode.TRY_AGAIN_LATER, "resync failed: reconnect and resume")
 
     async def _read_once(self) -> None:
         if time.monotonic() - self._epoch_checked > 1.0:
@@ -276,7 +302,14 @@ class Hub:
             self._in[topic.name].inc(len(entries))
             for sid, fields in entries:
                 offset = _s(sid)
-                event = event_decoder.decode(fields[b"e"])
+                try:
+                    event = event_decoder.decode(fields[b"e"])
+                except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                    # Say so and go on: one entry this hub cannot read (a newer hub's
+                    # event type, say) must not hold back what comes after it.
+                    self.metrics.bad_events.inc()
+                    log.error("undecodable event %s on %s skipped: %s", offset, topic.name, exc)
+                    continue
                 newest = max(newest, event.ts)
                 if isinstance(event, PositionReported):
                     self._tick_positions[event.position.unit] = event.position
@@ -315,7 +348,7 @@ class Hub:
                 if mark is None:
                     mark = parse_offset(offset)
                 if sub.buffer is not None:
-                    sub.buffer.append((mark, data, urgent))
+                    sub.buffer.append((mark, data, "positions" if positions else "urgent" if urgent else "normal"))
                     continue
                 assert sub.floor is not None
                 if mark <= sub.floor:

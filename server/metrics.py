@@ -39,6 +39,9 @@ class HubMetrics:
         self.archiver_lag = Gauge("dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r)
         self.redis_up = Gauge("dispatch_redis_up", "1 when Redis answers", registry=r)
         self.archived = Counter("dispatch_archived_events", "Events written to SQLite", registry=r)
+        self.bad_events = Counter(
+            "dispatch_undecodable_events", "Stream entries this hub could not decode (skipped, kept raw)", registry=r
+        )
 
     def watch_queues(self, depths: Callable[[], list[int]]) -> None:
         self.registry.register(_QueueCollector(depths))

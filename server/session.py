@@ -56,10 +56,22 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
+class CatchUp:
+    """A frame of a catch-up (missed events, a snapshot). It is sent ahead of the
+    live frames that follow it but not counted against the slow-consumer limit:
+    a client that was away long must be able to come back."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Frame) -> None:
+        self.data = data
+
+
 @dataclass(slots=True)
 class Subscription:
-    # While catching up, live frames wait here: (offset, frame, urgent).
-    buffer: list[tuple[tuple[int, int], Frame, bool]] | None = field(default_factory=list)
+    # While catching up, live frames wait here: (offset, frame, lane) with lane
+    # "urgent", "normal" or "positions".
+    buffer: list[tuple[tuple[int, int], Frame, str]] | None = field(default_factory=list)
     # Live events at or below this offset were already sent by the catch-up.
     floor: tuple[int, int] | None = None
 
@@ -76,9 +88,10 @@ class Session:
         s = hub.settings
         self._max_messages = s.queue_max_messages
         self._max_bytes = s.queue_max_bytes
-        self._urgent: deque[Frame] = deque()
-        self._normal: deque[Frame] = deque()
-        self._queued_bytes = 0
+        self._urgent: deque[Frame | CatchUp] = deque()
+        self._normal: deque[Frame | CatchUp] = deque()
+        self._queued_bytes = 0  # live frames only
+        self._catching_up = 0  # CatchUp frames queued
         self._positions: Frame | None = None
         self._positions_behind = False
         self._wake = asyncio.Event()
@@ -86,6 +99,7 @@ class Session:
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._text = not codec.binary
+        self._expiry: asyncio.TimerHandle | None = None
 
     # ---- outbound: called by the fan-out, never awaits ---------------------
 
@@ -98,9 +112,17 @@ class Session:
             return
         (self._urgent if urgent else self._normal).append(frame)
         self._queued_bytes += len(frame)
-        if self.depth > self._max_messages or self._queued_bytes > self._max_bytes:
+        if self.depth - self._catching_up > self._max_messages or self._queued_bytes > self._max_bytes:
             self._slow()
             return
+        self._wake.set()
+
+    def push_catch_up(self, frame: Any, urgent: bool) -> None:
+        """Queue a catch-up frame (encoded here), exempt from the slow-consumer limit."""
+        if self.state is not SessionState.OPEN:
+            return
+        (self._urgent if urgent else self._normal).append(CatchUp(self.encode(frame)))
+        self._catching_up += 1
         self._wake.set()
 
     def push_positions(self, frame: Frame) -> None:
@@ -142,6 +164,7 @@ class Session:
         self._normal.clear()
         self._positions = None
         self._queued_bytes = 0
+        self._catching_up = 0
         self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def wait_closed(self, timeout: float) -> None:
@@ -163,12 +186,14 @@ class Session:
         key = "text" if self._text else "bytes"
         urgent, normal = self._urgent, self._normal
         while self.state is SessionState.OPEN:
-            if urgent:
-                data = urgent.popleft()
-                self._queued_bytes -= len(data)
-            elif normal:
-                data = normal.popleft()
-                self._queued_bytes -= len(data)
+            if urgent or normal:
+                item = urgent.popleft() if urgent else normal.popleft()
+                if type(item) is CatchUp:
+                    data = item.data
+                    self._catching_up -= 1
+                else:
+                    data = item  # type: ignore[assignment]
+                    self._queued_bytes -= len(data)
             elif self._positions_behind:
                 self._positions_behind = False
                 data = self.hub.positions_catch_up(self.codec)
@@ -179,6 +204,15 @@ class Session:
                 await self._wake.wait()
                 continue
             await send({"type": "websocket.send", key: data})
+
+    def _writer_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self.state is not SessionState.OPEN:
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
+            log.error("writer failed session=%s: %r", self.id, exc)
+        # The socket is gone or broken: stop taking frames for it.
+        self.close(CloseCode.INTERNAL_ERROR if exc is not None else CloseCode.NORMAL, "writer stopped")
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until what is queued has been written."""
@@ -219,6 +253,7 @@ class Session:
             except AuthError as exc:
                 self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
                 return None
+        bad = 0
         try:
             async with asyncio.timeout(self.hub.settings.hello_timeout_s):
                 while True:
@@ -228,6 +263,10 @@ class Session:
                     try:
                         frame = self.codec.decode_client(raw)
                     except FrameError as exc:
+                        bad += 1
+                        if bad > _MAX_BAD_FRAMES:
+                            self.close(CloseCode.INVALID_FRAME_DATA, "too many invalid frames")
+                            return None
                         self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc)))
                         continue
                     if isinstance(frame, Hello):
@@ -245,11 +284,22 @@ class Session:
         """Serve the session until the peer leaves or the hub closes it."""
         self.state = SessionState.OPEN
         self._writer = asyncio.get_running_loop().create_task(self._write())
+        self._writer.add_done_callback(self._writer_done)
         try:
             who = await self._authenticate()
             if who is None:
                 return
+            accounts = self.hub.accounts
+            if accounts is not None and not await accounts(who.user):
+                self.close(CloseCode.FORBIDDEN, "account disabled")
+                return
             self.principal = who
+            if who.expires_at is not None:
+                # The session ends with its token: sign in again for a new one.
+                delay = max(0.0, who.expires_at - time.time())
+                self._expiry = asyncio.get_running_loop().call_later(
+                    delay, self.close, CloseCode.UNAUTHENTICATED, "token expired"
+                )
             self.send_frame(
                 Welcome(
                     session=self.id,
@@ -265,6 +315,8 @@ class Session:
         except WebSocketDisconnect:
             pass
         finally:
+            if self._expiry is not None:
+                self._expiry.cancel()
             self.hub.forget(self)
             if self.state is SessionState.OPEN:
                 self.state = SessionState.CLOSED

@@ -15,6 +15,7 @@ import os
 import socket
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
@@ -77,10 +78,16 @@ class Archiver:
             if not fields:  # trimmed while pending: nothing left to archive
                 ids.append(sid)
                 continue
-            raw = fields[b"e"]
-            event = event_decoder.decode(raw)
-            kind = type(event).__struct_config__.tag
-            rows.append(ArchivedEvent(topic.name, _s(sid), epoch, str(kind), event.by, event.ts, raw))
+            raw = fields.get(b"e", b"")
+            try:
+                event = event_decoder.decode(raw)
+                kind, by, ts = str(type(event).__struct_config__.tag), event.by, event.ts
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                # Keep it, raw, rather than stall the archive or lose it.
+                log.error("archiving undecodable event %s on %s as is: %s", _s(sid), topic.name, exc)
+                self.metrics.bad_events.inc()
+                kind, by, ts = "undecodable", "", 0
+            rows.append(ArchivedEvent(topic.name, _s(sid), epoch, kind, by, ts, raw))
             ids.append(sid)
         added = await self.store.archive(rows)
         self.metrics.archived.inc(added)

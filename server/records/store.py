@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -109,15 +110,22 @@ class RecordsStore:
     async def add_user(self, name: str, role: Role, password: str, unit: str | None = None) -> None:
         if role is Role.OFFICER and not unit:
             raise ValueError("an officer account is bound to one unit: give --unit")
+        hashed = await asyncio.to_thread(_hasher.hash, password)
         try:
             await self.db.execute(
                 "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?)",
-                (name, role.value, unit, _hasher.hash(password), int(time.time())),
+                (name, role.value, unit, hashed, int(time.time())),
             )
         except aiosqlite.IntegrityError:
             raise UserExists(name) from None
         await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}", commit=False)
         await self.db.commit()
+
+    async def is_active(self, name: str) -> bool:
+        """False for a disabled account (tokens issued before still verify; sessions check this)."""
+        async with self.db.execute("SELECT disabled FROM users WHERE name=?", (name,)) as cur:
+            row = await cur.fetchone()
+        return row is None or not row[0]  # tokens for names without an account (CLI-issued) stay valid
 
     async def get_user(self, name: str) -> Principal | None:
         async with self.db.execute("SELECT name, role, unit FROM users WHERE name=? AND disabled=0", (name,)) as cur:
@@ -133,11 +141,13 @@ class RecordsStore:
             "SELECT name, role, unit, password_hash FROM users WHERE name=? AND disabled=0", (name,)
         ) as cur:
             row = await cur.fetchone()
+        # argon2 takes a good part of a second on purpose: off the event loop, or
+        # every login would stall every board.
         if row is None:
-            _hasher.hash(password)  # same cost whether or not the user exists
+            await asyncio.to_thread(_hasher.hash, password)  # same cost whether or not the user exists
             return None
         try:
-            _hasher.verify(row[3], password)
+            await asyncio.to_thread(_hasher.verify, row[3], password)
         except (VerificationError, InvalidHashError):
             return None
         return Principal(row[0], Role(row[1]), row[2])

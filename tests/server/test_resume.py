@@ -110,3 +110,28 @@ async def test_lost_stream_gets_epoch_resync(redis: aioredis.Redis, hub: Running
         frame = await board.next_frame()
         assert isinstance(frame, Resync) and frame.reason == "epoch"
     await asyncio.sleep(0)
+
+
+async def test_a_long_absence_is_replayed_without_tripping_the_slow_consumer_limit(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """A board away for more events than its queue holds still comes back: catch-up is exempt;
+    past the replay limit it gets a snapshot instead."""
+    overrides = dict(queue_max_messages=50, replay_max=500, commands_per_s=1e6, commands_burst=10**6)
+    async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
+        async with Connection(hub.url, token=hub.token("ana"), topics=["radio"]) as desk:
+            first = await _radio(desk, "first")
+            await wait_for(lambda: desk.positions["radio"].offset == first)
+            saved = desk.saved_positions()
+            missed = [await _radio(desk, f"m{i}") for i in range(300)]
+        async with Connection(hub.url, token=hub.token("b"), topics=["radio"], resume_from=saved) as board:
+            await wait_for(lambda: board.positions["radio"].offset == missed[-1], 10)
+            frames = await _drain(board)
+            assert [f.offset for f in frames if isinstance(f, EventFrame)] == missed
+            assert board.stats.connects == 1 and hub.ctx.metrics.slow_closes._value.get() == 0
+        async with Connection(hub.url, token=hub.token("ana")) as desk:
+            for i in range(600):
+                await _radio(desk, f"z{i}")
+        async with Connection(hub.url, token=hub.token("c"), topics=["radio"], resume_from=saved) as late:
+            frame = await late.next_frame()
+            assert isinstance(frame, Resync) and frame.reason == "gap"

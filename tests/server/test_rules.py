@@ -41,7 +41,9 @@ def test_tokens_are_signed_and_expire() -> None:
     """A token verifies with its secret only, and not after it expires."""
     who = Principal("u7", Role.OFFICER, "U7")
     token = issue_token("s1" * 16, who, ttl_s=60)
-    assert verify_token("s1" * 16, token) == who
+    verified = verify_token("s1" * 16, token)
+    assert (verified.user, verified.role, verified.unit) == (who.user, who.role, who.unit)
+    assert verified.expires_at is not None
     with pytest.raises(AuthError):
         verify_token("s2" * 16, token)
     with pytest.raises(AuthError, match="expired"):
