@@ -19,6 +19,7 @@ from protocol.state import (
     Name,
     Position,
     RadioEntry,
+    Resource,
     Text,
     TimelineEntry,
     TrafficMode,
@@ -34,6 +35,7 @@ __all__ = [
     "Notified",
     "PositionReported",
     "RadioLogged",
+    "ResourceUpdated",
     "TrafficModeChanged",
     "UnitStatusChanged",
     "UnitUpdated",
@@ -87,6 +89,10 @@ class AlarmUpdated(_EventBase, tag="alarm.updated"):
     action: Name
 
 
+class ResourceUpdated(_EventBase, tag="resource.updated"):
+    resource: Resource
+
+
 class TrafficModeChanged(_EventBase, tag="traffic.mode"):
     mode: TrafficMode
 
@@ -111,4 +117,5 @@ Event = (
     | AlarmUpdated
     | TrafficModeChanged
     | Notified
+    | ResourceUpdated
 )

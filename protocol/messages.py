@@ -28,6 +28,7 @@ from protocol.state import (
     Names,
     Position,
     RadioEntry,
+    Resource,
     Text,
     TrafficMode,
     UnitState,
@@ -48,6 +49,8 @@ __all__ = [
     "IncidentReopen",
     "IncidentUnassign",
     "RankedUnit",
+    "ResourceAssign",
+    "ResourceUpsert",
     "Recommend",
     "Recommendation",
     "TrafficEmergency",
@@ -230,6 +233,26 @@ class UnitRoster(_Frame, tag="unit.roster"):
     status: Name = "available"
 
 
+class ResourceUpsert(_Frame, tag="resource.upsert"):
+    """Add a resource to the inventory or change it (availability, season, note)."""
+
+    id: Id
+    resource: Id
+    category: Literal["vehicle", "boat", "atv", "k9", "equipment", "seasonal"]
+    name: Name
+    capabilities: Names = []
+    available: bool = True
+    note: Name = ""
+
+
+class ResourceAssign(_Frame, tag="resource.assign"):
+    """Give a resource to a unit (it gains the resource's capabilities), or take it back (no unit)."""
+
+    id: Id
+    resource: Id
+    unit: Id | None = None
+
+
 class UnitStatus(_Frame, tag="unit.status"):
     id: Id
     unit: Id
@@ -331,6 +354,8 @@ Command = (
     | AlarmCancel
     | AlarmPolice
     | TrafficEmergency
+    | ResourceUpsert
+    | ResourceAssign
 )
 ClientFrame = Hello | Subscribe | Unsubscribe | Ping | Command
 
@@ -396,7 +421,7 @@ class PositionsFrame(_Frame, tag="positions", gc=False):
     items: list[Position]
 
 
-SnapshotItem = Incident | UnitState | Position | RadioEntry | Alarm | TrafficMode
+SnapshotItem = Incident | UnitState | Position | RadioEntry | Alarm | TrafficMode | Resource
 
 
 class Resync(_Frame, tag="resync"):

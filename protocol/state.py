@@ -27,6 +27,7 @@ __all__ = [
     "Names",
     "Position",
     "RadioEntry",
+    "Resource",
     "Text",
     "TimelineEntry",
     "TrafficMode",
@@ -113,6 +114,7 @@ class UnitState(msgspec.Struct, tag="unit", tag_field="kind", omit_defaults=True
     last_contact: Millis = 0  # last check-in or status change: welfare timers run from here
     welfare_warn_at: Millis | None = None
     welfare_critical_at: Millis | None = None
+    equipment: Names = []  # capabilities lent by the resources assigned to it
 
 
 class Position(msgspec.Struct, tag="position", tag_field="kind", gc=False, omit_defaults=True):
@@ -158,6 +160,20 @@ class Alarm(msgspec.Struct, tag="alarm", tag_field="kind", omit_defaults=True):
     police_requested_by: Name | None = None
     police_requested_at: Millis | None = None
     cover: Ids = []  # recommended cover units, nearest first
+
+
+class Resource(msgspec.Struct, tag="resource", tag_field="kind", omit_defaults=True):
+    """A vehicle, boat, ATV, K9 or piece of (seasonal) equipment in the inventory."""
+
+    id: Id
+    category: Literal["vehicle", "boat", "atv", "k9", "equipment", "seasonal"]
+    name: Name
+    capabilities: Names = []  # what it lends the unit that has it ("boat", "atv", "first_aid"...)
+    available: bool = True  # in service (not in repair, not out of season)
+    unit: Id | None = None  # the unit it is assigned to
+    note: Name = ""
+    updated_at: Millis = 0
+    updated_by: Name = ""
 
 
 class TrafficMode(msgspec.Struct, tag="traffic_mode", tag_field="kind", omit_defaults=True):

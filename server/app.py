@@ -33,6 +33,7 @@ from server.commands import DispatchService
 from server.config import Settings
 from server.hub import Hub
 from server.metrics import HubMetrics
+from server.office import office_routes
 from server.policy import Policy, load_policy
 from server.ratelimit import TokenBucket
 from server.records.archiver import Archiver
@@ -262,6 +263,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/login", login, methods=["POST"]),
             Route("/api/logout", logout, methods=["POST"]),
             *api_routes(),
+            *office_routes(),
         ],
         lifespan=lifespan,
     )

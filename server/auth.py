@@ -77,6 +77,8 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "alarm.cancel": _DESK | _FIELD,  # an officer cancels its own accidental panic
     "alarm.police": _DESK,
     "traffic.emergency": _DESK,  # only dispatch declares and clears it
+    "resource.upsert": _DESK,
+    "resource.assign": _DESK,
 }
 
 # Commands an officer may only send for the unit bound to its token.
@@ -88,6 +90,7 @@ TOPIC_ROLES: dict[str, frozenset[Role]] = {
     "units": _DESK | {Role.OFFICER},
     "radio": _DESK,
     "positions": _DESK | {Role.OFFICER},
+    "resources": _DESK,
 }
 
 

@@ -32,6 +32,8 @@ from protocol.messages import (
     IncidentUpdate,
     RadioAppend,
     Recommend,
+    ResourceAssign,
+    ResourceUpsert,
     TrafficEmergency,
     UnitAcknowledge,
     UnitCheckIn,
@@ -47,6 +49,7 @@ from server.incidents import IncidentDesk
 from server.live import CommandError, Live
 from server.policy import Policy
 from server.radio_log import RadioLog
+from server.resources import ResourceDesk
 from server.safety import OfficerSafety
 from server.units import UnitDesk
 
@@ -68,6 +71,7 @@ class DispatchService:
         self.units = UnitDesk(self.live)
         self.safety = OfficerSafety(self.live, self.incidents)
         self.radio = RadioLog(self.live)
+        self.resources = ResourceDesk(self.live)
         self.archived_incident = archived_incident
 
     async def handle(self, who: Principal, cmd: Command) -> Ack | Error:
@@ -135,4 +139,8 @@ class DispatchService:
                 return await s.emergency_traffic(who, cmd)
             case RadioAppend():
                 return await self.radio.append(who, cmd)
+            case ResourceUpsert():
+                return await self.resources.upsert(who, cmd)
+            case ResourceAssign():
+                return await self.resources.assign(who, cmd)
         raise CommandError(ErrorCode.INVALID_FRAME, f"unhandled command {type(cmd).__name__}")

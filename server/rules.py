@@ -123,7 +123,7 @@ def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[
         availability = availability_of(policy, c.unit.status)
         if availability == "not_available" or c.distance_m > policy.recommend.max_distance_m:
             continue
-        if not set(needs) <= set(c.unit.capabilities):
+        if not set(needs) <= {*c.unit.capabilities, *c.unit.equipment}:
             continue
         stale = c.position is None or now_ms - c.position.at > stale_ms
         key = (availability != "available", stale, c.distance_m)
@@ -137,7 +137,7 @@ def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[
                     availability=availability,
                     stale=stale,
                     district=c.unit.district,
-                    capabilities=list(c.unit.capabilities),
+                    capabilities=sorted({*c.unit.capabilities, *c.unit.equipment}),
                 ),
             )
         )

@@ -62,6 +62,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("incidents", Lane.DISPATCH, DISPATCH_SLOT),
     Topic("units", Lane.DISPATCH, DISPATCH_SLOT),
     Topic("radio", Lane.DISPATCH, DISPATCH_SLOT),
+    Topic("resources", Lane.DISPATCH, DISPATCH_SLOT),
     Topic("positions", Lane.POSITION, "positions", replay=False),
 )
 

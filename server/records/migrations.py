@@ -109,4 +109,52 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at INTEGER NOT NULL
     );
     """,
+    # 3: office records: the directory (agencies, business areas), the inbox of
+    # emailed information requests, investigations
+    """
+    CREATE TABLE agencies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        phone TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE business_areas (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL DEFAULT '',
+        keywords TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE info_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_at INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        business_area TEXT,
+        incident TEXT,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    CREATE INDEX info_requests_status ON info_requests(status, received_at);
+    CREATE TABLE investigations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident TEXT NOT NULL,
+        title TEXT NOT NULL,
+        status TEXT NOT NULL,
+        assigned_to TEXT,
+        opened_at INTEGER NOT NULL,
+        opened_by TEXT NOT NULL,
+        closed_at INTEGER,
+        outcome TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE investigation_notes (
+        investigation INTEGER NOT NULL REFERENCES investigations(id),
+        at INTEGER NOT NULL,
+        by TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    """,
 )

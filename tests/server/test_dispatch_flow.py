@@ -382,3 +382,60 @@ async def test_check_in_resets_the_welfare_timer(redis: aioredis.Redis, valkey: 
             assert cleared.action == "resolved"  # type: ignore[union-attr]
             after, _ = await hub.ctx.hub.service.live.unit("U7")
             assert after.welfare_warn_at > before.welfare_warn_at  # type: ignore[operator]
+
+
+async def test_a_boat_assigned_to_a_unit_makes_it_recommended_for_river_calls(hub: RunningHub) -> None:
+    """Resources lend capabilities: with the boat, U5 is recommended for a river call; taken back, no one is."""
+    from protocol.messages import ResourceAssign, ResourceUpsert
+
+    async with Connection(hub.url, token=hub.token("ana"), topics=["resources"]) as desk:
+        await roster(desk, "U5", 53.5300, -113.5000)
+        await desk.command(ResourceUpsert(id=desk.next_id(), resource="BOAT-2", category="boat", name="Jet boat 2",
+                                          capabilities=["boat"]))  # fmt: skip
+        call = await desk.command(IncidentCreate(id=desk.next_id(), call_type="RIVER VALLEY", location=DOWNTOWN))
+        incident = call.result["incident"]  # type: ignore[index]
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
+        assert rec is not None and rec.units == [] and "no available unit has what this call needs" in rec.warnings
+        await desk.command(ResourceAssign(id=desk.next_id(), resource="BOAT-2", unit="U5"))
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
+        assert rec is not None and [r.unit for r in rec.units] == ["U5"] and "boat" in rec.units[0].capabilities
+        await desk.command(ResourceUpsert(id=desk.next_id(), resource="BOAT-2", category="boat", name="Jet boat 2",
+                                          capabilities=["boat"], available=False, note="in repair"))  # fmt: skip
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
+        assert rec is not None and rec.units == []
+        unit, _ = await hub.ctx.hub.service.live.unit("U5")
+        assert unit.equipment == []
+
+
+async def test_board_first_load_radio_search_and_response_report(hub: RunningHub) -> None:
+    """The board loads in one request; the radio log is searchable by words, unit and incident once archived;
+    the response-time report counts the call against its priority's target."""
+    from protocol.messages import RadioAppend
+
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        ack = await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))
+        incident = ack.result["incident"]  # type: ignore[index]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=incident, unit="U7"))
+        await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="U7 copies, en route to Jasper Ave",
+                                       unit="U7", incident=incident))  # fmt: skip
+        await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="Unrelated traffic"))
+        board = (await api(hub, "/api/board")).json()
+        assert [i["id"] for i in board["incidents"]] == [incident]
+        assert [u["id"] for u in board["units"]] == ["U7"] and board["positions"][0]["unit"] == "U7"
+        assert board["priorities"]["1"]["target_dispatch_s"] == 60 and len(board["service_area"]) > 5
+        assert board["offsets"]["incidents"] != "0-0"
+        await desk.command(IncidentClose(id=desk.next_id(), incident=incident, disposition="report taken"))
+
+    async def found(query: str) -> Any:
+        entries = (await api(hub, f"/api/radio?{query}")).json()["entries"]
+        return entries or None
+
+    by_words = await wait_for(lambda: found("q=jasper%20route"), 10)
+    assert [e["text"] for e in by_words] == ["U7 copies, en route to Jasper Ave"]
+    assert [e["text"] for e in await found("unit=U7")] == ["U7 copies, en route to Jasper Ave"]
+    assert len(await found(f"incident={incident}")) == 1
+    report = (await api(hub, "/api/reports/response-times")).json()
+    p2 = report["by_priority"]["P2"]
+    assert p2["calls"] == 1 and p2["dispatched"] == 1 and p2["within_target"] == 1.0
+    assert (await api(hub, "/api/reports/response-times?since=abc")).status_code == 400
