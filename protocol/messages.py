@@ -377,7 +377,7 @@ class Welcome(_Frame, tag="welcome"):
 
 class RankedUnit(msgspec.Struct, omit_defaults=True):
     unit: str
-    distance_m: float
+    distance_m: float | None  # None: the unit has reported no position
     status: str
     availability: str
     stale: bool = False

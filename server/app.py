@@ -230,7 +230,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await store.open()
         metrics_ = HubMetrics()
         bus = Bus(redis, settings)
-        service = DispatchService(bus, redis, policy, archived_incident=store.archived_incident)
+        service = DispatchService(
+            bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm
+        )
         hub = Hub(settings, redis, bus, service, metrics_)
         archiver = Archiver(redis, store, metrics_, settings)
         timers = TimerService(bus)

@@ -42,7 +42,7 @@ from protocol.messages import (
     UnitRoster,
     UnitStatus,
 )
-from protocol.state import Incident
+from protocol.state import Alarm, Incident
 from server.auth import Principal, may_command
 from server.bus import Bus
 from server.incidents import IncidentDesk
@@ -60,12 +60,26 @@ log = logging.getLogger("dispatch.commands")
 ArchivedIncident = Callable[[str], Awaitable[Incident | None]]
 
 
+ArchivedAlarm = Callable[[str], Awaitable[Alarm | None]]
+
+
 async def _none(_: str) -> Incident | None:
     return None
 
 
+async def _no_alarm(_: str) -> Alarm | None:
+    return None
+
+
 class DispatchService:
-    def __init__(self, bus: Bus, redis: Redis, policy: Policy, archived_incident: ArchivedIncident = _none) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        redis: Redis,
+        policy: Policy,
+        archived_incident: ArchivedIncident = _none,
+        archived_alarm: ArchivedAlarm = _no_alarm,
+    ) -> None:
         self.live = Live(bus, redis, policy)
         self.incidents = IncidentDesk(self.live)
         self.units = UnitDesk(self.live)
@@ -73,6 +87,7 @@ class DispatchService:
         self.radio = RadioLog(self.live)
         self.resources = ResourceDesk(self.live)
         self.archived_incident = archived_incident
+        self.archived_alarm = archived_alarm
 
     async def handle(self, who: Principal, cmd: Command) -> Ack | Error:
         tag = type(cmd).__struct_config__.tag
@@ -134,7 +149,7 @@ class DispatchService:
             case AlarmCancel():
                 return await s.cancel(who, cmd)
             case AlarmPolice():
-                return await s.request_police(who, cmd)
+                return await s.request_police(who, cmd, await self.archived_alarm(cmd.alarm))
             case TrafficEmergency():
                 return await s.emergency_traffic(who, cmd)
             case RadioAppend():

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from protocol.codes import ErrorCode
-from protocol.events import AlarmUpdated, IncidentCreated, IncidentUpdated, UnitStatusChanged
+from protocol.events import IncidentCreated, IncidentUpdated, UnitStatusChanged
 from protocol.messages import (
     IncidentAssign,
     IncidentCancel,
@@ -31,7 +31,7 @@ from protocol.state import Assignment, Incident, Location, TimelineEntry
 from server.auth import Principal
 from server.bus import Plan
 from server.geography import distance_m
-from server.live import ALARMS, INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
+from server.live import INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
 from server.rules import (
     Candidate,
     availability_of,
@@ -78,12 +78,7 @@ class IncidentDesk:
             plan.delete(INCIDENTS, incident.id)
 
     async def _resolve_alarm(self, plan: Plan, alarm_id: str, by: str, at: int) -> None:
-        """Take a non-latching alarm (say, unassigned too long) off the boards: its cause is gone."""
-        versions = await self.live.alarm_exists([alarm_id])
-        if alarm_id in versions:
-            alarm, _ = await self.live.alarm(alarm_id)
-            plan.delete(ALARMS, alarm_id)
-            plan.emit(ALARMS, AlarmUpdated(ts=at, by=by, alarm=_replace(alarm, state="resolved"), action="resolved"))
+        await self.live.resolve_alarms(plan, [alarm_id], by, at)
 
     async def _next_id(self) -> str:
         seq = await self.live.redis.incr("{dispatch}:incident-seq")
@@ -106,13 +101,12 @@ class IncidentDesk:
     async def create(self, who: Principal, cmd: IncidentCreate) -> Reply:
         if self._priority_for(cmd.call_type, cmd.priority) not in self.policy.priorities:
             raise CommandError(ErrorCode.INVALID_FRAME, f"priority {cmd.priority} is not in the policy")
-        for other in cmd.linked:
-            await self.live.incident(other)
+        others = [await self.live.incident(other) for other in dict.fromkeys(cmd.linked)]
         now = now_ms()
         location = self._locate(cmd.location)
         incident = Incident(
             id=await self._next_id(),
-            call_type=cmd.call_type,
+            call_type=cmd.call_type.upper(),
             priority=self._priority_for(cmd.call_type, cmd.priority),
             status="pending",
             location=location,
@@ -142,7 +136,13 @@ class IncidentDesk:
         self._store(plan, incident)
         schedule_unassigned(plan, self.bus, self.policy, incident, now)
         plan.emit(INCIDENTS, IncidentCreated(ts=now, by=who.user, incident=incident, entry=entry))
-        offset, _ = (await self.bus.apply(plan))[-1]
+        for other, version in others:  # links go both ways
+            linked = _replace(other, linked=sorted({*other.linked, incident.id}), updated_at=now, updated_by=who.user)
+            plan.check(INCIDENTS, other.id, version)
+            e = self._entry(plan, linked, now, who.user, "linked", f"linked with {incident.id}")
+            self._store(plan, linked)
+            plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=linked, changed=["linked"], entry=e))
+        offset, _ = (await self.bus.apply(plan))[0]
         result = {"incident": incident.id}
         if location.inside is not None:
             result["inside_service_area"] = "yes" if location.inside else "no"
@@ -156,6 +156,8 @@ class IncidentDesk:
             changes: dict[str, Any] = {}
             for name in ("call_type", "priority", "narrative", "caller", "callback", "needs", "status"):
                 value = getattr(cmd, name)
+                if name == "call_type" and value is not None:
+                    value = value.upper()  # call types are codes: NOISE, PARKING
                 if value is not None and value != getattr(current, name):
                     changes[name] = value
             if cmd.location is not None:
@@ -180,7 +182,8 @@ class IncidentDesk:
             entry = self._entry(plan, updated, now, who.user, "updated", detail)
             self._store(plan, updated)
             if "priority" in changes and updated.status in ("pending", "reopened"):
-                schedule_unassigned(plan, self.bus, self.policy, updated, updated.created_at)
+                since = updated.created_at if updated.status == "pending" else now
+                schedule_unassigned(plan, self.bus, self.policy, updated, since)
             plan.emit(
                 INCIDENTS,
                 IncidentUpdated(ts=now, by=who.user, incident=updated, changed=sorted(changes), entry=entry),
@@ -196,6 +199,9 @@ class IncidentDesk:
             unit, uv = await self.live.unit(cmd.unit)
             if any(a.unit == unit.id and a.cleared_at is None for a in incident.units):
                 raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is already on {incident.id}")
+            if unit.incident is not None and unit.incident != incident.id:
+                raise CommandError(ErrorCode.INVALID_TRANSITION,
+                                   f"{unit.id} is on {unit.incident}: clear it before assigning")  # fmt: skip
             if availability_of(self.policy, unit.status) == "not_available":
                 where = f" on {unit.incident}" if unit.incident else ""
                 raise CommandError(
@@ -358,29 +364,26 @@ class IncidentDesk:
         )
 
     async def reopen(self, who: Principal, cmd: IncidentReopen, archived: Incident | None) -> Reply:
-        """Bring a closed or cancelled call back (from the records store) to the board."""
+        """Bring a closed or cancelled call back to the board, from the records store."""
 
         async def attempt() -> Reply:
             live, version = await self.live.incident_or_none(cmd.incident)
-            incident = live or archived
-            if incident is None:
+            if live is not None:
+                raise CommandError(ErrorCode.INVALID_TRANSITION, f"incident {live.id} is {live.status}, not closed")
+            if archived is None:
                 raise CommandError(ErrorCode.NOT_FOUND, f"no incident {cmd.incident}")
-            if not incident_transition_allowed(incident.status, "reopened"):
-                raise CommandError(
-                    ErrorCode.INVALID_TRANSITION, f"incident {incident.id} is {incident.status}, not closed"
-                )
+            if archived.closed_at is None or not incident_transition_allowed(archived.status, "reopened"):
+                # The close is not in the records store yet: do not bring back the older copy.
+                raise CommandError(ErrorCode.CONFLICT, f"incident {cmd.incident} is still being recorded; try again")
             now = now_ms()
-            back = _replace(
-                incident, status="reopened", closed_at=None, disposition=None, updated_at=now, updated_by=who.user
-            )
-            plan = self.bus.plan().check(INCIDENTS, incident.id, version)
+            units = [_replace(a, cleared_at=a.cleared_at or now, primary=False) for a in archived.units]
+            back = _replace(archived, status="reopened", closed_at=None, disposition=None, units=units,
+                            updated_at=now, updated_by=who.user)  # fmt: skip
+            plan = self.bus.plan().check(INCIDENTS, archived.id, version)
             entry = self._entry(plan, back, now, who.user, "reopened", cmd.reason)
             schedule_unassigned(plan, self.bus, self.policy, back, now)
             self._store(plan, back)
-            plan.emit(
-                INCIDENTS,
-                IncidentUpdated(ts=now, by=who.user, incident=back, changed=["status"], entry=entry),
-            )
+            plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=back, changed=["status"], entry=entry))
             return INCIDENTS.name, (await self.bus.apply(plan))[0][0], None
 
         return await self.live.retrying(attempt, f"incident {cmd.incident}")
@@ -417,6 +420,9 @@ class IncidentDesk:
                 updated_at=now,
                 updated_by=who.user,
             )
+            if moved and not any(a.primary and a.cleared_at is None for a in kept.units):
+                first = next(a for a in kept.units if a.cleared_at is None)
+                kept = _replace(kept, units=[_replace(a, primary=True) if a is first else a for a in kept.units])
             if moved and kept.status in ("pending", "reopened"):
                 kept = _replace(kept, status="assigned", first_dispatch_at=kept.first_dispatch_at or now)
             plan = self.bus.plan().check(INCIDENTS, dup.id, dv).check(INCIDENTS, into.id, tv)
@@ -431,6 +437,9 @@ class IncidentDesk:
             )
             plan.cancel_timer(unassigned_timer(dup.id))
             await self._resolve_alarm(plan, f"unassigned:{dup.id}", who.user, now)
+            if moved:
+                plan.cancel_timer(unassigned_timer(into.id))
+                await self._resolve_alarm(plan, f"unassigned:{into.id}", who.user, now)
             self._store(plan, closed)
             self._store(plan, kept)
             plan.emit(

@@ -15,8 +15,9 @@ import msgspec
 from redis.asyncio import Redis
 
 from protocol.codes import ErrorCode
+from protocol.events import AlarmUpdated
 from protocol.state import Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
-from server.bus import Bus, Conflict
+from server.bus import Bus, Conflict, Plan
 from server.policy import Policy
 from server.topics import DISPATCH_SLOT, Topic, topic_named
 
@@ -111,6 +112,18 @@ class Live:
     async def alarm_exists(self, alarm_ids: list[str]) -> dict[str, int]:
         """Versions of those alarms that are active now."""
         return {a: v for a, (raw, v) in zip(alarm_ids, await self._read(ALARMS, alarm_ids), strict=True) if raw}
+
+    async def resolve_alarms(self, plan: Plan, alarm_ids: list[str], by: str, at: int) -> None:
+        """Take non-latching alarms whose cause is gone off the boards. Each is version-checked,
+        present or not, so a timer that raises one between our read and our apply makes the
+        command try again (and resolve it) rather than leave it up."""
+        for alarm_id, (raw, version) in zip(alarm_ids, await self._read(ALARMS, alarm_ids), strict=True):
+            plan.check(ALARMS, alarm_id, version)
+            if raw is not None:
+                alarm = _alarm.decode(raw)
+                plan.delete(ALARMS, alarm_id)
+                plan.emit(ALARMS, AlarmUpdated(ts=at, by=by, alarm=msgspec.structs.replace(alarm, state="resolved"),
+                                               action="resolved"))  # fmt: skip
 
     async def positions(self, unit_ids: list[str]) -> dict[str, Position]:
         if not unit_ids:

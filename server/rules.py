@@ -17,6 +17,7 @@ from server.policy import Policy
 
 __all__ = [
     "INCIDENT_TRANSITIONS",
+    "KEEPS_CALL",
     "ON_CALL_STATUSES",
     "IncidentStatus",
     "ResponseRow",
@@ -47,7 +48,8 @@ _S = IncidentStatus
 _OPEN = {_S.PENDING, _S.ASSIGNED, _S.ENROUTE, _S.ONSCENE, _S.REOPENED}
 
 INCIDENT_TRANSITIONS: dict[IncidentStatus, frozenset[IncidentStatus]] = {
-    **{s: frozenset(_OPEN | {_S.CLOSED, _S.CANCELLED}) - {s} for s in _OPEN},
+    # Reopened is only for a call that was closed or cancelled.
+    **{s: frozenset(_OPEN | {_S.CLOSED, _S.CANCELLED}) - {s, _S.REOPENED} for s in _OPEN},
     _S.CLOSED: frozenset({_S.REOPENED}),
     _S.CANCELLED: frozenset({_S.REOPENED}),
 }
@@ -64,6 +66,8 @@ EIDO_INCIDENT_STATUS = {
 }
 
 ON_CALL_STATUSES = frozenset({"dispatched", "enroute", "onscene", "transporting"})
+# Statuses in which a unit stays on its call: on it, or in distress at it.
+KEEPS_CALL = ON_CALL_STATUSES | {"emergency"}
 _PROGRESS = {
     "dispatched": _S.ASSIGNED,
     "enroute": _S.ENROUTE,
@@ -121,12 +125,14 @@ def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[
     ranked = []
     for c in candidates:
         availability = availability_of(policy, c.unit.status)
-        if availability == "not_available" or c.distance_m > policy.recommend.max_distance_m:
+        if availability == "not_available":
             continue
+        if c.position is not None and c.distance_m > policy.recommend.max_distance_m:
+            continue  # a unit with no position at all is still listed, last, as stale
         if not set(needs) <= {*c.unit.capabilities, *c.unit.equipment}:
             continue
         stale = c.position is None or now_ms - c.position.at > stale_ms
-        key = (availability != "available", stale, c.distance_m)
+        key = (availability != "available", stale, c.distance_m if c.position is not None else float("inf"))
         ranked.append(
             (
                 key,
@@ -169,7 +175,7 @@ def welfare_deadlines(
         return None
     if status in ON_CALL_STATUSES:
         interval = policy.welfare.on_call_s
-        ct = policy.call_types.get(call_type or "")
+        ct = policy.call_types.get((call_type or "").upper())
         if ct is not None and ct.welfare_s:
             interval = ct.welfare_s
     else:
@@ -202,7 +208,7 @@ def _summary(policy: Policy, rows: list[ResponseRow], priority: int | None) -> d
     if waits:
         q = statistics.quantiles(waits, n=100, method="inclusive") if len(waits) > 1 else [waits[0]] * 99
         out.update(p50_s=round(q[49], 1), p90_s=round(q[89], 1), p95_s=round(q[94], 1), max_s=round(waits[-1], 1))
-    if priority is not None:
+    if priority is not None and priority in policy.priorities:
         target = policy.priority(priority).target_dispatch_s
         within = sum(1 for w in waits if w <= target)
         out.update(target_s=target, within_target=round(within / len(rows), 3) if rows else None)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import msgspec
 
 from protocol.codes import ErrorCode
-from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged
+from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged, UnitStatusChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
 from protocol.state import Alarm, RadioEntry, TrafficMode
 from server.auth import Principal, Role
+from server.bus import Plan
 from server.incidents import IncidentDesk
-from server.live import ALARMS, RADIO, TRAFFIC_MODE_ID, CommandError, Live, now_ms
+from server.live import ALARMS, RADIO, TRAFFIC_MODE_ID, UNITS, CommandError, Live, _alarm, now_ms
+from server.rules import availability_of
 
 __all__ = ["OfficerSafety"]
 
@@ -26,55 +28,58 @@ class OfficerSafety:
         self.incidents = incidents
 
     async def panic(self, who: Principal, cmd: UnitPanic) -> Reply:
-        """Raise a latching alarm with the unit's last position and the nearest cover units."""
-        unit, _ = await self.live.unit_or_none(cmd.unit)
+        """Raise a latching alarm with the unit's last position and the nearest cover units;
+        the unit goes to emergency (it stays on its call and is not offered for others)."""
         position = (await self.live.positions([cmd.unit])).get(cmd.unit)
         cover: list[str] = []
         if position is not None:
             rec = await self.incidents.recommend_near(cmd.unit, position.lat, position.lon, [], exclude={cmd.unit})
             cover = [r.unit for r in rec.units]
-        now = now_ms()
-        alarm = Alarm(
-            id=f"panic:{cmd.unit}:{now}",
-            unit=cmd.unit,
-            reason=cmd.reason,
-            raised_at=now,
-            raised_by=who.user,
-            position=position,
-            alarm="panic",
-            latching=True,
-            incident=unit.incident if unit else None,
-            cover=cover,
-        )
-        plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
-        plan.emit(ALARMS, AlarmRaised(ts=now, by=who.user, alarm=alarm))
-        plan.emit(
-            ALARMS,
-            Notified(ts=now, by=who.user, role="supervisor", text=f"PANIC {cmd.unit}: {cmd.reason}", alarm=alarm.id),
-        )
-        plan.emit(
-            RADIO,
-            RadioLogged(
-                ts=now,
-                by=who.user,
-                entry=RadioEntry(
-                    channel="emergency",
-                    text=f"PANIC raised by {cmd.unit}: {cmd.reason}",
-                    at=now,
-                    by=who.user,
-                    unit=cmd.unit,
-                    incident=alarm.incident,
-                ),
-            ),
-        )
-        offset, _ = (await self.bus.apply(plan))[0]
-        return ALARMS.name, offset, {"alarm": alarm.id, "cover": ",".join(cover)}
+
+        async def attempt() -> Reply:
+            unit, version = await self.live.unit_or_none(cmd.unit)
+            now = now_ms()
+            alarm = Alarm(
+                id=f"panic:{cmd.unit}:{now}",
+                unit=cmd.unit,
+                reason=cmd.reason,
+                raised_at=now,
+                raised_by=who.user,
+                position=position,
+                alarm="panic",
+                latching=True,
+                incident=unit.incident if unit else None,
+                cover=cover,
+            )
+            plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
+            plan.emit(ALARMS, AlarmRaised(ts=now, by=who.user, alarm=alarm))
+            plan.emit(ALARMS, Notified(ts=now, by=who.user, role="supervisor",
+                                       text=f"PANIC {cmd.unit}: {cmd.reason}", alarm=alarm.id))  # fmt: skip
+            self._log(
+                plan, now, who.user, "emergency", f"PANIC raised by {cmd.unit}: {cmd.reason}", cmd.unit, alarm.incident
+            )
+            if unit is not None and unit.status != "emergency":
+                distress = _replace(unit, status="emergency", since=now, last_contact=now, updated_by=who.user,
+                                    availability=availability_of(self.live.policy, "emergency"))  # fmt: skip
+                plan.check(UNITS, unit.id, version).write(UNITS, unit.id, distress)
+                plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=distress, previous=unit.status))
+            offset, _ = (await self.bus.apply(plan))[0]
+            return ALARMS.name, offset, {"alarm": alarm.id, "cover": ",".join(cover)}
+
+        # A panic must get through: retry as long as it takes the unit record to hold still.
+        return await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+
+    def _log(
+        self, plan: Plan, now: int, by: str, channel: str, text: str, unit: str | None, incident: str | None
+    ) -> None:
+        entry = RadioEntry(channel=channel, text=text, at=now, by=by, unit=unit, incident=incident)
+        plan.emit(RADIO, RadioLogged(ts=now, by=by, entry=entry))
 
     async def _close_alarm(self, who: Principal, alarm_id: str, state: str, action: str, **fields: object) -> Reply:
         async def attempt() -> Reply:
             alarm, version = await self.live.alarm(alarm_id)
-            if state == "cancelled" and who.role is Role.OFFICER and alarm.unit != who.unit:
-                raise CommandError(ErrorCode.FORBIDDEN, "an officer may cancel only its own unit's alarm")
+            if state == "cancelled" and who.role is Role.OFFICER and (alarm.unit != who.unit or alarm.alarm != "panic"):
+                raise CommandError(ErrorCode.FORBIDDEN, "an officer may cancel only its own unit's panic")
             now = now_ms()
             done = _replace(alarm, state=state, **fields)
             if state == "acknowledged":
@@ -93,29 +98,26 @@ class OfficerSafety:
             who, cmd.alarm, "cancelled", "cancelled", cancelled_by=who.user, cancel_reason=cmd.reason
         )
 
-    async def request_police(self, who: Principal, cmd: AlarmPolice) -> Reply:
-        """Log a request for police support and notify the supervisors; the alarm stays up."""
+    async def request_police(self, who: Principal, cmd: AlarmPolice, archived: Alarm | None = None) -> Reply:
+        """Log a request for police support and notify the supervisors. Works on an active alarm
+        (it stays up) and on one already acknowledged (the request is logged against it)."""
 
         async def attempt() -> Reply:
-            alarm, version = await self.live.alarm(cmd.alarm)
+            ((raw, version),) = await self.live._read(ALARMS, [cmd.alarm])
+            alarm = _alarm.decode(raw) if raw is not None else archived
+            if alarm is None:
+                raise CommandError(ErrorCode.NOT_FOUND, f"no alarm {cmd.alarm}")
             now = now_ms()
             asked = _replace(alarm, police_requested_by=who.user, police_requested_at=now)
             text = f"Police support requested for {alarm.unit or alarm.id} by {who.user}" + (
                 f": {cmd.note}" if cmd.note else ""
             )
-            plan = self.bus.plan().check(ALARMS, alarm.id, version).write(ALARMS, alarm.id, asked)
+            plan = self.bus.plan().check(ALARMS, alarm.id, version)
+            if raw is not None:
+                plan.write(ALARMS, alarm.id, asked)
             plan.emit(ALARMS, AlarmUpdated(ts=now, by=who.user, alarm=asked, action="police_requested"))
             plan.emit(ALARMS, Notified(ts=now, by=who.user, role="supervisor", text=text, alarm=alarm.id))
-            plan.emit(
-                RADIO,
-                RadioLogged(
-                    ts=now,
-                    by=who.user,
-                    entry=RadioEntry(
-                        channel="emergency", text=text, at=now, by=who.user, unit=alarm.unit, incident=alarm.incident
-                    ),
-                ),
-            )
+            self._log(plan, now, who.user, "emergency", text, alarm.unit, alarm.incident)
             return ALARMS.name, (await self.bus.apply(plan))[0][0], None
 
         return await self.live.retrying(attempt, f"alarm {cmd.alarm}")

@@ -7,13 +7,12 @@ from typing import Any
 import msgspec
 
 from protocol.codes import ErrorCode
-from protocol.events import AlarmUpdated, IncidentUpdated, PositionReported, UnitStatusChanged, UnitUpdated
+from protocol.events import IncidentUpdated, PositionReported, UnitStatusChanged, UnitUpdated
 from protocol.messages import UnitAcknowledge, UnitCheckIn, UnitPosition, UnitRoster, UnitStatus
 from protocol.state import Position, TimelineEntry, UnitState
 from server.auth import Principal
 from server.bus import Plan
 from server.live import (
-    ALARMS,
     INCIDENTS,
     POSITIONS,
     TIMELINE_KEEP,
@@ -39,10 +38,7 @@ class UnitDesk:
         self.policy = live.policy
 
     async def _resolve(self, plan: Plan, alarm_ids: list[str], by: str, at: int) -> None:
-        for alarm_id in await self.live.alarm_exists(alarm_ids):
-            alarm, _ = await self.live.alarm(alarm_id)
-            plan.delete(ALARMS, alarm_id)
-            plan.emit(ALARMS, AlarmUpdated(ts=at, by=by, alarm=_replace(alarm, state="resolved"), action="resolved"))
+        await self.live.resolve_alarms(plan, alarm_ids, by, at)
 
     async def _call_type(self, unit: UnitState) -> str | None:
         if unit.incident is None:
@@ -117,7 +113,16 @@ class UnitDesk:
                     incident = None
                 if incident is not None:
                     plan.check(INCIDENTS, incident.id, iv)
-            if cmd.status in ON_CALL_STATUSES and incident is not None:
+            if cmd.status == "emergency" and incident is not None:
+                entry = TimelineEntry(
+                    at=now, by=who.user, action="unit status", detail=f"{unit.id} EMERGENCY", unit=unit.id
+                )
+                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+                after = _replace(incident, updated_at=now, updated_by=who.user)
+                plan.write(INCIDENTS, incident.id, after)
+                plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=after, changed=[], entry=entry))
+                changed = _replace(changed, incident=incident.id)  # in distress at the call: still on it
+            elif cmd.status in ON_CALL_STATUSES and incident is not None:
                 changed = _replace(changed, incident=incident.id)
                 progressed = incident_progress(incident.status, cmd.status)
                 entry = TimelineEntry(

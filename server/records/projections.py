@@ -34,11 +34,15 @@ INSERT INTO alarms(id, kind, unit, incident, reason, raised_at, raised_by, state
                    cancelled_by, cancel_reason, police_requested_by, police_requested_at, updated_at)
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET
-    state=excluded.state, acked_by=excluded.acked_by, acked_at=excluded.acked_at,
-    cancelled_by=excluded.cancelled_by, cancel_reason=excluded.cancel_reason,
-    police_requested_by=excluded.police_requested_by, police_requested_at=excluded.police_requested_at,
-    updated_at=excluded.updated_at
-WHERE excluded.updated_at >= alarms.updated_at
+    -- what was recorded stays recorded: a later event never clears who acknowledged,
+    -- nor brings an acknowledged, cancelled or resolved alarm back to active
+    state=CASE WHEN excluded.state = 'active' THEN alarms.state ELSE excluded.state END,
+    acked_by=COALESCE(excluded.acked_by, alarms.acked_by), acked_at=COALESCE(excluded.acked_at, alarms.acked_at),
+    cancelled_by=COALESCE(excluded.cancelled_by, alarms.cancelled_by),
+    cancel_reason=COALESCE(NULLIF(excluded.cancel_reason, ''), alarms.cancel_reason),
+    police_requested_by=COALESCE(excluded.police_requested_by, alarms.police_requested_by),
+    police_requested_at=COALESCE(excluded.police_requested_at, alarms.police_requested_at),
+    updated_at=MAX(excluded.updated_at, alarms.updated_at)
 """
 
 

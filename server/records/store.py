@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from protocol.codec import event_decoder
-from protocol.state import Incident, RadioEntry, TimelineEntry
+from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
 from server.auth import Principal, Role
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
@@ -247,6 +247,28 @@ class RecordsStore:
             (since, until),
         ) as cur:
             return [(r[0], r[1], r[2], r[3]) async for r in cur]
+
+    async def archived_alarm(self, alarm_id: str) -> Alarm | None:
+        """An alarm as last recorded (acknowledged or cancelled ones are no longer live)."""
+        row = await self.alarm_record(alarm_id)
+        if row is None:
+            return None
+        return Alarm(
+            id=row["id"],
+            unit=row["unit"],
+            reason=row["reason"],
+            raised_at=row["raised_at"],
+            raised_by=row["raised_by"],
+            alarm=row["kind"],
+            state=row["state"],
+            incident=row["incident"],
+            acked_by=row["acked_by"],
+            acked_at=row["acked_at"],
+            cancelled_by=row["cancelled_by"],
+            cancel_reason=row["cancel_reason"] or "",
+            police_requested_by=row["police_requested_by"],
+            police_requested_at=row["police_requested_at"],
+        )
 
     async def alarm_record(self, alarm_id: str) -> dict[str, Any] | None:
         async with self.db.execute("SELECT * FROM alarms WHERE id=?", (alarm_id,)) as cur:

@@ -181,7 +181,7 @@ async def test_assignment_warns_when_it_leaves_a_district_uncovered(hub: Running
         created = await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))
         ack = await desk.command(IncidentAssign(id=desk.next_id(), incident=created.result["incident"], unit="N1"))  # type: ignore[index]
         assert ack.result["warning"] == "sending N1 leaves Northeast with no available unit"  # type: ignore[index]
-        with pytest.raises(CommandRejected, match="dispatched"):
+        with pytest.raises(CommandRejected, match="clear it before assigning"):
             other = await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))
             await desk.command(IncidentAssign(id=desk.next_id(), incident=other.result["incident"], unit="N1"))  # type: ignore[index]
 
@@ -439,3 +439,77 @@ async def test_board_first_load_radio_search_and_response_report(hub: RunningHub
     p2 = report["by_priority"]["P2"]
     assert p2["calls"] == 1 and p2["dispatched"] == 1 and p2["within_target"] == 1.0
     assert (await api(hub, "/api/reports/response-times?since=abc")).status_code == 400
+
+
+async def test_review_fixes_for_the_call_life_cycle(hub: RunningHub, redis: aioredis.Redis) -> None:
+    """Emergency keeps a unit on its call; an open call cannot be 'reopened'; merging into a pending call
+    stops its unassigned timer and keeps a primary; a unit with no position is still offered, last."""
+    from server.bus import TIMERS_KEY
+
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        await desk.command(UnitRoster(id=desk.next_id(), unit="U6", district="Downtown"))  # never reported a position
+        a = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="noise", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=a))).recommendation
+        assert rec is not None and [(r.unit, r.distance_m is None, r.stale) for r in rec.units] == [
+            ("U7", False, False),
+            ("U6", True, True),
+        ]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=a, unit="U7"))
+        with pytest.raises(CommandRejected, match="not closed"):
+            await desk.command(IncidentReopen(id=desk.next_id(), incident=a, reason="oops"))
+        await desk.command(UnitStatus(id=desk.next_id(), unit="U7", status="emergency"))
+        live = hub.ctx.hub.service.live
+        unit, _ = await live.unit("U7")
+        incident, _ = await live.incident(a)
+        assert unit.status == "emergency" and unit.incident == a
+        assert [(x.unit, x.cleared_at is None) for x in incident.units] == [("U7", True)]
+        assert incident.call_type == "NOISE"
+
+        b = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        c = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=c, unit="U6"))
+        assert await redis.zscore(TIMERS_KEY, f"unassigned:{b}") is not None
+        await desk.command(IncidentMerge(id=desk.next_id(), incident=c, into=b))
+        assert await redis.zscore(TIMERS_KEY, f"unassigned:{b}") is None
+        merged, _ = await live.incident(b)
+        assert [(x.unit, x.primary) for x in merged.units] == [("U6", True)] and merged.status == "assigned"
+
+
+async def test_panic_sets_emergency_and_police_support_can_follow_acknowledgement(hub: RunningHub) -> None:
+    """A unit in distress is not offered for other calls; police support can be logged after the ack;
+    an officer cannot cancel a missed-check-in alarm."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+    ):
+        await roster(desk, "U7", 53.5450, -113.4900)
+        alarm = (await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))).result["alarm"]  # type: ignore[index]
+        unit, _ = await hub.ctx.hub.service.live.unit("U7")
+        assert unit.status == "emergency"
+        call = await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=call.result["incident"]))).recommendation  # type: ignore[index]
+        assert rec is not None and rec.units == []
+        await desk.command(AlarmAcknowledge(id=desk.next_id(), alarm=alarm))
+        await wait_for(lambda: hub.ctx.store.archived_alarm(alarm), 10)
+        await desk.command(AlarmPolice(id=desk.next_id(), alarm=alarm, note="after the fact"))
+        record = await wait_for(lambda: _police_logged(hub, alarm), 10)
+        assert record["acked_by"] == "ana"
+        await hub.ctx.hub.service.live.redis.hset(  # a missed check-in alarm for U7, as a timer raises it
+            "{dispatch}:alarms:state", "welfare-missed:U7:1",
+            __import__("msgspec").msgpack.encode(__import__("protocol.state", fromlist=["Alarm"]).Alarm(
+                id="welfare-missed:U7:1", unit="U7", reason="missed", raised_at=1, raised_by="system",
+                alarm="welfare_missed")))  # fmt: skip
+        with pytest.raises(CommandRejected, match="only its own unit's panic"):
+            await officer.command(AlarmCancel(id=officer.next_id(), alarm="welfare-missed:U7:1", reason="fine"))
+
+
+async def _police_logged(hub: RunningHub, alarm_id: str) -> Any:
+    record = await hub.ctx.store.alarm_record(alarm_id)
+    return record if record and record["police_requested_by"] == "ana" else None
