@@ -18,7 +18,7 @@ from protocol.state import Alarm, Incident, Position, TrafficMode, UnitState
 from server.auth import COOKIE_NAME, AuthError, Principal, Role, verify_token
 from server.eido import incident_to_eido
 from server.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
-from server.rules import ResponseRow, response_time_report
+from server.rules import ResponseRow, response_time_report, welfare_state
 
 __all__ = ["api_routes"]
 
@@ -71,6 +71,9 @@ async def board(request: Request) -> Response:
         snap = await ctx.bus.snapshot(topic)
         out["offsets"][topic.name], out["epochs"][topic.name] = snap.offset, snap.epoch
         out[topic.name] = [_to_builtins(item) for item in snap.items]
+    now = int(time.time() * 1000)
+    for unit in out[UNITS.name]:  # green, warning or critical, as of now
+        unit["welfare"] = welfare_state(now, unit.get("welfare_warn_at"), unit.get("welfare_critical_at"))
     policy = ctx.policy
     out["priorities"] = {str(k): _to_builtins(v) for k, v in policy.priorities.items()}
     out["unit_statuses"] = {k: v.availability for k, v in policy.unit_statuses.items()}

@@ -235,7 +235,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         hub = Hub(settings, redis, bus, service, metrics_)
         archiver = Archiver(redis, store, metrics_, settings)
-        timers = TimerService(bus)
+
+        async def after_fired(timer_id: str) -> None:
+            if timer_id.startswith("welfare-critical:"):
+                await service.safety.missed_check_in(timer_id.split(":", 1)[1])
+
+        timers = TimerService(bus, after_fired=after_fired)
         app.state.ctx = HubContext(
             settings, redis, store, bus, hub, archiver, metrics_, time.time(), policy, LoginLimits()
         )

@@ -240,8 +240,8 @@ class IncidentDesk:
                 f"{unit.id}{' (primary)' if primary else ''} dispatched",
                 unit=unit.id,
             )
-            sent = schedule_welfare(plan, self.bus, self.policy, sent, incident.call_type)
-            schedule_status(plan, self.bus, self.policy, sent)
+            sent = schedule_welfare(plan, self.bus, self.policy, sent, incident)
+            schedule_status(plan, self.bus, self.policy, sent, incident)
             plan.cancel_timer(unassigned_timer(incident.id))
             await self._resolve_alarm(plan, f"unassigned:{incident.id}", who.user, now)
             self._store(plan, updated)

@@ -29,6 +29,8 @@ class PriorityLevel(msgspec.Struct, forbid_unknown_fields=True):
     target_dispatch_s: int
     unassigned_alarm_s: int
     eido: int
+    welfare_s: int | None = None  # check-in interval on calls of this priority (else welfare.on_call_s)
+    status_alarm_s: dict[str, int] = {}  # per status: alarm when a unit on such a call stays longer
 
 
 class StatusRule(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,7 +42,8 @@ class StatusRule(msgspec.Struct, forbid_unknown_fields=True):
 class CallType(msgspec.Struct, forbid_unknown_fields=True):
     priority: int
     needs: list[str] = []
-    welfare_s: int | None = None
+    welfare_s: int | None = None  # first check-in on such a call (overrides the priority's)
+    welfare_every_s: int | None = None  # and after each check-in
 
 
 class Welfare(msgspec.Struct, forbid_unknown_fields=True):

@@ -28,6 +28,7 @@ __all__ = [
     "is_open",
     "rank_units",
     "response_time_report",
+    "status_limit_s",
     "unit_transition_allowed",
     "welfare_deadlines",
     "welfare_state",
@@ -168,20 +169,40 @@ def coverage_warnings(policy: Policy, units: Iterable[UnitState], sending: str) 
 
 
 def welfare_deadlines(
-    policy: Policy, last_contact_ms: int, status: str, call_type: str | None
+    policy: Policy, unit: UnitState, call_type: str | None = None, priority: int | None = None
 ) -> tuple[int, int] | None:
-    """(warning at, critical at) for a unit, or None when it is not on duty."""
-    if status in ("off_duty", "out_of_service"):
+    """(warning at, critical at) for a unit, from its last contact, or None when it is not on duty.
+
+    On a call: the call type's interval (first check, then `welfare_every_s` after a check-in),
+    else the priority's, else welfare.on_call_s. Off a call: welfare.idle_s."""
+    if unit.status in ("off_duty", "out_of_service"):
         return None
-    if status in ON_CALL_STATUSES:
+    if unit.status in KEEPS_CALL and call_type is not None:
         interval = policy.welfare.on_call_s
-        ct = policy.call_types.get((call_type or "").upper())
-        if ct is not None and ct.welfare_s:
+        level = policy.priorities.get(priority) if priority is not None else None
+        if level is not None and level.welfare_s:
+            interval = level.welfare_s
+        ct = policy.call_types.get(call_type.upper())
+        checked_in_since = unit.last_contact > unit.since  # a check-in after the last status change
+        if ct is not None and checked_in_since and ct.welfare_every_s:
+            interval = ct.welfare_every_s
+        elif ct is not None and ct.welfare_s:
             interval = ct.welfare_s
+    elif unit.status in KEEPS_CALL:
+        interval = policy.welfare.on_call_s
     else:
         interval = policy.welfare.idle_s
-    warn = last_contact_ms + interval * 1000
+    warn = unit.last_contact + interval * 1000
     return warn, warn + policy.welfare.critical_after_s * 1000
+
+
+def status_limit_s(policy: Policy, status: str, priority: int | None) -> int:
+    """How long a unit may stay in a status before an alarm (0: no limit); the call's priority may say."""
+    level = policy.priorities.get(priority) if priority is not None else None
+    if level is not None and status in level.status_alarm_s:
+        return level.status_alarm_s[status]
+    rule = policy.unit_statuses.get(status)
+    return rule.max_s if rule is not None else 0
 
 
 def welfare_state(now_ms: int, warn_at: int | None, critical_at: int | None) -> str:

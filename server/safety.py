@@ -3,6 +3,8 @@ police support requests, and emergency-traffic-only mode."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from protocol.codes import ErrorCode
@@ -19,6 +21,7 @@ __all__ = ["OfficerSafety"]
 
 Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
+_alarm_or_mode = msgspec.msgpack.Decoder(Alarm | TrafficMode)
 
 
 class OfficerSafety:
@@ -53,14 +56,24 @@ class OfficerSafety:
             )
             plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
             plan.emit(ALARMS, AlarmRaised(ts=now, by=who.user, alarm=alarm))
-            plan.emit(ALARMS, Notified(ts=now, by=who.user, role="supervisor",
-                                       text=f"PANIC {cmd.unit}: {cmd.reason}", alarm=alarm.id))  # fmt: skip
+            plan.emit(
+                ALARMS,
+                Notified(
+                    ts=now, by=who.user, role="supervisor", text=f"PANIC {cmd.unit}: {cmd.reason}", alarm=alarm.id
+                ),
+            )
             self._log(
                 plan, now, who.user, "emergency", f"PANIC raised by {cmd.unit}: {cmd.reason}", cmd.unit, alarm.incident
             )
             if unit is not None and unit.status != "emergency":
-                distress = _replace(unit, status="emergency", since=now, last_contact=now, updated_by=who.user,
-                                    availability=availability_of(self.live.policy, "emergency"))  # fmt: skip
+                distress = _replace(
+                    unit,
+                    status="emergency",
+                    since=now,
+                    last_contact=now,
+                    updated_by=who.user,
+                    availability=availability_of(self.live.policy, "emergency"),
+                )
                 plan.check(UNITS, unit.id, version).write(UNITS, unit.id, distress)
                 plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=distress, previous=unit.status))
             offset, _ = (await self.bus.apply(plan))[0]
@@ -68,6 +81,51 @@ class OfficerSafety:
 
         # A panic must get through: retry as long as it takes the unit record to hold still.
         return await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+
+    async def missed_check_in(self, unit_id: str) -> None:
+        """A missed check-in is a panic: its alarm (raised by the timer) gets the unit's last
+        position and cover units, the unit goes to emergency, and it goes on the radio log."""
+        position = (await self.live.positions([unit_id])).get(unit_id)
+        cover: list[str] = []
+        if position is not None:
+            rec = await self.incidents.recommend_near(unit_id, position.lat, position.lon, [], exclude={unit_id})
+            cover = [r.unit for r in rec.units]
+
+        async def attempt() -> None:
+            raws: Any = await self.live.redis.hgetall(ALARMS.state)
+            missed = [
+                a
+                for a in (_alarm_or_mode.decode(r) for r in raws.values())
+                if isinstance(a, Alarm)
+                and a.alarm == "welfare_missed"
+                and a.unit == unit_id
+                and a.state == "active"
+                and a.position is None
+            ]
+            if not missed:
+                return
+            alarm = missed[0]
+            ((_, alarm_version),) = await self.live._read(ALARMS, [alarm.id])
+            unit, unit_version = await self.live.unit_or_none(unit_id)
+            now = now_ms()
+            detailed = _replace(alarm, position=position, cover=cover)
+            plan = self.bus.plan().check(ALARMS, alarm.id, alarm_version).write(ALARMS, alarm.id, detailed)
+            plan.emit(ALARMS, AlarmUpdated(ts=now, by="system", alarm=detailed, action="located"))
+            text = f"MISSED CHECK-IN {unit_id}: treat as officer in distress"
+            self._log(plan, now, "system", "emergency", text, unit_id, alarm.incident)
+            if unit is not None and unit.status != "emergency":
+                distress = _replace(
+                    unit,
+                    status="emergency",
+                    since=now,
+                    updated_by="system",
+                    availability=availability_of(self.live.policy, "emergency"),
+                )
+                plan.check(UNITS, unit.id, unit_version).write(UNITS, unit.id, distress)
+                plan.emit(UNITS, UnitStatusChanged(ts=now, by="system", unit=distress, previous=unit.status))
+            await self.bus.apply(plan)
+
+        await self.live.retrying(attempt, f"missed check-in of {unit_id}", tries=50)
 
     def _log(
         self, plan: Plan, now: int, by: str, channel: str, text: str, unit: str | None, incident: str | None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
+import msgspec
 from redis.exceptions import RedisError
 
 from protocol.events import AlarmRaised, Notified
@@ -18,7 +20,7 @@ from protocol.state import Alarm, Incident, UnitState
 from server.bus import Bus, Plan
 from server.live import ALARMS
 from server.policy import Policy
-from server.rules import welfare_deadlines
+from server.rules import status_limit_s, welfare_deadlines
 
 __all__ = ["TimerService", "schedule_status", "schedule_unassigned", "schedule_welfare"]
 
@@ -75,33 +77,34 @@ def schedule_unassigned(plan: Plan, bus: Bus, policy: Policy, incident: Incident
     plan.timer(unassigned_timer(incident.id), due, _raise(bus, alarm))
 
 
-def schedule_status(plan: Plan, bus: Bus, policy: Policy, unit: UnitState) -> None:
+def schedule_status(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, incident: Incident | None = None) -> None:
     """Alarm if the unit stays in this status past its limit (replaces an earlier timer)."""
     plan.cancel_timer(status_timer(unit.id))
-    rule = policy.unit_statuses.get(unit.status)
-    if rule is None or rule.max_s <= 0:
+    limit = status_limit_s(policy, unit.status, incident.priority if incident is not None else None)
+    if limit <= 0:
         return
-    due = unit.since + rule.max_s * 1000
+    due = unit.since + limit * 1000
     alarm = Alarm(
         id=f"status:{unit.id}",
         unit=unit.id,
         incident=unit.incident,
         alarm="status_overdue",
         latching=False,
-        reason=f"{unit.id} {unit.status} over {rule.max_s}s",
+        reason=f"{unit.id} {unit.status} over {limit}s",
         raised_at=due,
         raised_by="system",
     )
     plan.timer(status_timer(unit.id), due, _raise(bus, alarm))
 
 
-def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, call_type: str | None) -> UnitState:
+def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, incident: Incident | None) -> UnitState:
     """Set the unit's check-in timers from its last contact; returns the unit with its deadlines."""
-    import msgspec
-
     plan.cancel_timer(welfare_warn_timer(unit.id))
     plan.cancel_timer(welfare_critical_timer(unit.id))
-    deadlines = welfare_deadlines(policy, unit.last_contact, unit.status, call_type)
+    on_call = incident if incident is not None and unit.incident == incident.id else None
+    deadlines = welfare_deadlines(
+        policy, unit, on_call.call_type if on_call else None, on_call.priority if on_call else None
+    )
     if deadlines is None:
         return msgspec.structs.replace(unit, welfare_warn_at=None, welfare_critical_at=None)
     warn_at, critical_at = deadlines
@@ -135,11 +138,15 @@ def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, call
 
 
 class TimerService:
-    """Polls for due timers; each fires on exactly one hub."""
+    """Polls for due timers; each fires on exactly one hub. The hub that fired one
+    (and only it) may then do more with it, through ``after_fired``."""
 
-    def __init__(self, bus: Bus, interval_s: float = 0.25) -> None:
+    def __init__(
+        self, bus: Bus, interval_s: float = 0.25, after_fired: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.bus = bus
         self.interval_s = interval_s
+        self.after_fired = after_fired
         self.fired = 0
 
     async def run(self) -> None:
@@ -149,6 +156,12 @@ class TimerService:
                 self.fired += len(fired)
                 if fired:
                     log.info("timers fired: %s", ", ".join(fired))
+                    for timer_id in fired:
+                        if self.after_fired is not None:
+                            try:
+                                await self.after_fired(timer_id)
+                            except Exception:  # the alarm itself is up already; this only adds detail
+                                log.exception("after timer %s", timer_id)
                     continue  # there may be more due
             except asyncio.CancelledError:
                 raise

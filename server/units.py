@@ -9,7 +9,7 @@ import msgspec
 from protocol.codes import ErrorCode
 from protocol.events import IncidentUpdated, PositionReported, UnitStatusChanged, UnitUpdated
 from protocol.messages import UnitAcknowledge, UnitCheckIn, UnitPosition, UnitRoster, UnitStatus
-from protocol.state import Position, TimelineEntry, UnitState
+from protocol.state import Incident, Position, TimelineEntry, UnitState
 from server.auth import Principal
 from server.bus import Plan
 from server.live import (
@@ -40,11 +40,11 @@ class UnitDesk:
     async def _resolve(self, plan: Plan, alarm_ids: list[str], by: str, at: int) -> None:
         await self.live.resolve_alarms(plan, alarm_ids, by, at)
 
-    async def _call_type(self, unit: UnitState) -> str | None:
+    async def _incident_of(self, unit: UnitState) -> Incident | None:
         if unit.incident is None:
             return None
         incident, _ = await self.live.incident_or_none(unit.incident)
-        return incident.call_type if incident is not None else None
+        return incident
 
     async def roster(self, who: Principal, cmd: UnitRoster) -> Reply:
         if cmd.status not in self.policy.unit_statuses:
@@ -158,9 +158,9 @@ class UnitDesk:
                     IncidentUpdated(ts=now, by=who.user, incident=after, changed=["units"], entry=entry),
                 )
                 changed = _replace(changed, incident=None)
-            call_type = incident.call_type if incident is not None and changed.incident else None
-            changed = schedule_welfare(plan, self.bus, self.policy, changed, call_type)
-            schedule_status(plan, self.bus, self.policy, changed)
+            on_call = incident if incident is not None and changed.incident else None
+            changed = schedule_welfare(plan, self.bus, self.policy, changed, on_call)
+            schedule_status(plan, self.bus, self.policy, changed, on_call)
             await self._resolve(plan, [f"status:{unit.id}", f"welfare:{unit.id}"], who.user, now)
             plan.write(UNITS, unit.id, changed)
             plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=changed, previous=unit.status))
@@ -179,7 +179,7 @@ class UnitDesk:
             units = [_replace(a, acknowledged_at=now) if a is mine[0] else a for a in incident.units]
             after = _replace(incident, units=units, updated_at=now, updated_by=who.user)
             touched = schedule_welfare(
-                plan := self.bus.plan(), self.bus, self.policy, _replace(unit, last_contact=now), incident.call_type
+                plan := self.bus.plan(), self.bus, self.policy, _replace(unit, last_contact=now), incident
             )
             plan.check(INCIDENTS, incident.id, iv).check(UNITS, unit.id, uv)
             entry = TimelineEntry(
@@ -203,7 +203,7 @@ class UnitDesk:
             now = now_ms()
             plan = self.bus.plan().check(UNITS, unit.id, uv)
             touched = schedule_welfare(
-                plan, self.bus, self.policy, _replace(unit, last_contact=now), await self._call_type(unit)
+                plan, self.bus, self.policy, _replace(unit, last_contact=now), await self._incident_of(unit)
             )
             await self._resolve(plan, [f"welfare:{unit.id}"], who.user, now)
             plan.write(UNITS, unit.id, touched)

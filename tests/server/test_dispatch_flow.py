@@ -513,3 +513,28 @@ async def test_panic_sets_emergency_and_police_support_can_follow_acknowledgemen
 async def _police_logged(hub: RunningHub, alarm_id: str) -> Any:
     record = await hub.ctx.store.alarm_record(alarm_id)
     return record if record and record["police_requested_by"] == "ana" else None
+
+
+async def test_a_missed_check_in_becomes_a_panic_with_position_and_cover(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """The missed check-in alarm gets the unit's last position; the unit goes to emergency."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "policy.toml").write_text("[welfare]\nidle_s = 1\ncritical_after_s = 1\n")
+    async with hub_in_process(valkey.url, data) as hub:
+        async with Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk:
+            await roster(desk, "U8", 53.5460, -113.4950)
+            await roster(desk, "U7", 53.5450, -113.4900)
+
+            async def located() -> Any:
+                for frame in drain(desk):
+                    p = frame.payload if isinstance(frame, EventFrame) else None
+                    if p is not None and kind(p) == "alarm.updated" and p.action == "located" and p.alarm.unit == "U7":
+                        return p.alarm
+                return None
+
+            alarm = await wait_for(located, 15)
+            assert alarm.alarm == "welfare_missed" and alarm.position.lat == 53.5450
+            unit, _ = await hub.ctx.hub.service.live.unit("U7")
+            assert unit.status == "emergency"

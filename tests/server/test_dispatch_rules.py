@@ -17,6 +17,7 @@ from server.rules import (
     incident_progress,
     rank_units,
     response_time_report,
+    status_limit_s,
     unit_transition_allowed,
     welfare_deadlines,
     welfare_state,
@@ -135,14 +136,27 @@ def test_coverage_warning_when_district_left_empty() -> None:
     assert coverage_warnings(POLICY, [*units, unit("A3", district="Northeast")], "A1") == []
 
 
-def test_welfare_timers_by_duty_and_call_type() -> None:
-    """10 min on a call, 60 min without, 3 min on a traffic stop; none off duty; states by time."""
-    warn, crit = welfare_deadlines(POLICY, NOW, "onscene", "NOISE")  # type: ignore[misc]
+def test_welfare_timers_by_duty_priority_and_call_type() -> None:
+    """10 min on a call, 5 on a P1, 60 without a call; a traffic stop at 3 then every 5; none off duty."""
+    on_call = UnitState(id="U7", status="onscene", since=NOW, last_contact=NOW, incident="I1")
+    warn, crit = welfare_deadlines(POLICY, on_call, "NOISE", 4)  # type: ignore[misc]
     assert warn == NOW + 600_000 and crit == warn + 120_000
-    assert welfare_deadlines(POLICY, NOW, "available", None) == (NOW + 3_600_000, NOW + 3_720_000)
-    assert welfare_deadlines(POLICY, NOW, "enroute", "TRAFFIC STOP")[0] == NOW + 180_000  # type: ignore[index]
-    assert welfare_deadlines(POLICY, NOW, "off_duty", None) is None
+    assert welfare_deadlines(POLICY, on_call, "DISORDER", 1)[0] == NOW + 300_000  # type: ignore[index]
+    idle = UnitState(id="U7", status="available", since=NOW, last_contact=NOW)
+    assert welfare_deadlines(POLICY, idle) == (NOW + 3_600_000, NOW + 3_720_000)
+    stop = UnitState(id="U7", status="onscene", since=NOW, last_contact=NOW, incident="I1")
+    assert welfare_deadlines(POLICY, stop, "traffic stop", 3)[0] == NOW + 180_000  # type: ignore[index]
+    checked = UnitState(id="U7", status="onscene", since=NOW, last_contact=NOW + 60_000, incident="I1")
+    assert welfare_deadlines(POLICY, checked, "TRAFFIC STOP", 3)[0] == NOW + 60_000 + 300_000  # type: ignore[index]
+    assert welfare_deadlines(POLICY, UnitState(id="U7", status="off_duty")) is None
     assert [welfare_state(t, warn, crit) for t in (NOW, warn, crit)] == ["green", "warning", "critical"]
+
+
+def test_status_limits_by_priority() -> None:
+    """A unit en route to a P1 alarms after 10 min; to a P4, after the status's own 30 min."""
+    assert status_limit_s(POLICY, "enroute", 1) == 600
+    assert status_limit_s(POLICY, "enroute", 4) == 1800
+    assert status_limit_s(POLICY, "court", None) == 0
 
 
 def test_response_time_report() -> None:
