@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import random
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -119,6 +120,7 @@ class Connection:
         self.stats = _Stats()
         self._queue: asyncio.Queue[ServerFrame] | None = asyncio.Queue() if queue_frames else None
         self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(4)
         self._pending: dict[str, asyncio.Future[Ack]] = {}
         self._ws: ClientConnection | None = None
         self._ready = asyncio.Event()
@@ -187,7 +189,9 @@ class Connection:
     # ---- use ---------------------------------------------------------------
 
     def next_id(self) -> str:
-        return f"c{next(self._ids)}"
+        """A command id unique to this connection object: the hub treats a repeated id (per user,
+        for 10 minutes) as a retry and answers it without applying it again."""
+        return f"{self._prefix}-{next(self._ids)}"
 
     async def command(self, frame: Any, timeout: float = 10.0) -> Ack:
         """Send a command (a Struct with an ``id``) and wait for its ``ack``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ __all__ = [
     "TRIM_ARCHIVED",
     "Bus",
     "Conflict",
+    "Duplicate",
+    "current_command",
     "History",
     "Plan",
     "Snapshot",
@@ -45,6 +48,10 @@ __all__ = [
 # many hubs poll.
 _APPLY = """
 local function apply(plan)
+  if plan.once then
+    local prior = redis.call('GET', plan.once[1])
+    if prior then return {'DUPLICATE', prior} end
+  end
   for _, c in ipairs(plan.checks or {}) do
     local v = tonumber(redis.call('HGET', c[1], c[2]) or '0')
     if v ~= c[3] then return {'CONFLICT', c[2]} end
@@ -83,6 +90,9 @@ local function apply(plan)
     local id = redis.call('XADD', e[1], 'MAXLEN', '~', e[3], '*', 'e', e[5])
     table.insert(out, {id, epoch})
   end
+  if plan.once and #out > 0 then
+    redis.call('SET', plan.once[1], out[1][1], 'EX', plan.once[2])
+  end
   return out
 end
 
@@ -108,9 +118,10 @@ TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
 
 
 class _PlanParts:
-    __slots__ = ("cancels", "checks", "deletes", "events", "geo", "lists", "timers", "writes")
+    __slots__ = ("cancels", "checks", "deletes", "events", "geo", "lists", "once", "timers", "writes")
 
     def __init__(self) -> None:
+        self.once: tuple[str, int] | tuple[()] = ()
         self.checks: list[tuple[str, str, int]] = []
         self.writes: list[tuple[str, str, str, bytes]] = []
         self.deletes: list[tuple[str, str, str]] = []
@@ -189,6 +200,8 @@ class Plan:
         found += [x[0] for x in w.lists] + [x[0] for x in w.geo] + [k for x in w.events for k in (x[0], x[1])]
         if w.timers or w.cancels:
             found += [TIMERS_KEY, TIMER_PLANS_KEY]
+        if w.once:
+            found.append(w.once[0])
         return list(dict.fromkeys(found))
 
 
@@ -223,6 +236,20 @@ return redis.call('XTRIM', KEYS[1], 'MINID', old[#old][1])
 def history_length(settings: Settings, topic: Topic) -> int:
     """Events kept per topic for resume (once archived)."""
     return settings.history_maxlen if topic.replay else settings.positions_maxlen
+
+
+class Duplicate(Exception):
+    """This command id was applied before (within the window): nothing was done again."""
+
+    def __init__(self, offset: str) -> None:
+        super().__init__(f"already applied at {offset}")
+        self.offset = offset
+
+
+# The command being handled (user, command id), so that its one plan carries
+# the idempotency key. Set by the command router for the duration of a command.
+current_command: ContextVar[tuple[str, str] | None] = ContextVar("current_command", default=None)
+ONCE_TTL_S = 600
 
 
 class Conflict(Exception):
@@ -270,10 +297,21 @@ class Bus:
         return Plan(self)
 
     async def apply(self, plan: Plan) -> list[tuple[str, str]]:
-        """Apply the plan atomically. -> (offset, epoch) of each event, in order. Raises Conflict."""
+        """Apply the plan atomically. -> (offset, epoch) of each event, in order.
+
+        Raises Conflict (a checked record changed) or Duplicate (this command id was
+        applied already). Dispatch commands are idempotent by (user, command id) for
+        ONCE_TTL_S: a client that retries after a lost connection changes nothing twice.
+        Positions are not: a repeated report is harmless and they are the bulk of traffic."""
+        command = current_command.get()
+        if command is not None and plan.topics and all(t.slot == DISPATCH_SLOT for t in plan.topics):
+            user, command_id = command
+            plan._wire.once = (f"{{{DISPATCH_SLOT}}}:cmd:{user}:{command_id}", ONCE_TTL_S)
         out = await self._script(keys=plan.keys(), args=["apply", plan.encode()])
         if out and _s(out[0]) == "CONFLICT":
             raise Conflict(_s(out[1]))
+        if out and _s(out[0]) == "DUPLICATE":
+            raise Duplicate(_s(out[1]))
         return [(_s(o[0]), _s(o[1])) for o in out]
 
     async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:

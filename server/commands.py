@@ -44,7 +44,7 @@ from protocol.messages import (
 )
 from protocol.state import Alarm, Incident
 from server.auth import Principal, may_command
-from server.bus import Bus
+from server.bus import Bus, Duplicate, current_command
 from server.incidents import IncidentDesk
 from server.live import CommandError, Live
 from server.policy import Policy
@@ -95,10 +95,13 @@ class DispatchService:
         if not may_command(who, tag, getattr(cmd, "unit", None)):
             why = "for its own unit only" if who.unit else "not permitted"
             return Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not send {tag}: {why}", cmd.id)
+        token = current_command.set((who.user, cmd.id))
         try:
             if isinstance(cmd, Recommend):
                 return Ack(ref=cmd.id, recommendation=await self.incidents.recommend(who, cmd))
             topic, offset, result = await self._apply(who, cmd)
+        except Duplicate as exc:
+            return Ack(ref=cmd.id, offset=exc.offset, result={"duplicate": "yes"})
         except CommandError as exc:
             return Error(exc.code, exc.message, cmd.id)
         except RedisError as exc:
@@ -107,6 +110,8 @@ class DispatchService:
         except Exception:
             log.exception("command %s failed", tag)
             return Error(ErrorCode.INTERNAL, "internal error; logged", cmd.id)
+        finally:
+            current_command.reset(token)
         return Ack(ref=cmd.id, topic=topic, offset=offset, result=result)
 
     async def _apply(self, who: Principal, cmd: Command) -> tuple[str, str, dict[str, str] | None]:

@@ -538,3 +538,18 @@ async def test_a_missed_check_in_becomes_a_panic_with_position_and_cover(
             assert alarm.alarm == "welfare_missed" and alarm.position.lat == 53.5450
             unit, _ = await hub.ctx.hub.service.live.unit("U7")
             assert unit.status == "emergency"
+
+
+async def test_a_retried_command_is_not_applied_twice(hub: RunningHub, redis: aioredis.Redis) -> None:
+    """The same command id from the same user (a retry after a lost connection) is answered with the
+    first offset and changes nothing; another user's command with that id is its own."""
+    create = IncidentCreate(id="retry-1", call_type="NOISE", location=DOWNTOWN)
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        first = await desk.command(create)
+    async with Connection(hub.url, token=hub.token("ana")) as desk:  # reconnected, retrying
+        again = await desk.command(create)
+    async with Connection(hub.url, token=hub.token("bo")) as other:
+        theirs = await other.command(create)
+    assert again.offset == first.offset and again.result == {"duplicate": "yes"}
+    assert theirs.offset != first.offset and theirs.result and "incident" in theirs.result
+    assert len(await redis.hkeys("{dispatch}:incidents:state")) == 2

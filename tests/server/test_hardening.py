@@ -65,7 +65,7 @@ async def test_disabled_account_is_refused(hub: RunningHub) -> None:
 
 async def test_session_ends_when_its_token_expires(hub: RunningHub) -> None:
     """A session does not outlive its token: it is closed 4001 at expiry."""
-    token = issue_token(hub.settings.secret, Principal("brief", Role.DISPATCHER), ttl_s=1, now=time.time())
+    token = issue_token(hub.settings.secret, Principal("brief", Role.DISPATCHER), ttl_s=2, now=time.time())
     ws = await connect(hub.url, subprotocols=JSON, additional_headers={"Authorization": f"Bearer {token}"})
     assert json.loads(await ws.recv())["type"] == "welcome"
     with pytest.raises(ConnectionClosed) as info:
