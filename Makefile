@@ -21,6 +21,7 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# DEMO=1 make serve adds a demo shift: simulated officers and calls arriving.
 serve: $(VENV)/.stamp-run
 	exec $(BIN)/dispatch serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 

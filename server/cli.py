@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--workers", type=int, default=1, help="hub processes sharing the port")
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    s.add_argument(
+        "--demo",
+        action="store_true",
+        default=os.environ.get("DEMO", "") not in ("", "0"),
+        help="also run a demo shift: simulated officers and calls (or DEMO=1)",
+    )
 
     u = sub.add_parser("user", help="manage accounts")
     usub = u.add_subparsers(dest="user_cmd", required=True)
@@ -135,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                 redis_url=args.redis_url,
                 workers=args.workers,
                 log_level=args.log_level,
-            )
+            ),
+            demo=args.demo,
         )
         return 0
     if args.cmd == "user":

@@ -44,16 +44,18 @@ def incident_to_eido(
     for a in incident.units:
         unit = units.get(a.unit)
         ours = unit.status if unit is not None and a.cleared_at is None else "available"
-        resources.append({
-            "componentIdentifier": f"{incident.id}:unit:{a.unit}:{a.assigned_at}",
-            "resourceIdentifier": a.unit,
-            "unitPrimaryIndicator": a.primary,
-            "primaryUnitStatusRegistryText": EIDO_UNIT_STATUS[availability_of(policy, ours)],
-            "secondaryUnitStatusRegistryText": ours,
-            "dispatchDateTimeStamp": _iso(a.assigned_at),
-            "acknowledgeDateTimeStamp": _iso(a.acknowledged_at),
-            "clearedDateTimeStamp": _iso(a.cleared_at),
-        })  # fmt: skip
+        resources.append(
+            {
+                "componentIdentifier": f"{incident.id}:unit:{a.unit}:{a.assigned_at}",
+                "resourceIdentifier": a.unit,
+                "unitPrimaryIndicator": a.primary,
+                "primaryUnitStatusRegistryText": EIDO_UNIT_STATUS[availability_of(policy, ours)],
+                "secondaryUnitStatusRegistryText": ours,
+                "dispatchDateTimeStamp": _iso(a.assigned_at),
+                "acknowledgeDateTimeStamp": _iso(a.acknowledged_at),
+                "clearedDateTimeStamp": _iso(a.cleared_at),
+            }
+        )
     return {
         "eidoMessageIdentifier": f"urn:dispatch-hub:eido:{incident.id}:{incident.updated_at}",
         "lastUpdateTimeStamp": _iso(incident.updated_at),
@@ -80,7 +82,7 @@ def incident_to_eido(
                 "locationByValue": _pidf_lo(incident),
                 "insideServiceAreaIndicator": incident.location.inside,
             }
-        ],  # fmt: skip
+        ],
         "emergencyResourceComponent": resources,
         "notesComponent": [
             {

@@ -200,8 +200,9 @@ class IncidentDesk:
             if any(a.unit == unit.id and a.cleared_at is None for a in incident.units):
                 raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is already on {incident.id}")
             if unit.incident is not None and unit.incident != incident.id:
-                raise CommandError(ErrorCode.INVALID_TRANSITION,
-                                   f"{unit.id} is on {unit.incident}: clear it before assigning")  # fmt: skip
+                raise CommandError(
+                    ErrorCode.INVALID_TRANSITION, f"{unit.id} is on {unit.incident}: clear it before assigning"
+                )
             if availability_of(self.policy, unit.status) == "not_available":
                 where = f" on {unit.incident}" if unit.incident else ""
                 raise CommandError(
@@ -377,8 +378,15 @@ class IncidentDesk:
                 raise CommandError(ErrorCode.CONFLICT, f"incident {cmd.incident} is still being recorded; try again")
             now = now_ms()
             units = [_replace(a, cleared_at=a.cleared_at or now, primary=False) for a in archived.units]
-            back = _replace(archived, status="reopened", closed_at=None, disposition=None, units=units,
-                            updated_at=now, updated_by=who.user)  # fmt: skip
+            back = _replace(
+                archived,
+                status="reopened",
+                closed_at=None,
+                disposition=None,
+                units=units,
+                updated_at=now,
+                updated_by=who.user,
+            )
             plan = self.bus.plan().check(INCIDENTS, archived.id, version)
             entry = self._entry(plan, back, now, who.user, "reopened", cmd.reason)
             schedule_unassigned(plan, self.bus, self.policy, back, now)

@@ -122,8 +122,12 @@ class Live:
             if raw is not None:
                 alarm = _alarm.decode(raw)
                 plan.delete(ALARMS, alarm_id)
-                plan.emit(ALARMS, AlarmUpdated(ts=at, by=by, alarm=msgspec.structs.replace(alarm, state="resolved"),
-                                               action="resolved"))  # fmt: skip
+                plan.emit(
+                    ALARMS,
+                    AlarmUpdated(
+                        ts=at, by=by, alarm=msgspec.structs.replace(alarm, state="resolved"), action="resolved"
+                    ),
+                )
 
     async def positions(self, unit_ids: list[str]) -> dict[str, Position]:
         if not unit_ids:

@@ -152,8 +152,10 @@ async def info_requests(request: Request) -> Response:
         item = await _body(request, InfoRequestIn)
         if isinstance(item, Response):
             return item
-        areas = [(r["name"], r["keywords"].split(",")) for r in await _select(
-            request, "SELECT name, keywords FROM business_areas ORDER BY id")]  # fmt: skip
+        areas = [
+            (r["name"], r["keywords"].split(","))
+            for r in await _select(request, "SELECT name, keywords FROM business_areas ORDER BY id")
+        ]
         area = route_request(areas, item.subject, item.body)
         now = int(time.time() * 1000)
         cur = await store.db.execute(

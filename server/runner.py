@@ -8,11 +8,17 @@ last, the embedded Valkey is stopped so it flushes its append-only file.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import signal
 import socket
+import subprocess
+import sys
+import threading
+import urllib.request
 import warnings
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -20,9 +26,10 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess, multiprocess
 
 from protocol.limits import MAX_FRAME_BYTES
+from server.auth import Principal, Role, issue_token
 from server.config import Settings
 from server.logs import configure_logging, log_config
-from server.valkey import EmbeddedValkey
+from server.valkey import EmbeddedValkey, _die_with_parent
 
 __all__ = ["HubServer", "serve", "uvicorn_config"]
 
@@ -93,7 +100,56 @@ def _exit_on_term(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def serve(settings: Settings) -> None:
+# The demo shift's units: two per district (see clients/demo.py for their districts and equipment).
+DEMO_UNITS = [f"PO{district}{n}" for district in range(1, 6) for n in (1, 2)]
+
+
+def _write_demo_tokens(settings: Settings) -> Path:
+    """Tokens for the demo's dispatcher and officers, in a file only this user can read."""
+    ttl = 7 * 24 * 3600
+    tokens = {
+        "dispatcher": issue_token(settings.secret, Principal("demo-dispatcher", Role.DISPATCHER), ttl),
+        "officers": {u: issue_token(settings.secret, Principal(f"demo-{u}", Role.OFFICER, u), ttl) for u in DEMO_UNITS},
+    }
+    path = settings.data_dir / "demo-tokens.json"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(tokens, fh)
+    return path
+
+
+def _start_demo(settings: Settings, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
+    """Once the hub answers healthy, run the demo shift as a child process."""
+    url = f"http://{settings.host}:{settings.port}/healthz"
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        stop.wait(0.2)
+    if stop.is_set():
+        return
+    tokens = _write_demo_tokens(settings)
+    cmd = [
+        sys.executable,
+        "-m",
+        "clients.demo",
+        "--url",
+        f"ws://{settings.host}:{settings.port}/ws",
+        "--tokens",
+        str(tokens),
+    ]
+    # The death signal follows the thread that forks, so this thread lives as long as the demo.
+    child = subprocess.Popen(cmd, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    children.append(child)
+    log.info("demo shift running: %d units, calls arriving", len(DEMO_UNITS))
+    stop.wait()
+
+
+def serve(settings: Settings, demo: bool = False) -> None:
     configure_logging(settings.log_level)
     # We choose uvicorn's legacy websockets implementation on purpose (see
     # uvicorn_config); its deprecation notice is not for our operators.
@@ -108,6 +164,10 @@ def serve(settings: Settings) -> None:
         settings = dataclasses.replace(settings, redis_url=valkey.url)
     # Workers build their settings from the environment.
     os.environ.update(settings.to_env())
+    demo_stop = threading.Event()
+    demo_children: list[subprocess.Popen[bytes]] = []
+    if demo:
+        threading.Thread(target=_start_demo, args=(settings, demo_stop, demo_children), daemon=True).start()
     try:
         config = uvicorn_config(settings)
         server = HubServer(config)
@@ -128,6 +188,10 @@ def serve(settings: Settings) -> None:
         else:
             server.run()
     finally:
+        demo_stop.set()
+        for child in demo_children:
+            child.terminate()
+            child.wait(10)
         if valkey is not None:
             valkey.stop()
             log.info("embedded valkey stopped")

@@ -40,6 +40,10 @@ def valkey_binary() -> str:
 
 
 def _die_with_parent() -> None:
+    """In the child before exec: its own process group, so a Ctrl-C at the terminal (sent to
+    the whole foreground group) reaches the hub, which stops it in order; and SIGTERM
+    when the hub dies, so even a SIGKILLed hub leaves no orphan."""
+    os.setpgrp()
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
