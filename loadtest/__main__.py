@@ -22,6 +22,7 @@ from loadtest.hubproc import raise_fd_limit, start_hub
 HUB_ENV = {
     "DISPATCH_COMMANDS_PER_S": "1000000",
     "DISPATCH_COMMANDS_BURST": "1000000",
+    "DISPATCH_MAX_SESSIONS_PER_USER": "1000000",  # every simulated client signs in as one account
 }
 
 

@@ -160,6 +160,7 @@ class Alarm(msgspec.Struct, tag="alarm", tag_field="kind", omit_defaults=True):
     police_requested_by: Name | None = None
     police_requested_at: Millis | None = None
     cover: Ids = []  # recommended cover units, nearest first
+    previous_status: Name = ""  # the unit's status before the alarm put it in emergency
 
 
 class Resource(msgspec.Struct, tag="resource", tag_field="kind", omit_defaults=True):

@@ -68,6 +68,9 @@ local function apply(plan)
     redis.call('RPUSH', l[1], l[2])
     redis.call('LTRIM', l[1], -l[3], -1)
   end
+  for _, x in ipairs(plan.expires or {}) do
+    if x[2] > 0 then redis.call('EXPIRE', x[1], x[2]) else redis.call('PERSIST', x[1]) end
+  end
   for _, g in ipairs(plan.geo or {}) do
     redis.call('GEOADD', g[1], g[2], g[3], g[4])
   end
@@ -118,7 +121,7 @@ TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
 
 
 class _PlanParts:
-    __slots__ = ("cancels", "checks", "deletes", "events", "geo", "lists", "once", "timers", "writes")
+    __slots__ = ("cancels", "checks", "deletes", "events", "expires", "geo", "lists", "once", "timers", "writes")
 
     def __init__(self) -> None:
         self.once: tuple[str, int] | tuple[()] = ()
@@ -127,6 +130,7 @@ class _PlanParts:
         self.deletes: list[tuple[str, str, str]] = []
         self.lists: list[tuple[str, bytes, int]] = []
         self.geo: list[tuple[str, float, float, str]] = []
+        self.expires: list[tuple[str, int]] = []
         self.timers: list[tuple[str, str, str, int, bytes]] = []
         self.cancels: list[tuple[str, str, str]] = []
         self.events: list[tuple[str, str, int, str, bytes]] = []
@@ -160,6 +164,11 @@ class Plan:
     def append(self, key: str, record: Any, keep: int) -> Plan:
         """Append to a list (an incident's timeline), keeping the newest ``keep``."""
         self._wire.lists.append((key, _record_encoder.encode(record), keep))
+        return self
+
+    def expire(self, key: str, seconds: int) -> Plan:
+        """Let a key go after ``seconds`` (0: keep it for good again)."""
+        self._wire.expires.append((key, seconds))
         return self
 
     def geo(self, topic: Topic, member: str, lon: float, lat: float) -> Plan:
@@ -197,7 +206,12 @@ class Plan:
         w = self._wire
         found = [k for c in w.checks for k in (c[0],)]
         found += [k for x in w.writes for k in (x[0], x[1])] + [k for x in w.deletes for k in (x[0], x[1])]
-        found += [x[0] for x in w.lists] + [x[0] for x in w.geo] + [k for x in w.events for k in (x[0], x[1])]
+        found += (
+            [x[0] for x in w.lists]
+            + [x[0] for x in w.geo]
+            + [x[0] for x in w.expires]
+            + [k for x in w.events for k in (x[0], x[1])]
+        )
         if w.timers or w.cancels:
             found += [TIMERS_KEY, TIMER_PLANS_KEY]
         if w.once:

@@ -41,6 +41,7 @@ class Settings:
     # per connection
     queue_max_messages: int = 2000
     queue_max_bytes: int = 4 * 1024 * 1024
+    max_sessions_per_user: int = 32  # one account's open sessions per hub process
     commands_per_s: float = 20.0
     commands_burst: int = 60
     heartbeat_s: float = 20.0

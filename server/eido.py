@@ -25,10 +25,11 @@ def _iso(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _pidf_lo(incident: Incident) -> dict[str, Any]:
+def _pidf_lo(policy: Policy, incident: Incident) -> dict[str, Any]:
     loc = incident.location
+    a = policy.agency
     info: dict[str, Any] = {
-        "civicAddress": {"country": "CA", "A1": "AB", "A3": "Edmonton", "civicAddressText": loc.address}
+        "civicAddress": {"country": a.country, "A1": a.region, "A3": a.city, "civicAddressText": loc.address}
     }
     if loc.lat is not None and loc.lon is not None:
         info["Point"] = {"srsName": "urn:ogc:def:crs:EPSG::4326", "pos": f"{loc.lat} {loc.lon}"}
@@ -60,6 +61,7 @@ def incident_to_eido(
         "eidoMessageIdentifier": f"urn:dispatch-hub:eido:{incident.id}:{incident.updated_at}",
         "lastUpdateTimeStamp": _iso(incident.updated_at),
         "sendingSystemIdentifier": agency,
+        "sendingAgencyName": policy.agency.name,
         "incidentComponent": {
             "componentIdentifier": f"{incident.id}:incident",
             "incidentTrackingIdentifier": incident.id,
@@ -79,7 +81,7 @@ def incident_to_eido(
         "locationComponent": [
             {
                 "componentIdentifier": f"{incident.id}:location",
-                "locationByValue": _pidf_lo(incident),
+                "locationByValue": _pidf_lo(policy, incident),
                 "insideServiceAreaIndicator": incident.location.inside,
             }
         ],

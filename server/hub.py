@@ -78,6 +78,7 @@ class Hub:
         self._catch_up_cache: dict[WireFormat, tuple[str, Frame]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._resyncs: set[asyncio.Task[None]] = set()
+        self._per_user: dict[str, int] = {}
         # Catch-ups at once: a reconnect storm must leave Redis connections for commands.
         self._catch_ups = asyncio.Semaphore(max(1, settings.redis_connections // 4))
         self.accounts: Callable[[str], Awaitable[bool]] | None = None  # is this account still active?
@@ -113,7 +114,21 @@ class Hub:
         self.metrics.connections.set(len(self.sessions))
         self.metrics.connects.inc()
 
+    def admit(self, user: str) -> bool:
+        """Count a signed-in session against its account's limit; False when it is full."""
+        n = self._per_user.get(user, 0)
+        if n >= self.settings.max_sessions_per_user:
+            return False
+        self._per_user[user] = n + 1
+        return True
+
     def forget(self, session: Session) -> None:
+        if session.principal is not None and session.admitted:
+            left = self._per_user.get(session.principal.user, 1) - 1
+            if left > 0:
+                self._per_user[session.principal.user] = left
+            else:
+                self._per_user.pop(session.principal.user, None)
         self.sessions.discard(session)
         for subs in self.subs.values():
             subs.pop(session, None)

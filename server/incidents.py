@@ -47,6 +47,7 @@ __all__ = ["IncidentDesk", "Reply"]
 Reply = tuple[str, str, dict[str, str] | None]
 
 _replace = msgspec.structs.replace
+CLOSED_TIMELINE_TTL_S = 24 * 3600
 
 
 class IncidentDesk:
@@ -71,11 +72,14 @@ class IncidentDesk:
         return entry
 
     def _store(self, plan: Plan, incident: Incident) -> None:
-        """Open incidents live in Redis; closed and cancelled ones only in the records store."""
+        """Open incidents live in Redis; closed and cancelled ones only in the records store
+        (their live timeline lingers a while for late readers, then goes)."""
         if is_open(incident.status):
             plan.write(INCIDENTS, incident.id, incident)
+            plan.expire(timeline_key(incident.id), 0)
         else:
             plan.delete(INCIDENTS, incident.id)
+            plan.expire(timeline_key(incident.id), CLOSED_TIMELINE_TTL_S)
 
     async def _resolve_alarm(self, plan: Plan, alarm_id: str, by: str, at: int) -> None:
         await self.live.resolve_alarms(plan, [alarm_id], by, at)

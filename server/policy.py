@@ -52,6 +52,13 @@ class Welfare(msgspec.Struct, forbid_unknown_fields=True):
     critical_after_s: int
 
 
+class Agency(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    country: str
+    region: str
+    city: str
+
+
 class Positions(msgspec.Struct, forbid_unknown_fields=True):
     stale_after_s: int
 
@@ -70,6 +77,7 @@ class AreaFile(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Policy(msgspec.Struct, forbid_unknown_fields=True):
+    agency: Agency
     positions: Positions
     recommend: Recommend
     priorities: dict[int, PriorityLevel]

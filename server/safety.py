@@ -16,6 +16,7 @@ from server.bus import Plan
 from server.incidents import IncidentDesk
 from server.live import ALARMS, RADIO, TRAFFIC_MODE_ID, UNITS, CommandError, Live, _alarm, now_ms
 from server.rules import availability_of
+from server.timers import schedule_status, schedule_welfare
 
 __all__ = ["OfficerSafety"]
 
@@ -53,6 +54,7 @@ class OfficerSafety:
                 latching=True,
                 incident=unit.incident if unit else None,
                 cover=cover,
+                previous_status=unit.status if unit is not None and unit.status != "emergency" else "",
             )
             plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
             plan.emit(ALARMS, AlarmRaised(ts=now, by=who.user, alarm=alarm))
@@ -144,6 +146,23 @@ class OfficerSafety:
                 done = _replace(done, acked_by=who.user, acked_at=now)
             plan = self.bus.plan().check(ALARMS, alarm.id, version).delete(ALARMS, alarm.id)
             plan.emit(ALARMS, AlarmUpdated(ts=now, by=who.user, alarm=done, action=action))
+            if state == "cancelled" and alarm.unit and alarm.previous_status:
+                # A false alarm: the unit goes back to what it was doing.
+                unit, unit_version = await self.live.unit_or_none(alarm.unit)
+                if unit is not None and unit.status == "emergency":
+                    back = _replace(
+                        unit,
+                        status=alarm.previous_status,
+                        since=now,
+                        last_contact=now,
+                        updated_by=who.user,
+                        availability=availability_of(self.live.policy, alarm.previous_status),
+                    )
+                    call = (await self.live.incident_or_none(unit.incident))[0] if unit.incident else None
+                    back = schedule_welfare(plan, self.bus, self.live.policy, back, call)
+                    schedule_status(plan, self.bus, self.live.policy, back, call)
+                    plan.check(UNITS, unit.id, unit_version).write(UNITS, unit.id, back)
+                    plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=back, previous=unit.status))
             return ALARMS.name, (await self.bus.apply(plan))[0][0], None
 
         return await self.live.retrying(attempt, f"alarm {alarm_id}")

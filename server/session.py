@@ -100,6 +100,7 @@ class Session:
         self._closing: asyncio.Task[None] | None = None
         self._text = not codec.binary
         self._expiry: asyncio.TimerHandle | None = None
+        self.admitted = False  # counted against the account's session limit
 
     # ---- outbound: called by the fan-out, never awaits ---------------------
 
@@ -294,6 +295,10 @@ class Session:
                 self.close(CloseCode.FORBIDDEN, "account disabled")
                 return
             self.principal = who
+            if not self.hub.admit(who.user):
+                self.close(CloseCode.POLICY_VIOLATION, "too many sessions for this account")
+                return
+            self.admitted = True
             if who.expires_at is not None:
                 # The session ends with its token: sign in again for a new one.
                 delay = max(0.0, who.expires_at - time.time())

@@ -263,8 +263,11 @@ async def test_accidental_panic_cancelled_by_the_officer_with_a_reason(hub: Runn
         Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
     ):
         await roster(desk, "U7", 53.5450, -113.4900)
+        await officer.command(UnitStatus(id=officer.next_id(), unit="U7", status="busy"))
         ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
+        assert (await hub.ctx.hub.service.live.unit("U7"))[0].status == "emergency"
         await officer.command(AlarmCancel(id=officer.next_id(), alarm=ack.result["alarm"], reason="pocket press"))  # type: ignore[index]
+        assert (await hub.ctx.hub.service.live.unit("U7"))[0].status == "busy"  # back to what it was doing
         with pytest.raises(CommandRejected, match="forbidden"):
             await officer.command(TrafficEmergency(id=officer.next_id(), on=True))
         await desk.command(TrafficEmergency(id=desk.next_id(), on=True, unit="U7", reason="officer down drill"))
@@ -304,9 +307,11 @@ async def test_merge_link_note_and_reopen(hub: RunningHub) -> None:
         await desk.command(IncidentClose(id=desk.next_id(), incident=c, disposition="gone on arrival"))
         await wait_for(lambda: hub.ctx.store.archived_incident(c), 10)
         await wait_for(_closed_archived(hub, c), 10)
+        assert 0 < await hub.ctx.redis.ttl(f"{{dispatch}}:timeline:{c}") <= 24 * 3600  # lingers, then goes
         await desk.command(IncidentReopen(id=desk.next_id(), incident=c, reason="caller called back"))
         back, _ = await live.incident(c)
         assert back.status == "reopened" and back.disposition is None
+        assert await hub.ctx.redis.ttl(f"{{dispatch}}:timeline:{c}") == -1  # live again: kept
 
 
 def _closed_archived(hub: RunningHub, incident_id: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -83,3 +84,27 @@ async def test_sign_in_attempts_are_limited_per_address(hub: RunningHub) -> None
             for _ in range(12)
         ]
     assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+async def test_sessions_per_account_are_capped(redis: aioredis.Redis, valkey: object, tmp_path: object) -> None:
+    """Past the limit an account's next session is closed 1008; closing one makes room again."""
+    from pathlib import Path
+
+    from tests.helpers import hub_in_process
+
+    async with hub_in_process(valkey.url, Path(str(tmp_path)), max_sessions_per_user=2) as hub:  # type: ignore[attr-defined]
+        headers = {"Authorization": f"Bearer {hub.token('ana')}"}
+        first = await connect(hub.url, subprotocols=JSON, additional_headers=headers)
+        second = await connect(hub.url, subprotocols=JSON, additional_headers=headers)
+        for ws in (first, second):
+            assert json.loads(await ws.recv())["type"] == "welcome"
+        third = await connect(hub.url, subprotocols=JSON, additional_headers=headers)
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await third.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.POLICY_VIOLATION
+        await first.close()
+        await wait_for(lambda: len(hub.ctx.hub.sessions) == 1)
+        fourth = await connect(hub.url, subprotocols=JSON, additional_headers=headers)
+        assert json.loads(await fourth.recv())["type"] == "welcome"
+        await asyncio.gather(second.close(), fourth.close())
