@@ -15,6 +15,7 @@ from protocol.limits import MAX_ID, MAX_LIST, MAX_NAME, MAX_TEXT
 
 __all__ = [
     "Alarm",
+    "AlarmKind",
     "Assignment",
     "Id",
     "Incident",

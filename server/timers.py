@@ -16,7 +16,7 @@ import msgspec
 from redis.exceptions import RedisError
 
 from protocol.events import AlarmRaised, Notified
-from protocol.state import Alarm, Incident, UnitState
+from protocol.state import Alarm, AlarmKind, Incident, UnitState
 from server.bus import Bus, Plan
 from server.live import ALARMS
 from server.policy import Policy
@@ -43,6 +43,21 @@ def welfare_critical_timer(unit_id: str) -> str:
     return f"welfare-critical:{unit_id}"
 
 
+def _system_alarm(
+    alarm_id: str, kind: AlarmKind, unit: str | None, incident: str | None, reason: str, at: int, latching: bool = False
+) -> Alarm:
+    return Alarm(
+        id=alarm_id,
+        unit=unit,
+        incident=incident,
+        alarm=kind,
+        latching=latching,
+        reason=reason,
+        raised_at=at,
+        raised_by="system",
+    )
+
+
 def _raise(bus: Bus, alarm: Alarm, notify_supervisor: str | None = None) -> Plan:
     plan = (
         bus.plan()
@@ -64,16 +79,8 @@ def schedule_unassigned(plan: Plan, bus: Bus, policy: Policy, incident: Incident
     if limit <= 0:
         return
     due = since_ms + limit * 1000
-    alarm = Alarm(
-        id=f"unassigned:{incident.id}",
-        unit=None,
-        incident=incident.id,
-        alarm="unassigned",
-        latching=False,
-        reason=f"P{incident.priority} {incident.call_type} waiting unassigned over {limit}s",
-        raised_at=due,
-        raised_by="system",
-    )
+    reason = f"P{incident.priority} {incident.call_type} waiting unassigned over {limit}s"
+    alarm = _system_alarm(f"unassigned:{incident.id}", "unassigned", None, incident.id, reason, due)
     plan.timer(unassigned_timer(incident.id), due, _raise(bus, alarm))
 
 
@@ -84,16 +91,8 @@ def schedule_status(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, incid
     if limit <= 0:
         return
     due = unit.since + limit * 1000
-    alarm = Alarm(
-        id=f"status:{unit.id}",
-        unit=unit.id,
-        incident=unit.incident,
-        alarm="status_overdue",
-        latching=False,
-        reason=f"{unit.id} {unit.status} over {limit}s",
-        raised_at=due,
-        raised_by="system",
-    )
+    reason = f"{unit.id} {unit.status} over {limit}s"
+    alarm = _system_alarm(f"status:{unit.id}", "status_overdue", unit.id, unit.incident, reason, due)
     plan.timer(status_timer(unit.id), due, _raise(bus, alarm))
 
 
@@ -108,25 +107,17 @@ def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, inci
     if deadlines is None:
         return msgspec.structs.replace(unit, welfare_warn_at=None, welfare_critical_at=None)
     warn_at, critical_at = deadlines
-    warning = Alarm(
-        id=f"welfare:{unit.id}",
-        unit=unit.id,
-        incident=unit.incident,
-        alarm="welfare_warning",
-        latching=False,
-        reason=f"{unit.id} check-in overdue",
-        raised_at=warn_at,
-        raised_by="system",
+    warning = _system_alarm(
+        f"welfare:{unit.id}", "welfare_warning", unit.id, unit.incident, f"{unit.id} check-in overdue", warn_at
     )
-    missed = Alarm(
-        id=f"welfare-missed:{unit.id}:{critical_at}",
-        unit=unit.id,
-        incident=unit.incident,
-        alarm="welfare_missed",
+    missed = _system_alarm(
+        f"welfare-missed:{unit.id}:{critical_at}",
+        "welfare_missed",
+        unit.id,
+        unit.incident,
+        f"{unit.id} missed check-in",
+        critical_at,
         latching=True,
-        reason=f"{unit.id} missed check-in",
-        raised_at=critical_at,
-        raised_by="system",
     )
     plan.timer(welfare_warn_timer(unit.id), warn_at, _raise(bus, warning))
     plan.timer(

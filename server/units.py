@@ -46,6 +46,25 @@ class UnitDesk:
         incident, _ = await self.live.incident_or_none(unit.incident)
         return incident
 
+    def _on_incident(
+        self,
+        plan: Plan,
+        who: Principal,
+        incident: Incident,
+        now: int,
+        action: str,
+        detail: str,
+        unit: str,
+        **changes: Any,
+    ) -> None:
+        """What a unit's change does to its incident: a timeline line, and the changed incident."""
+        entry = TimelineEntry(at=now, by=who.user, action=action, detail=detail, unit=unit)
+        plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+        after = _replace(incident, **changes, updated_at=now, updated_by=who.user)
+        changed = sorted(k for k, v in changes.items() if getattr(incident, k) != v)
+        plan.write(INCIDENTS, incident.id, after)
+        plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=after, changed=changed, entry=entry))
+
     async def roster(self, who: Principal, cmd: UnitRoster) -> Reply:
         if cmd.status not in self.policy.unit_statuses:
             raise CommandError(ErrorCode.INVALID_TRANSITION, f"unknown unit status {cmd.status!r}")
@@ -114,48 +133,26 @@ class UnitDesk:
                 if incident is not None:
                     plan.check(INCIDENTS, incident.id, iv)
             if cmd.status == "emergency" and incident is not None:
-                entry = TimelineEntry(
-                    at=now, by=who.user, action="unit status", detail=f"{unit.id} EMERGENCY", unit=unit.id
-                )
-                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
-                after = _replace(incident, updated_at=now, updated_by=who.user)
-                plan.write(INCIDENTS, incident.id, after)
-                plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=after, changed=[], entry=entry))
+                self._on_incident(plan, who, incident, now, "unit status", f"{unit.id} EMERGENCY", unit.id)
                 changed = _replace(changed, incident=incident.id)  # in distress at the call: still on it
             elif cmd.status in ON_CALL_STATUSES and incident is not None:
                 changed = _replace(changed, incident=incident.id)
                 progressed = incident_progress(incident.status, cmd.status)
-                entry = TimelineEntry(
-                    at=now, by=who.user, action="unit status", detail=f"{unit.id} {cmd.status}", unit=unit.id
+                self._on_incident(
+                    plan, who, incident, now, "unit status", f"{unit.id} {cmd.status}", unit.id, status=progressed
                 )
-                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
-                after = _replace(incident, status=progressed, updated_at=now, updated_by=who.user)
-                plan.write(INCIDENTS, incident.id, after)
-                plan.emit(
-                    INCIDENTS,
-                    IncidentUpdated(
-                        ts=now,
-                        by=who.user,
-                        incident=after,
-                        changed=["status"] if progressed != incident.status else [],
-                        entry=entry,
-                    ),
-                )
-            elif cmd.status not in ON_CALL_STATUSES and incident is not None:
-                # Clear: the unit leaves the call; the call stays until dispatch closes it.
+            elif incident is not None:
+                # Clear: the unit leaves the call (the call stays until dispatch closes it);
+                # if it was the primary, the next unit still on the call becomes primary.
                 units = [
                     _replace(a, cleared_at=now) if a.unit == unit.id and a.cleared_at is None else a
                     for a in incident.units
                 ]
-                entry = TimelineEntry(
-                    at=now, by=who.user, action="unit cleared", detail=f"{unit.id} {cmd.status}", unit=unit.id
-                )
-                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
-                after = _replace(incident, units=units, updated_at=now, updated_by=who.user)
-                plan.write(INCIDENTS, incident.id, after)
-                plan.emit(
-                    INCIDENTS,
-                    IncidentUpdated(ts=now, by=who.user, incident=after, changed=["units"], entry=entry),
+                active = [a for a in units if a.cleared_at is None]
+                if active and not any(a.primary for a in active):
+                    units = [_replace(a, primary=True) if a is active[0] else a for a in units]
+                self._on_incident(
+                    plan, who, incident, now, "unit cleared", f"{unit.id} {cmd.status}", unit.id, units=units
                 )
                 changed = _replace(changed, incident=None)
             on_call = incident if incident is not None and changed.incident else None

@@ -558,3 +558,18 @@ async def test_a_retried_command_is_not_applied_twice(hub: RunningHub, redis: ai
     assert again.offset == first.offset and again.result == {"duplicate": "yes"}
     assert theirs.offset != first.offset and theirs.result and "incident" in theirs.result
     assert len(await redis.hkeys("{dispatch}:incidents:state")) == 2
+
+
+async def test_when_the_primary_clears_the_next_unit_becomes_primary(hub: RunningHub) -> None:
+    """Two units on a call; the primary clears itself: the other, still there, is primary now."""
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        await roster(desk, "U8", 53.5460, -113.4950)
+        call = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))).result
+        incident = call["incident"]  # type: ignore[index]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=incident, unit="U7"))
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=incident, unit="U8"))
+        await desk.command(UnitStatus(id=desk.next_id(), unit="U7", status="available"))
+        after, _ = await hub.ctx.hub.service.live.incident(incident)
+        active = [(a.unit, a.primary) for a in after.units if a.cleared_at is None]
+        assert active == [("U8", True)]
