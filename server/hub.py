@@ -95,13 +95,18 @@ class Hub:
         self.metrics.watch_queues(lambda: [s.depth for s in self.sessions])
 
     async def shutdown(self) -> None:
-        """Stop accepting, close every session with 1001 after a bounded drain."""
+        """Stop accepting, close every session with 1001 after a bounded drain.
+
+        Called by the server before connections are cut and again by the lifespan;
+        the second time only what is left is closed, without another drain."""
+        first = self.accepting
         self.accepting = False
-        sessions = list(self.sessions)
-        if sessions:
+        sessions = [s for s in self.sessions if s.state is SessionState.OPEN]
+        if sessions and first:
             await asyncio.gather(*(s.drain(self.settings.drain_s) for s in sessions))
-            for s in sessions:
-                s.close(CloseCode.GOING_AWAY, "hub shutting down: reconnect and resume")
+        for s in sessions:
+            s.close(CloseCode.GOING_AWAY, "hub shutting down: reconnect and resume")
+        if sessions:
             await asyncio.gather(*(s.wait_closed(2.0) for s in sessions))
         for task in self._tasks:
             task.cancel()

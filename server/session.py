@@ -179,8 +179,9 @@ class Session:
             self._writer.cancel()
             with contextlib.suppress(BaseException):
                 await self._writer
+        # Bounded: a peer that never answers the close handshake must not hold the session.
         with contextlib.suppress(Exception):
-            await self.ws.close(code, reason)
+            await asyncio.wait_for(self.ws.close(code, reason), 5.0)
 
     async def _write(self) -> None:
         send = self.ws.send

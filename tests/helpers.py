@@ -74,6 +74,7 @@ async def hub_in_process(redis_url: str, data_dir: Path, **overrides: Any) -> As
     from server.runner import HubServer
 
     port = free_port()
+    overrides.setdefault("drain_s", 1.0)  # tests need no long goodbye
     settings = Settings(
         port=port,
         data_dir=data_dir,
@@ -94,7 +95,7 @@ async def hub_in_process(redis_url: str, data_dir: Path, **overrides: Any) -> As
         yield hub
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 30 * S)
+        await asyncio.wait_for(task, 60 * S)
 
 
 @dataclasses.dataclass
