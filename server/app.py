@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 
 import msgspec
@@ -97,6 +97,20 @@ async def _wait_for_redis(redis: Redis, budget_s: float) -> bool:
                 return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def _settle(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(BaseException):
+        await task
+
+
+async def _step(name: str, work: Awaitable[None], timeout_s: float = 5.0) -> None:
+    try:
+        await asyncio.wait_for(work, timeout_s)
+    except TimeoutError:
+        log.error("shutdown: %s did not finish in %.0fs; going on", name, timeout_s)
+    except Exception:
+        log.exception("shutdown: %s failed; going on", name)
 
 
 def _ctx(request: Request | WebSocket) -> HubContext:
@@ -252,14 +266,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            await hub.shutdown()  # idempotent: the runner may have drained already
+            # Each step bounded and named: shutdown always completes, and a step that
+            # hangs says so in the log.
+            await _step("hub", hub.shutdown())  # idempotent: the runner may have drained already
             for task in (archiving, timing):
                 task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-            await store.close()
-            await redis.aclose()
-            await pool.aclose()  # a pool passed in explicitly is not closed by the client
+                await _step(task.get_name(), _settle(task))
+            await _step("records store", store.close())
+            await _step("redis client", redis.aclose())
+            await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
 
     app = Starlette(
         routes=[
