@@ -9,9 +9,12 @@ from __future__ import annotations
 import enum
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
+
+from protocol.state import Incident
 
 __all__ = [
     "COMMAND_ROLES",
@@ -21,6 +24,7 @@ __all__ = [
     "Role",
     "may_command",
     "may_read",
+    "officer_sees",
     "issue_token",
     "verify_token",
 ]
@@ -101,6 +105,18 @@ def may_command(who: Principal, command: str, unit: str | None) -> bool:
     if who.role is Role.OFFICER and command in OWN_UNIT_COMMANDS:
         return unit is not None and unit == who.unit
     return True
+
+
+def officer_sees(who: Principal) -> Callable[[Incident], bool] | None:
+    """For an officer, the incidents it may see: those its unit is or was on, and those it
+    reported itself. Callers' names and numbers on other calls are not its business."""
+    if who.role is not Role.OFFICER:
+        return None
+
+    def sees(incident: Incident) -> bool:
+        return incident.created_by == who.user or any(a.unit == who.unit for a in incident.units)
+
+    return sees
 
 
 def may_read(who: Principal, topic: str) -> bool:

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from protocol.codec import Codec, WireFormat, codec_for, event_decoder
 from protocol.codes import CloseCode, ErrorCode
-from protocol.events import Event, PositionReported
+from protocol.events import Event, IncidentCreated, IncidentUpdated, PositionReported
 from protocol.messages import (
     Ack,
     Command,
@@ -33,8 +33,8 @@ from protocol.messages import (
     Subscribe,
     TopicOffset,
 )
-from protocol.state import Position
-from server.auth import Principal, may_read
+from protocol.state import Incident, Position
+from server.auth import Principal, may_read, officer_sees
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
@@ -49,6 +49,11 @@ log = logging.getLogger("dispatch.hub")
 _CODECS = {fmt: codec_for(fmt) for fmt in WireFormat}
 _POSITIONS = topic_named("positions")
 _position_decoder = msgspec.msgpack.Decoder(Position)
+
+
+def _visible(sees: Callable[[Incident], bool], event: Any) -> bool:
+    """Whether a filtered feed (an officer's) carries this event: only incident events it may see."""
+    return isinstance(event, IncidentCreated | IncidentUpdated) and sees(event.incident)
 
 
 def _s(value: Any) -> str:
@@ -189,6 +194,8 @@ class Hub:
         sub = session.subs.get(topic.name)
         if sub is None or sub.buffer is None:
             sub = Subscription()  # a resync already under way keeps its buffer of live frames
+        if topic.name == "incidents" and session.principal is not None:
+            sub.sees = officer_sees(session.principal)
         session.subs[topic.name] = sub
         self.subs[topic.name][session] = sub
         urgent = topic.lane is Lane.ALARM
@@ -212,11 +219,14 @@ class Hub:
         history = None
         if topic.replay and wanted.offset is not None:
             history = await self.bus.history(topic, wanted.offset, wanted.epoch, self.settings.replay_max)
+        sees = session.subs[topic.name].sees
         if history is not None:
             floor = wanted.offset or "0-0"
             for offset, event in history.entries:
-                session.push_catch_up(EventFrame(topic.name, offset, history.epoch, event), urgent)
                 floor = offset
+                if sees is not None and not _visible(sees, event):
+                    continue
+                session.push_catch_up(EventFrame(topic.name, offset, history.epoch, event), urgent)
         else:
             if not topic.replay:
                 reason = "state"
@@ -227,7 +237,8 @@ class Hub:
             else:
                 reason = "gap"
             snap = await self.bus.snapshot(topic)
-            session.push_catch_up(Resync(topic.name, snap.epoch, snap.offset, reason, snap.items), urgent)  # type: ignore[arg-type]
+            items = snap.items if sees is None else [i for i in snap.items if isinstance(i, Incident) and sees(i)]
+            session.push_catch_up(Resync(topic.name, snap.epoch, snap.offset, reason, items), urgent)  # type: ignore[arg-type]
             floor = snap.offset
         return floor
 
@@ -359,6 +370,8 @@ class Hub:
         encoded: dict[WireFormat, Frame] = {}
         mark: tuple[int, int] | None = None
         for session, sub in subs.items():
+            if sub.sees is not None and not _visible(sub.sees, frame.payload):
+                continue
             fmt = session.codec.format
             data = encoded.get(fmt)
             if data is None:

@@ -17,6 +17,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from protocol.messages import (
     Unsubscribe,
     Welcome,
 )
+from protocol.state import Incident
 from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
 from server.ratelimit import TokenBucket
 
@@ -74,6 +76,8 @@ class Subscription:
     buffer: list[tuple[tuple[int, int], Frame, str]] | None = field(default_factory=list)
     # Live events at or below this offset were already sent by the catch-up.
     floor: tuple[int, int] | None = None
+    # For an officer's incidents feed: which incidents it may see (None: all).
+    sees: Callable[[Incident], bool] | None = None
 
 
 class Session:

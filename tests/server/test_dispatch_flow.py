@@ -189,8 +189,9 @@ async def test_assignment_warns_when_it_leaves_a_district_uncovered(hub: Running
 async def test_location_outside_service_area_is_flagged(hub: RunningHub) -> None:
     """A call in Sherwood Park is accepted but marked outside, on the incident and its timeline."""
     async with Connection(hub.url, token=hub.token("ana"), topics=["incidents"]) as desk:
-        ack = await desk.command(IncidentCreate(
-            id=desk.next_id(), call_type="NOISE", location=Location("Sherwood Park", 53.5417, -113.2958)))  # fmt: skip
+        ack = await desk.command(
+            IncidentCreate(id=desk.next_id(), call_type="NOISE", location=Location("Sherwood Park", 53.5417, -113.2958))
+        )
         assert ack.result["inside_service_area"] == "no"  # type: ignore[index]
         (event,) = await events(desk, 1)
         assert event.payload.incident.location.inside is False  # type: ignore[union-attr]
@@ -395,8 +396,11 @@ async def test_a_boat_assigned_to_a_unit_makes_it_recommended_for_river_calls(hu
 
     async with Connection(hub.url, token=hub.token("ana"), topics=["resources"]) as desk:
         await roster(desk, "U5", 53.5300, -113.5000)
-        await desk.command(ResourceUpsert(id=desk.next_id(), resource="BOAT-2", category="boat", name="Jet boat 2",
-                                          capabilities=["boat"]))  # fmt: skip
+        await desk.command(
+            ResourceUpsert(
+                id=desk.next_id(), resource="BOAT-2", category="boat", name="Jet boat 2", capabilities=["boat"]
+            )
+        )
         call = await desk.command(IncidentCreate(id=desk.next_id(), call_type="RIVER VALLEY", location=DOWNTOWN))
         incident = call.result["incident"]  # type: ignore[index]
         rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
@@ -404,8 +408,17 @@ async def test_a_boat_assigned_to_a_unit_makes_it_recommended_for_river_calls(hu
         await desk.command(ResourceAssign(id=desk.next_id(), resource="BOAT-2", unit="U5"))
         rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
         assert rec is not None and [r.unit for r in rec.units] == ["U5"] and "boat" in rec.units[0].capabilities
-        await desk.command(ResourceUpsert(id=desk.next_id(), resource="BOAT-2", category="boat", name="Jet boat 2",
-                                          capabilities=["boat"], available=False, note="in repair"))  # fmt: skip
+        await desk.command(
+            ResourceUpsert(
+                id=desk.next_id(),
+                resource="BOAT-2",
+                category="boat",
+                name="Jet boat 2",
+                capabilities=["boat"],
+                available=False,
+                note="in repair",
+            )
+        )
         rec = (await desk.command(Recommend(id=desk.next_id(), incident=incident))).recommendation
         assert rec is not None and rec.units == []
         unit, _ = await hub.ctx.hub.service.live.unit("U5")
@@ -422,8 +435,15 @@ async def test_board_first_load_radio_search_and_response_report(hub: RunningHub
         ack = await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))
         incident = ack.result["incident"]  # type: ignore[index]
         await desk.command(IncidentAssign(id=desk.next_id(), incident=incident, unit="U7"))
-        await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="U7 copies, en route to Jasper Ave",
-                                       unit="U7", incident=incident))  # fmt: skip
+        await desk.command(
+            RadioAppend(
+                id=desk.next_id(),
+                channel="main",
+                text="U7 copies, en route to Jasper Ave",
+                unit="U7",
+                incident=incident,
+            )
+        )
         await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="Unrelated traffic"))
         board = (await api(hub, "/api/board")).json()
         assert [i["id"] for i in board["incidents"]] == [incident]
@@ -507,10 +527,19 @@ async def test_panic_sets_emergency_and_police_support_can_follow_acknowledgemen
         record = await wait_for(lambda: _police_logged(hub, alarm), 10)
         assert record["acked_by"] == "ana"
         await hub.ctx.hub.service.live.redis.hset(  # a missed check-in alarm for U7, as a timer raises it
-            "{dispatch}:alarms:state", "welfare-missed:U7:1",
-            __import__("msgspec").msgpack.encode(__import__("protocol.state", fromlist=["Alarm"]).Alarm(
-                id="welfare-missed:U7:1", unit="U7", reason="missed", raised_at=1, raised_by="system",
-                alarm="welfare_missed")))  # fmt: skip
+            "{dispatch}:alarms:state",
+            "welfare-missed:U7:1",
+            __import__("msgspec").msgpack.encode(
+                __import__("protocol.state", fromlist=["Alarm"]).Alarm(
+                    id="welfare-missed:U7:1",
+                    unit="U7",
+                    reason="missed",
+                    raised_at=1,
+                    raised_by="system",
+                    alarm="welfare_missed",
+                )
+            ),
+        )
         with pytest.raises(CommandRejected, match="only its own unit's panic"):
             await officer.command(AlarmCancel(id=officer.next_id(), alarm="welfare-missed:U7:1", reason="fine"))
 
@@ -573,3 +602,43 @@ async def test_when_the_primary_clears_the_next_unit_becomes_primary(hub: Runnin
         after, _ = await hub.ctx.hub.service.live.incident(incident)
         active = [(a.unit, a.primary) for a in after.units if a.cleared_at is None]
         assert active == [("U8", True)]
+
+
+async def test_officers_see_only_their_own_calls(hub: RunningHub) -> None:
+    """An officer's incidents feed carries the calls its unit is on and those it reported, live, on resume
+    and in snapshots; not other callers' names and numbers."""
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        other = (
+            await desk.command(
+                IncidentCreate(
+                    id=desk.next_id(),
+                    call_type="NOISE",
+                    location=DOWNTOWN,
+                    caller="Private Person",
+                    callback="780-555-0199",
+                )
+            )
+        ).result["incident"]  # type: ignore[index]
+        mine = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))).result[
+            "incident"
+        ]  # type: ignore[index]
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=mine, unit="U7"))
+    async with Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7"), topics=["incidents"]) as officer:
+        snap = await officer.next_frame()
+        assert isinstance(snap, Resync) and [i.id for i in snap.snapshot] == [mine]  # type: ignore[union-attr]
+        saved = officer.saved_positions()
+        own = await officer.command(
+            IncidentCreate(id=officer.next_id(), call_type="PARKING", location=DOWNTOWN, source="officer")
+        )
+        async with Connection(hub.url, token=hub.token("ana")) as desk:
+            await desk.command(IncidentCreate(id=desk.next_id(), call_type="ANIMAL", location=DOWNTOWN))
+            await desk.command(IncidentNote(id=desk.next_id(), incident=mine, text="caller says two people"))
+        seen = {e.payload.incident.id for e in await events(officer, 2)}  # type: ignore[union-attr]
+        assert seen == {own.result["incident"], mine}  # type: ignore[index]
+    async with Connection(
+        hub.url, token=hub.token("u7", Role.OFFICER, "U7"), topics=["incidents"], resume_from=saved
+    ) as again:
+        replayed = {e.payload.incident.id for e in await events(again, 2)}  # type: ignore[union-attr]
+        assert replayed == seen and other not in replayed
+        assert again.pending_frames() == 0

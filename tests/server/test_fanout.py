@@ -7,7 +7,16 @@ import itertools
 
 from clients.connection import Connection
 from protocol.codec import WireFormat
-from protocol.messages import EventFrame, IncidentCreate, PositionsFrame, RadioAppend, Resync, UnitPosition
+from protocol.messages import (
+    EventFrame,
+    IncidentAssign,
+    IncidentCreate,
+    PositionsFrame,
+    RadioAppend,
+    Resync,
+    UnitPosition,
+    UnitRoster,
+)
 from protocol.state import Location
 from server.auth import Role
 from server.topics import parse_offset
@@ -47,19 +56,23 @@ async def test_many_clients_both_formats_receive_all_in_order(hub: RunningHub) -
 
 
 async def test_dispatcher_and_officer_see_each_other(hub: RunningHub) -> None:
-    """A call created at the desk reaches the officer; the officer's position reaches the desk, batched."""
+    """A call the desk gives the officer's unit reaches the officer; the officer's position reaches the desk,
+    batched."""
     async with (
         Connection(hub.url, token=hub.token("ana"), topics=["incidents", "positions"]) as desk,
         Connection(
             hub.url, token=hub.token("u7", Role.OFFICER, "U7"), topics=["incidents"], wire=WireFormat.MSGPACK
         ) as officer,
     ):
+        await desk.command(UnitRoster(id=desk.next_id(), unit="U7", district="Downtown"))
         ack = await desk.command(
             IncidentCreate(id=desk.next_id(), call_type="NOISE", priority=3, location=Location("Churchill Sq"))
         )
         assert ack.result and ack.result["incident"].startswith("I")
-        (event,) = await _collect(officer, 1, EventFrame)
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=ack.result["incident"], unit="U7"))
+        (event,) = await _collect(officer, 1, EventFrame)  # the assignment: the first it may see of the call
         assert event.payload.incident.id == ack.result["incident"]
+        assert event.payload.incident.units[0].unit == "U7"
         for lat in (53.50, 53.51, 53.52):
             await officer.command(UnitPosition(id=officer.next_id(), unit="U7", lat=lat, lon=-113.5))
         latest = await wait_for(lambda: _latest(desk), 5)
