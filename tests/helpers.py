@@ -48,6 +48,28 @@ async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval:
         await asyncio.sleep(interval)
 
 
+def poll_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+    """The blocking twin of wait_for, for sync tests and helpers: poll until predicate() is truthy."""
+    deadline = time.monotonic() + timeout * S
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout * S:.1f}s")
+        time.sleep(0.02)
+
+
+def healthy(http: str) -> dict[str, Any] | None:
+    """The /healthz body when the hub answers 200, else None."""
+    with contextlib.suppress(httpx.HTTPError):
+        r = httpx.get(http + "/healthz", timeout=1)
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()
+            return body
+    return None
+
+
 @dataclasses.dataclass
 class RunningHub:
     settings: Settings
@@ -117,17 +139,13 @@ class HubProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_healthy(self, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout * S
-        while time.monotonic() < deadline:
+        def check() -> dict[str, Any] | None:
             if self.proc.poll() is not None:
                 raise AssertionError(f"hub exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                r = httpx.get(self.http + "/healthz", timeout=1)
-                if r.status_code == 200:
-                    body: dict[str, Any] = r.json()
-                    return body
-            time.sleep(0.05)
-        raise AssertionError(f"hub not healthy in {timeout * S}s:\n{self.log()[-3000:]}")
+            return healthy(self.http)
+
+        body: dict[str, Any] = poll_until(check, timeout, "hub healthy")
+        return body
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:

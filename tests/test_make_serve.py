@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from clients.connection import Connection
 from protocol.messages import RadioAppend
-from tests.helpers import ROOT, S, free_port, wait_for
+from tests.helpers import ROOT, S, free_port, healthy, poll_until, wait_for
 from tests.server.test_processes import valkey_pids
 
 pytestmark = pytest.mark.slow
@@ -52,16 +51,12 @@ async def test_make_serve_then_sigterm(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120 * S
-        while True:
+
+        def serving() -> Any:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "make serve did not become healthy"
-            time.sleep(0.1)
+            return healthy(f"http://127.0.0.1:{port}")
+
+        poll_until(serving, 120, "make serve healthy")
         assert valkey_pids(data), "the embedded valkey runs in DATA_DIR"
         token = subprocess.run(
             [str(ROOT / ".venv/bin/dispatch"), "token", "ana", "--data-dir", str(data)],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import redis
 
 from server.valkey import EmbeddedValkey, valkey_binary
-from tests.helpers import S
+from tests.helpers import S, poll_until
 
 
 def test_start_with_aof_on_unix_socket_and_stop(tmp_path: Path) -> None:
@@ -68,9 +67,7 @@ def test_leftover_server_from_a_crashed_hub_is_replaced(tmp_path: Path) -> None:
         ],
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10 * S
-    while not (tmp_path / "valkey.pid").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    poll_until((tmp_path / "valkey.pid").exists, 10, "old server's pid file")
     v = EmbeddedValkey(tmp_path)
     v.start()
     try:
@@ -93,9 +90,7 @@ def test_child_restarted_after_it_dies(tmp_path: Path) -> None:
         assert client.execute_command("WAITAOF", 1, 0, 5000) == [1, 0]  # fsynced before the kill
         client.close()
         os.kill(first, 9)
-        deadline = time.monotonic() + 10 * S
-        while (v.restarts == 0 or v.pid == first) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: v.restarts and v.pid != first, 10, "valkey restarted")
         assert v.restarts == 1 and v.pid != first
         assert redis.Redis(unix_socket_path=str(v.socket_path)).get("k") == b"v"
     finally:
