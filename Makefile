@@ -7,7 +7,9 @@ PORT ?= 8000
 DATA_DIR ?= ./var
 HOST ?= 127.0.0.1
 
-.PHONY: serve test lint typecheck clean
+VENDOR := static/vendor
+
+.PHONY: serve test lint typecheck clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +23,22 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# Front-end libraries (Leaflet) from npm, served by the hub from node_modules.
+$(VENDOR)/node_modules/.stamp: $(VENDOR)/package.json $(VENDOR)/package-lock.json
+	cd $(VENDOR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The browser tests drive Debian's chromium; install it when missing and we are root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
 # DEMO=1 make serve adds a demo shift: simulated officers and calls arriving.
-serve: $(VENV)/.stamp-run
+serve: $(VENV)/.stamp-run $(VENDOR)/node_modules/.stamp
 	exec $(BIN)/dispatch serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
 lint: $(VENV)/.stamp-dev
@@ -32,7 +48,7 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
-test: $(VENV)/.stamp-dev lint typecheck
+test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium lint typecheck
 	$(BIN)/pytest
 
 clean:

@@ -100,6 +100,8 @@ ROSTER = [  # (unit, district, capabilities)
     ("PO51", "Southeast", ["first_aid"]),
     ("PO52", "Southeast", []),
 ]
+# Rostered but not simulated: the unit a person drives from the officer app (see server/runner.py).
+HUMAN_UNITS = [("PO60", "Downtown", ["first_aid"])]
 DISPOSITIONS = ["report taken", "citation issued", "gone on arrival", "unable to locate", "no action required"]
 ASSIGN_AFTER_S = {1: 4, 2: 10, 3: 25, 4: 45, 5: 90}  # the assistant leaves time for a human to go first
 
@@ -149,6 +151,9 @@ class DemoShift:
         )
         await desk.start(30)
         sims = []
+        for unit, district, caps in HUMAN_UNITS:
+            roster = UnitRoster(id=desk.next_id(), unit=unit, call_sign=unit, district=district, capabilities=caps)
+            await self._try(desk, roster)
         for unit, district, caps in ROSTER:
             if unit not in self.officer_tokens:
                 continue

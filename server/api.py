@@ -20,7 +20,7 @@ from server.eido import incident_to_eido
 from server.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
 from server.rules import ResponseRow, response_time_report, welfare_state
 
-__all__ = ["api_routes"]
+__all__ = ["api_routes", "principal"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 _to_builtins = msgspec.to_builtins
@@ -33,7 +33,8 @@ _decoders: dict[str, Any] = {
 }
 
 
-def _principal(request: Request) -> Principal | None:
+def principal(request: Request) -> Principal | None:
+    """The signed-in user: a Bearer token, else the sign-in cookie."""
     auth = request.headers.get("authorization", "")
     token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME)
     if not token:
@@ -45,7 +46,7 @@ def _principal(request: Request) -> Principal | None:
 
 
 def _desk(request: Request) -> Principal | JSONResponse:
-    who = _principal(request)
+    who = principal(request)
     if who is None:
         return JSONResponse({"error": "sign in first"}, status_code=401)
     if who.role not in _DESK:

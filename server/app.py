@@ -40,6 +40,7 @@ from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
 from server.timers import TimerService
+from server.web import web_routes
 
 __all__ = ["HubContext", "create_app"]
 
@@ -286,6 +287,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/logout", logout, methods=["POST"]),
             *api_routes(),
             *office_routes(),
+            *web_routes(settings),
         ],
         lifespan=lifespan,
     )

@@ -59,6 +59,10 @@ class Settings:
     redis_connections: int = 64  # per hub process
     allowed_origins: str = ""  # comma-separated extra origins allowed to open /ws from a browser
     policy_file: str = ""  # empty: DATA_DIR/policy.toml if it exists, else the defaults
+    # browser clients: map tiles ({z}/{x}/{y} URL; empty draws the service area on a plain canvas)
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "&copy; OpenStreetMap contributors"
+    static_dir: str = ""  # empty: the static/ folder beside the server package
     # shutdown
     drain_s: float = 5.0
 
@@ -69,6 +73,10 @@ class Settings:
     @property
     def policy_path(self) -> Path:
         return Path(self.policy_file) if self.policy_file else self.data_dir / "policy.toml"
+
+    @property
+    def static_path(self) -> Path:
+        return Path(self.static_dir) if self.static_dir else Path(__file__).resolve().parent.parent / "static"
 
     @property
     def valkey_socket(self) -> Path:

@@ -7,10 +7,12 @@ last, the embedded Valkey is stopped so it flushes its append-only file.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -102,6 +104,33 @@ def _exit_on_term(signum: int, frame: Any) -> None:
 
 # The demo shift's units: two per district (see clients/demo.py for their districts and equipment).
 DEMO_UNITS = [f"PO{district}{n}" for district in range(1, 6) for n in (1, 2)]
+# The unit a person drives from the officer app in the demo (rostered, not simulated).
+DEMO_HUMAN_UNIT = "PO60"
+
+
+def _demo_accounts(settings: Settings) -> dict[str, str]:
+    """Sign-in accounts for a person trying the demo: a dispatcher and an officer on PO60.
+    New passwords at every start, shown on the terminal and kept in DATA_DIR/demo-accounts.txt."""
+    from server.records.store import RecordsStore
+
+    passwords = {"dispatcher": secrets.token_urlsafe(9), "officer": secrets.token_urlsafe(9)}
+
+    async def write() -> None:
+        store = RecordsStore(settings.db_path)
+        await store.open()
+        try:
+            await store.set_user("dispatcher", Role.DISPATCHER, passwords["dispatcher"])
+            await store.set_user("officer", Role.OFFICER, passwords["officer"], DEMO_HUMAN_UNIT)
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+    path = settings.data_dir / "demo-accounts.txt"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(f"{name} {password}\n" for name, password in passwords.items())
+    return passwords
 
 
 def _write_demo_tokens(settings: Settings) -> Path:
@@ -167,6 +196,16 @@ def serve(settings: Settings, demo: bool = False) -> None:
     demo_stop = threading.Event()
     demo_children: list[subprocess.Popen[bytes]] = []
     if demo:
+        accounts = _demo_accounts(settings)
+        base = f"http://{settings.host}:{settings.port}/"
+        print(
+            f"\n  Demo shift: open {base} and sign in as\n"
+            f"    dispatcher / {accounts['dispatcher']}   (the dispatcher board)\n"
+            f"    officer    / {accounts['officer']}   (the officer app, unit {DEMO_HUMAN_UNIT}; phone-sized)\n"
+            f"  (also in {settings.data_dir / 'demo-accounts.txt'})\n",
+            file=sys.stderr,
+            flush=True,
+        )
         threading.Thread(target=_start_demo, args=(settings, demo_stop, demo_children), daemon=True).start()
     try:
         config = uvicorn_config(settings)

@@ -160,12 +160,13 @@ def start_hub_process(
     port: int | None = None,
     workers: int = 1,
     test_secret: bool = True,
+    env: dict[str, str] | None = None,
 ) -> HubProcess:
     """`dispatch serve` as a process; with test_secret, tokens from test_token() are valid for it."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"hub-{port}-{time.monotonic_ns()}.log"
-    env = dict(os.environ)
+    env = {**os.environ, **(env or {})}
     env.pop("DISPATCH_SECRET", None)
     if test_secret:
         env["DISPATCH_SECRET"] = "test-secret-0123456789abcdef0123456789"

@@ -121,6 +121,18 @@ class RecordsStore:
         await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}", commit=False)
         await self.db.commit()
 
+    async def set_user(self, name: str, role: Role, password: str, unit: str | None = None) -> None:
+        """Add the account, or give an existing one this role, unit and password (and enable it)."""
+        hashed = await asyncio.to_thread(_hasher.hash, password)
+        await self.db.execute(
+            "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(name) DO UPDATE SET role=excluded.role, unit=excluded.unit, "
+            "password_hash=excluded.password_hash, disabled=0",
+            (name, role.value, unit, hashed, int(time.time())),
+        )
+        await self.audit("cli", "user.set", name, f"role={role.value} unit={unit or ''}", commit=False)
+        await self.db.commit()
+
     async def is_active(self, name: str) -> bool:
         """False for a disabled account (tokens issued before still verify; sessions check this)."""
         async with self.db.execute("SELECT disabled FROM users WHERE name=?", (name,)) as cur:

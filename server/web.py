@@ -1,0 +1,123 @@
+"""The browser clients' pages: sign-in, the dispatcher board, the officer app.
+
+Plain ES modules from ``static/`` (no build step); Leaflet from the npm
+install the Makefile makes in ``static/vendor/``. ``/api/me`` gives a page
+who is signed in and the parts of the policy a client draws with.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from server.api import principal
+from server.auth import Role
+from server.config import Settings
+
+__all__ = ["home_for", "web_routes"]
+
+_DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+_PAGES = {"/board/": _DESK, "/officer/": {Role.OFFICER}}
+
+
+def home_for(role: Role) -> str:
+    """Where a role lands after signing in."""
+    return "/officer/" if role is Role.OFFICER else "/board/"
+
+
+def _security_headers(settings: Settings) -> dict[str, str]:
+    tiles = urlsplit(settings.tile_url.replace("{s}", "a"))
+    tile_origin = f"{tiles.scheme}://{tiles.hostname}" if tiles.hostname else ""
+    if "{s}" in settings.tile_url and tiles.hostname:
+        tile_origin = f"{tiles.scheme}://*.{tiles.hostname.split('.', 1)[1]}"
+    csp = (
+        "default-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"img-src 'self' data: {tile_origin}; style-src 'self' 'unsafe-inline'; "
+        "media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }
+
+
+def _page(settings: Settings, name: str) -> Response:
+    return FileResponse(settings.static_path / name / "index.html", headers=_security_headers(settings))
+
+
+def _guarded(path: str, folder: str) -> Route:
+    """A page for some roles: others are sent to sign in (and come back here after)."""
+
+    async def page(request: Request) -> Response:
+        settings: Settings = request.app.state.ctx.settings
+        who = principal(request)
+        if who is None:
+            return RedirectResponse(f"/signin/?next={quote(path, safe='')}", status_code=303)
+        if who.role not in _PAGES[path]:
+            return RedirectResponse(home_for(who.role), status_code=303)
+        return _page(settings, folder)
+
+    return Route(path, page, name=folder)
+
+
+async def root(request: Request) -> Response:
+    who = principal(request)
+    return RedirectResponse(home_for(who.role) if who else "/signin/", status_code=303)
+
+
+async def signin(request: Request) -> Response:
+    return _page(request.app.state.ctx.settings, "signin")
+
+
+async def me(request: Request) -> Response:
+    """Who is signed in, and what a client needs to draw: tiles, priorities, statuses, call types, area."""
+    who = principal(request)
+    if who is None:
+        return JSONResponse({"error": "sign in first"}, status_code=401)
+    ctx = request.app.state.ctx
+    settings: Settings = ctx.settings
+    policy = ctx.policy
+    to_builtins = msgspec.to_builtins
+    body: dict[str, Any] = {
+        "user": who.user,
+        "role": who.role.value,
+        "unit": who.unit,
+        "expires_at": who.expires_at,
+        "agency": policy.agency.name,
+        "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
+        "priorities": {str(k): to_builtins(v) for k, v in policy.priorities.items()},
+        "unit_statuses": {k: {"availability": v.availability, "next": v.next} for k, v in policy.unit_statuses.items()},
+        "call_types": {k: {"priority": v.priority, "needs": v.needs} for k, v in policy.call_types.items()},
+        "dispositions": policy.dispositions.codes,
+        "stale_after_s": policy.positions.stale_after_s,
+        "welfare": to_builtins(policy.welfare),
+        "area": json.loads(policy.area.geojson) if policy.area and policy.area.geojson else None,
+        "server_time": int(time.time() * 1000),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def web_routes(settings: Settings) -> list[BaseRoute]:
+    static: Path = settings.static_path
+    leaflet = static / "vendor" / "node_modules" / "leaflet" / "dist"
+    return [
+        Route("/", root),
+        Route("/signin/", signin),
+        _guarded("/board/", "board"),
+        _guarded("/officer/", "officer"),
+        Route("/api/me", me),
+        # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
+        Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),
+        Mount("/static", StaticFiles(directory=static, check_dir=False), name="static"),
+    ]

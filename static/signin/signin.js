@@ -1,0 +1,44 @@
+// Sign in: POST /api/login sets the HttpOnly cookie; then go where the user was
+// heading, or to the role's home (board for the desk, app for officers).
+const form = document.getElementById("signin");
+const error = document.getElementById("signin-error");
+const button = document.getElementById("signin-button");
+
+function destination(role) {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  // Only a path on this site; never an absolute URL someone slipped in.
+  if (next.startsWith("/") && !next.startsWith("//")) return next;
+  return role === "officer" ? "/officer/" : "/board/";
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  error.textContent = "";
+  const user = form.user.value.trim();
+  const password = form.password.value;
+  if (!user || !password) {
+    error.textContent = "Enter your user name and password.";
+    (user ? form.password : form.user).focus();
+    return;
+  }
+  button.disabled = true;
+  try {
+    const resp = await fetch("/api/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify({ user, password }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      error.textContent = body.error || `Sign-in failed (${resp.status}).`;
+      form.password.select();
+      return;
+    }
+    location.assign(destination(body.role));
+  } catch {
+    error.textContent = "Cannot reach the hub. Check the network and try again.";
+  } finally {
+    button.disabled = false;
+  }
+});
