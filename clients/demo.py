@@ -35,7 +35,7 @@ from protocol.messages import (
 )
 from protocol.state import Incident, Location
 
-__all__ = ["CALL_MIX", "DemoShift", "ROSTER", "main"]
+__all__ = ["CALL_MIX", "HUMAN_UNITS", "DemoShift", "ROSTER", "main"]
 
 log = logging.getLogger("dispatch.demo")
 

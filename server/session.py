@@ -21,10 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from protocol.codec import Codec, FrameError
 from protocol.codes import CloseCode, ErrorCode
+from protocol.limits import MAX_ID
 from protocol.messages import (
     COMMANDS,
     Ack,
@@ -352,7 +354,7 @@ class Session:
                 if bad > _MAX_BAD_FRAMES:
                     self.close(CloseCode.INVALID_FRAME_DATA, "too many invalid frames")
                     return
-                self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc)))
+                self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc), _ref_of_raw(raw)))
                 continue
             bad = 0
             wait = self._bucket.take(time.monotonic())
@@ -370,6 +372,22 @@ class Session:
                 self.send_frame(Ack(ref=frame.id))
             elif isinstance(frame, COMMANDS):
                 self.send_frame(await self.hub.command(who, frame))
+
+
+class _IdOnly(msgspec.Struct):
+    id: Any = None
+
+
+def _ref_of_raw(raw: str | bytes) -> str | None:
+    """The id of a frame that failed validation, if it has a usable one: the error then answers it."""
+    try:
+        if isinstance(raw, str):
+            found = msgspec.json.decode(raw, type=_IdOnly).id
+        else:
+            found = msgspec.msgpack.decode(raw, type=_IdOnly).id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return found if isinstance(found, str) and 0 < len(found) <= MAX_ID else None
 
 
 def _ref(frame: Any) -> str | None:

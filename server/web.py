@@ -36,9 +36,9 @@ def home_for(role: Role) -> str:
 
 def _security_headers(settings: Settings) -> dict[str, str]:
     tiles = urlsplit(settings.tile_url.replace("{s}", "a"))
-    tile_origin = f"{tiles.scheme}://{tiles.hostname}" if tiles.hostname else ""
-    if "{s}" in settings.tile_url and tiles.hostname:
-        tile_origin = f"{tiles.scheme}://*.{tiles.hostname.split('.', 1)[1]}"
+    tile_origin = f"{tiles.scheme}://{tiles.netloc}" if tiles.netloc else ""
+    if "{s}" in settings.tile_url and tiles.netloc:
+        tile_origin = f"{tiles.scheme}://*.{tiles.netloc.split('.', 1)[1]}"
     csp = (
         "default-src 'self'; script-src 'self'; connect-src 'self'; "
         f"img-src 'self' data: {tile_origin}; style-src 'self' 'unsafe-inline'; "
@@ -50,6 +50,19 @@ def _security_headers(settings: Settings) -> dict[str, str]:
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-store",
     }
+
+
+class _StaticWithHeaders(StaticFiles):
+    """Static files with the pages' security headers (so no page is served without its CSP)."""
+
+    def __init__(self, headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_headers = {k: v for k, v in headers.items() if k != "Cache-Control"}
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(self.extra_headers)
+        return response
 
 
 def _page(settings: Settings, name: str) -> Response:
@@ -119,5 +132,9 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         Route("/api/me", me),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),
-        Mount("/static", StaticFiles(directory=static, check_dir=False), name="static"),
+        Mount(
+            "/static",
+            _StaticWithHeaders(_security_headers(settings), directory=static, check_dir=False),
+            name="static",
+        ),
     ]

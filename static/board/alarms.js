@@ -38,9 +38,13 @@ export class AlarmBanner {
         this.rows.set(alarm.id, row);
         if (URGENT.has(alarm.alarm)) announce(`${TITLE[alarm.alarm]}: unit ${alarm.unit}. ${alarm.reason}`, true);
       }
-      this.element.append(row); // keeps the sorted order; appending moves the node
       this._fill(row, alarm);
     }
+    // Move rows only when the order changed: a moved node loses focus and may be read out again.
+    alarms.forEach((alarm, index) => {
+      const row = this.rows.get(alarm.id);
+      if (this.element.children[index] !== row) this.element.insertBefore(row, this.element.children[index] || null);
+    });
     this.element.hidden = alarms.length === 0;
   }
 

@@ -4,6 +4,13 @@
 import { L, baseMap } from "/static/common/map.js";
 import { STALE_COLOUR, STATUS_COLOUR } from "/static/board/units.js";
 
+// Leaflet puts a string tooltip in as HTML: ours go in as text.
+function label(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 export class BoardMap {
   constructor(element, me, { onPick, onIncident }) {
     this.me = me;
@@ -52,14 +59,16 @@ export class BoardMap {
       return;
     }
     if (!marker) {
-      marker = L.circleMarker([p.lat, p.lon], this._unitStyle(unit, p, now)).addTo(this.map);
+      // bubblingMouseEvents: a click on a marker is not also a click on the map (which places a new call)
+      marker = L.circleMarker([p.lat, p.lon], { ...this._unitStyle(unit, p, now), bubblingMouseEvents: false }).addTo(this.map);
       marker.bindTooltip("", { direction: "top" });
       this.units.set(id, marker);
     } else {
       marker.setLatLng([p.lat, p.lon]);
       marker.setStyle(this._unitStyle(unit, p, now));
     }
-    marker.setTooltipContent(`${unit.id} ${unit.status}`);
+    const text = `${unit.id} ${unit.status}`;
+    if (marker.labelText !== text) marker.setTooltipContent(label((marker.labelText = text)));
     const flash = this.flashing.get(id);
     if (flash) flash.setLatLng([p.lat, p.lon]);
   }
@@ -74,19 +83,22 @@ export class BoardMap {
     }
   }
 
-  renderIncidents(state) {
+  /** Draw incidents; `changed` (ids) limits the work to those, null redraws all. */
+  renderIncidents(state, changed = null) {
     this.state = state;
-    for (const [id, marker] of this.incidents) {
-      if (!state.incidents.has(id)) (marker.remove(), this.incidents.delete(id));
+    const ids = changed === null ? [...this.incidents.keys()] : changed;
+    for (const id of ids) {
+      if (!state.incidents.has(id)) this.incidents.get(id)?.remove(), this.incidents.delete(id);
     }
-    for (const incident of state.incidents.values()) {
+    const todo = changed === null ? state.incidents.values() : changed.map((id) => state.incidents.get(id)).filter(Boolean);
+    for (const incident of todo) {
       const { lat, lon } = incident.location;
       if (lat == null || lon == null) continue;
       const level = this.me.priorities[String(incident.priority)] || {};
       const style = { radius: 10, weight: 3, color: "#ffffff", fillColor: level.colour || "#888", fillOpacity: 0.9 };
       let marker = this.incidents.get(incident.id);
       if (!marker) {
-        marker = L.circleMarker([lat, lon], style).addTo(this.map);
+        marker = L.circleMarker([lat, lon], { ...style, bubblingMouseEvents: false }).addTo(this.map);
         marker.bindTooltip("", { direction: "top" });
         marker.on("click", () => this.onIncident(incident.id));
         this.incidents.set(incident.id, marker);
@@ -94,7 +106,7 @@ export class BoardMap {
         marker.setLatLng([lat, lon]);
         marker.setStyle(style);
       }
-      marker.setTooltipContent(`P${incident.priority} ${incident.call_type} ${incident.id}`);
+      marker.setTooltipContent(label(`P${incident.priority} ${incident.call_type} ${incident.id} ${incident.location.address || ""}`));
     }
   }
 

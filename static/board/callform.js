@@ -69,11 +69,11 @@ export class CallForm {
     };
     try {
       const ack = await this.hub.command(body);
-      const id = ack.result?.incident;
+      const id = ack.result?.incident; // absent when the hub saw this id before (a retry): the call is in the queue
       const outside = ack.result?.inside_service_area === "no" ? " (outside the service area)" : "";
-      announce(`Call ${id} created${outside}`);
+      announce(id ? `Call ${id} created${outside}` : "Call created");
       for (const name of ["address", "lat", "lon", "narrative", "caller", "callback"]) f[name].value = "";
-      this.onCreated(id);
+      if (id) this.onCreated(id);
     } catch (err) {
       this._fail(`Not created: ${err.message}`);
     }

@@ -19,6 +19,7 @@ export class DetailView {
 
   async open(id, state) {
     this.id = id;
+    this.built = null;
     this.recommendation = null;
     this.timeline = [];
     this.render(state);
@@ -76,28 +77,48 @@ export class DetailView {
     }
   }
 
+  /** Draw the open incident. The action row (with what the dispatcher is typing) is built once
+   * per opened incident; events only redraw the facts, the recommendation and the timeline. */
   render(state) {
     this.state = state;
     const incident = state.incidents.get(this.id);
     if (!incident) {
       setText(this.title, this.id ? `${this.id}: closed or not on the board` : "Select an incident");
       this.body.replaceChildren();
+      this.built = null;
       return;
     }
     setText(this.title, `${incident.id} · P${incident.priority} ${incident.call_type}`);
+    if (this.built !== this.id) this._build(incident);
+    this.body.querySelector("dl.facts").replaceWith(this._facts(incident, state));
+    this._recs();
+    this._timeline(state);
+  }
+
+  _facts(incident, state) {
     const loc = incident.location;
-    const info = h(
+    const assigned = (incident.units || [])
+      .map((a) => `${a.unit}${a.primary ? " (primary)" : ""} ${statusLabel(state.units.get(a.unit)?.status || "")}`)
+      .join(", ");
+    return h(
       "dl",
-      {},
-      h("dt", {}, "Status"), h("dd", {}, statusLabel(incident.status)),
+      { class: "facts" },
+      h("dt", {}, "Status"),
+      h("dd", {}, statusLabel(incident.status)),
       h("dt", {}, "Where"),
       h("dd", {}, loc.address || "", loc.district ? ` (${loc.district})` : "", loc.inside === false ? " · OUTSIDE the service area" : ""),
-      h("dt", {}, "Received"), h("dd", {}, `${clock(incident.created_at)} via ${incident.source || "phone"}`),
+      h("dt", {}, "Received"),
+      h("dd", {}, `${clock(incident.created_at)} via ${incident.source || "phone"}`),
       incident.caller ? [h("dt", {}, "Caller"), h("dd", {}, `${incident.caller} ${incident.callback || ""}`)] : null,
       incident.narrative ? [h("dt", {}, "Narrative"), h("dd", {}, incident.narrative)] : null,
       h("dt", {}, "Units"),
-      h("dd", { class: "assigned" }, (incident.units || []).map((a) => `${a.unit}${a.primary ? " (primary)" : ""} ${statusLabel(state.units.get(a.unit)?.status || "")}`).join(", ") || "none"),
+      h("dd", { class: "assigned" }, assigned || "none"),
     );
+  }
+
+  _build(incident) {
+    this.built = incident.id;
+    const loc = incident.location;
     const dispositions = h("select", { id: "close-disposition", "aria-label": "Disposition" }, this.me.dispositions.map((d) => h("option", { value: d }, d)));
     const closeNote = h("input", { id: "close-note", placeholder: "Closing note", maxlength: "4000", "aria-label": "Closing note" });
     const reason = h("input", { id: "cancel-reason", placeholder: "Reason", maxlength: "200", "aria-label": "Cancel reason" });
@@ -105,16 +126,17 @@ export class DetailView {
     const actions = h(
       "div",
       { class: "actions" },
-      dispositions, closeNote,
+      dispositions,
+      closeNote,
       h("button", { type: "button", onclick: () => this._send({ type: "incident.close", disposition: dispositions.value, note: closeNote.value }, "Closed") }, "Close call"),
       reason,
       h("button", { type: "button", class: "danger", onclick: () => this._send({ type: "incident.cancel", reason: reason.value || "cancelled by dispatch" }, "Cancelled") }, "Cancel call"),
       note,
-      h("button", { type: "button", onclick: () => note.value && this._send({ type: "incident.note", text: note.value }, "Note added") }, "Add note"),
+      h("button", { type: "button", onclick: () => note.value && this._send({ type: "incident.note", text: note.value }, "Note added").then((ok) => ok && (note.value = "")) }, "Add note"),
       loc.lat != null ? h("button", { type: "button", class: "quiet", onclick: () => this.onShow(loc.lat, loc.lon) }, "Show on map") : null,
     );
     this.body.replaceChildren(
-      info,
+      h("dl", { class: "facts" }),
       h("h3", {}, "Recommended units"),
       h("ol", { class: "recs", id: "recs", "aria-live": "polite" }),
       h("p", { class: "outcome", role: "status" }),
@@ -122,8 +144,6 @@ export class DetailView {
       h("h3", {}, "Timeline"),
       h("ol", { class: "timeline", id: "timeline" }),
     );
-    this._recs();
-    this._timeline(state);
   }
 
   async _send(body, done) {
@@ -131,8 +151,10 @@ export class DetailView {
       await this.hub.command({ ...body, incident: this.id });
       announce(`${done}: ${this.id}`);
       this._note(`${done}.`);
+      return true;
     } catch (err) {
       this.onError(`${this.id}: ${err.message}`);
+      return false;
     }
   }
 

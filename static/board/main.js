@@ -117,7 +117,7 @@ hub.addEventListener("event", (ev) => {
   switch (topic) {
     case "incidents":
       queue.render(state, update.changed);
-      map?.renderIncidents(state);
+      map?.renderIncidents(state, update.changed);
       detail.changed(state, update);
       if (update.created) {
         const tone = me.priorities[String(update.incident.priority)]?.tone;
@@ -168,12 +168,13 @@ sound.addEventListener("click", async () => {
 });
 
 document.addEventListener("keydown", (ev) => {
-  const typing = ev.target.closest("input, textarea, select");
+  // A assigns only while the dispatcher is in the queue or the open call, not typing or on a button
+  const inCall = ev.target.closest("#queue, #detail") && !ev.target.closest("input, textarea, select, button");
   if (ev.altKey && ev.key.toLowerCase() === "n") (ev.preventDefault(), form.focus());
   else if (ev.altKey && ev.key.toLowerCase() === "r") (ev.preventDefault(), $("#radio-text").focus());
   else if (ev.altKey && ev.key.toLowerCase() === "q") (ev.preventDefault(), queue.focus());
   else if (ev.altKey && ev.key.toLowerCase() === "k") (ev.preventDefault(), banner.focusFirst());
-  else if (!typing && !ev.ctrlKey && !ev.metaKey && !ev.altKey && ev.key.toLowerCase() === "a" && detail.id) {
+  else if (inCall && !ev.ctrlKey && !ev.metaKey && !ev.altKey && ev.key.toLowerCase() === "a" && detail.id) {
     ev.preventDefault();
     detail.assignTop();
   }
@@ -203,4 +204,4 @@ setInterval(() => {
 
 showConnection();
 hub.start();
-window.dispatchBoard = { hub, state }; // for the browser tests and the console
+window.dispatchBoard = { hub, state, map }; // for the browser tests and the console

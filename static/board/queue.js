@@ -85,7 +85,7 @@ export class QueueView {
     setText(row.cells.id, incident.id);
     setText(row.cells.type, incident.call_type);
     setText(row.cells.where, incident.location.address || `${incident.location.lat?.toFixed(4)}, ${incident.location.lon?.toFixed(4)}`);
-    row.cells.where.title = incident.location.district ? `${incident.location.address} (${incident.location.district})` : "";
+    row.cells.where.title = incident.location.district ? `${incident.location.address || ""} (${incident.location.district})` : "";
     setText(row.cells.status, statusLabel(incident.status));
     const units = (incident.units || []).map((a) => (a.primary ? `${a.unit}*` : a.unit)).join(" ");
     setText(row.cells.units, units);

@@ -17,6 +17,7 @@ export const STATUS_COLOUR = {
   emergency: "#dc2626",
 };
 export const STALE_COLOUR = "#9ca3af";
+const byUnit = (a, b) => a.localeCompare(b, undefined, { numeric: true });
 
 export class UnitsView {
   constructor(tbody, count, me, { onUnit }) {
@@ -37,14 +38,24 @@ export class UnitsView {
       district: h("td"),
       seen: h("td", { class: "seen" }),
     };
-    const tr = h("tr", { dataset: { unit: unit.id } }, Object.values(cells));
+    const tr = h("tr", { dataset: { unit: unit.id }, tabindex: "0", title: "Enter: show on the map" }, Object.values(cells));
     tr.addEventListener("click", () => this.onUnit(unit.id));
+    tr.addEventListener("keydown", (ev) => ev.key === "Enter" && this.onUnit(unit.id));
     row = { tr, cells };
     this.rows.set(unit.id, row);
-    // keep rows in unit order without rebuilding: insert before the first larger id
-    const after = [...this.tbody.children].find((el) => el.dataset.unit > unit.id);
-    this.tbody.insertBefore(tr, after || null);
+    this.unsorted = true;
     return row;
+  }
+
+  /** Rows in unit order ("U9" before "U10"), placed only where they are out of place. */
+  _order() {
+    if (!this.unsorted) return;
+    this.unsorted = false;
+    const ids = [...this.rows.keys()].sort(byUnit);
+    ids.forEach((id, index) => {
+      const tr = this.rows.get(id).tr;
+      if (this.tbody.children[index] !== tr) this.tbody.insertBefore(tr, this.tbody.children[index] || null);
+    });
   }
 
   render(state, changed = null) {
@@ -56,6 +67,7 @@ export class UnitsView {
       const unit = state.units.get(id);
       if (unit) this._fill(this._row(unit), unit, state);
     }
+    this._order();
     setText(this.count, `(${state.units.size})`);
   }
 

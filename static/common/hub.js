@@ -8,6 +8,9 @@ const SUBPROTOCOL = "dispatch.v1.json";
 // Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes").
 const FINAL = new Set([1003, 1007, 1008, 1009, 4001, 4003]);
 const PING_EVERY_MS = 15000;
+// The hub recognises a repeated command id for 10 minutes; older unsent commands are not
+// replayed (a status from long ago is not news), they are reported as not sent.
+const OUTBOX_MAX_AGE_MS = 9 * 60 * 1000;
 const PONG_WITHIN_MS = 10000;
 
 function randomId() {
@@ -56,8 +59,9 @@ export class HubConnection extends EventTarget {
 
   /** Reconnect at once (the network came back, or the user asked). */
   reconnectNow() {
-    if (this.state === "reconnecting") {
+    if (this.retryTimer !== null) {
       clearTimeout(this.retryTimer);
+      this.retryTimer = null;
       this._open();
     }
   }
@@ -80,12 +84,19 @@ export class HubConnection extends EventTarget {
         reject(new Error("not connected: try again when the connection is back"));
         return;
       }
-      const item = { frame, resolve, reject };
+      const item = { frame, resolve, reject, at: Date.now() };
       this.outbox.push(item);
       this._saveOutbox();
       this._emit("outbox", { size: this.outbox.length });
       if (this.state === "live") this._send(item);
     });
+  }
+
+  /** Send now if connected, else drop: for reports the next one replaces (positions). */
+  fire(body) {
+    if (this.state !== "live" || !this.ws) return false;
+    this.ws.send(JSON.stringify({ id: this.nextId(), ...body }));
+    return true;
   }
 
   get pending() {
@@ -108,7 +119,7 @@ export class HubConnection extends EventTarget {
     if (!this.outboxKey) return [];
     try {
       const saved = JSON.parse(localStorage.getItem(this.outboxKey) || "[]");
-      return saved.map((frame) => ({ frame }));
+      return saved.filter((item) => item && item.frame).map(({ frame, at }) => ({ frame, at }));
     } catch {
       return [];
     }
@@ -116,14 +127,21 @@ export class HubConnection extends EventTarget {
 
   _saveOutbox() {
     if (!this.outboxKey) return;
-    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox.map((item) => item.frame)));
+    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox.map(({ frame, at }) => ({ frame, at }))));
   }
 
   _open() {
+    this.retryTimer = null;
+    if (this.ws) {
+      const old = this.ws;
+      this.ws = null; // its handlers check this and fall silent
+      old.close(4000, "replaced");
+    }
     this._setState(this.attempt ? "reconnecting" : "connecting");
     const ws = new WebSocket(this.url, [SUBPROTOCOL]);
     this.ws = ws;
     ws.onopen = () => {
+      if (ws !== this.ws) return;
       this._setState("syncing");
       this.subscribeId = this.nextId();
       const topics = this.topics.map((topic) => {
@@ -133,7 +151,7 @@ export class HubConnection extends EventTarget {
       ws.send(JSON.stringify({ type: "subscribe", id: this.subscribeId, topics }));
       this._startPings();
     };
-    ws.onmessage = (msg) => this._receive(JSON.parse(msg.data));
+    ws.onmessage = (msg) => ws === this.ws && this._receive(JSON.parse(msg.data));
     ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
   }
 
@@ -194,6 +212,20 @@ export class HubConnection extends EventTarget {
     }
   }
 
+  _expireOutbox() {
+    const now = Date.now();
+    const stale = this.outbox.filter((item) => now - (item.at || 0) > OUTBOX_MAX_AGE_MS);
+    if (!stale.length) return;
+    this.outbox = this.outbox.filter((item) => !stale.includes(item));
+    this._saveOutbox();
+    this._emit("outbox", { size: this.outbox.length });
+    for (const item of stale) {
+      const error = { code: "expired", message: "not sent: made more than 9 minutes ago without a connection" };
+      if (item.reject) item.reject(Object.assign(new Error(error.message), { code: error.code }));
+      else this._emit("rejected", { frame: item.frame, error });
+    }
+  }
+
   _keep(topic, offset, epoch) {
     this.positions.set(topic, { offset, epoch });
   }
@@ -223,6 +255,7 @@ export class HubConnection extends EventTarget {
       case "ack":
         if (frame.ref === this.subscribeId) {
           this.attempt = 0;
+          this._expireOutbox();
           this._setState("live");
           for (const item of this.outbox) this._send(item); // in order, same ids
         } else {
@@ -232,6 +265,7 @@ export class HubConnection extends EventTarget {
       case "error":
         if (frame.ref && frame.ref === this.subscribeId) {
           this._emit("problem", frame);
+          this.ws?.close(4000, frame.message); // e.g. Redis briefly unavailable: back off and retry
         } else if (frame.ref) {
           this._settle(frame.ref, false, frame);
         } else {

@@ -258,7 +258,7 @@ function sendPosition() {
   if (Number.isFinite(accuracy)) body.accuracy = Math.min(accuracy, 100000);
   if (Number.isFinite(heading) && heading >= 0 && heading < 360) body.heading = heading;
   if (Number.isFinite(speed) && speed >= 0 && speed <= 100) body.speed = speed;
-  hub.command(body).catch(() => {}); // positions are not queued: the next fix replaces this one
+  hub.fire(body); // not queued: the next fix replaces this one
   miniMap?.me.setLatLng([lat, lon]).addTo(miniMap.map);
 }
 if ("geolocation" in navigator) {
@@ -333,7 +333,7 @@ hub.addEventListener("event", (ev) => {
     if (payload.incident.id === unit?.incident) renderAssignment();
   } else if (topic === "units" && payload.unit.id === unitId) {
     unitChanged(payload.unit);
-  } else if (topic === "alarms" && payload.alarm) {
+  } else if (topic === "alarms" && (payload.kind === "alarm.raised" || payload.kind === "alarm.updated")) {
     const alarm = alarmOf(payload.alarm);
     if (alarm.state === "active") alarms.set(alarm.id, alarm);
     else alarms.delete(alarm.id);

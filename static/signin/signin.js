@@ -5,10 +5,16 @@ const error = document.getElementById("signin-error");
 const button = document.getElementById("signin-button");
 
 function destination(role) {
-  const next = new URLSearchParams(location.search).get("next") || "";
-  // Only a path on this site; never an absolute URL someone slipped in.
-  if (next.startsWith("/") && !next.startsWith("//")) return next;
-  return role === "officer" ? "/officer/" : "/board/";
+  const home = role === "officer" ? "/officer/" : "/board/";
+  const next = new URLSearchParams(location.search).get("next");
+  if (!next) return home;
+  // Only a page of this site: whatever the browser would make of it, the origin must be ours.
+  try {
+    const url = new URL(next, location.origin);
+    return url.origin === location.origin ? url.pathname + url.search : home;
+  } catch {
+    return home;
+  }
 }
 
 form.addEventListener("submit", async (ev) => {

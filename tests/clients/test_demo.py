@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from clients.demo import ROSTER, DemoShift
+from clients.demo import HUMAN_UNITS, ROSTER, DemoShift
 from clients.geo import contains, random_point, step_towards
 from server.auth import Role
 from server.valkey import EmbeddedValkey
@@ -60,4 +60,4 @@ async def test_demo_shift_works_calls_from_dispatch_to_close(
 
 
 async def _units_on_roster(live: object) -> bool:
-    return len(await live.all_units()) == len(ROSTER)  # type: ignore[attr-defined]
+    return len(await live.all_units()) == len(ROSTER) + len(HUMAN_UNITS)  # type: ignore[attr-defined]

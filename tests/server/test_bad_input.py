@@ -73,6 +73,8 @@ async def test_bad_frames_get_error_frames(hub: RunningHub, frame: str, code: st
     reply = await _reply(ws)
     assert reply["type"] == "error" and reply["code"] == code, reply
     assert says in reply["message"]
+    if says != "malformed":  # a frame that names its id has its error answer it, so the sender can settle it
+        assert reply["ref"] == "x", reply
     await ws.send('{"type":"ping","id":"after"}')
     assert (await _reply(ws))["type"] == "pong"
     await ws.close()

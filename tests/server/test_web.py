@@ -47,3 +47,11 @@ async def test_leaflet_is_served_from_the_npm_install(hub: RunningHub) -> None:
         r = await http.get("/vendor/leaflet/leaflet-src.esm.js")
     assert r.status_code == 200 and "export" in r.text
     assert "javascript" in r.headers["content-type"]
+
+
+async def test_static_files_carry_the_pages_security_policy(hub: RunningHub) -> None:
+    """A page fetched by its file path gets the same CSP: no way round it to frame the board."""
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        r = await http.get("/static/board/index.html")
+    assert r.status_code == 200
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

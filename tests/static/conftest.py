@@ -43,10 +43,10 @@ def add_accounts(data_dir: Path) -> None:
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
 
 
-def browser_hub(data_dir: Path, **kwargs: Any) -> HubProcess:
+def browser_hub(data_dir: Path, env: dict[str, str] | None = None, **kwargs: Any) -> HubProcess:
     """A hub process with the test accounts, healthy."""
     add_accounts(data_dir)
-    hub = start_hub_process(data_dir, env=HUB_ENV, **kwargs)
+    hub = start_hub_process(data_dir, env={**HUB_ENV, **(env or {})}, **kwargs)
     hub.wait_healthy(30 * S)
     return hub
 
@@ -79,8 +79,10 @@ def sign_in(page: Page, http: str, user: str, lands_on: str) -> None:
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module, not per session: Playwright's sync API holds an event loop on the main
+    # thread while it is open, and the async tests that follow need the thread to themselves.
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield chromium

@@ -75,7 +75,7 @@ def test_the_offline_outbox_delivers_after_reconnect(tmp_path: Path, pages: Page
         officer.locator("#status-buttons button[data-status='onscene']").tap()
         expect(officer.locator("#outbox")).to_contain_text("2 changes waiting to send")
         expect(officer.locator("#my-status")).to_have_text("On scene (waiting to send)")
-        saved = officer.evaluate("JSON.parse(localStorage.getItem('dispatch-outbox:u61')).map(f => f.status)")
+        saved = officer.evaluate("JSON.parse(localStorage.getItem('dispatch-outbox:u61')).map(i => i.frame.status)")
         assert saved == ["enroute", "onscene"]
         screenshot(officer, "officer-offline-outbox-phone")
 
