@@ -32,10 +32,15 @@ from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
 from server.hub import Hub
+from server.intake.complaints import complaint_routes
+from server.intake.deadletters import dead_letter_routes
+from server.intake.doors import IntakeDoors
+from server.intake.lane import COMPLAINTS, REFERRALS, Door
+from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
 from server.office import office_routes
 from server.policy import Policy, load_policy
-from server.ratelimit import TokenBucket
+from server.ratelimit import AddressLimits
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
@@ -60,24 +65,13 @@ class HubContext:
     metrics: HubMetrics
     started: float
     policy: Policy
-    login_limits: LoginLimits
+    login_limits: AddressLimits
+    intake: IntakeDoors
 
 
-class LoginLimits:
+def login_limits() -> AddressLimits:
     """Sign-in attempts per client address: a burst of 10, then one every 6 s."""
-
-    def __init__(self, rate: float = 1 / 6, burst: int = 10, max_clients: int = 10_000) -> None:
-        self.rate, self.burst, self.max_clients = rate, burst, max_clients
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def take(self, client: str) -> float:
-        now = time.monotonic()
-        bucket = self._buckets.get(client)
-        if bucket is None:
-            if len(self._buckets) >= self.max_clients:
-                self._buckets.clear()  # bounded memory; a flood only resets the counts
-            bucket = self._buckets[client] = TokenBucket(self.rate, self.burst, now)
-        return bucket.take(now)
+    return AddressLimits(rate=1 / 6, burst=10)
 
 
 class _Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -190,7 +184,7 @@ async def login(request: Request) -> Response:
     """Exchange a user name and password for a token, also set as an HttpOnly cookie."""
     ctx = _ctx(request)
     client = request.client.host if request.client else "?"
-    wait = ctx.login_limits.take(client)
+    wait = ctx.login_limits.take(client, time.monotonic())
     if wait:
         return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
     body = await request.body()
@@ -222,6 +216,24 @@ async def logout(request: Request) -> Response:
     resp = JSONResponse({"ok": True})
     resp.delete_cookie(COOKIE_NAME)
     return resp
+
+
+async def _intake_floors(ctx: HubContext) -> None:
+    """References go on from the highest filed, even if Redis lost its counters."""
+    top = {COMPLAINTS.name: 0, REFERRALS.name: 0}
+    async with ctx.store.db.execute("SELECT file_number FROM complaints ORDER BY received_at DESC LIMIT 1000") as cur:
+        for (number,) in await cur.fetchall():
+            tail = number.rsplit("-", 1)[-1]
+            if tail.isdigit():
+                top[COMPLAINTS.name] = max(top[COMPLAINTS.name], int(tail))
+    async with ctx.store.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM service_requests") as cur:
+        row = await cur.fetchone()
+    top[REFERRALS.name] = int(row[0] or 0) if row else 0
+    try:
+        for lane in (COMPLAINTS, REFERRALS):
+            await ctx.intake.door.raise_floor(lane, top[lane.name])
+    except (RedisError, OSError) as exc:
+        log.error("intake: could not check reference counters: %s", exc)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -257,8 +269,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         timers = TimerService(bus, after_fired=after_fired)
         app.state.ctx = HubContext(
-            settings, redis, store, bus, hub, archiver, metrics_, time.time(), policy, LoginLimits()
+            settings,
+            redis,
+            store,
+            bus,
+            hub,
+            archiver,
+            metrics_,
+            time.time(),
+            policy,
+            login_limits(),
+            IntakeDoors.make(Door(redis), settings, policy),
         )
+        await _intake_floors(app.state.ctx)
         hub.accounts = store.is_active
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
@@ -287,6 +310,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/logout", logout, methods=["POST"]),
             *api_routes(),
             *office_routes(),
+            *complaint_routes(),
+            *open311_routes(),
+            *dead_letter_routes(),
             *web_routes(settings),
         ],
         lifespan=lifespan,

@@ -62,7 +62,114 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("name")
     t.add_argument("--ttl", type=int, default=None, help="seconds (default: the hub's token TTL)")
     _data_dir_arg(t)
+
+    k = sub.add_parser("apikey", help="Open311 API keys for 311 systems")
+    ksub = k.add_subparsers(dest="key_cmd", required=True)
+    ka = ksub.add_parser("add", help="issue a key to a 311 system (printed once; only its hash is kept)")
+    ka.add_argument("name", help="the 311 system, e.g. city-311-crm")
+    kl = ksub.add_parser("list", help="list keys: name, issued, last used, revoked")
+    kr = ksub.add_parser("revoke", help="revoke a system's key (refused within a minute on every hub)")
+    kr.add_argument("name")
+    for q in (ka, kl, kr):
+        _data_dir_arg(q)
+
+    n = sub.add_parser("intake", help="the intake lane's dead-letter list")
+    nsub = n.add_subparsers(dest="intake_cmd", required=True)
+    nl = nsub.add_parser("dead-letters", help="entries that could not be filed, and why")
+    nr = nsub.add_parser("replay", help="queue a dead letter's entry again (the hub must be running)")
+    nr.add_argument("id", type=int)
+    nr.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: the embedded Valkey")
+    for q in (nl, nr):
+        _data_dir_arg(q)
     return p
+
+
+def _ms(value: int | None) -> str:
+    import datetime as dt
+
+    return "-" if value is None else dt.datetime.fromtimestamp(value / 1000).isoformat(timespec="seconds")
+
+
+async def _apikey(args: argparse.Namespace) -> int:
+    import secrets
+    import time
+
+    from server.intake.open311 import api_key_hash
+
+    store = await _with_store(args.data_dir)
+    try:
+        if args.key_cmd == "add":
+            key = f"d311_{secrets.token_urlsafe(32)}"
+            try:
+                await store.db.execute(
+                    "INSERT INTO api_keys(name, key_hash, created_at) VALUES (?,?,?)"
+                    " ON CONFLICT(name) DO UPDATE SET key_hash=excluded.key_hash, created_at=excluded.created_at,"
+                    " revoked_at=NULL, last_used_at=NULL",
+                    (args.name, api_key_hash(key), int(time.time() * 1000)),
+                )
+                await store.audit("cli", "apikey.add", args.name, commit=False)
+                await store.db.commit()
+            except Exception as exc:
+                print(f"could not add the key: {exc}", file=sys.stderr)
+                return 1
+            print(key)
+            print(f"(issued to {args.name}; shown once, keep it in the 311 system's settings)", file=sys.stderr)
+            return 0
+        if args.key_cmd == "revoke":
+            cur = await store.db.execute(
+                "UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
+                (int(time.time() * 1000), args.name),
+            )
+            await store.audit("cli", "apikey.revoke", args.name, commit=False)
+            await store.db.commit()
+            if cur.rowcount == 0:
+                print(f"no live key for {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name}")
+            return 0
+        async with store.db.execute(
+            "SELECT name, created_at, last_used_at, revoked_at FROM api_keys ORDER BY name"
+        ) as cur:
+            for name, created, used, revoked in await cur.fetchall():
+                state = f"revoked {_ms(revoked)}" if revoked else "live"
+                print(f"{name}\tissued {_ms(created)}\tlast used {_ms(used)}\t{state}")
+        return 0
+    finally:
+        await store.close()
+
+
+async def _intake(args: argparse.Namespace) -> int:
+    store = await _with_store(args.data_dir)
+    try:
+        if args.intake_cmd == "dead-letters":
+            async with store.db.execute(
+                "SELECT id, stream, ref, attempts, at, reason FROM intake_dead_letters WHERE replayed_at IS NULL"
+                " ORDER BY id"
+            ) as cur:
+                rows = list(await cur.fetchall())
+            for lid, stream, ref, attempts, at, reason in rows:
+                print(f"{lid}\t{stream}\t{ref or '-'}\t{attempts} tries\t{_ms(at)}\t{reason}")
+            if not rows:
+                print("the dead-letter list is empty", file=sys.stderr)
+            await store.audit("cli", "intake.dead_letters.view", "", f"{len(rows)} shown")
+            return 0
+        from redis.asyncio import Redis
+
+        from server.intake.worker import replay_dead_letter
+
+        url = args.redis_url or f"unix://{args.data_dir.resolve() / 'valkey.sock'}"
+        redis = Redis.from_url(url)
+        try:
+            entry = await replay_dead_letter(redis, store, args.id, "cli")
+        finally:
+            await redis.aclose()
+        if entry is None:
+            print(f"no dead letter {args.id}", file=sys.stderr)
+            return 1
+        print(f"dead letter {args.id} queued again as {entry}")
+        return 0
+    finally:
+        await store.close()
 
 
 async def _with_store(data_dir: Path) -> RecordsStore:
@@ -145,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             demo=args.demo,
         )
         return 0
+    if args.cmd == "apikey":
+        return asyncio.run(_apikey(args))
+    if args.cmd == "intake":
+        return asyncio.run(_intake(args))
     if args.cmd == "user":
         return asyncio.run(_user_add(args) if args.user_cmd == "add" else _user_list(args))
     return asyncio.run(_token(args))

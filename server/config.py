@@ -63,6 +63,18 @@ class Settings:
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
     static_dir: str = ""  # empty: the static/ folder beside the server package
+    # intake lane (311 referrals, public complaints)
+    intake_workers: int = 1  # worker processes beside the hub (0: none; run python -m server.intake elsewhere)
+    intake_nice: int = 10  # their CPU priority below the hub's: intake takes what dispatch leaves
+    intake_claim_idle_s: float = 30.0  # a worker's entries are taken over after it is silent this long
+    intake_burst: int = 10  # public submissions per client address: a burst, then...
+    intake_per_hour: float = 30.0  # ...this many an hour
+    status_checks_burst: int = 10  # complaint status checks per client address (guessing codes)
+    status_checks_per_hour: float = 30.0
+    open311_burst: int = 200  # Open311 posts per API key: a burst, then...
+    open311_per_s: float = 20.0  # ...this many a second
+    attachments_max: int = 3  # files with one complaint
+    attachment_max_bytes: int = 8 * 1024 * 1024
     # shutdown
     drain_s: float = 5.0
 
@@ -77,6 +89,10 @@ class Settings:
     @property
     def static_path(self) -> Path:
         return Path(self.static_dir) if self.static_dir else Path(__file__).resolve().parent.parent / "static"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
 
     @property
     def valkey_socket(self) -> Path:

@@ -102,14 +102,15 @@ class IncidentDesk:
 
     # ---- commands ----------------------------------------------------------
 
-    async def create(self, who: Principal, cmd: IncidentCreate) -> Reply:
+    async def create(self, who: Principal, cmd: IncidentCreate, *, incident_id: str | None = None) -> Reply:
+        """A new call. ``incident_id``: a given id (a 311 referral's), made at most once (else Conflict)."""
         if self._priority_for(cmd.call_type, cmd.priority) not in self.policy.priorities:
             raise CommandError(ErrorCode.INVALID_FRAME, f"priority {cmd.priority} is not in the policy")
         others = [await self.live.incident(other) for other in dict.fromkeys(cmd.linked)]
         now = now_ms()
         location = self._locate(cmd.location)
         incident = Incident(
-            id=await self._next_id(),
+            id=incident_id or await self._next_id(),
             call_type=cmd.call_type.upper(),
             priority=self._priority_for(cmd.call_type, cmd.priority),
             status="pending",

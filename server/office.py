@@ -47,6 +47,7 @@ class InfoRequestChange(msgspec.Struct, forbid_unknown_fields=True):
     status: Literal["new", "routed", "answered", "closed"] | None = None
     business_area: Short | None = None
     incident: Short | None = None
+    notes: Long | None = None  # what was done; a 311 referral's status notes
 
 
 class InvestigationIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -15,7 +15,7 @@ import msgspec
 
 from server.geography import ServiceArea
 
-__all__ = ["CallType", "Policy", "PriorityLevel", "StatusRule", "load_policy"]
+__all__ = ["CallType", "Complaints", "Open311", "Policy", "PriorityLevel", "Service", "StatusRule", "load_policy"]
 
 DEFAULT_FILE = Path(__file__).with_name("policy.default.toml")
 
@@ -76,6 +76,58 @@ class AreaFile(msgspec.Struct, forbid_unknown_fields=True):
     file: str
 
 
+class ServiceValue(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    name: str
+
+
+Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+
+
+class ServiceAttribute(msgspec.Struct, forbid_unknown_fields=True):
+    """One question a service asks (an Open311 attribute)."""
+
+    code: str
+    datatype: Datatype
+    description: str
+    required: bool = False
+    variable: bool = True
+    datatype_description: str = ""
+    values: list[ServiceValue] = []
+
+
+class Service(msgspec.Struct, forbid_unknown_fields=True):
+    """An Open311 service and where its referrals go."""
+
+    name: str
+    description: str
+    group: str
+    route: Literal["incident", "info_request"]
+    agency: str
+    keywords: list[str] = []
+    call_type: str = ""  # route "incident": the call type on the board
+    priority: int | None = None  # and its priority (else the call type's)
+    business_area: str = ""  # route "info_request": where it is sent
+    attributes: list[ServiceAttribute] = []
+
+
+class Open311(msgspec.Struct, forbid_unknown_fields=True):
+    jurisdiction_id: str
+    contact: str
+    key_service: str
+    services: dict[str, Service]
+
+
+class Complaints(msgspec.Struct, forbid_unknown_fields=True):
+    police_services: list[str]
+    file_prefix: str = "PC"
+    acknowledge_days: int = 2
+    acknowledge_day_kind: Literal["business", "calendar"] = "business"
+    holidays_country: str = "CA"
+    holidays_subdiv: str = "AB"
+    timezone: str = "America/Edmonton"
+
+
 class Policy(msgspec.Struct, forbid_unknown_fields=True):
     agency: Agency
     positions: Positions
@@ -86,6 +138,8 @@ class Policy(msgspec.Struct, forbid_unknown_fields=True):
     call_types: dict[str, CallType]
     dispositions: Dispositions
     service_area: AreaFile
+    open311: Open311
+    complaints: Complaints
     area: ServiceArea | None = None  # loaded from service_area.file
 
     def priority(self, level: int) -> PriorityLevel:
@@ -118,6 +172,11 @@ def load_policy(operator_file: Path | None = None) -> Policy:
     missing = {s for rule in policy.unit_statuses.values() for s in rule.next} - {"*"} - set(policy.unit_statuses)
     if missing:
         raise ValueError(f"policy file: unit_statuses name unknown next statuses {sorted(missing)}")
+    for code, service in policy.open311.services.items():
+        if service.route == "incident" and service.call_type not in policy.call_types:
+            raise ValueError(f"policy file: open311 service {code} names unknown call type {service.call_type!r}")
+        if service.priority is not None and service.priority not in policy.priorities:
+            raise ValueError(f"policy file: open311 service {code} has unknown priority {service.priority}")
     area_path = Path(policy.service_area.file)
     if not area_path.is_absolute():
         area_path = area_base / area_path

@@ -178,6 +178,24 @@ def _start_demo(settings: Settings, stop: threading.Event, children: list[subpro
     stop.wait()
 
 
+def _supervise_intake(settings: Settings, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
+    """Run the intake workers (``python -m server.intake``) beside the hub, restarting any that die.
+
+    They run niced, so intake only takes the CPU that dispatch leaves over; one
+    that dies mid-entry has its entries taken over by the next one started."""
+    cmd = [sys.executable, "-m", "server.intake"]
+    slots: list[subprocess.Popen[bytes] | None] = [None] * settings.intake_workers
+    while not stop.is_set():
+        for i, child in enumerate(slots):
+            if (child is None or child.poll() is not None) and not stop.is_set():
+                if child is not None:
+                    log.error("intake worker %d exited (%s); starting another", child.pid, child.returncode)
+                # The death signal follows the thread that forks: this one lives as long as they do.
+                slots[i] = subprocess.Popen(cmd, preexec_fn=_die_with_parent)  # noqa: PLW1509
+                children.append(slots[i])  # type: ignore[arg-type]
+        stop.wait(1.0)
+
+
 def serve(settings: Settings, demo: bool = False) -> None:
     configure_logging(settings.log_level)
     # We choose uvicorn's legacy websockets implementation on purpose (see
@@ -195,6 +213,8 @@ def serve(settings: Settings, demo: bool = False) -> None:
     os.environ.update(settings.to_env())
     demo_stop = threading.Event()
     demo_children: list[subprocess.Popen[bytes]] = []
+    if settings.intake_workers > 0:
+        threading.Thread(target=_supervise_intake, args=(settings, demo_stop, demo_children), daemon=True).start()
     if demo:
         accounts = _demo_accounts(settings)
         base = f"http://{settings.host}:{settings.port}/"

@@ -157,4 +157,112 @@ MIGRATIONS: tuple[str, ...] = (
         text TEXT NOT NULL
     );
     """,
+    # 4: the intake lane: public complaints (one row per officer named, their
+    # attachments, their clocks), 311 service requests with where each went,
+    # Open311 API keys, and the dead-letter list of entries that could not be filed
+    """
+    CREATE TABLE complaints (
+        file_number TEXT PRIMARY KEY,
+        received_at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        taken_by TEXT,
+        kind TEXT NOT NULL,
+        police_service TEXT NOT NULL,
+        occurred_on TEXT NOT NULL DEFAULT '',
+        occurred_time TEXT NOT NULL DEFAULT '',
+        location TEXT NOT NULL DEFAULT '',
+        narrative TEXT NOT NULL,
+        desired_outcome TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        mailing_address TEXT NOT NULL DEFAULT '',
+        contact_by TEXT NOT NULL,
+        safe_times TEXT NOT NULL DEFAULT '',
+        ok_to_leave_message INTEGER NOT NULL DEFAULT 0,
+        accessibility TEXT NOT NULL DEFAULT '',
+        interpreter TEXT NOT NULL DEFAULT '',
+        consent_share INTEGER NOT NULL,
+        stage TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_code_hash TEXT NOT NULL,
+        intake_entry TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX complaints_received ON complaints(received_at);
+    CREATE TABLE complaint_officers (
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        seq INTEGER NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        badge TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (file_number, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX complaint_officers_badge ON complaint_officers(badge);
+    CREATE TABLE complaint_attachments (
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (file_number, sha256)
+    ) WITHOUT ROWID;
+    CREATE TABLE complaint_clocks (
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        clock TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        day_kind TEXT NOT NULL,
+        met_at INTEGER,
+        PRIMARY KEY (file_number, clock)
+    ) WITHOUT ROWID;
+    CREATE INDEX complaint_clocks_due ON complaint_clocks(due_at) WHERE met_at IS NULL;
+    CREATE TABLE service_requests (
+        id TEXT PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE,
+        service_code TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        submitted_by TEXT NOT NULL,
+        route TEXT NOT NULL,
+        incident TEXT,
+        info_request INTEGER REFERENCES info_requests(id),
+        agency_responsible TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        address_id TEXT NOT NULL DEFAULT '',
+        lat REAL,
+        lon REAL,
+        media_url TEXT NOT NULL DEFAULT '',
+        attributes TEXT NOT NULL DEFAULT '{}',
+        first_name TEXT NOT NULL DEFAULT '',
+        last_name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        device_id TEXT NOT NULL DEFAULT '',
+        account_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX service_requests_at ON service_requests(requested_at);
+    CREATE INDEX service_requests_incident ON service_requests(incident);
+    CREATE TABLE api_keys (
+        name TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+    );
+    CREATE TABLE intake_dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        ref TEXT NOT NULL DEFAULT '',
+        fields TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        replayed_at INTEGER,
+        replayed_by TEXT,
+        UNIQUE (stream, entry_id)
+    );
+    ALTER TABLE info_requests ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+    """,
 )

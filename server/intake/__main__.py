@@ -1,0 +1,65 @@
+"""``python -m server.intake``: one intake worker process (``dispatch serve`` starts these itself).
+
+Settings come from the ``DISPATCH_*`` environment like the hub's; the
+process lowers its own CPU priority by ``DISPATCH_INTAKE_NICE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+
+import uvloop
+from redis.asyncio import Redis
+
+from server.bus import Bus
+from server.config import Settings
+from server.incidents import IncidentDesk
+from server.intake.complaints import ComplaintFiler
+from server.intake.lane import COMPLAINTS, REFERRALS
+from server.intake.referrals import ReferralFiler
+from server.intake.worker import IntakeWorker
+from server.live import Live
+from server.logs import configure_logging
+from server.policy import load_policy
+from server.records.store import RecordsStore
+
+log = logging.getLogger("dispatch.intake")
+
+
+async def make_worker(settings: Settings, redis: Redis, store: RecordsStore, **kw: object) -> IntakeWorker:
+    policy = load_policy(settings.policy_path)
+    desk = IncidentDesk(Live(Bus(redis, settings), redis, policy))
+    filers = {COMPLAINTS.name: ComplaintFiler(store, policy), REFERRALS.name: ReferralFiler(store, policy, desk)}
+    return IntakeWorker(redis, store, filers, claim_idle_ms=int(settings.intake_claim_idle_s * 1000), **kw)  # type: ignore[arg-type]
+
+
+async def run(settings: Settings) -> None:
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=10)
+    store = RecordsStore(settings.db_path)
+    await store.open()
+    worker = await make_worker(settings, redis, store)
+    task = asyncio.create_task(worker.run(), name="intake")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    log.info("intake worker %s running (nice %d)", worker.consumer, os.nice(0))
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await store.close()
+    await redis.aclose()
+
+
+def main() -> None:
+    settings = Settings.from_env().resolved()
+    configure_logging(settings.log_level)
+    if settings.intake_nice:
+        os.nice(settings.intake_nice)
+    uvloop.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,509 @@
+"""Complaints, concerns and compliments about police: the public door, the status check, filing.
+
+The rules for what a complaint must hold are pure (``check``), and run twice:
+at the door, so a person sees every problem at once next to the field it is
+about, and again by the worker that files it, so nothing malformed is
+filed, whatever put it on the stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.api import principal
+from server.auth import Role
+from server.intake.attachments import AttachmentRef, save_uploads
+from server.intake.clocks import due_at
+from server.intake.doors import BodyTooLarge, IntakeDoors, bounded, client_address
+from server.intake.lane import COMPLAINTS
+from server.intake.worker import Entry, Malformed
+from server.policy import Policy
+from server.records.store import RecordsStore
+
+__all__ = [
+    "ComplaintFiler",
+    "ComplaintIn",
+    "check",
+    "code_hash",
+    "complaint_routes",
+    "status_code_for",
+]
+
+Kind = Literal["complaint", "concern", "compliment"]
+ContactBy = Literal["email", "phone", "text", "mail", "none"]
+Channel = Literal["web", "phone", "walk_in", "mail", "email"]
+STAFF = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN})
+
+_JSON_MAX = 256 * 1024
+
+
+class Officer(msgspec.Struct, forbid_unknown_fields=True):
+    name: str = ""
+    badge: str = ""
+    description: str = ""
+
+
+class ComplaintIn(msgspec.Struct, forbid_unknown_fields=True):
+    submission_id: str
+    kind: Kind
+    police_service: str
+    narrative: str
+    contact_by: ContactBy
+    consent_share: bool
+    officers: list[Officer] = []
+    occurred_on: str = ""
+    occurred_time: str = ""
+    location: str = ""
+    desired_outcome: str = ""
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    mailing_address: str = ""
+    safe_times: str = ""
+    ok_to_leave_message: bool = False
+    accessibility: str = ""
+    interpreter: str = ""
+    channel: Channel = "web"  # staff entering a complaint taken another way say which
+
+
+# Every text field and its most characters.
+LIMITS: dict[str, int] = {
+    "submission_id": 64,
+    "police_service": 120,
+    "narrative": 20_000,
+    "occurred_on": 10,
+    "occurred_time": 40,
+    "location": 300,
+    "desired_outcome": 5_000,
+    "name": 120,
+    "email": 254,
+    "phone": 40,
+    "mailing_address": 500,
+    "safe_times": 300,
+    "accessibility": 2_000,
+    "interpreter": 100,
+}
+OFFICER_LIMITS = {"name": 120, "badge": 20, "description": 300}
+MAX_OFFICERS = 10
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[0-9+()\-. x]{7,40}$")
+_SUBMISSION = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def check(raw: Mapping[str, Any], police_services: list[str], *, today: dt.date | None = None) -> dict[str, str]:
+    """Everything wrong with a submission, by field, in plain words. Empty: it can be filed."""
+    errors: dict[str, str] = {}
+    known = set(ComplaintIn.__struct_fields__)
+    for name in raw:
+        if name not in known:
+            errors[name] = f"This form does not have a field called {name!r}."
+    for name, most in LIMITS.items():
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            errors[name] = "This should be text."
+        elif len(value) > most:
+            errors[name] = f"Please keep this to {most:,} characters or fewer (it has {len(value):,})."
+    if not _SUBMISSION.match(str(raw.get("submission_id", ""))):
+        errors["submission_id"] = "The form lost its reference. Reload the page; what you typed stays."
+    if raw.get("kind") not in ("complaint", "concern", "compliment"):
+        errors["kind"] = "Choose whether this is a complaint, a concern or a compliment."
+    service = raw.get("police_service", "")
+    if isinstance(service, str) and not service.strip() and "police_service" not in errors:
+        errors["police_service"] = "Tell us which police service this is about. If you are not sure, choose “Not sure”."
+    narrative = raw.get("narrative", "")
+    if isinstance(narrative, str) and not narrative.strip() and "narrative" not in errors:
+        errors["narrative"] = "Tell us what happened, in your own words. A few sentences is enough to start."
+    _check_officers(raw.get("officers", []), errors)
+    _check_date(raw.get("occurred_on", ""), errors, today or dt.date.today())
+    _check_contact(raw, errors)
+    for flag in ("consent_share", "ok_to_leave_message"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            errors[flag] = "This should be yes or no."
+    if raw.get("consent_share") is not True and "consent_share" not in errors:
+        errors["consent_share"] = (
+            "We need your permission to share this with the police service involved; without it we cannot look"
+            " into it. If you would like to talk it over first, call us."
+        )
+    if raw.get("channel", "web") not in ("web", "phone", "walk_in", "mail", "email"):
+        errors["channel"] = "Choose how the complaint was received."
+    return errors
+
+
+def _check_officers(officers: Any, errors: dict[str, str]) -> None:
+    if not isinstance(officers, list):
+        errors["officers"] = "This should be a list of officers."
+        return
+    if len(officers) > MAX_OFFICERS:
+        errors["officers"] = f"Please name at most {MAX_OFFICERS} officers here; tell us about others below."
+        return
+    for i, officer in enumerate(officers):
+        if not isinstance(officer, dict) or set(officer) - set(OFFICER_LIMITS):
+            errors[f"officers.{i}"] = "Give a name, a badge number or a description."
+            continue
+        for name, most in OFFICER_LIMITS.items():
+            value = officer.get(name, "")
+            if not isinstance(value, str):
+                errors[f"officers.{i}.{name}"] = "This should be text."
+            elif len(value) > most:
+                errors[f"officers.{i}.{name}"] = f"Please keep this to {most} characters or fewer."
+
+
+def _check_date(value: Any, errors: dict[str, str], today: dt.date) -> None:
+    if not isinstance(value, str) or not value or "occurred_on" in errors:
+        return
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        errors["occurred_on"] = "Give the date as year-month-day (for example 2026-03-14), or leave it empty."
+        return
+    if day > today:
+        errors["occurred_on"] = "This date is in the future. If you are not sure of the date, leave it empty."
+
+
+def _check_contact(raw: Mapping[str, Any], errors: dict[str, str]) -> None:
+    how = raw.get("contact_by")
+    if how not in ("email", "phone", "text", "mail", "none"):
+        errors["contact_by"] = "Choose how you would like us to contact you."
+        return
+    email, phone = str(raw.get("email", "")).strip(), str(raw.get("phone", "")).strip()
+    if email and "email" not in errors and not _EMAIL.match(email):
+        errors["email"] = "This does not look like an email address (it needs an @ and a domain)."
+    if phone and "phone" not in errors and not _PHONE.match(phone):
+        errors["phone"] = "Use digits for the phone number (spaces, dashes and + are fine)."
+    if how == "email" and not email and "email" not in errors:
+        errors["email"] = "You chose email: tell us the address to write to."
+    if how in ("phone", "text") and not phone and "phone" not in errors:
+        errors["phone"] = f"You chose {'a call' if how == 'phone' else 'a text'}: tell us the number."
+    if how == "mail" and not str(raw.get("mailing_address", "")).strip() and "mailing_address" not in errors:
+        errors["mailing_address"] = "You chose mail: tell us the address to send letters to."
+
+
+# ---- the private status code ----------------------------------------------
+
+_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read over the phone
+
+
+def status_code_for(secret: str, submission_id: str) -> str:
+    """The status code for a submission: the same for the same submission (a retried send
+    gets the code it was first given) and never stored in plain text."""
+    digest = hmac.new(secret.encode(), f"complaint-status:{submission_id}".encode(), hashlib.sha256).digest()
+    chars = "".join(_ALPHABET[b % len(_ALPHABET)] for b in digest[:12])
+    return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def code_hash(secret: str, code: str) -> str:
+    normal = re.sub(r"[^A-Z0-9]", "", code.upper())
+    return hmac.new(secret.encode(), f"complaint-code:{normal}".encode(), hashlib.sha256).hexdigest()
+
+
+# ---- the door -------------------------------------------------------------
+
+
+def _doors(request: Request) -> IntakeDoors:
+    doors: IntakeDoors = request.app.state.ctx.intake
+    return doors
+
+
+def _problem(message: str, status: int, errors: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], list[AttachmentRef]] | Response:
+    """The submission and its attachments, from JSON or a multipart form (field ``complaint``
+    holding the JSON, files in ``attachments``)."""
+    s = doors.settings
+    limit = _JSON_MAX + s.attachments_max * s.attachment_max_bytes + 64 * 1024
+    try:
+        req = bounded(request, limit)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "multipart/form-data":
+            async with req.form(max_files=s.attachments_max, max_fields=4, max_part_size=_JSON_MAX) as form:
+                raw_json = form.get("complaint")
+                if not isinstance(raw_json, str):
+                    return _problem("send the complaint as JSON in the form field 'complaint'", 400)
+                uploads = [f for f in form.getlist("attachments") if not isinstance(f, str)]
+                raw = msgspec.json.decode(raw_json.encode())
+                if not isinstance(raw, dict):
+                    return _problem("the complaint must be a JSON object", 400)
+                saved = await save_uploads(uploads, s.attachments_dir, s.attachments_max, s.attachment_max_bytes)
+                if isinstance(saved, dict):
+                    return _problem("Please check the attachments.", 422, saved)
+                return raw, saved
+        body = await req.body()
+        if len(body) > _JSON_MAX:
+            raise BodyTooLarge
+        raw = msgspec.json.decode(body)
+        if not isinstance(raw, dict):
+            return _problem("the complaint must be a JSON object", 400)
+        return raw, []
+    except BodyTooLarge:
+        return _problem("This is more than we can take in one go. Attach fewer or smaller files.", 413)
+    except msgspec.DecodeError as exc:
+        return _problem(f"the complaint is not valid JSON: {exc}", 400)
+    except Exception as exc:  # the multipart parser's own limits (too many files or fields)
+        if type(exc).__name__ in ("MultiPartException", "HTTPException"):
+            return _problem(f"the form could not be read: {getattr(exc, 'detail', exc)}", 400)
+        raise
+
+
+async def submit(request: Request) -> Response:
+    """A complaint, concern or compliment: checked, queued, answered with a file number and status code.
+
+    Public (rate-limited per address). Case staff signed in enter ones taken by
+    phone, walk-in, mail or email: they say which, and are recorded as taking it."""
+    doors = _doors(request)
+    who = principal(request)
+    staff = who is not None and who.role in STAFF
+    if not staff:
+        wait = doors.wait(doors.submissions, client_address(request))
+        if wait:
+            return _problem(
+                f"We have had a lot of submissions from your connection. Please try again in {wait / 60:.0f} minutes,"
+                " or call us. Nothing you typed has been lost.",
+                429,
+            )
+    read = await _read(request, doors)
+    if isinstance(read, Response):
+        return read
+    raw, attachments = read
+    if not staff:
+        raw.pop("channel", None)  # the public door is the web
+    errors = check(raw, doors.policy.complaints.police_services)
+    if errors:
+        return _problem("Some answers need a second look.", 422, errors)
+    complaint = msgspec.convert(raw, ComplaintIn)
+    secret = doors.settings.secret
+    code = status_code_for(secret, complaint.submission_id)
+    year = dt.datetime.now(dt.UTC).year
+    fields = {
+        "kind": "complaint",
+        "key": complaint.submission_id,
+        "at": str(int(time.time() * 1000)),
+        "channel": complaint.channel,
+        "taken_by": who.user if staff and who is not None else "",
+        "code_hash": code_hash(secret, code),
+        "attachments": msgspec.json.encode(attachments).decode(),
+        "body": msgspec.json.encode(raw).decode(),
+    }
+    submitted = await doors.door.submit(
+        COMPLAINTS,
+        complaint.submission_id,
+        fields,
+        prefix=f"{doors.policy.complaints.file_prefix}-{year}-",
+        width=5,
+        receipt=fields["code_hash"],
+    )
+    return JSONResponse(
+        {
+            "file_number": submitted.ref,
+            "status_code": code,
+            "received": submitted.new,
+            "message": "Thank you. We have your file. Keep the file number and the status code: with them you can"
+            " check where things stand at any time.",
+        },
+        status_code=201 if submitted.new else 200,
+    )
+
+
+class _StatusAsk(msgspec.Struct, forbid_unknown_fields=True):
+    file_number: str
+    status_code: str
+
+
+_STAGES = {
+    "intake": "We have received your file. A case coordinator is reviewing it.",
+}
+
+
+async def status(request: Request) -> Response:
+    """Where a file stands, for whoever holds its file number and status code."""
+    doors = _doors(request)
+    wait = doors.wait(doors.status_checks, client_address(request))
+    if wait:
+        return _problem(f"Too many checks from your connection. Please try again in {wait / 60:.0f} minutes.", 429)
+    try:
+        ask = msgspec.json.decode(await bounded(request, 4096).body(), type=_StatusAsk)
+    except BodyTooLarge:
+        return _problem("request too large", 413)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return _problem(f"send {{file_number, status_code}} as JSON: {exc}", 400)
+    wrong = _problem("We could not find a file with that number and status code. Check both and try again.", 404)
+    if len(ask.file_number) > 40 or len(ask.status_code) > 40:
+        return wrong
+    given = code_hash(doors.settings.secret, ask.status_code)
+    store: RecordsStore = request.app.state.ctx.store
+    async with store.db.execute(
+        "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at"
+        " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
+        " WHERE c.file_number=?",
+        (ask.file_number,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        pending = await doors.door.receipt(COMPLAINTS, ask.file_number)
+        if pending is None or not hmac.compare_digest(pending, given):
+            return wrong
+        return JSONResponse(
+            {
+                "file_number": ask.file_number,
+                "stage": "received",
+                "message": "We have your submission and are opening your file now. Please check again in a few"
+                " minutes.",
+            }
+        )
+    if not hmac.compare_digest(row[0], given):
+        return wrong
+    await store.audit("public", "complaint.status_check", ask.file_number)
+    zone = doors.policy.complaints.timezone
+    out: dict[str, Any] = {
+        "file_number": ask.file_number,
+        "kind": row[1],
+        "received": _local_date(row[2], zone),
+        "stage": row[3],
+        "status": row[4],
+        "message": _STAGES.get(row[3], "Your file is open and being worked on."),
+    }
+    if row[5] is not None and row[6] is None:
+        out["next"] = f"We will contact you to acknowledge your file by {_local_date(row[5], zone)}."
+    return JSONResponse(out)
+
+
+def _local_date(ms: int, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)).strftime("%A %B %-d, %Y")
+
+
+async def form(request: Request) -> Response:
+    """What the portal needs to draw the form: police services, limits, and whether staff are entering it."""
+    doors = _doors(request)
+    who = principal(request)
+    s = doors.settings
+    return JSONResponse(
+        {
+            "police_services": doors.policy.complaints.police_services,
+            "limits": {**LIMITS, "officers": MAX_OFFICERS, **{f"officer_{k}": v for k, v in OFFICER_LIMITS.items()}},
+            "attachments": {"max": s.attachments_max, "max_bytes": s.attachment_max_bytes},
+            "staff": who.user if who is not None and who.role in STAFF else None,
+            "submission_id": secrets.token_hex(16),
+        }
+    )
+
+
+def complaint_routes() -> list[Route]:
+    return [
+        Route("/api/complaints", submit, methods=["POST"]),
+        Route("/api/complaints/status", status, methods=["POST"]),
+        Route("/api/complaints/form", form, methods=["GET"]),
+    ]
+
+
+# ---- filing ---------------------------------------------------------------
+
+
+class ComplaintFiler:
+    """Files one queued complaint into the records store, with its acknowledgement clock started."""
+
+    def __init__(self, store: RecordsStore, policy: Policy) -> None:
+        self.store = store
+        self.policy = policy
+
+    async def __call__(self, entry: Entry) -> None:
+        ref = entry.need("ref")
+        try:
+            raw = msgspec.json.decode(entry.need("body").encode())
+            received_at = int(entry.need("at"))
+            attachments = msgspec.json.decode(entry.fields.get("attachments", "[]").encode(), type=list[AttachmentRef])
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+            raise Malformed(f"unreadable entry: {exc}") from None
+        if not isinstance(raw, dict):
+            raise Malformed("the complaint is not an object")
+        received_day = dt.datetime.fromtimestamp(received_at / 1000, dt.UTC).date()
+        errors = check(raw, self.policy.complaints.police_services, today=received_day + dt.timedelta(days=1))
+        if errors:
+            raise Malformed("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
+        c = msgspec.convert(raw, ComplaintIn)
+        channel = entry.fields.get("channel", "web")
+        if channel not in ("web", "phone", "walk_in", "mail", "email"):
+            raise Malformed(f"unknown channel {channel!r}")
+        code = entry.need("code_hash")
+        db = self.store.db
+        cur = await db.execute(
+            "INSERT OR IGNORE INTO complaints(file_number, received_at, channel, taken_by, kind, police_service,"
+            " occurred_on, occurred_time, location, narrative, desired_outcome, name, email, phone, mailing_address,"
+            " contact_by, safe_times, ok_to_leave_message, accessibility, interpreter, consent_share, stage, status,"
+            " status_code_hash, intake_entry, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ref,
+                received_at,
+                channel,
+                entry.fields.get("taken_by") or None,
+                c.kind,
+                c.police_service,
+                c.occurred_on,
+                c.occurred_time,
+                c.location,
+                c.narrative,
+                c.desired_outcome,
+                c.name,
+                c.email,
+                c.phone,
+                c.mailing_address,
+                c.contact_by,
+                c.safe_times,
+                int(c.ok_to_leave_message),
+                c.accessibility,
+                c.interpreter,
+                int(c.consent_share),
+                "intake",
+                "open",
+                code,
+                entry.id,
+                received_at,
+            ),
+        )
+        if cur.rowcount == 0:
+            return  # filed before (a redelivery): nothing more to do
+        named = [o for o in c.officers if o.name.strip() or o.badge.strip() or o.description.strip()]
+        await db.executemany(
+            "INSERT INTO complaint_officers(file_number, seq, name, badge, description) VALUES (?,?,?,?,?)",
+            [(ref, i, o.name.strip(), o.badge.strip(), o.description.strip()) for i, o in enumerate(named)],
+        )
+        await db.executemany(
+            "INSERT OR IGNORE INTO complaint_attachments(file_number, sha256, name, type, size) VALUES (?,?,?,?,?)",
+            [(ref, a.sha256, a.name, a.type, a.size) for a in attachments],
+        )
+        rules = self.policy.complaints
+        due = due_at(
+            dt.datetime.fromtimestamp(received_at / 1000, dt.UTC),
+            rules.acknowledge_days,
+            rules.acknowledge_day_kind,
+            tz=rules.timezone,
+            country=rules.holidays_country,
+            subdiv=rules.holidays_subdiv,
+        )
+        await db.execute(
+            "INSERT INTO complaint_clocks(file_number, clock, started_at, due_at, day_kind) VALUES (?,?,?,?,?)",
+            (ref, "acknowledge", received_at, int(due.timestamp() * 1000), rules.acknowledge_day_kind),
+        )
+        detail = json.dumps({"channel": channel, "kind": c.kind, "entry": entry.id})
+        await self.store.audit(entry.fields.get("taken_by") or "public", "complaint.file", ref, detail, commit=False)
+        await db.commit()

@@ -1,0 +1,72 @@
+"""What both intake doors share: client addresses, per-address limits, bounded bodies."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import Message
+
+from server.config import Settings
+from server.intake.lane import Door
+from server.policy import Policy
+from server.ratelimit import AddressLimits
+
+__all__ = ["BodyTooLarge", "IntakeDoors", "bounded", "client_address"]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class IntakeDoors:
+    """The intake side of the app's context (made in the lifespan)."""
+
+    door: Door
+    settings: Settings
+    policy: Policy
+    submissions: AddressLimits
+    status_checks: AddressLimits
+    api_keys: AddressLimits
+
+    @classmethod
+    def make(cls, door: Door, settings: Settings, policy: Policy) -> IntakeDoors:
+        return cls(
+            door,
+            settings,
+            policy,
+            AddressLimits(settings.intake_per_hour / 3600, settings.intake_burst),
+            AddressLimits(settings.status_checks_per_hour / 3600, settings.status_checks_burst),
+            AddressLimits(settings.open311_per_s, settings.open311_burst),
+        )
+
+    def wait(self, limits: AddressLimits, who: str) -> float:
+        return limits.take(who, time.monotonic())
+
+
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn applies X-Forwarded-For from trusted proxies only)."""
+    return request.client.host if request.client else "?"
+
+
+def bounded(request: Request, limit: int) -> Request:
+    """The same request, whose body raises BodyTooLarge past ``limit`` bytes, however it is sent."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    seen = 0
+    receive = request.receive
+
+    async def counted() -> Message:
+        nonlocal seen
+        message: Any = await receive()
+        if message.get("type") == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+        return message  # type: ignore[no-any-return]
+
+    return Request(request.scope, counted)
