@@ -1,4 +1,5 @@
-"""The browser clients' pages: sign-in, the dispatcher board, the officer app.
+"""The browser clients' pages: sign-in, the dispatcher board, the officer app,
+the public complaint portal and the 311 referral form.
 
 Plain ES modules from ``static/`` (no build step); Leaflet from the npm
 install the Makefile makes in ``static/vendor/``. ``/api/me`` gives a page
@@ -26,12 +27,19 @@ from server.config import Settings
 __all__ = ["home_for", "web_routes"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
-_PAGES = {"/board/": _DESK, "/officer/": {Role.OFFICER}}
+_PAGES = {"/board/": _DESK, "/officer/": {Role.OFFICER}, "/referral/": {Role.INTAKE_311, Role.ADMIN}}
+# Case staff have no page of their own yet: they enter complaints taken by phone on the portal.
+_HOMES = {
+    Role.OFFICER: "/officer/",
+    Role.INTAKE_311: "/referral/",
+    Role.CASE_COORDINATOR: "/complaint/",
+    Role.TEAM_LEAD: "/complaint/",
+}
 
 
 def home_for(role: Role) -> str:
     """Where a role lands after signing in."""
-    return "/officer/" if role is Role.OFFICER else "/board/"
+    return _HOMES.get(role, "/board/")
 
 
 def _security_headers(settings: Settings) -> dict[str, str]:
@@ -93,6 +101,11 @@ async def signin(request: Request) -> Response:
     return _page(request.app.state.ctx.settings, "signin")
 
 
+async def complaint(request: Request) -> Response:
+    """The public complaint portal: no account needed (case staff signed in enter phone complaints on it)."""
+    return _page(request.app.state.ctx.settings, "complaint")
+
+
 async def me(request: Request) -> Response:
     """Who is signed in, and what a client needs to draw: tiles, priorities, statuses, call types, area."""
     who = principal(request)
@@ -127,8 +140,10 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route("/", root),
         Route("/signin/", signin),
+        Route("/complaint/", complaint),
         _guarded("/board/", "board"),
         _guarded("/officer/", "officer"),
+        _guarded("/referral/", "referral"),
         Route("/api/me", me),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),

@@ -30,11 +30,21 @@ from server.records.store import RecordsStore
 log = logging.getLogger("dispatch.intake")
 
 
-async def make_worker(settings: Settings, redis: Redis, store: RecordsStore, **kw: object) -> IntakeWorker:
+async def make_worker(
+    settings: Settings,
+    redis: Redis,
+    store: RecordsStore,
+    *,
+    consumer: str | None = None,
+    claim_idle_ms: int | None = None,
+    block_ms: int = 1000,
+) -> IntakeWorker:
+    """A worker with the real filers, on its own Redis client and records connection."""
     policy = load_policy(settings.policy_path)
     desk = IncidentDesk(Live(Bus(redis, settings), redis, policy))
     filers = {COMPLAINTS.name: ComplaintFiler(store, policy), REFERRALS.name: ReferralFiler(store, policy, desk)}
-    return IntakeWorker(redis, store, filers, claim_idle_ms=int(settings.intake_claim_idle_s * 1000), **kw)  # type: ignore[arg-type]
+    idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
+    return IntakeWorker(redis, store, filers, consumer=consumer, claim_idle_ms=idle, block_ms=block_ms)
 
 
 async def run(settings: Settings) -> None:

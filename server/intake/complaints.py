@@ -481,6 +481,7 @@ class ComplaintFiler:
             ),
         )
         if cur.rowcount == 0:
+            await db.rollback()
             return  # filed before (a redelivery): nothing more to do
         named = [o for o in c.officers if o.name.strip() or o.badge.strip() or o.description.strip()]
         await db.executemany(

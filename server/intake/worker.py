@@ -170,6 +170,8 @@ class IntakeWorker:
             if filer is None:
                 raise Malformed(f"no filer for {entry.lane.name}")
             await filer(entry)
+            if self.store.db.in_transaction:  # a filer that returned has filed: never leave a write open
+                await self.store.db.commit()
         except Malformed as exc:
             await self._rollback()
             await self._dead_letter(entry, str(exc), await self._attempts(entry))

@@ -1,11 +1,19 @@
 // Sign in: POST /api/login sets the HttpOnly cookie; then go where the user was
-// heading, or to the role's home (board for the desk, app for officers).
+// heading, or to the role's home (as server/web.py home_for: board for the desk,
+// app for officers, the referral form for 311 staff, the portal for case staff).
 const form = document.getElementById("signin");
 const error = document.getElementById("signin-error");
 const button = document.getElementById("signin-button");
 
+const HOMES = {
+  officer: "/officer/",
+  intake_311: "/referral/",
+  case_coordinator: "/complaint/",
+  team_lead: "/complaint/",
+};
+
 function destination(role) {
-  const home = role === "officer" ? "/officer/" : "/board/";
+  const home = HOMES[role] || "/board/";
   const next = new URLSearchParams(location.search).get("next");
   if (!next) return home;
   // Only a page of this site: whatever the browser would make of it, the origin must be ours.

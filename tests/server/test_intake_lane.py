@@ -1,0 +1,347 @@
+"""The intake lane against a real Valkey: exactly-once filing, taking over from a dead
+worker, the dead-letter list and its replay, and a flood beside dispatch traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from clients.connection import Connection
+from protocol.messages import EventFrame, RadioAppend, ServerFrame
+from server.auth import Role
+from server.intake.__main__ import make_worker
+from server.intake.lane import COMPLAINTS, GROUP
+from server.intake.worker import Entry, IntakeWorker
+from server.records.store import RecordsStore
+from server.valkey import EmbeddedValkey
+from tests.helpers import ROOT, S, RunningHub, hub_in_process, wait_for
+
+
+def complaint(n: int = 0, **over: Any) -> dict[str, Any]:
+    return {
+        "submission_id": f"sub-{n:08d}-{os.getpid()}",
+        "kind": "complaint",
+        "police_service": "Edmonton Police Service",
+        "narrative": f"Complaint number {n}: the officer would not give a badge number.",
+        "contact_by": "email",
+        "email": f"person{n}@example.org",
+        "consent_share": True,
+    } | over
+
+
+@contextlib.asynccontextmanager
+async def worker_running(hub: RunningHub, redis_url: str, **kw: Any) -> AsyncIterator[IntakeWorker]:
+    """An intake worker of its own (own Redis client and records connection), as the hub's sidecar runs."""
+    redis = aioredis.Redis.from_url(redis_url)
+    store = RecordsStore(hub.settings.db_path)
+    await store.open()
+    worker = await make_worker(hub.settings, redis, store, block_ms=50, **kw)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()
+        await redis.aclose()
+
+
+async def rows(hub: RunningHub, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    async with hub.ctx.store.db.execute(sql, args) as cur:
+        return list(await cur.fetchall())
+
+
+async def test_a_complaint_is_filed_once_with_its_clock_however_often_it_is_sent(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    async with worker_running(hub, valkey.url), httpx.AsyncClient(base_url=hub.http) as http:
+        first = await http.post("/api/complaints", json=complaint(1))
+        again = await http.post("/api/complaints", json=complaint(1))  # a double click, a retry
+        assert first.status_code == 201 and again.status_code == 200
+        assert first.json()["file_number"] == again.json()["file_number"]
+        assert first.json()["status_code"] == again.json()["status_code"]
+        number = first.json()["file_number"]
+        await wait_for(lambda: hub.ctx.store.db is not None, 1)
+
+        async def filed() -> bool:
+            return bool(await rows(hub, "SELECT 1 FROM complaints WHERE file_number=?", number))
+
+        for _ in range(200):
+            if await filed():
+                break
+            await asyncio.sleep(0.02)
+        assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(1,)]
+        clock = await rows(hub, "SELECT clock, day_kind, due_at > started_at FROM complaint_clocks")
+        assert clock == [("acknowledge", "business", 1)]
+        status = await http.post(
+            "/api/complaints/status", json={"file_number": number, "status_code": first.json()["status_code"]}
+        )
+        assert status.status_code == 200 and "acknowledge your file by" in status.json()["next"]
+        wrong = await http.post("/api/complaints/status", json={"file_number": number, "status_code": "AAAA-BBBB-CCCC"})
+        assert wrong.status_code == 404
+    # nothing of it stays in Redis once filed
+    assert await hub.ctx.redis.xlen(COMPLAINTS.stream) == 0
+
+
+async def test_bad_input_is_refused_field_by_field_and_nothing_is_queued(hub: RunningHub) -> None:
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        bad = await http.post("/api/complaints", json=complaint(2, narrative="", consent_share=False))
+        assert bad.status_code == 422
+        assert set(bad.json()["errors"]) == {"narrative", "consent_share"}
+        huge = await http.post("/api/complaints", content=b"{" + b" " * (300 * 1024) + b"}")
+        assert huge.status_code == 413
+        files = {"attachments": ("notes.exe", b"MZ\x90\x00 not a photo", "application/octet-stream")}
+        exe = await http.post(
+            "/api/complaints", data={"complaint": __import__("json").dumps(complaint(3))}, files=files
+        )
+        assert exe.status_code == 422 and "attachments.0" in exe.json()["errors"]
+    assert await hub.ctx.redis.xlen(COMPLAINTS.stream) == 0
+
+
+async def test_the_public_door_limits_each_address(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    async with (
+        hub_in_process(valkey.url, tmp_path / "data", intake_burst=3, intake_per_hour=1.0) as hub,
+        httpx.AsyncClient(base_url=hub.http) as http,
+    ):
+        codes = [(await http.post("/api/complaints", json=complaint(10 + i))).status_code for i in range(4)]
+        assert codes == [201, 201, 201, 429]
+        # staff entering a complaint taken by phone are not the public door
+        staff = hub.token("casey", Role.CASE_COORDINATOR)
+        phone = await http.post(
+            "/api/complaints",
+            json=complaint(20, channel="phone"),
+            headers={"authorization": f"Bearer {staff}"},
+        )
+        assert phone.status_code == 201
+        entries = await hub.ctx.redis.xrange(COMPLAINTS.stream)
+        assert entries[-1][1][b"channel"] == b"phone" and entries[-1][1][b"taken_by"] == b"casey"
+
+
+async def test_a_worker_killed_while_filing_is_taken_over_and_the_entry_filed_once(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    env = {**os.environ, **hub.settings.to_env(), "DISPATCH_INTAKE_NICE": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "server.intake"], cwd=ROOT, env=env)
+    consumer = f"{socket.gethostname()}-{proc.pid}"
+    redis = hub.ctx.redis
+    lock: sqlite3.Connection | None = None
+    try:
+
+        async def registered() -> bool:
+            with contextlib.suppress(Exception):
+                names = [c["name"] for c in await redis.xinfo_consumers(COMPLAINTS.stream, GROUP)]
+                return consumer.encode() in names
+            return False
+
+        for _ in range(int(300 * S)):
+            if await registered():
+                break
+            await asyncio.sleep(0.05)
+        assert await registered(), "the worker process did not start"
+        # Hold the records store's write lock: the worker takes the entry and stalls mid-filing.
+        lock = sqlite3.connect(hub.settings.db_path, timeout=30, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        async with httpx.AsyncClient(base_url=hub.http) as http:
+            sent = await http.post("/api/complaints", json=complaint(30))
+        number = sent.json()["file_number"]
+
+        async def held() -> bool:
+            pending = await redis.xpending_range(COMPLAINTS.stream, GROUP, "-", "+", 10, consumername=consumer)
+            return len(pending) == 1
+
+        for _ in range(int(200 * S)):
+            if await held():
+                break
+            await asyncio.sleep(0.05)
+        assert await held()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        if lock is not None:
+            lock.rollback()
+            lock.close()
+    assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(0,)]
+    async with worker_running(hub, valkey.url) as worker:  # takes over at once: the dead pid is on this host
+        for _ in range(300):
+            if worker.filed:
+                break
+            await asyncio.sleep(0.02)
+    assert await rows(hub, "SELECT file_number FROM complaints") == [(number,)]
+    assert await redis.xpending(COMPLAINTS.stream, GROUP) == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def test_an_entry_filed_but_not_acknowledged_is_not_filed_twice(hub: RunningHub, valkey: EmbeddedValkey) -> None:
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        await http.post("/api/complaints", json=complaint(40))
+    redis = hub.ctx.redis
+    # A worker on another host read it and filed it, then died before its acknowledgement.
+    store = RecordsStore(hub.settings.db_path)
+    await store.open()
+    try:
+        one = await make_worker(hub.settings, redis, store, consumer="other-host-2")
+        await one.ensure_groups()
+        got = await redis.xreadgroup(GROUP, "other-host-2", {COMPLAINTS.stream: ">"}, count=1)
+        sid, fields = got[0][1][0]
+        entry = Entry(COMPLAINTS, sid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+        await one.filers[COMPLAINTS.name](entry)  # filed, never acknowledged
+        assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(1,)]
+        taker = await make_worker(hub.settings, redis, store, consumer="this-host", claim_idle_ms=0)
+        assert await taker.reclaim() == 1
+    finally:
+        await store.close()
+    assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(1,)]
+    assert (await redis.xpending(COMPLAINTS.stream, GROUP))["pending"] == 0
+
+
+async def test_malformed_entries_go_to_the_dead_letter_list_not_the_records(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    redis = hub.ctx.redis
+    async with worker_running(hub, valkey.url) as worker:
+        await worker.ensure_groups()
+        # Written by something other than the door (an old hub, a script): no narrative, no consent.
+        await redis.xadd(
+            COMPLAINTS.stream,
+            {
+                "ref": "PC-2026-09999",
+                "kind": "complaint",
+                "key": "hand-made-0001",
+                "at": "1790000000000",
+                "code_hash": "x",
+                "body": '{"submission_id": "hand-made-0001", "kind": "complaint", "police_service": "EPS",'
+                ' "narrative": "", "contact_by": "none", "consent_share": false}',
+            },
+        )
+        await redis.xadd(COMPLAINTS.stream, {"ref": "PC-2026-09998", "body": "{not json"})
+        for _ in range(300):
+            if worker.dead == 2:
+                break
+            await asyncio.sleep(0.02)
+    assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(0,)]
+    letters = await rows(hub, "SELECT ref, reason FROM intake_dead_letters ORDER BY ref")
+    assert [r[0] for r in letters] == ["PC-2026-09998", "PC-2026-09999"]
+    assert "narrative" in letters[1][1] and "consent_share" in letters[1][1]
+    assert await redis.xlen(COMPLAINTS.stream) == 0
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        coordinator = {"authorization": f"Bearer {hub.token('casey', Role.CASE_COORDINATOR)}"}
+        seen = (await http.get("/api/intake/dead-letters", headers=coordinator)).json()["dead_letters"]
+        assert {d["ref"] for d in seen} == {"PC-2026-09998", "PC-2026-09999"}
+        dispatcher = {"authorization": f"Bearer {hub.token('dee', Role.DISPATCHER)}"}
+        assert (await http.get("/api/intake/dead-letters", headers=dispatcher)).status_code == 403
+
+
+async def test_an_entry_that_keeps_failing_is_dead_lettered_then_replayed_and_filed_once(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    redis = aioredis.Redis.from_url(valkey.url)
+    store = RecordsStore(hub.settings.db_path)
+    await store.open()
+    try:
+
+        async def records_down(entry: Entry) -> None:
+            raise RuntimeError("records store unavailable")
+
+        failing = IntakeWorker(redis, store, {COMPLAINTS.name: records_down}, max_attempts=2, block_ms=50)
+        await failing.ensure_groups()
+        async with httpx.AsyncClient(base_url=hub.http) as http:
+            number = (await http.post("/api/complaints", json=complaint(50))).json()["file_number"]
+        await failing.run_once()  # attempt 1: left pending
+        await failing.retry_own()  # attempt 2: gives up
+        assert failing.dead == 1
+        (letter,) = await rows(hub, "SELECT id, reason, attempts FROM intake_dead_letters")
+        assert "records store unavailable" in letter[1] and letter[2] == 2
+    finally:
+        await store.close()
+        await redis.aclose()
+    async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
+        lead = {"authorization": f"Bearer {hub.token('tl', Role.TEAM_LEAD)}"}
+        replayed = await http.post(f"/api/intake/dead-letters/{letter[0]}/replay", headers=lead)
+        assert replayed.status_code == 200
+        twice = await http.post(f"/api/intake/dead-letters/{letter[0]}/replay", headers=lead)
+        assert twice.status_code == 409
+        for _ in range(300):
+            if worker.filed:
+                break
+            await asyncio.sleep(0.02)
+    assert await rows(hub, "SELECT file_number FROM complaints") == [(number,)]
+    assert await rows(hub, "SELECT replayed_by FROM intake_dead_letters") == [("tl",)]
+
+
+@pytest.mark.slow
+async def test_a_complaint_flood_beside_dispatch_traffic_loses_and_duplicates_nothing(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    complaints_n, radio_n = 300, 200
+    async with (
+        hub_in_process(valkey.url, tmp_path / "data", intake_burst=100_000, commands_burst=10_000) as hub,
+        worker_running(hub, valkey.url) as worker,
+    ):
+        seen: list[str] = []
+
+        def on_frame(frame: ServerFrame) -> None:
+            if isinstance(frame, EventFrame) and frame.topic == "radio":
+                seen.append(frame.offset)
+
+        board = Connection(hub.url, token=hub.token("board"), topics=["radio"], on_frame=on_frame)
+        await board.start()
+        publisher = Connection(hub.url, token=hub.token("pub"))
+        await publisher.start()
+
+        async def dispatch_traffic() -> list[str]:
+            acks = []
+            for i in range(radio_n):
+                ack = await publisher.command(RadioAppend(id=publisher.next_id(), channel="main", text=f"unit {i}"))
+                acks.append(ack.offset or "")
+            return acks
+
+        async def flood() -> list[str]:
+            limits = httpx.Limits(max_connections=16)
+            async with httpx.AsyncClient(base_url=hub.http, limits=limits, timeout=30) as http:
+                sent = await asyncio.gather(
+                    *(http.post("/api/complaints", json=complaint(1000 + i)) for i in range(complaints_n))
+                )
+            # and every one sent a second time, as a client retrying after a lost answer would
+            async with httpx.AsyncClient(base_url=hub.http, limits=limits, timeout=30) as http:
+                again = await asyncio.gather(
+                    *(http.post("/api/complaints", json=complaint(1000 + i)) for i in range(0, complaints_n, 3))
+                )
+            assert all(r.status_code == 201 for r in sent) and all(r.status_code == 200 for r in again)
+            return [r.json()["file_number"] for r in sent]
+
+        acks, numbers = await asyncio.gather(dispatch_traffic(), flood())
+        await wait_for(lambda: len(seen) >= radio_n, 30 * S)
+        for _ in range(int(1500 * S)):
+            if worker.filed >= complaints_n:
+                break
+            await asyncio.sleep(0.02)
+        await board.close()
+        await publisher.close()
+        filed = await rows(hub, "SELECT file_number FROM complaints")
+        assert len(numbers) == len(set(numbers)) == complaints_n
+        assert sorted(n for (n,) in filed) == sorted(numbers)  # every one, once
+        assert sorted(seen) == sorted(acks) and len(set(seen)) == radio_n  # every dispatch event, once
+        assert worker.dead == 0
