@@ -413,7 +413,9 @@ async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int 
     ctx = request.app.state.ctx
     zone = doors.policy.complaints.timezone
     who = principal(request)
-    show_description = who is not None or bool(request.query_params.get("api_key"))
+    # Descriptions may name people: only for signed-in staff and holders of a valid key.
+    key = request.query_params.get("api_key", "")
+    show_description = who is not None or (bool(key) and await _api_key_name(store, key) is not None)
     out = []
     sql = f"{_SELECT} {where} ORDER BY s.requested_at DESC LIMIT ?"
     async with store.db.execute(sql, (*args, limit)) as cur:
