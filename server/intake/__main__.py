@@ -21,7 +21,7 @@ from server.incidents import IncidentDesk
 from server.intake.complaints import ComplaintFiler
 from server.intake.lane import COMPLAINTS, REFERRALS
 from server.intake.referrals import ReferralFiler
-from server.intake.worker import IntakeWorker
+from server.intake.worker import Filer, IntakeWorker
 from server.live import Live
 from server.logs import configure_logging
 from server.policy import load_policy
@@ -42,7 +42,7 @@ async def make_worker(
     """A worker with the real filers, on its own Redis client and records connection."""
     policy = load_policy(settings.policy_path)
     desk = IncidentDesk(Live(Bus(redis, settings), redis, policy))
-    filers = {COMPLAINTS.name: ComplaintFiler(store, policy), REFERRALS.name: ReferralFiler(store, policy, desk)}
+    filers: dict[str, Filer] = {COMPLAINTS.name: ComplaintFiler(store, policy), REFERRALS.name: ReferralFiler(store, policy, desk)}
     idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
     return IntakeWorker(redis, store, filers, consumer=consumer, claim_idle_ms=idle, block_ms=block_ms)
 

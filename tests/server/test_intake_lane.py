@@ -27,7 +27,7 @@ from server.intake.lane import COMPLAINTS, GROUP
 from server.intake.worker import Entry, IntakeWorker
 from server.records.store import RecordsStore
 from server.valkey import EmbeddedValkey
-from tests.helpers import ROOT, S, RunningHub, hub_in_process, wait_for
+from tests.helpers import ROOT, RunningHub, S, hub_in_process, wait_for
 
 
 def complaint(n: int = 0, **over: Any) -> dict[str, Any]:

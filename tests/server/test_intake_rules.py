@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from protocol.state import Incident, Location
 from server.intake.clocks import due_at
 from server.intake.complaints import check, code_hash, status_code_for
 from server.intake.open311 import check_request
 from server.intake.referrals import request_status
 from server.policy import load_policy
-from protocol.state import Incident, Location
 
 SERVICES = ["Edmonton Police Service", "Not sure"]
 
