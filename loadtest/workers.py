@@ -16,7 +16,7 @@ from protocol.messages import EventFrame, RadioAppend, ServerFrame
 
 
 class _BoardCounter:
-    __slots__ = ("dups", "gaps_order", "last", "latencies", "received")
+    __slots__ = ("dups", "gaps_order", "last", "latencies", "received", "sent_at")
 
     def __init__(self) -> None:
         self.received = 0
@@ -24,6 +24,7 @@ class _BoardCounter:
         self.gaps_order = 0
         self.last: tuple[int, int] = (0, 0)
         self.latencies: list[float] = []
+        self.sent_at: list[int] = []  # the event's own time, beside each latency
 
     def on_frame(self, frame: ServerFrame) -> None:
         if isinstance(frame, EventFrame) and frame.topic == "radio":
@@ -36,6 +37,7 @@ class _BoardCounter:
             self.last = mark
             self.received += 1
             self.latencies.append(now - frame.payload.ts)
+            self.sent_at.append(frame.payload.ts)
 
 
 async def _until(stop_at: Any) -> None:
@@ -76,6 +78,7 @@ def board_process(url: str, token: str, count: int, wire: str, stop_at: Any, out
             "duplicated": sum(c.dups for c in counters),
             "reconnects": reconnects,
             "latencies": [x for c in counters for x in c.latencies[:: max(1, len(c.latencies) // 2000)]],
+            "sent_at": [x for c in counters for x in c.sent_at[:: max(1, len(c.sent_at) // 2000)]],
         }
 
     out.put(asyncio.run(main()))

@@ -165,6 +165,14 @@ async def healthz(request: Request) -> Response:
         "archiver_lag": ctx.archiver.lag,
     }
     checks["connections"] = len(ctx.hub.sessions)
+    try:
+        async with asyncio.timeout(1.0):
+            queued = {lane.name: int(await ctx.redis.xlen(lane.stream)) for lane in (COMPLAINTS, REFERRALS)}
+        async with ctx.store.db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
+            row = await cur.fetchone()
+        checks["intake"] = {"queued": queued, "dead_letters": int(row[0]) if row else 0}
+    except (RedisError, OSError, TimeoutError) as exc:
+        checks["intake"] = f"unknown: {exc or type(exc).__name__}"
     ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and ctx.hub.accepting
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
@@ -279,7 +287,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             time.time(),
             policy,
             login_limits(),
-            IntakeDoors.make(Door(redis), settings, policy),
+            IntakeDoors.make(Door(redis), settings, policy, metrics_),
         )
         await _intake_floors(app.state.ctx)
         hub.accounts = store.is_active

@@ -39,6 +39,12 @@ class HubMetrics:
         self.archiver_lag = Gauge("dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r)
         self.redis_up = Gauge("dispatch_redis_up", "1 when Redis answers", registry=r)
         self.archived = Counter("dispatch_archived_events", "Events written to SQLite", registry=r)
+        self.intake = Counter(
+            "dispatch_intake_submissions",
+            "Submissions at the intake doors (queued, repeated, refused, limited)",
+            ["door", "outcome"],
+            registry=r,
+        )
         self.bad_events = Counter(
             "dispatch_undecodable_events", "Stream entries this hub could not decode (skipped, kept raw)", registry=r
         )

@@ -81,7 +81,7 @@ def uvicorn_config(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="h11",
+        http="httptools",  # the C parser: the intake doors take HTTP traffic beside dispatch
         ws="websockets",  # the legacy impl applies write backpressure; sansio does not
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,

@@ -42,7 +42,10 @@ async def make_worker(
     """A worker with the real filers, on its own Redis client and records connection."""
     policy = load_policy(settings.policy_path)
     desk = IncidentDesk(Live(Bus(redis, settings), redis, policy))
-    filers: dict[str, Filer] = {COMPLAINTS.name: ComplaintFiler(store, policy), REFERRALS.name: ReferralFiler(store, policy, desk)}
+    filers: dict[str, Filer] = {
+        COMPLAINTS.name: ComplaintFiler(store, policy),
+        REFERRALS.name: ReferralFiler(store, policy, desk),
+    }
     idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
     return IntakeWorker(redis, store, filers, consumer=consumer, claim_idle_ms=idle, block_ms=block_ms)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["KINDS", "AttachmentRef", "save_uploads", "sniff"]
+__all__ = ["KINDS", "AttachmentRef", "Checked", "keep_uploads", "read_uploads", "sniff"]
 
 
 class AttachmentRef(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,30 +62,31 @@ def _store(data: bytes, folder: Path) -> str:
     return digest
 
 
-async def save_uploads(
-    uploads: list[Any], folder: Path, most: int, max_bytes: int
-) -> list[AttachmentRef] | dict[str, str]:
-    """Keep the uploaded files. -> their references, or errors by field (nothing kept then)."""
-    errors: dict[str, str] = {}
+Checked = list[tuple[bytes, str, str]]  # data, safe name, type
+
+
+async def read_uploads(uploads: list[Any], most: int, max_bytes: int) -> tuple[Checked, dict[str, str]]:
+    """The uploaded files, read and checked. -> those that pass, and the problems by field."""
     if len(uploads) > most:
-        return {"attachments": f"Please attach at most {most} files."}
-    checked: list[tuple[bytes, str, str]] = []
+        return [], {"attachments": f"Please attach at most {most} files."}
+    errors: dict[str, str] = {}
+    checked: Checked = []
     for i, upload in enumerate(uploads):
         data = await upload.read(max_bytes + 1)
         name = _safe_name(getattr(upload, "filename", "") or "")
         if len(data) > max_bytes:
             errors[f"attachments.{i}"] = f"{name} is larger than {max_bytes // (1024 * 1024)} MB."
-            continue
-        if not data:
+        elif not data:
             errors[f"attachments.{i}"] = f"{name} is empty."
-            continue
-        kind = sniff(data[:16])
-        if kind is None:
+        elif (kind := sniff(data[:16])) is None:
             errors[f"attachments.{i}"] = f"{name}: we can take photos (JPEG, PNG, GIF, WebP, HEIC) and PDF files."
-            continue
-        checked.append((data, name, kind))
-    if errors:
-        return errors
+        else:
+            checked.append((data, name, kind))
+    return checked, errors
+
+
+async def keep_uploads(checked: Checked, folder: Path) -> list[AttachmentRef]:
+    """Keep checked files, once each by content. -> their references."""
     refs = []
     for data, name, kind in checked:
         digest = await asyncio.to_thread(_store, data, folder)

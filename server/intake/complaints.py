@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import Role
-from server.intake.attachments import AttachmentRef, save_uploads
+from server.intake.attachments import AttachmentRef, Checked, keep_uploads, read_uploads
 from server.intake.clocks import due_at
 from server.intake.doors import BodyTooLarge, IntakeDoors, bounded, client_address
 from server.intake.lane import COMPLAINTS
@@ -104,8 +104,11 @@ _PHONE = re.compile(r"^[0-9+()\-. x]{7,40}$")
 _SUBMISSION = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
-def check(raw: Mapping[str, Any], police_services: list[str], *, today: dt.date | None = None) -> dict[str, str]:
-    """Everything wrong with a submission, by field, in plain words. Empty: it can be filed."""
+def check(raw: Mapping[str, Any], *, today: dt.date | None = None) -> dict[str, str]:
+    """Everything wrong with a submission, by field, in plain words. Empty: it can be filed.
+
+    The police service is free text (the portal offers the policy's list): a person
+    may name one we do not list, and jurisdiction is decided at screening."""
     errors: dict[str, str] = {}
     known = set(ComplaintIn.__struct_fields__)
     for name in raw:
@@ -225,7 +228,7 @@ def _problem(message: str, status: int, errors: dict[str, str] | None = None) ->
     return JSONResponse(body, status_code=status)
 
 
-async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], list[AttachmentRef]] | Response:
+async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], Checked, dict[str, str]] | Response:
     """The submission and its attachments, from JSON or a multipart form (field ``complaint``
     holding the JSON, files in ``attachments``)."""
     s = doors.settings
@@ -242,17 +245,15 @@ async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], l
                 raw = msgspec.json.decode(raw_json.encode())
                 if not isinstance(raw, dict):
                     return _problem("the complaint must be a JSON object", 400)
-                saved = await save_uploads(uploads, s.attachments_dir, s.attachments_max, s.attachment_max_bytes)
-                if isinstance(saved, dict):
-                    return _problem("Please check the attachments.", 422, saved)
-                return raw, saved
+                checked, problems = await read_uploads(uploads, s.attachments_max, s.attachment_max_bytes)
+                return raw, checked, problems
         body = await req.body()
         if len(body) > _JSON_MAX:
             raise BodyTooLarge
         raw = msgspec.json.decode(body)
         if not isinstance(raw, dict):
             return _problem("the complaint must be a JSON object", 400)
-        return raw, []
+        return raw, [], {}
     except BodyTooLarge:
         return _problem("This is more than we can take in one go. Attach fewer or smaller files.", 413)
     except msgspec.DecodeError as exc:
@@ -271,23 +272,26 @@ async def submit(request: Request) -> Response:
     doors = _doors(request)
     who = principal(request)
     staff = who is not None and who.role in STAFF
+    read = await _read(request, doors)
+    if isinstance(read, Response):
+        return read
+    raw, uploads, upload_errors = read
+    if not staff:
+        raw.pop("channel", None)  # the public door is the web
+    errors = check(raw) | upload_errors
+    if errors:  # nothing is kept, and a person fixing mistakes is not counted against the limit
+        doors.count("complaint", "refused")
+        return _problem("Some answers need a second look.", 422, errors)
     if not staff:
         wait = doors.wait(doors.submissions, client_address(request))
         if wait:
+            doors.count("complaint", "limited")
             return _problem(
                 f"We have had a lot of submissions from your connection. Please try again in {wait / 60:.0f} minutes,"
                 " or call us. Nothing you typed has been lost.",
                 429,
             )
-    read = await _read(request, doors)
-    if isinstance(read, Response):
-        return read
-    raw, attachments = read
-    if not staff:
-        raw.pop("channel", None)  # the public door is the web
-    errors = check(raw, doors.policy.complaints.police_services)
-    if errors:
-        return _problem("Some answers need a second look.", 422, errors)
+    attachments = await keep_uploads(uploads, doors.settings.attachments_dir)
     complaint = msgspec.convert(raw, ComplaintIn)
     secret = doors.settings.secret
     code = status_code_for(secret, complaint.submission_id)
@@ -310,6 +314,7 @@ async def submit(request: Request) -> Response:
         width=5,
         receipt=fields["code_hash"],
     )
+    doors.count("complaint", "queued" if submitted.new else "repeated")
     return JSONResponse(
         {
             "file_number": submitted.ref,
@@ -436,7 +441,7 @@ class ComplaintFiler:
         if not isinstance(raw, dict):
             raise Malformed("the complaint is not an object")
         received_day = dt.datetime.fromtimestamp(received_at / 1000, dt.UTC).date()
-        errors = check(raw, self.policy.complaints.police_services, today=received_day + dt.timedelta(days=1))
+        errors = check(raw, today=received_day + dt.timedelta(days=1))
         if errors:
             raise Malformed("; ".join(f"{k}: {v}" for k, v in sorted(errors.items())))
         c = msgspec.convert(raw, ComplaintIn)

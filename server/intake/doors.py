@@ -11,6 +11,7 @@ from starlette.types import Message
 
 from server.config import Settings
 from server.intake.lane import Door
+from server.metrics import HubMetrics
 from server.policy import Policy
 from server.ratelimit import AddressLimits
 
@@ -31,9 +32,10 @@ class IntakeDoors:
     submissions: AddressLimits
     status_checks: AddressLimits
     api_keys: AddressLimits
+    metrics: HubMetrics
 
     @classmethod
-    def make(cls, door: Door, settings: Settings, policy: Policy) -> IntakeDoors:
+    def make(cls, door: Door, settings: Settings, policy: Policy, metrics: HubMetrics) -> IntakeDoors:
         return cls(
             door,
             settings,
@@ -41,7 +43,11 @@ class IntakeDoors:
             AddressLimits(settings.intake_per_hour / 3600, settings.intake_burst),
             AddressLimits(settings.status_checks_per_hour / 3600, settings.status_checks_burst),
             AddressLimits(settings.open311_per_s, settings.open311_burst),
+            metrics,
         )
+
+    def count(self, door: str, outcome: str) -> None:
+        self.metrics.intake.labels(door, outcome).inc()
 
     def wait(self, limits: AddressLimits, who: str) -> float:
         return limits.take(who, time.monotonic())

@@ -363,9 +363,11 @@ async def _post(request: Request, fmt: str) -> Response:
         return errors(fmt, 403, ["api_key is required to post a service request"])
     wait = doors.wait(doors.api_keys, f"{by}@{client_address(request)}")
     if wait:
+        doors.count("open311", "limited")
         return errors(fmt, 429, [f"too many requests; retry in {wait:.1f}s"])
     referral, problems, status = check_request(fields, doors.policy.open311)
     if referral is None:
+        doors.count("open311", "refused")
         return errors(fmt, status, problems)
     # A client that sends an Idempotency-Key gets one request for any number of retries.
     idem = request.headers.get("idempotency-key", "")[:200]
@@ -380,7 +382,9 @@ async def _post(request: Request, fmt: str) -> Response:
             "by": by,
             "body": msgspec.json.encode(referral).decode(),
         },
+        receipt=msgspec.json.encode({"service_code": referral.service_code, "at": int(time.time() * 1000)}).decode(),
     )
+    doors.count("open311", "queued" if submitted.new else "repeated")
     service = doors.policy.open311.services[referral.service_code]
     notice = (
         f"Sent to {service.agency} dispatch as a priority {service.priority or ''} call.".replace("  ", " ")
@@ -494,7 +498,25 @@ async def one_request(request: Request) -> Response:
     rows = await _rows(request, "WHERE s.id = ?", (rid,))
     if not rows:
         doors, _ = _ctx(request)
-        return errors(fmt, 404, [f"service_request_id {rid!r} not found"])
+        receipt = await doors.door.receipt(REFERRALS, rid)
+        if receipt is None:
+            return errors(fmt, 404, [f"service_request_id {rid!r} not found"])
+        # Queued, not yet filed (a moment, or longer if the workers are down): say so.
+        known = msgspec.json.decode(receipt)
+        service = doors.policy.open311.services.get(known["service_code"])
+        when = _iso(known["at"], doors.policy.complaints.timezone)
+        rows = [
+            {
+                "service_request_id": rid,
+                "status": "open",
+                "status_notes": "Received; being routed.",
+                "service_name": service.name if service else known["service_code"],
+                "service_code": known["service_code"],
+                "agency_responsible": service.agency if service else None,
+                "requested_datetime": when,
+                "updated_datetime": when,
+            }
+        ]
     return render(fmt, "service_requests", rows)
 
 

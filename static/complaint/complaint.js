@@ -93,7 +93,14 @@ function officerField(i, part, label, value, hint) {
     h("label", { for: id }, label),
     hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null,
     h("p", { class: "field-error", id: `${id}-error` }),
-    h("input", { id, dataset: { part }, value: value || "", maxlength: limit, autocomplete: "off", "aria-describedby": described }),
+    h("input", {
+      id,
+      dataset: { part },
+      value: value || "",
+      maxlength: limit,
+      autocomplete: "off",
+      "aria-describedby": described,
+    }),
   ];
 }
 

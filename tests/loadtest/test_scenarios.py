@@ -42,3 +42,19 @@ def test_idle_reports_memory_per_connection(tmp_path: Path) -> None:
     assert report["connections"] == 40
     assert report["hub_rss_kib"]["after"] > 0
     assert "memory_per_conn_kib" in report
+
+
+def test_intake_flood_files_every_complaint_and_loses_no_dispatch_event(tmp_path: Path) -> None:
+    """Complaints in alternating windows beside dispatch traffic: every accepted one filed once, no event lost."""
+    report = _run(
+        tmp_path,
+        "intake-flood",
+        *("--boards", "4", "--rate", "20", "--flood-rate", "30", "--phase", "2", "--cycles", "2", "--warmup", "0.5"),
+    )
+    c = report["complaints"]
+    assert c["accepted"] > 0 and c["statuses"] == {"201": c["sent"]}
+    assert c["filed"] == c["accepted"] and c["lost"] == 0 and c["duplicated"] == 0
+    assert report["published"] > 0 and report["delivered"] == report["published"] * 4
+    assert report["lost"] == 0 and report["duplicated"] == 0
+    for phase in ("baseline", "flood"):
+        assert report[phase]["samples"] > 0 and set(report[phase]["latency_ms"]) == {"p50", "p95", "p99", "max"}

@@ -131,6 +131,12 @@ async def test_the_public_door_limits_each_address(
         assert phone.status_code == 201
         entries = await hub.ctx.redis.xrange(COMPLAINTS.stream)
         assert entries[-1][1][b"channel"] == b"phone" and entries[-1][1][b"taken_by"] == b"casey"
+        # operators see the lane: what waits to be filed, and what the doors did
+        health = (await http.get("/healthz")).json()["checks"]["intake"]
+        assert health == {"queued": {"complaints": 4, "referrals": 0}, "dead_letters": 0}
+        metrics = (await http.get("/metrics")).text
+        assert 'dispatch_intake_submissions_total{door="complaint",outcome="limited"} 1.0' in metrics
+        assert 'dispatch_intake_submissions_total{door="complaint",outcome="queued"} 4.0' in metrics
 
 
 async def test_a_worker_killed_while_filing_is_taken_over_and_the_entry_filed_once(

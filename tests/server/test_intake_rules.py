@@ -11,8 +11,6 @@ from server.intake.open311 import check_request
 from server.intake.referrals import request_status
 from server.policy import load_policy
 
-SERVICES = ["Edmonton Police Service", "Not sure"]
-
 
 def good() -> dict:
     return {
@@ -29,7 +27,7 @@ def good() -> dict:
 
 
 def test_a_complete_complaint_has_no_errors() -> None:
-    assert check(good(), SERVICES, today=dt.date(2026, 11, 23)) == {}
+    assert check(good(), today=dt.date(2026, 11, 23)) == {}
 
 
 def test_every_problem_is_named_by_its_field_at_once() -> None:
@@ -43,7 +41,7 @@ def test_every_problem_is_named_by_its_field_at_once() -> None:
         "extra": "?",
     }
     raw.pop("phone")
-    errors = check(raw, SERVICES, today=dt.date(2026, 11, 23))
+    errors = check(raw, today=dt.date(2026, 11, 23))
     assert set(errors) == {
         "narrative",
         "consent_share",
@@ -61,9 +59,9 @@ def test_every_problem_is_named_by_its_field_at_once() -> None:
 def test_contact_details_must_match_the_way_chosen() -> None:
     for how, field in (("email", "email"), ("text", "phone"), ("mail", "mailing_address")):
         raw = good() | {"contact_by": how, "phone": ""}
-        assert field in check(raw, SERVICES, today=dt.date(2026, 11, 23))
-    assert check(good() | {"contact_by": "none", "phone": ""}, SERVICES, today=dt.date(2026, 11, 23)) == {}
-    assert "email" in check(good() | {"email": "not-an-address"}, SERVICES, today=dt.date(2026, 11, 23))
+        assert field in check(raw, today=dt.date(2026, 11, 23))
+    assert check(good() | {"contact_by": "none", "phone": ""}, today=dt.date(2026, 11, 23)) == {}
+    assert "email" in check(good() | {"email": "not-an-address"}, today=dt.date(2026, 11, 23))
 
 
 def test_the_status_code_is_the_same_for_a_resent_submission_and_checks_loosely() -> None:

@@ -88,6 +88,15 @@ async def test_posting_needs_a_key_and_errors_take_the_standard_shape(
         assert any("ONGOING] is required" in d for d in described)
         unknown = await http.post(f"{V2}/requests.json", data={"api_key": key, "service_code": "TREES"})
         assert unknown.status_code == 404
+        # queued (no worker runs in this test): the request is known and open before it is filed
+        queued = await http.post(
+            f"{V2}/requests.json",
+            data=form | {"api_key": key, "attribute[SOURCE]": "music", "attribute[ONGOING]": "no"},
+        )
+        assert queued.status_code == 201
+        waiting = await http.get(f"{V2}/requests/{queued.json()[0]['service_request_id']}.xml")
+        assert xml(waiting.text).findtext("request/status") == "open"
+        assert xml(waiting.text).findtext("request/status_notes") == "Received; being routed."
         bad_date = await http.get(f"{V2}/requests.json", params={"start_date": "last tuesday"})
         assert bad_date.status_code == 400 and "ISO 8601" in bad_date.json()[0]["description"]
         assert (await http.get(f"{V2}/requests/999999.json")).status_code == 404
