@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
+from protocol.events import IncidentCreated
 from protocol.messages import (
     Ack,
     AlarmAcknowledge,
@@ -46,7 +49,7 @@ from protocol.state import Alarm, Incident
 from server.auth import Principal, may_command
 from server.bus import Bus, Duplicate, current_command
 from server.incidents import IncidentDesk
-from server.live import CommandError, Live
+from server.live import INCIDENTS, CommandError, Live
 from server.policy import Policy
 from server.radio_log import RadioLog
 from server.resources import ResourceDesk
@@ -101,7 +104,12 @@ class DispatchService:
                 return Ack(ref=cmd.id, recommendation=await self.incidents.recommend(who, cmd))
             topic, offset, result = await self._apply(who, cmd)
         except Duplicate as exc:
-            return Ack(ref=cmd.id, offset=exc.offset, result={"duplicate": "yes"})
+            result = {"duplicate": "yes"}
+            if isinstance(cmd, IncidentCreate):  # a retried create learns the id of the call it made
+                made = await self._created_at(exc.offset)
+                if made is not None:
+                    result["incident"] = made
+            return Ack(ref=cmd.id, offset=exc.offset, result=result)
         except CommandError as exc:
             return Error(exc.code, exc.message, cmd.id)
         except RedisError as exc:
@@ -113,6 +121,18 @@ class DispatchService:
         finally:
             current_command.reset(token)
         return Ack(ref=cmd.id, topic=topic, offset=offset, result=result)
+
+    async def _created_at(self, offset: str) -> str | None:
+        """The incident an earlier create made, read from its event (while the stream keeps it)."""
+        try:
+            entries: Any = await self.live.redis.xrange(INCIDENTS.stream, min=offset, max=offset, count=1)
+        except RedisError:
+            return None
+        for _, fields in entries:
+            event = event_decoder.decode(fields[b"e"])
+            if isinstance(event, IncidentCreated):
+                return event.incident.id
+        return None
 
     async def _apply(self, who: Principal, cmd: Command) -> tuple[str, str, dict[str, str] | None]:
         i, u, s = self.incidents, self.units, self.safety

@@ -584,7 +584,9 @@ async def test_a_retried_command_is_not_applied_twice(hub: RunningHub, redis: ai
         again = await desk.command(create)
     async with Connection(hub.url, token=hub.token("bo")) as other:
         theirs = await other.command(create)
-    assert again.offset == first.offset and again.result == {"duplicate": "yes"}
+    assert first.result is not None
+    assert again.offset == first.offset
+    assert again.result == {"duplicate": "yes", "incident": first.result["incident"]}  # the call it made
     assert theirs.offset != first.offset and theirs.result and "incident" in theirs.result
     assert len(await redis.hkeys("{dispatch}:incidents:state")) == 2
 
