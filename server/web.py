@@ -27,7 +27,13 @@ from server.config import Settings
 __all__ = ["home_for", "web_routes"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
-_PAGES = {"/board/": _DESK, "/officer/": {Role.OFFICER}, "/referral/": {Role.INTAKE_311, Role.ADMIN}}
+_PAGES = {
+    "/board/": _DESK,
+    "/officer/": {Role.OFFICER},
+    "/referral/": {Role.INTAKE_311, Role.ADMIN},
+    # the intake dead-letter list: each role sees its own lane's (server/intake/deadletters.py)
+    "/intake/": {Role.INTAKE_311, Role.SUPERVISOR, Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN},
+}
 # Case staff have no page of their own yet: they enter complaints taken by phone on the portal.
 _HOMES = {
     Role.OFFICER: "/officer/",
@@ -144,6 +150,7 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/board/", "board"),
         _guarded("/officer/", "officer"),
         _guarded("/referral/", "referral"),
+        _guarded("/intake/", "intake"),
         Route("/api/me", me),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),
