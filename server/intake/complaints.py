@@ -320,8 +320,8 @@ async def submit(request: Request) -> Response:
             "file_number": submitted.ref,
             "status_code": code,
             "received": submitted.new,
-            "message": "Thank you. We have your file. Keep the file number and the status code: with them you can"
-            " check where things stand at any time.",
+            "message": "Keep the file number and the status code: with them you can check where things stand at"
+            " any time.",
         },
         status_code=201 if submitted.new else 200,
     )
