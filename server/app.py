@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -35,7 +35,7 @@ from server.hub import Hub
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
 from server.intake.doors import IntakeDoors
-from server.intake.lane import COMPLAINTS, REFERRALS, Door
+from server.intake.lane import COMPLAINTS, REFERRALS, Door, IntakeStream
 from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
 from server.office import office_routes
@@ -226,22 +226,28 @@ async def logout(request: Request) -> Response:
     return resp
 
 
-async def _intake_floors(ctx: HubContext) -> None:
-    """References go on from the highest filed, even if Redis lost its counters."""
-    top = {COMPLAINTS.name: 0, REFERRALS.name: 0}
-    async with ctx.store.db.execute("SELECT file_number FROM complaints ORDER BY received_at DESC LIMIT 1000") as cur:
-        for (number,) in await cur.fetchall():
-            tail = number.rsplit("-", 1)[-1]
-            if tail.isdigit():
-                top[COMPLAINTS.name] = max(top[COMPLAINTS.name], int(tail))
-    async with ctx.store.db.execute("SELECT MAX(CAST(id AS INTEGER)) FROM service_requests") as cur:
-        row = await cur.fetchone()
-    top[REFERRALS.name] = int(row[0] or 0) if row else 0
-    try:
-        for lane in (COMPLAINTS, REFERRALS):
-            await ctx.intake.door.raise_floor(lane, top[lane.name])
-    except (RedisError, OSError) as exc:
-        log.error("intake: could not check reference counters: %s", exc)
+def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[int]]:
+    """The highest reference of a lane in the records store (filed or dead-lettered): where its
+    counter starts again if Redis lost it, so that no reference is handed out twice."""
+
+    async def floor(lane: IntakeStream) -> int:
+        if lane is REFERRALS:
+            sql = (
+                "SELECT MAX(n) FROM (SELECT CAST(id AS INTEGER) AS n FROM service_requests UNION ALL"
+                " SELECT CAST(ref AS INTEGER) FROM intake_dead_letters WHERE stream='referrals')"
+            )
+        else:
+            # PC-2026-00042: the number after the last dash
+            sql = (
+                "SELECT MAX(CAST(substr(r, length(rtrim(r, '0123456789')) + 1) AS INTEGER)) FROM"
+                " (SELECT file_number AS r FROM complaints UNION ALL"
+                " SELECT ref FROM intake_dead_letters WHERE stream='complaints')"
+            )
+        async with store.db.execute(sql) as cur:
+            row = await cur.fetchone()
+        return int(row[0] or 0) if row else 0
+
+    return floor
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -287,9 +293,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             time.time(),
             policy,
             login_limits(),
-            IntakeDoors.make(Door(redis), settings, policy, metrics_),
+            IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
         )
-        await _intake_floors(app.state.ctx)
         hub.accounts = store.is_active
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")

@@ -67,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     ksub = k.add_subparsers(dest="key_cmd", required=True)
     ka = ksub.add_parser("add", help="issue a key to a 311 system (printed once; only its hash is kept)")
     ka.add_argument("name", help="the 311 system, e.g. city-311-crm")
+    ka.add_argument("--replace", action="store_true", help="replace the system's key (the old one stops working)")
     kl = ksub.add_parser("list", help="list keys: name, issued, last used, revoked")
     kr = ksub.add_parser("revoke", help="revoke a system's key (refused within a minute on every hub)")
     kr.add_argument("name")
@@ -100,6 +101,11 @@ async def _apikey(args: argparse.Namespace) -> int:
     try:
         if args.key_cmd == "add":
             key = f"d311_{secrets.token_urlsafe(32)}"
+            async with store.db.execute("SELECT 1 FROM api_keys WHERE name=?", (args.name,)) as cur:
+                exists = await cur.fetchone() is not None
+            if exists and not getattr(args, "replace", False):
+                print(f"{args.name!r} has a key; give --replace to issue a new one", file=sys.stderr)
+                return 1
             try:
                 await store.db.execute(
                     "INSERT INTO api_keys(name, key_hash, created_at) VALUES (?,?,?)"
@@ -154,13 +160,20 @@ async def _intake(args: argparse.Namespace) -> int:
             await store.audit("cli", "intake.dead_letters.view", "", f"{len(rows)} shown")
             return 0
         from redis.asyncio import Redis
+        from redis.exceptions import RedisError
 
-        from server.intake.worker import replay_dead_letter
+        from server.intake.worker import AlreadyReplayed, replay_dead_letter
 
         url = args.redis_url or f"unix://{args.data_dir.resolve() / 'valkey.sock'}"
-        redis = Redis.from_url(url)
+        redis = Redis.from_url(url, socket_connect_timeout=2)
         try:
             entry = await replay_dead_letter(redis, store, args.id, "cli")
+        except AlreadyReplayed as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        except (RedisError, OSError) as exc:
+            print(f"cannot reach the hub's Redis at {url} ({exc}); is the hub running?", file=sys.stderr)
+            return 1
         finally:
             await redis.aclose()
         if entry is None:

@@ -12,20 +12,27 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "key_file"]
 
 
-def _secret_for(data_dir: Path) -> str:
-    """The token-signing key: DISPATCH_SECRET, else a file made once in the data dir."""
-    path = data_dir / "secret.key"
+def key_file(data_dir: Path, name: str) -> str:
+    """A random key kept in a file of the data dir (made once, readable by this user only)."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole, then linked into place: processes starting together all read the one that won.
+    tmp = data_dir / f".{name}.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+        fh.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class Settings:
     status_checks_per_hour: float = 30.0
     open311_burst: int = 200  # Open311 posts per API key: a burst, then...
     open311_per_s: float = 20.0  # ...this many a second
+    api_key_cache_s: float = 60.0  # a revoked Open311 key is refused by every hub within this
     attachments_max: int = 3  # files with one complaint
     attachment_max_bytes: int = 8 * 1024 * 1024
     # shutdown
@@ -101,7 +109,7 @@ class Settings:
     def resolved(self) -> Settings:
         """With data_dir absolute and the signing secret filled in."""
         data_dir = self.data_dir.resolve()
-        secret = self.secret or os.environ.get("DISPATCH_SECRET", "") or _secret_for(data_dir)
+        secret = self.secret or os.environ.get("DISPATCH_SECRET", "") or key_file(data_dir, "secret.key")
         if len(secret) < 32:
             raise ValueError("the token secret (DISPATCH_SECRET) must be at least 32 characters")
         return dataclasses.replace(self, data_dir=data_dir, secret=secret)

@@ -250,7 +250,12 @@ def serve(settings: Settings, demo: bool = False) -> None:
         demo_stop.set()
         for child in demo_children:
             child.terminate()
-            child.wait(10)
+        for child in demo_children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
         if valkey is not None:
             valkey.stop()
             log.info("embedded valkey stopped")

@@ -17,6 +17,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 from starlette.requests import Request
@@ -28,7 +29,7 @@ from server.auth import Role
 from server.intake.attachments import AttachmentRef, Checked, keep_uploads, read_uploads
 from server.intake.clocks import due_at
 from server.intake.doors import BodyTooLarge, IntakeDoors, bounded, client_address
-from server.intake.lane import COMPLAINTS
+from server.intake.lane import COMPLAINTS, KeyReused
 from server.intake.worker import Entry, Malformed
 from server.policy import Policy
 from server.records.store import RecordsStore
@@ -255,8 +256,13 @@ async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], C
             return _problem("the complaint must be a JSON object", 400)
         return raw, [], {}
     except BodyTooLarge:
-        return _problem("This is more than we can take in one go. Attach fewer or smaller files.", 413)
-    except msgspec.DecodeError as exc:
+        many = "multipart" in request.headers.get("content-type", "")
+        return _problem(
+            "This is more than we can take in one go."
+            + (" Attach fewer or smaller files." if many else " Please shorten the longest answers."),
+            413,
+        )
+    except (msgspec.DecodeError, RecursionError) as exc:
         return _problem(f"the complaint is not valid JSON: {exc}", 400)
     except Exception as exc:  # the multipart parser's own limits (too many files or fields)
         if type(exc).__name__ in ("MultiPartException", "HTTPException"):
@@ -264,56 +270,89 @@ async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], C
         raise
 
 
+def _later(wait_s: float) -> str:
+    minutes = round(wait_s / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes >= 1 else "a minute"
+
+
 async def submit(request: Request) -> Response:
     """A complaint, concern or compliment: checked, queued, answered with a file number and status code.
 
-    Public (rate-limited per address). Case staff signed in enter ones taken by
-    phone, walk-in, mail or email: they say which, and are recorded as taking it."""
+    Public, with two limits per address: attempts of any kind (taken before the
+    body is read, so a flood of bad posts costs little) and accepted new
+    submissions (a person fixing mistakes, or resending one we already have, is
+    not counted). Case staff signed in enter ones taken by phone, walk-in, mail
+    or email: they say which and when it was received, and are recorded as taking it."""
     doors = _doors(request)
     who = principal(request)
     staff = who is not None and who.role in STAFF
+    address = client_address(request)
+    busy = (
+        "We have had a lot of submissions from your connection. Please try again in {}, or call us."
+        " Nothing you typed has been lost."
+    )
+    if not staff:
+        wait = doors.wait(doors.attempts, address)
+        if wait:
+            doors.count("complaint", "limited")
+            return _problem(busy.format(_later(wait)), 429)
     read = await _read(request, doors)
     if isinstance(read, Response):
         return read
     raw, uploads, upload_errors = read
     if not staff:
         raw.pop("channel", None)  # the public door is the web
+        raw.pop("received_on", None)
+    received = raw.pop("received_on", "") if staff else ""
     errors = check(raw) | upload_errors
-    if errors:  # nothing is kept, and a person fixing mistakes is not counted against the limit
+    received_at, received_error = _received_at(received, doors.policy.complaints.timezone)
+    if received_error:
+        errors["received_on"] = received_error
+    if errors:  # nothing is kept
         doors.count("complaint", "refused")
         return _problem("Some answers need a second look.", 422, errors)
-    if not staff:
-        wait = doors.wait(doors.submissions, client_address(request))
+    complaint = msgspec.convert(raw, ComplaintIn)
+    if not staff and not await doors.door.seen(COMPLAINTS, complaint.submission_id):
+        wait = doors.wait(doors.submissions, address)
         if wait:
             doors.count("complaint", "limited")
-            return _problem(
-                f"We have had a lot of submissions from your connection. Please try again in {wait / 60:.0f} minutes,"
-                " or call us. Nothing you typed has been lost.",
-                429,
-            )
-    attachments = await keep_uploads(uploads, doors.settings.attachments_dir)
-    complaint = msgspec.convert(raw, ComplaintIn)
-    secret = doors.settings.secret
+            return _problem(busy.format(_later(wait)), 429)
+    body = msgspec.json.encode(raw)
+    content = body + b"".join(hashlib.sha256(data).digest() for data, _, _ in uploads)
+    secret = doors.status_secret
     code = status_code_for(secret, complaint.submission_id)
-    year = dt.datetime.now(dt.UTC).year
+    zone = ZoneInfo(doors.policy.complaints.timezone)
+    year = dt.datetime.fromtimestamp(received_at / 1000, zone).year
     fields = {
         "kind": "complaint",
         "key": complaint.submission_id,
-        "at": str(int(time.time() * 1000)),
+        "at": str(received_at),
         "channel": complaint.channel,
         "taken_by": who.user if staff and who is not None else "",
         "code_hash": code_hash(secret, code),
-        "attachments": msgspec.json.encode(attachments).decode(),
-        "body": msgspec.json.encode(raw).decode(),
+        "attachments": "[]",
+        "body": body.decode(),
     }
-    submitted = await doors.door.submit(
-        COMPLAINTS,
-        complaint.submission_id,
-        fields,
-        prefix=f"{doors.policy.complaints.file_prefix}-{year}-",
-        width=5,
-        receipt=fields["code_hash"],
-    )
+    try:
+        if uploads:  # kept only now that the submission will be queued
+            attachments = await keep_uploads(uploads, doors.settings.attachments_dir)
+            fields["attachments"] = msgspec.json.encode(attachments).decode()
+        submitted = await doors.door.submit(
+            COMPLAINTS,
+            complaint.submission_id,
+            fields,
+            prefix=f"{doors.policy.complaints.file_prefix}-{year}-",
+            width=5,
+            receipt=fields["code_hash"],
+            content=content,
+        )
+    except KeyReused:
+        doors.count("complaint", "refused")
+        return _problem(
+            "This form was already sent with different answers. Reload the page to start a new one, or call us"
+            " to add to what you sent.",
+            409,
+        )
     doors.count("complaint", "queued" if submitted.new else "repeated")
     return JSONResponse(
         {
@@ -325,6 +364,22 @@ async def submit(request: Request) -> Response:
         },
         status_code=201 if submitted.new else 200,
     )
+
+
+def _received_at(day: Any, zone: str) -> tuple[int, str]:
+    """When a complaint was received: now, or (staff entering one taken by mail or phone) the day given,
+    at the start of that day in the agency's time zone. -> (ms, problem)."""
+    now = int(time.time() * 1000)
+    if not day:
+        return now, ""
+    try:
+        when = dt.datetime.combine(dt.date.fromisoformat(str(day)), dt.time(), ZoneInfo(zone))
+    except ValueError:
+        return now, "Give the date it was received as year-month-day."
+    ms = int(when.timestamp() * 1000)
+    if ms > now or now - ms > 366 * 86_400_000:
+        return now, "The date received must be within the last year, and not in the future."
+    return ms, ""
 
 
 class _StatusAsk(msgspec.Struct, forbid_unknown_fields=True):
@@ -342,7 +397,7 @@ async def status(request: Request) -> Response:
     doors = _doors(request)
     wait = doors.wait(doors.status_checks, client_address(request))
     if wait:
-        return _problem(f"Too many checks from your connection. Please try again in {wait / 60:.0f} minutes.", 429)
+        return _problem(f"Too many checks from your connection. Please try again in {_later(wait)}.", 429)
     try:
         ask = msgspec.json.decode(await bounded(request, 4096).body(), type=_StatusAsk)
     except BodyTooLarge:
@@ -352,7 +407,7 @@ async def status(request: Request) -> Response:
     wrong = _problem("We could not find a file with that number and status code. Check both and try again.", 404)
     if len(ask.file_number) > 40 or len(ask.status_code) > 40:
         return wrong
-    given = code_hash(doors.settings.secret, ask.status_code)
+    given = code_hash(doors.status_secret, ask.status_code)
     store: RecordsStore = request.app.state.ctx.store
     async with store.db.execute(
         "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at"
@@ -391,8 +446,6 @@ async def status(request: Request) -> Response:
 
 
 def _local_date(ms: int, zone: str) -> str:
-    from zoneinfo import ZoneInfo
-
     return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)).strftime("%A %B %-d, %Y")
 
 
@@ -451,11 +504,12 @@ class ComplaintFiler:
         code = entry.need("code_hash")
         db = self.store.db
         cur = await db.execute(
-            "INSERT OR IGNORE INTO complaints(file_number, received_at, channel, taken_by, kind, police_service,"
+            "INSERT INTO complaints(file_number, received_at, channel, taken_by, kind, police_service,"
             " occurred_on, occurred_time, location, narrative, desired_outcome, name, email, phone, mailing_address,"
             " contact_by, safe_times, ok_to_leave_message, accessibility, interpreter, consent_share, stage, status,"
             " status_code_hash, intake_entry, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(file_number) DO NOTHING",
             (
                 ref,
                 received_at,
@@ -486,8 +540,13 @@ class ComplaintFiler:
             ),
         )
         if cur.rowcount == 0:
+            async with db.execute("SELECT status_code_hash FROM complaints WHERE file_number=?", (ref,)) as found:
+                row = await found.fetchone()
             await db.rollback()
-            return  # filed before (a redelivery): nothing more to do
+            if row is not None and row[0] == code:
+                return  # filed before (a redelivery): nothing more to do
+            # Another submission has this number (Redis lost its counter): keep this one, do not drop it.
+            raise Malformed(f"file number {ref} is already another file's; file this one by hand or replay it")
         named = [o for o in c.officers if o.name.strip() or o.badge.strip() or o.description.strip()]
         await db.executemany(
             "INSERT INTO complaint_officers(file_number, seq, name, badge, description) VALUES (?,?,?,?,?)",

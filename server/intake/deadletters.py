@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import Principal, Role
-from server.intake.worker import replay_dead_letter
+from server.intake.worker import AlreadyReplayed, replay_dead_letter
 
 __all__ = ["dead_letter_routes", "streams_for"]
 
@@ -71,7 +71,10 @@ async def replay(request: Request) -> Response:
         return JSONResponse({"error": f"no dead letter {letter}"}, status_code=404)
     if row[1] is not None:
         return JSONResponse({"error": f"dead letter {letter} was replayed already"}, status_code=409)
-    entry = await replay_dead_letter(ctx.redis, ctx.store, letter, who.user)
+    try:
+        entry = await replay_dead_letter(ctx.redis, ctx.store, letter, who.user)
+    except AlreadyReplayed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
     return JSONResponse({"replayed": letter, "entry": entry})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import Message
 
-from server.config import Settings
+from server.config import Settings, key_file
 from server.intake.lane import Door
 from server.metrics import HubMetrics
 from server.policy import Policy
@@ -33,6 +33,9 @@ class IntakeDoors:
     status_checks: AddressLimits
     api_keys: AddressLimits
     metrics: HubMetrics
+    attempts: AddressLimits  # public posts of any kind, before their bodies are read
+    status_secret: str  # status codes: a key of their own, so rotating the token secret keeps them valid
+    key_cache: dict[str, tuple[str | None, float]]  # API key hash -> (system, until)
 
     @classmethod
     def make(cls, door: Door, settings: Settings, policy: Policy, metrics: HubMetrics) -> IntakeDoors:
@@ -44,6 +47,9 @@ class IntakeDoors:
             AddressLimits(settings.status_checks_per_hour / 3600, settings.status_checks_burst),
             AddressLimits(settings.open311_per_s, settings.open311_burst),
             metrics,
+            AddressLimits(4 * settings.intake_per_hour / 3600, 3 * settings.intake_burst),
+            key_file(settings.data_dir, "status-code.key"),
+            {},
         )
 
     def count(self, door: str, outcome: str) -> None:

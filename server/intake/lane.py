@@ -10,13 +10,14 @@ after a lost answer) gets the same reference and is queued once. Workers
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
-__all__ = ["COMPLAINTS", "GROUP", "INTAKE_STREAMS", "REFERRALS", "Door", "IntakeStream", "Submitted"]
+__all__ = ["COMPLAINTS", "GROUP", "INTAKE_STREAMS", "REFERRALS", "Door", "IntakeStream", "KeyReused", "Submitted"]
 
 GROUP = "intake"
 SLOT = "intake"
@@ -54,16 +55,22 @@ COMPLAINTS = IntakeStream("complaints", "complaint")
 INTAKE_STREAMS: tuple[IntakeStream, ...] = (REFERRALS, COMPLAINTS)
 
 # KEYS: door key, sequence, stream, receipts
-# ARGV: door ttl, ref prefix, ref width, receipt value ('' for none), then field/value pairs
-# -> {1 (new) or 0 (seen before), ref, extra stored with the door key}
+# ARGV: door ttl, ref prefix, ref width, receipt value ('' for none), content digest, then field/value pairs
+# -> {1 new | 0 seen before | -1 no sequence (Redis lost it: set its floor first) | -2 key reused
+#     for other content, ref}
 _SUBMIT = """
 local prior = redis.call('GET', KEYS[1])
-if prior then return {0, prior} end
+if prior then
+  local ref, digest = string.match(prior, '^(.*)|(.*)$')
+  if digest ~= ARGV[5] then return {-2, ref} end
+  return {0, ref}
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, ''} end
 local n = redis.call('INCR', KEYS[2])
 local ref = ARGV[2] .. string.format('%0' .. ARGV[3] .. 'd', n)
-redis.call('SET', KEYS[1], ref, 'EX', tonumber(ARGV[1]))
+redis.call('SET', KEYS[1], ref .. '|' .. ARGV[5], 'EX', tonumber(ARGV[1]))
 local fields = {'ref', ref}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('XADD', KEYS[3], '*', unpack(fields))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ref, ARGV[4]) end
 return {1, ref}
@@ -72,8 +79,8 @@ return {1, ref}
 # Never hand out a reference at or below one already filed (if Redis lost its data).
 # KEYS: sequence; ARGV: floor
 _FLOOR = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+local n = redis.call('GET', KEYS[1])
+if not n or tonumber(n) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
 """
 
@@ -84,13 +91,28 @@ class Submitted:
     new: bool  # False: this submission was queued before; nothing was added
 
 
+class KeyReused(Exception):
+    """The idempotency key was used before for different content."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"key already used for {ref}")
+        self.ref = ref
+
+
+Floor = Callable[[IntakeStream], Awaitable[int]]
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Door:
-    def __init__(self, redis: Redis) -> None:
+    """``floor(lane)``: the highest reference filed in the records store, asked for when
+    Redis has lost a lane's counter, so that no reference is handed out twice."""
+
+    def __init__(self, redis: Redis, floor: Floor) -> None:
         self.redis = redis
+        self.floor = floor
         self._submit = redis.register_script(_SUBMIT)
         self._floor = redis.register_script(_FLOOR)
 
@@ -103,13 +125,28 @@ class Door:
         prefix: str = "",
         width: int = 1,
         receipt: str = "",
+        content: bytes = b"",
     ) -> Submitted:
-        """Queue one submission once per ``key``. -> its reference, and whether it is new."""
-        args: list[Any] = [DOOR_TTL_S, prefix, width, receipt]
+        """Queue one submission once per ``key``. -> its reference, and whether it is new.
+
+        ``content`` identifies what was submitted: the same key with other content raises KeyReused."""
+        digest = hashlib.sha256(content).hexdigest()[:32]
+        args: list[Any] = [DOOR_TTL_S, prefix, width, receipt, digest]
         for name, value in fields.items():
             args += [name, value]
-        out = await self._submit(keys=[lane.door(key), lane.seq, lane.stream, lane.receipts], args=args)
-        return Submitted(_s(out[1]), bool(int(out[0])))
+        keys = [lane.door(key), lane.seq, lane.stream, lane.receipts]
+        out = await self._submit(keys=keys, args=args)
+        if int(out[0]) == -1:
+            await self.raise_floor(lane, await self.floor(lane))
+            out = await self._submit(keys=keys, args=args)
+        code, ref = int(out[0]), _s(out[1])
+        if code == -2:
+            raise KeyReused(ref)
+        return Submitted(ref, code == 1)
+
+    async def seen(self, lane: IntakeStream, key: str) -> bool:
+        """Was this key queued before (a resend)?"""
+        return bool(await self.redis.exists(lane.door(key)))
 
     async def raise_floor(self, lane: IntakeStream, floor: int) -> None:
         await self._floor(keys=[lane.seq], args=[floor])

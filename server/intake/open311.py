@@ -58,6 +58,10 @@ def api_key_hash(key: str) -> str:
 # ---- formats --------------------------------------------------------------
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     el = ET.SubElement(parent, tag)
     if isinstance(value, dict):
@@ -69,7 +73,7 @@ def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        el.text = _NOT_XML.sub("\ufffd", str(value))  # what XML cannot hold never breaks the document
 
 
 def render(fmt: str, root: str, body: Any, status: int = 200) -> Response:
@@ -129,7 +133,6 @@ _LIMITS = {
     "description": 4000,
     "media_url": 1000,
 }
-_KNOWN = {"api_key", "jurisdiction_id", "service_code", "lat", "long", *_LIMITS}
 _ATTR = re.compile(r"^attribute\[([^\]]{1,64})\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -149,24 +152,34 @@ def check_request(form: Mapping[str, list[str]], config: Open311) -> tuple[Refer
         problems.append(f"jurisdiction_id {jurisdiction!r} is not served here ({config.jurisdiction_id})")
     attributes: dict[str, str | list[str]] = {}
     for name, values in form.items():
+        if _CONTROL.search(name) or any(_CONTROL.search(v) for v in values):
+            problems.append(f"{_CONTROL.sub('?', name)} holds control characters")
+            continue
         m = _ATTR.match(name)
         if m:
+            if any(len(v) > 1000 for v in values) or len(values) > 50:
+                problems.append(f"{name} is too long")
             attributes[m.group(1)] = values if (m.group(2) or len(values) > 1) else values[-1]
-        elif name not in _KNOWN:
-            problems.append(f"{name} is not a field of a service request")
+        # Other fields are ignored, as clients add their own (a bounded form: 200 fields of 8 KB).
+    if len(attributes) > 50:
+        problems.append("at most 50 attributes")
     for name, most in _LIMITS.items():
         if len(one.get(name, "")) > most:
             problems.append(f"{name} is longer than {most} characters")
     lat = lon = None
+    located = bool(one.get("address_string", "").strip() or one.get("address_id", "").strip())
     if "lat" in one or "long" in one:
         try:
             lat, lon = float(one.get("lat", "")), float(one.get("long", ""))
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise ValueError
         except ValueError:
-            problems.append("lat and long must both be given, in decimal degrees (WGS84)")
-            lat = lon = None
-    if lat is None and not one.get("address_string", "").strip() and not one.get("address_id", "").strip():
+            problems.append("lat and long must both be given, as decimal degrees (WGS84)")
+            located = True  # said once is enough
+        else:
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                problems.append("lat must be within -90..90 and long within -180..180")
+                lat = lon = None
+                located = True
+    if lat is None and not located:
         problems.append("a location is required: lat and long, address_string or address_id")
     email = one.get("email", "")
     if email and not _EMAIL.match(email):
@@ -189,10 +202,7 @@ def check_request(form: Mapping[str, list[str]], config: Open311) -> tuple[Refer
 
 def _check_attributes(service: Service, given: dict[str, str | list[str]]) -> list[str]:
     problems = []
-    defined = {a.code: a for a in service.attributes}
-    for code in given:
-        if code not in defined:
-            problems.append(f"attribute[{code}] is not an attribute of {service.name}")
+    # Attributes the service does not define are kept as given (clients send their own, such as an id).
     for a in service.attributes:
         value = given.get(a.code)
         values = value if isinstance(value, list) else ([value] if value else [])
@@ -299,13 +309,12 @@ async def service_definition(request: Request) -> Response:
     return render(fmt, "service_definition", body)
 
 
-_key_cache: dict[str, tuple[str | None, float]] = {}
-
-
-async def _api_key_name(store: RecordsStore, key: str) -> str | None:
-    """The 311 system an API key was issued to (None: unknown or revoked). Cached for a minute."""
+async def _api_key_name(doors: IntakeDoors, store: RecordsStore, key: str) -> str | None:
+    """The 311 system an API key was issued to (None: unknown or revoked). Cached for
+    ``api_key_cache_s`` (a revoked key is refused on every hub within that)."""
     digest = api_key_hash(key)
-    cached = _key_cache.get(digest)
+    cache = doors.key_cache
+    cached = cache.get(digest)
     now = time.monotonic()
     if cached is not None and cached[1] > now:
         return cached[0]
@@ -315,9 +324,9 @@ async def _api_key_name(store: RecordsStore, key: str) -> str | None:
     if name is not None:
         await store.db.execute("UPDATE api_keys SET last_used_at=? WHERE name=?", (int(time.time() * 1000), name))
         await store.db.commit()
-    if len(_key_cache) > 1000:
-        _key_cache.clear()
-    _key_cache[digest] = (name, now + 60)
+    if len(cache) > 1000:
+        cache.clear()
+    cache[digest] = (name, now + doors.settings.api_key_cache_s)
     return name
 
 
@@ -352,15 +361,19 @@ async def _post(request: Request, fmt: str) -> Response:
         raise
     key = (fields.get("api_key") or [""])[-1]
     who = principal(request)
-    if key:
-        name = await _api_key_name(store, key)
-        if name is None:
-            return errors(fmt, 403, ["api_key is not valid (unknown or revoked)"])
+    if not fields and "json" in request.headers.get("content-type", ""):
+        return errors(fmt, 400, ["send the request as a form (application/x-www-form-urlencoded), as Open311 does"])
+    name = await _api_key_name(doors, store, key) if key else None
+    if name is not None:
         by = name
-    elif who is not None and who.role in STAFF:
+    elif who is not None and who.role in STAFF and not key:
         by = f"staff:{who.user}"
     else:
-        return errors(fmt, 403, ["api_key is required to post a service request"])
+        if doors.wait(doors.attempts, client_address(request)):  # guessing keys is rate-limited too
+            return errors(fmt, 429, ["too many refused requests from this address; retry later"])
+        if key:
+            return errors(fmt, 403, ["api_key is not valid (unknown or revoked)"])
+        return errors(fmt, 403, ["api_key is required to post a service request (or sign in as 311 staff)"])
     wait = doors.wait(doors.api_keys, f"{by}@{client_address(request)}")
     if wait:
         doors.count("open311", "limited")
@@ -419,7 +432,7 @@ async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int 
     who = principal(request)
     # Descriptions may name people: only for signed-in staff and holders of a valid key.
     key = request.query_params.get("api_key", "")
-    show_description = who is not None or (bool(key) and await _api_key_name(store, key) is not None)
+    show_description = who is not None or (bool(key) and await _api_key_name(doors, store, key) is not None)
     out = []
     sql = f"{_SELECT} {where} ORDER BY s.requested_at DESC LIMIT ?"
     async with store.db.execute(sql, (*args, limit)) as cur:
@@ -429,7 +442,7 @@ async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int 
         if incident is None and r[16] and len(rows) == 1:
             incident, _ = await ctx.hub.service.live.incident_or_none(r[16])  # not archived yet
         info = None if r[12] is None else {"status": r[12], "business_area": r[13], "notes": r[14], "updated_at": r[15]}
-        status, notes, updated = request_status(r[3], r[2], incident, info)
+        status, notes, updated = request_status(r[3], r[2], incident, info, full=show_description)
         service = doors.policy.open311.services.get(r[1])
         out.append(
             {
@@ -484,6 +497,8 @@ async def _list(request: Request, fmt: str) -> Response:
     statuses = {s.strip() for s in q.get("status", "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         return errors(fmt, 400, ["status must be open, closed or both (comma-separated)"])
+    if ids:  # the standard: service_request_id overrides every other filter
+        where, args, statuses = where[:1], args[: len(ids)], set()
     rows = await _rows(request, ("WHERE " + " AND ".join(where)) if where else "", tuple(args))
     if statuses:
         rows = [r for r in rows if r["status"] in statuses]
@@ -531,7 +546,8 @@ async def token(request: Request) -> Response:
     ref = row[0] if row else None
     if ref is None and re.fullmatch(r"[0-9a-f]{32}", tok):
         raw = await doors.door.redis.get(REFERRALS.door(tok))
-        ref = raw.decode() if isinstance(raw, bytes) else raw
+        if raw is not None:
+            ref = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|", 1)[0]
     if ref is None:
         return errors(fmt, 404, [f"token {tok!r} not found"])
     return render(fmt, "service_requests", [{"service_request_id": ref, "token": tok}])

@@ -65,21 +65,27 @@ def request_status(
     requested_at: int,
     incident: Incident | None = None,
     info: dict[str, Any] | None = None,
+    *,
+    full: bool = True,
 ) -> tuple[str, str, int]:
-    """(open or closed, status notes, updated ms) of a service request, from what it became. Pure."""
+    """(open or closed, status notes, updated ms) of a service request, from what it became. Pure.
+
+    ``full``: with what staff wrote (a closing note, a cancel reason, a business area's
+    answer), which may name people; without it, only the outcome (for the public)."""
     if route == "incident":
         if incident is None:
             return "open", "Received; being passed to dispatch.", requested_at
         if incident.status == "closed":
             why = incident.disposition or "closed"
-            note = f"Closed: {why}." + (f" {incident.closing_note}" if incident.closing_note else "")
+            note = f"Closed: {why}." + (f" {incident.closing_note}" if incident.closing_note and full else "")
             return "closed", note, incident.updated_at
         if incident.status == "cancelled":
-            return "closed", f"Cancelled: {incident.cancel_reason or 'no reason given'}.", incident.updated_at
+            why = (incident.cancel_reason or "no reason given") if full else "by dispatch"
+            return "closed", f"Cancelled: {why}.", incident.updated_at
         return "open", _ACTIVE.get(incident.status, "Open with dispatch."), incident.updated_at
     if info is None:
         return "open", "Received; being routed.", requested_at
-    notes = str(info.get("notes") or "")
+    notes = str(info.get("notes") or "") if full else ""
     area = info.get("business_area") or "a business area"
     if info["status"] in ("answered", "closed"):
         return "closed", (f"{str(info['status']).capitalize()}." + (f" {notes}" if notes else "")), info["updated_at"]
@@ -122,9 +128,13 @@ class ReferralFiler:
         if service is None:
             raise Malformed(f"no service {r.service_code!r} (was it removed from the policy?)")
         db = self.store.db
-        async with db.execute("SELECT 1 FROM service_requests WHERE id=?", (ref,)) as cur:
-            if await cur.fetchone() is not None:
+        async with db.execute("SELECT token FROM service_requests WHERE id=?", (ref,)) as cur:
+            filed = await cur.fetchone()
+        if filed is not None:
+            if filed[0] == entry.need("key"):
                 return  # filed before (a redelivery)
+            # Another request has this id (Redis lost its counter): keep this one, do not drop it.
+            raise Malformed(f"request id {ref} is already another request's; replay it to file it anew")
         by = entry.fields.get("by") or "311"
         incident: str | None = None
         info: int | None = None

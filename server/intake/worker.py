@@ -11,7 +11,7 @@ the dead-letter list at once; one that keeps failing goes there after
 
 ``dispatch serve`` runs the workers as their own processes at a lower CPU
 priority (nice), so intake only takes the capacity that dispatch leaves
-over: ``python -m server.intake.worker`` runs one.
+over: ``python -m server.intake`` runs one.
 """
 
 from __future__ import annotations
@@ -32,9 +32,13 @@ from redis.exceptions import RedisError, ResponseError
 from server.intake.lane import GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.store import RecordsStore
 
-__all__ = ["Entry", "Filer", "IntakeWorker", "Malformed", "replay_dead_letter"]
+__all__ = ["AlreadyReplayed", "Entry", "Filer", "IntakeWorker", "Malformed", "replay_dead_letter"]
 
 log = logging.getLogger("dispatch.intake")
+
+
+class AlreadyReplayed(Exception):
+    pass
 
 
 class Malformed(Exception):
@@ -128,12 +132,14 @@ class IntakeWorker:
 
     # ---- one entry ------------------------------------------------------
 
-    async def _done(self, entry: Entry) -> None:
-        """Acknowledge and forget: a filed entry (personal information) does not stay in Redis."""
+    async def _done(self, entry: Entry, *, filed: bool = True) -> None:
+        """Acknowledge and forget: a handled entry (personal information) does not stay in Redis.
+        A dead letter keeps its receipt: its reference still answers "received" to whoever holds it."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xack(entry.lane.stream, GROUP, entry.id)
             pipe.xdel(entry.lane.stream, entry.id)
-            pipe.hdel(entry.lane.receipts, entry.ref or "-")
+            if filed:
+                pipe.hdel(entry.lane.receipts, entry.ref or "-")
             await pipe.execute()
 
     async def _dead_letter(self, entry: Entry, reason: str, attempts: int) -> None:
@@ -152,7 +158,7 @@ class IntakeWorker:
         )
         await self.store.audit("intake", "intake.dead_letter", entry.ref or entry.id, reason[:500], commit=False)
         await self.store.db.commit()
-        await self._done(entry)
+        await self._done(entry, filed=False)
         self.dead += 1
         log.warning("intake: %s %s to the dead-letter list: %s", entry.lane.name, entry.id, reason)
 
@@ -254,8 +260,10 @@ class IntakeWorker:
                     claimed: Any = await self.redis.xclaim(lane.stream, GROUP, self.consumer, 0, ids)
                     await self._handle_all(lane, claimed)
                     total += len(claimed)
-                    if len(claimed) < len(ids):  # deleted while pending
-                        await self.redis.xack(lane.stream, GROUP, *ids)
+                    got = {_s(entry[0]) for entry in claimed}
+                    gone = [i for i in ids if _s(i) not in got]
+                    if gone:  # deleted while pending: nothing to file (only those: others may await a retry)
+                        await self.redis.xack(lane.stream, GROUP, *gone)
                 await self.redis.xgroup_delconsumer(lane.stream, GROUP, name)
                 log.warning("intake: took over from %s, which died", name)
         return total

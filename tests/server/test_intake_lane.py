@@ -24,7 +24,7 @@ from protocol.messages import EventFrame, RadioAppend, ServerFrame
 from server.auth import Role
 from server.intake.__main__ import make_worker
 from server.intake.lane import COMPLAINTS, GROUP
-from server.intake.worker import Entry, IntakeWorker
+from server.intake.worker import Entry, IntakeWorker, Malformed
 from server.records.store import RecordsStore
 from server.valkey import EmbeddedValkey
 from tests.helpers import ROOT, RunningHub, S, hub_in_process, wait_for
@@ -351,3 +351,99 @@ async def test_a_complaint_flood_beside_dispatch_traffic_loses_and_duplicates_no
         assert sorted(n for (n,) in filed) == sorted(numbers)  # every one, once
         assert sorted(seen) == sorted(acks) and len(set(seen)) == radio_n  # every dispatch event, once
         assert worker.dead == 0
+
+
+async def test_a_resent_submission_with_other_answers_is_refused_not_merged(hub: RunningHub) -> None:
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        first = await http.post("/api/complaints", json=complaint(60))
+        other = await http.post("/api/complaints", json=complaint(60, narrative="Someone else's story."))
+        assert first.status_code == 201 and other.status_code == 409
+        assert "status_code" not in other.json()
+
+
+async def test_references_never_repeat_when_redis_loses_its_counters(hub: RunningHub, valkey: EmbeddedValkey) -> None:
+    redis = hub.ctx.redis
+    async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
+        numbers = [(await http.post("/api/complaints", json=complaint(70 + i))).json()["file_number"] for i in range(2)]
+        for _ in range(300):
+            if worker.filed == 2:
+                break
+            await asyncio.sleep(0.02)
+        await redis.delete(COMPLAINTS.seq)  # Redis lost its data (or this key) while the hub ran
+        after = (await http.post("/api/complaints", json=complaint(72))).json()["file_number"]
+        assert after.endswith("-00003") and after not in numbers
+        # Were a number handed out twice anyway (an old counter restored), the second file is kept, not dropped.
+        await redis.set(COMPLAINTS.seq, 0)
+        clash = (await http.post("/api/complaints", json=complaint(73))).json()["file_number"]
+        assert clash == numbers[0]
+        for _ in range(300):
+            if worker.dead == 1:
+                break
+            await asyncio.sleep(0.02)
+    (letter,) = await rows(hub, "SELECT ref, reason FROM intake_dead_letters")
+    assert letter[0] == clash and "already another file's" in letter[1]
+    assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(3,)]
+
+
+async def test_staff_entering_a_mailed_complaint_start_its_clock_on_the_day_received(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    staff = {"authorization": f"Bearer {hub.token('casey', Role.CASE_COORDINATOR)}"}
+    friday = "2026-11-20"
+    async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
+        sent = await http.post("/api/complaints", json=complaint(80, channel="mail", received_on=friday), headers=staff)
+        assert sent.status_code == 201
+        for _ in range(300):
+            if worker.filed:
+                break
+            await asyncio.sleep(0.02)
+    ((channel, due),) = await rows(
+        hub,
+        "SELECT c.channel, k.due_at FROM complaints c JOIN complaint_clocks k USING (file_number)",
+    )
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromtimestamp(due / 1000, ZoneInfo("America/Edmonton"))
+    assert channel == "mail" and (local.date(), local.hour) == (dt.date(2026, 11, 24), 23)  # Mon, Tue
+
+
+async def test_status_checks_are_limited_per_address(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    async with (
+        hub_in_process(valkey.url, tmp_path / "data", status_checks_burst=3, status_checks_per_hour=1.0) as hub,
+        httpx.AsyncClient(base_url=hub.http) as http,
+    ):
+        guesses = [
+            (await http.post("/api/complaints/status", json={"file_number": "PC-2026-00001", "status_code": g}))
+            for g in ("AAAA", "BBBB", "CCCC", "DDDD")
+        ]
+        assert [g.status_code for g in guesses] == [404, 404, 404, 429]
+
+
+async def test_a_receipt_answers_until_filed_and_is_kept_for_a_dead_letter(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    redis = hub.ctx.redis
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        sent = (await http.post("/api/complaints", json=complaint(90))).json()
+        ask = {"file_number": sent["file_number"], "status_code": sent["status_code"]}
+        queued = await http.post("/api/complaints/status", json=ask)
+        assert queued.status_code == 200 and queued.json()["stage"] == "received"
+        store = RecordsStore(hub.settings.db_path)
+        await store.open()
+        try:
+
+            async def refuse(entry: Entry) -> None:
+                raise Malformed("held for the test")
+
+            worker = IntakeWorker(redis, store, {COMPLAINTS.name: refuse}, block_ms=50)
+            await worker.ensure_groups()
+            await worker.run_once()
+        finally:
+            await store.close()
+        assert worker.dead == 1
+        still = await http.post("/api/complaints/status", json=ask)
+        assert still.status_code == 200 and still.json()["stage"] == "received"
+        assert await redis.hget(COMPLAINTS.receipts, sent["file_number"]) is not None

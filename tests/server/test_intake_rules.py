@@ -104,7 +104,21 @@ def test_open311_request_is_checked_against_its_service() -> None:
     assert status == 400
     text = " ".join(problems)
     assert "location is required" in text and "SOURCE] must be one of" in text
-    assert "ONGOING] is required" in text and "COLOUR] is not an attribute" in text
+    assert "ONGOING] is required" in text and "COLOUR" not in text
+    # what a client adds of its own (FixMyStreet sends its report id) is kept, not refused
+    ok, problems, _ = check_request(
+        {"service_code": ["PARK_BYLAW"], "address_string": ["Hawrelak Park"], "attribute[fixmystreet_id]": ["77"]},
+        config,
+    )
+    assert problems == [] and ok is not None and ok.attributes == {"fixmystreet_id": "77"}
+    _, problems, _ = check_request(
+        {"service_code": ["PARK_BYLAW"], "address_string": ["Hawrelak\x01Park"], "lat": ["953.5"], "long": ["1"]},
+        config,
+    )
+    assert problems == [
+        "address_string holds control characters",
+        "lat must be within -90..90 and long within -180..180",
+    ]
     _, problems, status = check_request({"service_code": ["TREES"], "address_string": ["x"]}, config)
     assert status == 404
 
