@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -148,17 +149,25 @@ def _write_demo_tokens(settings: Settings) -> Path:
     return path
 
 
-def _start_demo(settings: Settings, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
-    """Once the hub answers healthy, run the demo shift as a child process."""
+def _wait_serving(settings: Settings, stop: threading.Event, healthy: bool = False) -> None:
+    """Until the hub answers HTTP (``healthy``: with 200), or ``stop``."""
     url = f"http://{settings.host}:{settings.port}/healthz"
     while not stop.is_set():
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    break
+                if resp.status == 200 or not healthy:
+                    return
+        except urllib.error.HTTPError:
+            if not healthy:
+                return
         except OSError:
             pass
         stop.wait(0.2)
+
+
+def _start_demo(settings: Settings, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
+    """Once the hub answers healthy, run the demo shift as a child process."""
+    _wait_serving(settings, stop, healthy=True)
     if stop.is_set():
         return
     tokens = _write_demo_tokens(settings)
@@ -184,6 +193,9 @@ def _supervise_intake(settings: Settings, stop: threading.Event, children: list[
     They run niced, so intake only takes the CPU that dispatch leaves over; one
     that dies mid-entry has its entries taken over by the next one started."""
     cmd = [sys.executable, "-m", "server.intake"]
+    # Not while uvicorn and its event loop are starting in the main thread: forking from this
+    # thread then is the one new thing beside it. The workers need only Redis, so a moment's wait costs nothing.
+    _wait_serving(settings, stop)
     slots: list[subprocess.Popen[bytes] | None] = [None] * settings.intake_workers
     while not stop.is_set():
         for i, child in enumerate(slots):

@@ -349,8 +349,8 @@ async def submit(request: Request) -> Response:
     except KeyReused:
         doors.count("complaint", "refused")
         return _problem(
-            "This form was already sent with different answers. Reload the page to start a new one, or call us"
-            " to add to what you sent.",
+            "An earlier send of this form reached us with different answers. Press Send again to send these"
+            " answers as a new file, or call us to add to the first one.",
             409,
         )
     doors.count("complaint", "queued" if submitted.new else "repeated")

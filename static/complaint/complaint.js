@@ -343,6 +343,11 @@ async function send(ev) {
       showReceipt(answer);
     } else if (resp.status === 422 && answer.errors) {
       showFieldErrors(answer.errors);
+    } else if (resp.status === 409) {
+      // An earlier send of this form reached us, with other answers: these go as a new file.
+      const fresh = await loadConfig();
+      if (fresh) submissionId = fresh.submission_id;
+      showProblem(answer.error);
     } else {
       showProblem(
         answer.error ||
