@@ -87,13 +87,23 @@ async def replay_dead_letter(redis: Redis, store: RecordsStore, letter_id: int, 
         return None
     fields = json.loads(row[1])
     fields["replay_of"] = str(letter_id)
-    entry_id = _s(await redis.xadd(lane.stream, fields))
-    await store.db.execute(
-        "UPDATE intake_dead_letters SET replayed_at=?, replayed_by=? WHERE id=?",
+    # Claimed first (one replay however many press the button at once), then queued.
+    claimed = await store.db.execute(
+        "UPDATE intake_dead_letters SET replayed_at=?, replayed_by=? WHERE id=? AND replayed_at IS NULL",
         (int(time.time() * 1000), by, letter_id),
     )
-    await store.audit(by, "intake.replay", row[2] or str(letter_id), f"{lane.name} {entry_id}", commit=False)
     await store.db.commit()
+    if claimed.rowcount == 0:
+        raise AlreadyReplayed(f"dead letter {letter_id} was replayed already")
+    try:
+        entry_id = _s(await redis.xadd(lane.stream, fields))
+    except BaseException:
+        await store.db.execute(
+            "UPDATE intake_dead_letters SET replayed_at=NULL, replayed_by=NULL WHERE id=?", (letter_id,)
+        )
+        await store.db.commit()
+        raise
+    await store.audit(by, "intake.replay", row[2] or str(letter_id), f"{lane.name} {entry_id}")
     return entry_id
 
 
