@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from server.consumers import consumer_name, dead_local_consumers
 from server.intake.lane import GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.store import RecordsStore
 
@@ -123,7 +122,7 @@ class IntakeWorker:
         self.redis = redis
         self.store = store
         self.filers = filers  # by stream name
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or consumer_name()
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
         self.max_attempts = max_attempts
@@ -251,15 +250,9 @@ class IntakeWorker:
 
     async def reclaim_dead_local(self) -> int:
         """Take over at once what consumers on this host whose process is gone were holding."""
-        host = socket.gethostname()
         total = 0
         for lane in INTAKE_STREAMS:
-            consumers: Any = await self.redis.xinfo_consumers(lane.stream, GROUP)
-            for c in consumers:
-                name = _s(c["name"])
-                owner, _, pid = name.rpartition("-")
-                if owner != host or not pid.isdigit() or name == self.consumer or os.path.exists(f"/proc/{pid}"):
-                    continue
+            for name in await dead_local_consumers(self.redis, lane.stream, GROUP, self.consumer):
                 while True:
                     pending: Any = await self.redis.xpending_range(
                         lane.stream, GROUP, min="-", max="+", count=self.batch, consumername=name

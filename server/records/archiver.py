@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from typing import Any
 
 import msgspec
@@ -22,6 +20,7 @@ from redis.exceptions import RedisError, ResponseError
 from protocol.codec import event_decoder
 from server.bus import TRIM_ARCHIVED, history_length
 from server.config import Settings
+from server.consumers import consumer_name, dead_local_consumers
 from server.metrics import HubMetrics
 from server.records.store import ArchivedEvent, RecordsStore
 from server.topics import TOPICS, Topic
@@ -56,7 +55,7 @@ class Archiver:
         self.metrics = metrics
         self.batch = batch
         self.claim_idle_ms = claim_idle_ms
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer = consumer or consumer_name()
         self.beat = 0.0
         self.lag = 0
 
@@ -127,15 +126,9 @@ class Archiver:
         Consumers are named host-pid; one on this host without a live process
         died (SIGKILL, a crash). Others are reclaimed by ``reclaim`` after idling.
         """
-        host = socket.gethostname()
         total = 0
         for topic in TOPICS:
-            consumers: Any = await self.redis.xinfo_consumers(topic.stream, GROUP)
-            for c in consumers:
-                name = _s(c["name"])
-                owner, _, pid = name.rpartition("-")
-                if owner != host or not pid.isdigit() or name == self.consumer or os.path.exists(f"/proc/{pid}"):
-                    continue
+            for name in await dead_local_consumers(self.redis, topic.stream, GROUP, self.consumer):
                 while True:
                     pending: Any = await self.redis.xpending_range(
                         topic.stream, GROUP, min="-", max="+", count=self.batch, consumername=name

@@ -226,10 +226,7 @@ async def test_malformed_entries_go_to_the_dead_letter_list_not_the_records(
             },
         )
         await redis.xadd(COMPLAINTS.stream, {"ref": "PC-2026-09998", "body": "{not json"})
-        for _ in range(300):
-            if worker.dead == 2:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.dead == 2, 30 * S)
     assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(0,)]
     letters = await rows(hub, "SELECT ref, reason FROM intake_dead_letters ORDER BY ref")
     assert [r[0] for r in letters] == ["PC-2026-09998", "PC-2026-09999"]
@@ -272,10 +269,7 @@ async def test_an_entry_that_keeps_failing_is_dead_lettered_then_replayed_and_fi
         assert replayed.status_code == 200
         twice = await http.post(f"/api/intake/dead-letters/{letter[0]}/replay", headers=lead)
         assert twice.status_code == 409
-        for _ in range(300):
-            if worker.filed:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.filed, 30 * S)
     assert await rows(hub, "SELECT file_number FROM complaints") == [(number,)]
     assert await rows(hub, "SELECT replayed_by FROM intake_dead_letters") == [("tl",)]
 
@@ -323,10 +317,7 @@ async def test_a_complaint_flood_beside_dispatch_traffic_loses_and_duplicates_no
 
         acks, numbers = await asyncio.gather(dispatch_traffic(), flood())
         await wait_for(lambda: len(seen) >= radio_n, 30 * S)
-        for _ in range(int(1500 * S)):
-            if worker.filed >= complaints_n:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.filed >= complaints_n, 30 * S)
         await board.close()
         await publisher.close()
         filed = await rows(hub, "SELECT file_number FROM complaints")
@@ -348,10 +339,7 @@ async def test_references_never_repeat_when_redis_loses_its_counters(hub: Runnin
     redis = hub.ctx.redis
     async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
         numbers = [(await http.post("/api/complaints", json=complaint(70 + i))).json()["file_number"] for i in range(2)]
-        for _ in range(300):
-            if worker.filed == 2:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.filed == 2, 30 * S)
         await redis.delete(COMPLAINTS.seq)  # Redis lost its data (or this key) while the hub ran
         after = (await http.post("/api/complaints", json=complaint(72))).json()["file_number"]
         assert after.endswith("-00003") and after not in numbers
@@ -359,10 +347,7 @@ async def test_references_never_repeat_when_redis_loses_its_counters(hub: Runnin
         await redis.set(COMPLAINTS.seq, 0)
         clash = (await http.post("/api/complaints", json=complaint(73))).json()["file_number"]
         assert clash == numbers[0]
-        for _ in range(300):
-            if worker.dead == 1:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.dead == 1, 30 * S)
     (letter,) = await rows(hub, "SELECT ref, reason FROM intake_dead_letters")
     assert letter[0] == clash and "already another file's" in letter[1]
     assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(3,)]
@@ -376,10 +361,7 @@ async def test_staff_entering_a_mailed_complaint_start_its_clock_on_the_day_rece
     async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
         sent = await http.post("/api/complaints", json=complaint(80, channel="mail", received_on=friday), headers=staff)
         assert sent.status_code == 201
-        for _ in range(300):
-            if worker.filed:
-                break
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: worker.filed, 30 * S)
     ((channel, due),) = await rows(
         hub,
         "SELECT c.channel, k.due_at FROM complaints c JOIN complaint_clocks k USING (file_number)",
