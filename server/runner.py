@@ -202,8 +202,10 @@ def _supervise_intake(settings: Settings, stop: threading.Event, children: list[
             if (child is None or child.poll() is not None) and not stop.is_set():
                 if child is not None:
                     log.error("intake worker %d exited (%s); starting another", child.pid, child.returncode)
-                # The death signal follows the thread that forks: this one lives as long as they do.
-                slots[i] = subprocess.Popen(cmd, preexec_fn=_die_with_parent)  # noqa: PLW1509
+                # No preexec_fn from a thread (not safe with threads): the worker sets its own
+                # death signal (server.intake.__main__), tied to this thread, which lives as long as they do.
+                env = {**os.environ, "DISPATCH_PARENT_PID": str(os.getpid())}
+                slots[i] = subprocess.Popen(cmd, start_new_session=True, env=env)
                 children.append(slots[i])  # type: ignore[arg-type]
         stop.wait(1.0)
 

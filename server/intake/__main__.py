@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -66,7 +67,19 @@ async def run(settings: Settings) -> None:
     await redis.aclose()
 
 
+def _die_with_parent() -> None:
+    """Started by ``dispatch serve``: stop (SIGTERM) when it dies, even by SIGKILL, so no worker is orphaned."""
+    parent = os.environ.get("DISPATCH_PARENT_PID", "")
+    if not parent.isdigit():
+        return
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # it died before we asked
+        raise SystemExit(0)
+
+
 def main() -> None:
+    _die_with_parent()
     settings = Settings.from_env().resolved()
     configure_logging(settings.log_level)
     if settings.intake_nice:
