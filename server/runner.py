@@ -187,27 +187,26 @@ def _start_demo(settings: Settings, stop: threading.Event, children: list[subpro
     stop.wait()
 
 
-def _supervise_intake(settings: Settings, stop: threading.Event, children: list[subprocess.Popen[bytes]]) -> None:
-    """Run the intake workers (``python -m server.intake``) beside the hub, restarting any that die.
+def _intake_worker() -> subprocess.Popen[bytes]:
+    """One intake worker (``python -m server.intake``), in a session of its own; it sets its own
+    death signal (server.intake.__main__), so it stops when the hub dies, even by SIGKILL."""
+    env = {**os.environ, "DISPATCH_PARENT_PID": str(os.getpid())}
+    return subprocess.Popen([sys.executable, "-m", "server.intake"], start_new_session=True, env=env)
 
-    They run niced, so intake only takes the CPU that dispatch leaves over; one
-    that dies mid-entry has its entries taken over by the next one started."""
-    cmd = [sys.executable, "-m", "server.intake"]
-    # Not while uvicorn and its event loop are starting in the main thread: forking from this
-    # thread then is the one new thing beside it. The workers need only Redis, so a moment's wait costs nothing.
-    _wait_serving(settings, stop)
-    slots: list[subprocess.Popen[bytes] | None] = [None] * settings.intake_workers
-    while not stop.is_set():
-        for i, child in enumerate(slots):
-            if (child is None or child.poll() is not None) and not stop.is_set():
-                if child is not None:
-                    log.error("intake worker %d exited (%s); starting another", child.pid, child.returncode)
-                # No preexec_fn from a thread (not safe with threads): the worker sets its own
-                # death signal (server.intake.__main__), tied to this thread, which lives as long as they do.
-                env = {**os.environ, "DISPATCH_PARENT_PID": str(os.getpid())}
-                slots[i] = subprocess.Popen(cmd, start_new_session=True, env=env)
-                children.append(slots[i])  # type: ignore[arg-type]
-        stop.wait(1.0)
+
+def _supervise_intake(
+    workers: list[subprocess.Popen[bytes]], stop: threading.Event, children: list[subprocess.Popen[bytes]]
+) -> None:
+    """Restart any intake worker that dies (its entries are taken over by the next one).
+
+    The workers are started from the main thread before the event loop runs; this thread
+    only forks again after a worker died."""
+    while not stop.wait(1.0):
+        for i, child in enumerate(workers):
+            if child.poll() is not None and not stop.is_set():
+                log.error("intake worker %d exited (%s); starting another", child.pid, child.returncode)
+                workers[i] = _intake_worker()
+                children.append(workers[i])
 
 
 def serve(settings: Settings, demo: bool = False) -> None:
@@ -228,7 +227,10 @@ def serve(settings: Settings, demo: bool = False) -> None:
     demo_stop = threading.Event()
     demo_children: list[subprocess.Popen[bytes]] = []
     if settings.intake_workers > 0:
-        threading.Thread(target=_supervise_intake, args=(settings, demo_stop, demo_children), daemon=True).start()
+        # They run niced, so intake only takes the CPU that dispatch leaves over.
+        intake = [_intake_worker() for _ in range(settings.intake_workers)]
+        demo_children.extend(intake)
+        threading.Thread(target=_supervise_intake, args=(intake, demo_stop, demo_children), daemon=True).start()
     if demo:
         accounts = _demo_accounts(settings)
         base = f"http://{settings.host}:{settings.port}/"
