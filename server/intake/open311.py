@@ -96,6 +96,12 @@ def errors(fmt: str, status: int, problems: list[str]) -> Response:
     return render(fmt, "errors", [{"code": status, "description": p} for p in problems], status)
 
 
+def _named(request: Request) -> tuple[str, str] | Response:
+    """(name, format) of a path ending in .json or .xml, or the 404 saying how it must end."""
+    split = _split(request.path_params["name"])
+    return split if split is not None else errors("json", 404, ["not found: end the path in .json or .xml"])
+
+
 def _split(name: str) -> tuple[str, str] | None:
     stem, dot, fmt = name.rpartition(".")
     if not dot or fmt not in ("json", "xml") or not stem:
@@ -282,10 +288,10 @@ async def services(request: Request) -> Response:
 
 
 async def service_definition(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None:
-        return errors("json", 404, ["not found: end the path in .json or .xml"])
-    code, fmt = split
+    named = _named(request)
+    if isinstance(named, Response):
+        return named
+    code, fmt = named
     doors, _ = _ctx(request)
     s = doors.policy.open311.services.get(code)
     if s is None:
@@ -506,10 +512,10 @@ async def _list(request: Request, fmt: str) -> Response:
 
 
 async def one_request(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None:
-        return errors("json", 404, ["not found: end the path in .json or .xml"])
-    rid, fmt = split
+    named = _named(request)
+    if isinstance(named, Response):
+        return named
+    rid, fmt = named
     rows = await _rows(request, "WHERE s.id = ?", (rid,))
     if not rows:
         doors, _ = _ctx(request)
@@ -536,10 +542,10 @@ async def one_request(request: Request) -> Response:
 
 
 async def token(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None:
-        return errors("json", 404, ["not found: end the path in .json or .xml"])
-    tok, fmt = split
+    named = _named(request)
+    if isinstance(named, Response):
+        return named
+    tok, fmt = named
     doors, store = _ctx(request)
     async with store.db.execute("SELECT id FROM service_requests WHERE token=?", (tok,)) as cur:
         row = await cur.fetchone()

@@ -22,7 +22,7 @@ from clients.connection import Connection
 from protocol.messages import EventFrame, RadioAppend, ServerFrame
 from server.auth import Role
 from server.intake.__main__ import make_worker
-from server.intake.lane import COMPLAINTS, GROUP
+from server.intake.lane import COMPLAINTS, GROUP, IntakeStream
 from server.intake.worker import Entry, IntakeWorker, Malformed
 from server.records.store import RecordsStore
 from server.valkey import EmbeddedValkey
@@ -57,6 +57,13 @@ async def worker_running(hub: RunningHub, redis_url: str, **kw: Any) -> AsyncIte
             await task
         await store.close()
         await redis.aclose()
+
+
+async def read_one(redis: aioredis.Redis, lane: IntakeStream, consumer: str) -> Entry:
+    """Take the next entry of a lane as ``consumer`` (a worker that will die before acknowledging it)."""
+    got = await redis.xreadgroup(GROUP, consumer, {lane.stream: ">"}, count=1)
+    sid, fields = got[0][1][0]
+    return Entry(lane, sid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
 
 
 async def rows(hub: RunningHub, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -193,9 +200,7 @@ async def test_an_entry_filed_but_not_acknowledged_is_not_filed_twice(hub: Runni
     try:
         one = await make_worker(hub.settings, redis, store, consumer="other-host-2")
         await one.ensure_groups()
-        got = await redis.xreadgroup(GROUP, "other-host-2", {COMPLAINTS.stream: ">"}, count=1)
-        sid, fields = got[0][1][0]
-        entry = Entry(COMPLAINTS, sid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+        entry = await read_one(redis, COMPLAINTS, "other-host-2")
         await one.filers[COMPLAINTS.name](entry)  # filed, never acknowledged
         assert await rows(hub, "SELECT COUNT(*) FROM complaints") == [(1,)]
         taker = await make_worker(hub.settings, redis, store, consumer="this-host", claim_idle_ms=0)

@@ -9,6 +9,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import httpx
+import msgspec
 import pytest
 
 from clients.connection import Connection
@@ -18,7 +19,7 @@ from server.auth import Role
 from server.intake.referrals import incident_id_for
 from server.valkey import EmbeddedValkey
 from tests.helpers import RunningHub
-from tests.server.test_intake_lane import worker_running
+from tests.server.test_intake_lane import read_one, worker_running
 
 V2 = "/open311/v2"
 
@@ -213,9 +214,8 @@ async def test_a_referral_for_a_business_area_becomes_an_information_request(
 
 async def test_a_referral_redelivered_at_any_step_makes_one_call_and_one_record(hub: RunningHub) -> None:
     from server.intake.__main__ import make_worker
-    from server.intake.lane import GROUP, REFERRALS
+    from server.intake.lane import REFERRALS
     from server.intake.referrals import ReferralIn
-    from server.intake.worker import Entry
     from server.records.store import RecordsStore
 
     staff = {"authorization": f"Bearer {hub.token('sam', Role.INTAKE_311)}"}
@@ -232,12 +232,10 @@ async def test_a_referral_redelivered_at_any_step_makes_one_call_and_one_record(
     try:
         worker = await make_worker(hub.settings, redis, store, consumer="one")
         await worker.ensure_groups()
-        got = await redis.xreadgroup(GROUP, "one", {REFERRALS.stream: ">"}, count=1)
-        sid, fields = got[0][1][0]
-        entry = Entry(REFERRALS, sid.decode(), {k.decode(): v.decode() for k, v in fields.items()})
+        entry = await read_one(redis, REFERRALS, "one")
         filer: Any = worker.filers[REFERRALS.name]
         service = filer.policy.open311.services["PARKING"]
-        referral = __import__("msgspec").json.decode(entry.fields["body"], type=ReferralIn)
+        referral = msgspec.json.decode(entry.fields["body"], type=ReferralIn)
         await filer._call(service, request_id, referral, "sam")  # the call was made, then the worker died
         await filer(entry)  # redelivered: the call is not made again, the record is written
         await filer(entry)  # and once more: nothing changes
