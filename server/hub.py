@@ -10,7 +10,6 @@ one frame per tick with every unit that moved.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -54,6 +53,11 @@ _position_decoder = msgspec.msgpack.Decoder(Position)
 def _visible(sees: Callable[[Incident], bool], event: Any) -> bool:
     """Whether a filtered feed (an officer's) carries this event: only incident events it may see."""
     return isinstance(event, IncidentCreated | IncidentUpdated) and sees(event.incident)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _s(value: Any) -> str:
@@ -115,9 +119,11 @@ class Hub:
             await asyncio.gather(*(s.wait_closed(2.0) for s in sessions))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        if self._tasks:
+            # Bounded, like every shutdown step: a task that does not end is named, not waited for.
+            _, stuck = await asyncio.wait(list(self._tasks), timeout=5.0)
+            for task in stuck:
+                log.error("shutdown: task %s did not end when cancelled; going on", task.get_name())
 
     def attach(self, session: Session) -> None:
         self.sessions.add(session)
@@ -255,6 +261,8 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
+                if _cancelling():  # redis-py can turn a cancelled read into a connection error
+                    raise asyncio.CancelledError from exc
                 self.redis_ok = False
                 self.metrics.redis_up.set(0)
                 log.error("bus reader lost redis (%s); retrying in %.1fs", exc, backoff)
