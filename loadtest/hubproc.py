@@ -1,4 +1,9 @@
-"""The hub under test, as its own process, and what it costs (RSS, CPU) read from /proc."""
+"""The servers under test, each its own process, and what they cost (RSS, CPU) read from /proc.
+
+The hub (``dispatch serve`` with its own embedded Valkey), and for ``--compare``
+the floor (``loadtest.floor``) and the peer (``loadtest.peer``, with its own
+embedded Valkey).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
-__all__ = ["HubUnderTest", "raise_fd_limit", "start_hub"]
+__all__ = ["HubUnderTest", "ServerUnderTest", "raise_fd_limit", "start_floor", "start_hub", "start_peer"]
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -37,14 +42,15 @@ def _free_port() -> int:
 
 
 @dataclass
-class HubUnderTest:
+class ServerUnderTest:
     proc: subprocess.Popen[bytes]
     port: int
     data_dir: Path
+    kind: str = "hub"
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
+        return f"ws://127.0.0.1:{self.port}" + {"hub": "/ws", "floor": "", "peer": "/socket.io/"}[self.kind]
 
     def rss_kib(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -56,6 +62,9 @@ class HubUnderTest:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
+
+@dataclass
+class HubUnderTest(ServerUnderTest):
     def token(self, user: str, role: str = "dispatcher", unit: str | None = None) -> str:
         cli = [sys.executable, "-m", "server.cli"]
         add = [
@@ -80,6 +89,77 @@ class HubUnderTest:
             text=True,
         )
         return out.stdout.strip()
+
+
+def _wait_listening(proc: subprocess.Popen[bytes], port: int, log: Path, health: str | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text()[-2000:])
+        if health is None:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        else:
+            with contextlib.suppress(URLError, OSError):
+                with urlopen(f"http://127.0.0.1:{port}{health}", timeout=1) as r:
+                    if r.status == 200:
+                        return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server on port {port} did not come up")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def start_floor(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
+    """The bare websockets broadcast server."""
+    with tempfile.TemporaryDirectory(prefix="dispatch-floor-") as tmp:
+        port = _free_port()
+        path = Path(tmp) / "floor.log"
+        with open(path, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "loadtest.floor", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                _wait_listening(proc, port, path, None, timeout)
+                yield ServerUnderTest(proc, port, Path(tmp), "floor")
+            finally:
+                _stop(proc)
+
+
+@contextlib.contextmanager
+def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
+    """python-socketio's AsyncServer with its Redis manager, on its own embedded Valkey."""
+    from server.valkey import EmbeddedValkey
+
+    with tempfile.TemporaryDirectory(prefix="dispatch-peer-") as tmp:
+        valkey = EmbeddedValkey(Path(tmp))
+        valkey.start()
+        try:
+            port = _free_port()
+            path = Path(tmp) / "peer.log"
+            with open(path, "wb") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "loadtest.peer", "--port", str(port), "--redis-url", valkey.url],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+                try:
+                    _wait_listening(proc, port, path, None, timeout)
+                    yield ServerUnderTest(proc, port, Path(tmp), "peer")
+                finally:
+                    _stop(proc)
+        finally:
+            valkey.stop()
 
 
 @contextlib.contextmanager
@@ -110,24 +190,8 @@ def start_hub(env: dict[str, str] | None = None, timeout: float = 60.0) -> Itera
         )
         hub = HubUnderTest(proc, port, data_dir)
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError((data_dir / "hub.log").read_text()[-2000:])
-                with contextlib.suppress(URLError, OSError):
-                    with urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                        if r.status == 200:
-                            break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("hub did not become healthy")
-                time.sleep(0.1)
+            _wait_listening(proc, port, data_dir / "hub.log", "/healthz", timeout)
             yield hub
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _stop(proc)
             log.close()

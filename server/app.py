@@ -46,6 +46,7 @@ from server.records.store import RecordsStore
 from server.session import Session
 from server.timers import TimerService
 from server.web import web_routes
+from server.wire import outlet_of
 
 __all__ = ["HubContext", "create_app"]
 
@@ -138,7 +139,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
     if not ctx.hub.accepting or not ctx.hub.redis_ok:
         await ws.close(CloseCode.TRY_AGAIN_LATER, "hub not ready: retry shortly")
         return
-    session = Session(ctx.hub, ws, codec_for(fmt))
+    session = Session(ctx.hub, ws, codec_for(fmt), outlet_of(ws.scope))
     ctx.hub.attach(session)
     await session.run()
 

@@ -19,7 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from protocol.codec import Codec, WireFormat, codec_for, event_decoder
+from protocol.codec import event_decoder
 from protocol.codes import CloseCode, ErrorCode
 from protocol.events import Event, IncidentCreated, IncidentUpdated, PositionReported
 from protocol.messages import (
@@ -45,7 +45,6 @@ __all__ = ["Hub"]
 
 log = logging.getLogger("dispatch.hub")
 
-_CODECS = {fmt: codec_for(fmt) for fmt in WireFormat}
 _POSITIONS = topic_named("positions")
 _position_decoder = msgspec.msgpack.Decoder(Position)
 
@@ -84,7 +83,7 @@ class Hub:
         self.latest_positions: dict[str, Position] = {}
         self._tick_positions: dict[str, Position] = {}
         self._positions_offset = "0-0"
-        self._catch_up_cache: dict[WireFormat, tuple[str, Frame]] = {}
+        self._catch_up_cache: dict[tuple[str, bool], tuple[str, Frame]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._resyncs: set[asyncio.Task[None]] = set()
         self._per_user: dict[str, int] = {}
@@ -375,16 +374,14 @@ class Hub:
         urgent: bool,
         positions: bool,
     ) -> None:
-        encoded: dict[WireFormat, Frame] = {}
+        encoded: dict[tuple[str, bool], Frame] = {}
         mark: tuple[int, int] | None = None
         for session, sub in subs.items():
             if sub.sees is not None and not _visible(sub.sees, frame.payload):
                 continue
-            fmt = session.codec.format
-            data = encoded.get(fmt)
+            data = encoded.get(session.key)
             if data is None:
-                raw = _CODECS[fmt].encode(frame)
-                data = encoded[fmt] = raw if session.codec.binary else raw.decode()
+                data = encoded[session.key] = session.encode(frame)
             if sub.buffer is not None or sub.floor is not None:
                 if mark is None:
                     mark = parse_offset(offset)
@@ -417,13 +414,13 @@ class Hub:
                 frame = PositionsFrame(_POSITIONS.name, offset, self.epochs[_POSITIONS.name], items)
                 self._fan_out(_POSITIONS, offset, frame, subs, False, positions=True)
 
-    def positions_catch_up(self, codec: Codec) -> Frame:
+    def positions_catch_up(self, session: Session) -> Frame:
         """Every unit's latest position as one frame, for sessions that fell behind.
 
-        Built at most once per tick and format, however many sessions ask.
+        Built at most once per tick and encoding, however many sessions ask.
         """
         assert _POSITIONS is not None
-        cached = self._catch_up_cache.get(codec.format)
+        cached = self._catch_up_cache.get(session.key)
         if cached is not None and cached[0] == self._positions_offset:
             return cached[1]
         frame = PositionsFrame(
@@ -432,9 +429,8 @@ class Hub:
             self.epochs[_POSITIONS.name],
             list(self.latest_positions.values()),
         )
-        raw = codec.encode(frame)
-        data: Frame = raw if codec.binary else raw.decode()
-        self._catch_up_cache[codec.format] = (self._positions_offset, data)
+        data = session.encode(frame)
+        self._catch_up_cache[session.key] = (self._positions_offset, data)
         return data
 
     def open_sessions(self) -> list[Session]:

@@ -33,6 +33,7 @@ from server.auth import Principal, Role, issue_token
 from server.config import Settings
 from server.logs import configure_logging, log_config
 from server.valkey import EmbeddedValkey, _die_with_parent
+from server.wire import HubWebSocketProtocol
 
 __all__ = ["HubServer", "serve", "uvicorn_config"]
 
@@ -83,7 +84,9 @@ def uvicorn_config(
         workers=settings.workers,
         loop="uvloop",
         http="httptools",  # the C parser: the intake doors take HTTP traffic beside dispatch
-        ws="websockets",  # the legacy impl applies write backpressure; sansio does not
+        # uvicorn's legacy websockets implementation (it applies write backpressure; sansio does
+        # not), extended to let sessions write whole frames straight to the socket (server/wire.py).
+        ws=HubWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,
         ws_ping_interval=settings.heartbeat_s,

@@ -1,7 +1,10 @@
 """One WebSocket session: authentication, the command loop, and its writer.
 
-Outbound frames go into bounded queues that the fan-out fills without ever
-awaiting; one writer task drains them to the socket, alarms first. A client
+The fan-out never awaits a client. Under the hub's own server a session has
+an ``Outlet`` (see server/wire.py): while nothing is queued and the socket's
+write buffer has room, a frame is written at once, already framed. Otherwise
+frames go into bounded queues, and a writer task (alive only while there is
+a backlog) drains them, alarms first, waiting for the client to read. A client
 that stops reading fills its queue and is closed with 4008 (it resumes on
 reconnect); nobody else waits for it. Positions do not queue up: a session
 holds at most one pending positions frame, and one that falls behind gets
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
 
 from protocol.codec import Codec, FrameError
 from protocol.codes import CloseCode, ErrorCode
@@ -41,6 +45,7 @@ from protocol.messages import (
 from protocol.state import Incident
 from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
 from server.ratelimit import TokenBucket
+from server.wire import Outlet, frame
 
 if TYPE_CHECKING:
     from server.hub import Hub
@@ -83,10 +88,13 @@ class Subscription:
 
 
 class Session:
-    def __init__(self, hub: Hub, ws: WebSocket, codec: Codec) -> None:
+    def __init__(self, hub: Hub, ws: WebSocket, codec: Codec, outlet: Outlet | None = None) -> None:
         self.hub = hub
         self.ws = ws
         self.codec = codec
+        self.outlet = outlet
+        # Sessions with the same key take the same encoded bytes (the fan-out encodes once per key).
+        self.key: tuple[str, bool] = (codec.format.value, outlet is not None)
         self.id = uuid.uuid4().hex[:12]
         self.principal: Principal | None = None
         self.state = SessionState.CONNECTING
@@ -100,9 +108,8 @@ class Session:
         self._catching_up = 0  # CatchUp frames queued
         self._positions: Frame | None = None
         self._positions_behind = False
-        self._wake = asyncio.Event()
         self._bucket = TokenBucket(s.commands_per_s, s.commands_burst, time.monotonic())
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # only while there is a backlog
         self._closing: asyncio.Task[None] | None = None
         self._text = not codec.binary
         self._expiry: asyncio.TimerHandle | None = None
@@ -114,15 +121,20 @@ class Session:
     def depth(self) -> int:
         return len(self._urgent) + len(self._normal)
 
-    def push(self, frame: Frame, urgent: bool = False) -> None:
+    def push(self, data: Frame, urgent: bool = False) -> None:
+        """Send an encoded frame (see ``encode``): at once if the socket has room, else queued."""
         if self.state is not SessionState.OPEN:
             return
-        (self._urgent if urgent else self._normal).append(frame)
-        self._queued_bytes += len(frame)
+        outlet = self.outlet
+        if outlet is not None and self._writer is None and outlet.ready():
+            outlet.write(data)  # type: ignore[arg-type]
+            return
+        (self._urgent if urgent else self._normal).append(data)
+        self._queued_bytes += len(data)
         if self.depth - self._catching_up > self._max_messages or self._queued_bytes > self._max_bytes:
             self._slow()
             return
-        self._wake.set()
+        self._kick()
 
     def push_catch_up(self, frame: Any, urgent: bool) -> None:
         """Queue a catch-up frame (encoded here), exempt from the slow-consumer limit."""
@@ -130,10 +142,14 @@ class Session:
             return
         (self._urgent if urgent else self._normal).append(CatchUp(self.encode(frame)))
         self._catching_up += 1
-        self._wake.set()
+        self._kick()
 
-    def push_positions(self, frame: Frame) -> None:
+    def push_positions(self, data: Frame) -> None:
         if self.state is not SessionState.OPEN:
+            return
+        outlet = self.outlet
+        if outlet is not None and self._writer is None and not self._positions_behind and outlet.ready():
+            outlet.write(data)  # type: ignore[arg-type]
             return
         if self._positions is not None:
             # Still holding the last tick's frame: this client is behind on
@@ -141,15 +157,23 @@ class Session:
             self._positions = None
             self._positions_behind = True
         elif not self._positions_behind:
-            self._positions = frame
-        self._wake.set()
+            self._positions = data
+        self._kick()
 
     def send_frame(self, frame: Any, urgent: bool = False) -> None:
         self.push(self.encode(frame), urgent)
 
-    def encode(self, frame: Any) -> Frame:
-        data = self.codec.encode(frame)
+    def encode(self, message: Any) -> Frame:
+        """The bytes this session sends for ``message``: a whole frame when it has an outlet."""
+        data = self.codec.encode(message)
+        if self.outlet is not None:
+            return frame(data, not self._text)
         return data.decode() if self._text else data
+
+    def _kick(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+            self._writer.add_done_callback(self._writer_done)
 
     def _slow(self) -> None:
         self.hub.metrics.slow_closes.inc()
@@ -190,8 +214,10 @@ class Session:
             await asyncio.wait_for(self.ws.close(code, reason), 5.0)
 
     async def _write(self) -> None:
+        """Drain the backlog, alarms first, then end (the next backlog starts another)."""
         send = self.ws.send
         key = "text" if self._text else "bytes"
+        outlet = self.outlet
         urgent, normal = self._urgent, self._normal
         while self.state is SessionState.OPEN:
             if urgent or normal:
@@ -204,28 +230,35 @@ class Session:
                     self._queued_bytes -= len(data)
             elif self._positions_behind:
                 self._positions_behind = False
-                data = self.hub.positions_catch_up(self.codec)
+                data = self.hub.positions_catch_up(self)
             elif self._positions is not None:
                 data, self._positions = self._positions, None
             else:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            await send({"type": "websocket.send", key: data})
+                break
+            if outlet is not None:
+                if not outlet.open():
+                    break  # the connection is going; the session ends with it
+                outlet.write(data)  # type: ignore[arg-type]
+                await outlet.drain()
+            else:
+                await send({"type": "websocket.send", key: data})
+        self._writer = None  # before returning: a push from now on starts a new writer
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self.state is not SessionState.OPEN:
             return
         exc = task.exception()
-        if exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
+        if exc is None:
+            return
+        if not isinstance(exc, WebSocketDisconnect | OSError | ConnectionClosed):
             log.error("writer failed session=%s: %r", self.id, exc)
         # The socket is gone or broken: stop taking frames for it.
-        self.close(CloseCode.INTERNAL_ERROR if exc is not None else CloseCode.NORMAL, "writer stopped")
+        self.close(CloseCode.INTERNAL_ERROR, "writer stopped")
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until what is queued has been written."""
         deadline = time.monotonic() + timeout
-        while self.state is SessionState.OPEN and (self.depth or self._positions is not None):
+        while self.state is SessionState.OPEN and self._writer is not None:
             if time.monotonic() > deadline:
                 return
             await asyncio.sleep(0.02)
@@ -290,9 +323,9 @@ class Session:
 
     async def run(self) -> None:
         """Serve the session until the peer leaves or the hub closes it."""
+        if self.outlet is not None and not await self.outlet.opened():
+            self.outlet = None  # gone during the handshake: ASGI reports the disconnect
         self.state = SessionState.OPEN
-        self._writer = asyncio.get_running_loop().create_task(self._write())
-        self._writer.add_done_callback(self._writer_done)
         try:
             who = await self._authenticate()
             if who is None:
