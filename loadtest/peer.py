@@ -26,12 +26,12 @@ def app(redis_url: str) -> Any:
         http_compression=False,
     )
 
-    @sio.event  # type: ignore[misc]
+    @sio.event  # type: ignore[untyped-decorator]
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if "role=board" in environ.get("QUERY_STRING", ""):
             await sio.enter_room(sid, "boards")
 
-    @sio.on("publish")  # type: ignore[misc]
+    @sio.on("publish")  # type: ignore[untyped-decorator]
     async def publish(sid: str, data: Any) -> str:
         await sio.emit("radio", data, room="boards")
         return "k"

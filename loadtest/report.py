@@ -210,6 +210,6 @@ def write_outputs(result: dict[str, Any], json_path: Path | None, command: str, 
         json_path.write_text(text + "\n")
         stem = json_path.with_suffix("")
         stem.with_name(stem.name + ".md").write_text(markdown(result, command))
-        if with_charts:
+        if with_charts and (result.get("_latencies") or result.get("delivered_by_second")):
             charts(result, stem)
     return text

@@ -53,6 +53,7 @@ def storm_process(url: str, token: str, wire: str, count: int, drop_at: Any, sto
         out.put({"kind": "ready", "n": count, "connect_s": time.perf_counter() - began})
         await workers.until(drop_at)
         before = [c.stats.connects for c in conns]
+        resyncs = sum(c.stats.resyncs for c in conns)  # the first subscription's snapshots
         dropped = time.perf_counter()
         await asyncio.gather(*(c.drop() for c in conns))
 
@@ -74,7 +75,7 @@ def storm_process(url: str, token: str, wire: str, count: int, drop_at: Any, sto
             "held": count,
             "per_s": dict(tally.per_s),
             "resumed_s": resumed,
-            "resyncs": sum(c.stats.resyncs for c in conns),
+            "resyncs": sum(c.stats.resyncs for c in conns) - resyncs,
             "reconnects": sum(c.stats.connects - 1 for c in conns),
         }
 

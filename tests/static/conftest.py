@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect, sync_playwright
 
 from clients.connection import Connection
 from protocol.messages import Ack
@@ -25,8 +25,8 @@ from tests.helpers import ROOT, HubProcess, S, start_hub_process, test_token
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1600, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1600, "height": 900}
 # No tile server is reachable here: the maps draw over the service-area outline.
 HUB_ENV = {"DISPATCH_TILE_URL": ""}
 PASSWORDS = {"ana": "ana-password-1", "u61": "u61-password-1", "u62": "u62-password-1", "rio": "rio-password-1"}
