@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from typing import Any
 
 import msgspec
@@ -11,7 +13,7 @@ from protocol.events import IncidentUpdated, PositionReported, UnitStatusChanged
 from protocol.messages import UnitAcknowledge, UnitCheckIn, UnitPosition, UnitRoster, UnitStatus
 from protocol.state import Incident, Position, TimelineEntry, UnitState
 from server.auth import Principal
-from server.bus import Plan
+from server.bus import Bus, Plan
 from server.live import (
     INCIDENTS,
     POSITIONS,
@@ -30,12 +32,62 @@ __all__ = ["UnitDesk"]
 Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
 
+MAX_POSITION_BATCH = 500
+
+
+class PositionBatches:
+    """Position reports go to Redis together: one script call for all that arrived meanwhile.
+
+    While one batch is being applied, the reports that come in wait and go in the
+    next. At low rates a batch is one report and nothing waits longer than it would
+    have; at thousands a second one round trip carries hundreds. Positions carry no
+    once-only key (a repeated report is harmless), so reports of different users
+    and units may share a step; each report still gets its own event and offset.
+    """
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._waiting: list[tuple[Position, str, asyncio.Future[str]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def apply(self, pos: Position, by: str) -> str:
+        """Apply one report (in the next batch). -> the offset of its event."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting.append((pos, by, fut))
+        if self._task is None:
+            # A context of its own: no command's once-only key may leak into a batch.
+            self._task = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
+        return await fut
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[:MAX_POSITION_BATCH]
+                del self._waiting[:MAX_POSITION_BATCH]
+                plan = self.bus.plan()
+                for pos, by, _ in batch:
+                    plan.write(POSITIONS, pos.unit, pos).geo(POSITIONS, pos.unit, pos.lon, pos.lat)
+                    plan.emit(POSITIONS, PositionReported(ts=pos.at, by=by, position=pos))
+                try:
+                    out = await self.bus.apply(plan)
+                except Exception as exc:
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_, _, fut), (offset, _) in zip(batch, out, strict=True):
+                    if not fut.done():
+                        fut.set_result(offset)
+        finally:
+            self._task = None
+
 
 class UnitDesk:
     def __init__(self, live: Live) -> None:
         self.live = live
         self.bus = live.bus
         self.policy = live.policy
+        self.positions = PositionBatches(live.bus)
 
     async def _resolve(self, plan: Plan, alarm_ids: list[str], by: str, at: int) -> None:
         await self.live.resolve_alarms(plan, alarm_ids, by, at)
@@ -214,6 +266,4 @@ class UnitDesk:
         pos = Position(
             unit=cmd.unit, lat=cmd.lat, lon=cmd.lon, at=now, heading=cmd.heading, speed=cmd.speed, accuracy=cmd.accuracy
         )
-        plan = self.bus.plan().write(POSITIONS, pos.unit, pos).geo(POSITIONS, pos.unit, cmd.lon, cmd.lat)
-        plan.emit(POSITIONS, PositionReported(ts=now, by=who.user, position=pos))
-        return POSITIONS.name, (await self.bus.apply(plan))[0][0], None
+        return POSITIONS.name, await self.positions.apply(pos, who.user), None

@@ -99,3 +99,36 @@ async def test_a_burst_of_clients_all_catch_up(hub: RunningHub) -> None:
         ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="all units"))
     await wait_for(lambda: all(b.positions["radio"].offset == ack.offset for b in boards), 10)
     await asyncio.gather(*(b.close() for b in boards))
+
+
+async def test_position_reports_arriving_together_each_get_their_own_event(hub: RunningHub) -> None:
+    """30 officers reporting at once (applied to Redis in shared batches): every report is acknowledged
+    with an offset of its own, each unit's last report is its stored position, and the board sees it."""
+    officers = [Connection(hub.url, token=hub.token(f"o{i}")) for i in range(30)]
+    await asyncio.gather(*(o.start() for o in officers))
+    async with Connection(hub.url, token=hub.token("ana"), topics=["positions"]) as board:
+
+        async def report(i: int, o: Connection) -> list[str]:
+            acks = []
+            for step in range(5):
+                lat = 53.40 + i / 100 + step / 10000
+                acks.append(await o.command(UnitPosition(id=o.next_id(), unit=f"B{i:02d}", lat=lat, lon=-113.5)))
+            return [a.offset or "" for a in acks]
+
+        offsets = [x for got in await asyncio.gather(*(report(i, o) for i, o in enumerate(officers))) for x in got]
+        assert len(set(offsets)) == 150 and all(offsets)
+        stored = await hub.ctx.hub.service.live.positions([f"B{i:02d}" for i in range(30)])
+        assert {u: round(p.lat, 4) for u, p in stored.items()} == {
+            f"B{i:02d}": round(53.40 + i / 100 + 4 / 10000, 4) for i in range(30)
+        }
+        seen: dict[str, float] = {}
+
+        def all_seen() -> bool:
+            while board.pending_frames():
+                frame = board._queue.get_nowait()  # type: ignore[union-attr]
+                if isinstance(frame, PositionsFrame):
+                    seen.update({p.unit: round(p.lat, 4) for p in frame.items})
+            return all(seen.get(u) == round(p.lat, 4) for u, p in stored.items())
+
+        await wait_for(all_seen, 10)
+    await asyncio.gather(*(o.close() for o in officers))
