@@ -71,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--boards", type=int, default=200)
     a.add_argument("--officers", type=int, default=800, help="officer connections reporting positions")
     a.add_argument("--rate", type=float, default=500.0, help="position reports per second in the background")
-    a.add_argument("--panic-rate", type=float, default=2.0, help="panic presses per second")
+    a.add_argument("--panic-rate", type=float, default=5.0, help="panic presses per second")
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--warmup", type=float, default=2.0, help="seconds of background load before the first press")
 
@@ -87,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reconnect-storm", parents=[common], help="every client drops at once and resumes")
     r.add_argument("--clients", type=int, default=1000)
-    r.add_argument("--rate", type=float, default=100.0, help="radio entries per second throughout")
+    r.add_argument("--rate", type=float, default=20.0, help="radio entries per second throughout")
     r.add_argument("--duration", type=float, default=10.0)
     r.add_argument("--drop-at", type=float, default=4.0, help="seconds into the run when every client drops")
     r.add_argument("--grace", type=float, default=10.0, help="seconds after the last entry for clients to catch up")
