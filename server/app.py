@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from protocol.codec import codec_for, negotiate
@@ -142,6 +143,23 @@ async def ws_endpoint(ws: WebSocket) -> None:
     session = Session(ctx.hub, ws, codec_for(fmt), outlet_of(ws.scope))
     ctx.hub.attach(session)
     await session.run()
+
+
+class HubApp(Starlette):
+    """Starlette, with ``/ws`` served past its middleware and router.
+
+    A board's connection lives for a whole shift, and every layer it passes
+    through stays on its stack all that time (about 5 KiB per connection for
+    the error and exception layers, the router and a second WebSocket object).
+    ``ws_endpoint`` answers its own errors, so it is called directly.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            scope["app"] = self
+            await ws_endpoint(WebSocket(scope, receive=receive, send=send))
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def healthz(request: Request) -> Response:
@@ -314,9 +332,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await _step("redis client", redis.aclose())
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
 
-    app = Starlette(
+    app = HubApp(
         routes=[
-            WebSocketRoute("/ws", ws_endpoint),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/protocol/schema.json", protocol_schema),

@@ -20,7 +20,6 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +83,8 @@ def uvicorn_config(
         workers=settings.workers,
         loop="uvloop",
         http="httptools",  # the C parser: the intake doors take HTTP traffic beside dispatch
-        # uvicorn's legacy websockets implementation (it applies write backpressure; sansio does
-        # not), extended to let sessions write whole frames straight to the socket (server/wire.py).
+        # uvicorn's sans-I/O websockets protocol, extended to let sessions write whole frames
+        # straight to the socket, watching its write buffer themselves (server/wire.py).
         ws=HubWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,
@@ -214,10 +213,6 @@ def _supervise_intake(
 
 def serve(settings: Settings, demo: bool = False) -> None:
     configure_logging(settings.log_level)
-    # We choose uvicorn's legacy websockets implementation on purpose (see
-    # uvicorn_config); its deprecation notice is not for our operators.
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module="uvicorn.protocols.websockets")
-    warnings.filterwarnings("ignore", message=".*websockets.*deprecated.*")
     signal.signal(signal.SIGTERM, _exit_on_term)
     settings = settings.resolved()
     valkey: EmbeddedValkey | None = None

@@ -34,6 +34,7 @@ from protocol.limits import MAX_ID
 from protocol.messages import (
     COMMANDS,
     Ack,
+    ClientFrame,
     Error,
     Hello,
     Ping,
@@ -102,8 +103,9 @@ class Session:
         s = hub.settings
         self._max_messages = s.queue_max_messages
         self._max_bytes = s.queue_max_bytes
-        self._urgent: deque[Frame | CatchUp] = deque()
-        self._normal: deque[Frame | CatchUp] = deque()
+        # Made when first needed and dropped when drained: thousands of idle boards hold none.
+        self._urgent: deque[Frame | CatchUp] | None = None
+        self._normal: deque[Frame | CatchUp] | None = None
         self._queued_bytes = 0  # live frames only
         self._catching_up = 0  # CatchUp frames queued
         self._positions: Frame | None = None
@@ -119,7 +121,7 @@ class Session:
 
     @property
     def depth(self) -> int:
-        return len(self._urgent) + len(self._normal)
+        return len(self._urgent or ()) + len(self._normal or ())
 
     def push(self, data: Frame, urgent: bool = False) -> None:
         """Send an encoded frame (see ``encode``): at once if the socket has room, else queued."""
@@ -129,7 +131,7 @@ class Session:
         if outlet is not None and self._writer is None and outlet.ready():
             outlet.write(data)  # type: ignore[arg-type]
             return
-        (self._urgent if urgent else self._normal).append(data)
+        self._queue(urgent).append(data)
         self._queued_bytes += len(data)
         if self.depth - self._catching_up > self._max_messages or self._queued_bytes > self._max_bytes:
             self._slow()
@@ -140,7 +142,7 @@ class Session:
         """Queue a catch-up frame (encoded here), exempt from the slow-consumer limit."""
         if self.state is not SessionState.OPEN:
             return
-        (self._urgent if urgent else self._normal).append(CatchUp(self.encode(frame)))
+        self._queue(urgent).append(CatchUp(self.encode(frame)))
         self._catching_up += 1
         self._kick()
 
@@ -170,6 +172,15 @@ class Session:
             return frame(data, not self._text)
         return data.decode() if self._text else data
 
+    def _queue(self, urgent: bool) -> deque[Frame | CatchUp]:
+        if urgent:
+            if self._urgent is None:
+                self._urgent = deque()
+            return self._urgent
+        if self._normal is None:
+            self._normal = deque()
+        return self._normal
+
     def _kick(self) -> None:
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -191,8 +202,7 @@ class Session:
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             return
         self.state = SessionState.CLOSING
-        self._urgent.clear()
-        self._normal.clear()
+        self._urgent = self._normal = None
         self._positions = None
         self._queued_bytes = 0
         self._catching_up = 0
@@ -218,10 +228,10 @@ class Session:
         send = self.ws.send
         key = "text" if self._text else "bytes"
         outlet = self.outlet
-        urgent, normal = self._urgent, self._normal
         while self.state is SessionState.OPEN:
+            urgent, normal = self._urgent, self._normal
             if urgent or normal:
-                item = urgent.popleft() if urgent else normal.popleft()
+                item = urgent.popleft() if urgent else normal.popleft()  # type: ignore[union-attr]
                 if type(item) is CatchUp:
                     data = item.data
                     self._catching_up -= 1
@@ -242,6 +252,7 @@ class Session:
                 await outlet.drain()
             else:
                 await send({"type": "websocket.send", key: data})
+        self._urgent = self._normal = None
         self._writer = None  # before returning: a push from now on starts a new writer
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
@@ -323,8 +334,6 @@ class Session:
 
     async def run(self) -> None:
         """Serve the session until the peer leaves or the hub closes it."""
-        if self.outlet is not None and not await self.outlet.opened():
-            self.outlet = None  # gone during the handshake: ASGI reports the disconnect
         self.state = SessionState.OPEN
         try:
             who = await self._authenticate()
@@ -335,6 +344,7 @@ class Session:
                 self.close(CloseCode.FORBIDDEN, "account disabled")
                 return
             self.principal = who
+            self._forget_handshake()
             if not self.hub.admit(who.user):
                 self.close(CloseCode.POLICY_VIOLATION, "too many sessions for this account")
                 return
@@ -374,9 +384,19 @@ class Session:
                     await self._closing
             self.state = SessionState.CLOSED
 
+    def _forget_handshake(self) -> None:
+        """Let go of the handshake's headers and cookies: read only to authenticate, and
+        a few KiB on each of thousands of idle connections."""
+        self.ws.scope["headers"] = []
+        for cached in ("_headers", "_cookies"):
+            self.ws.__dict__.pop(cached, None)
+
     async def _command_loop(self, who: Principal) -> None:
         bad = 0
+        raw: Frame | None
+        frame: ClientFrame | None = None
         while self.state is SessionState.OPEN:
+            raw = frame = None  # hold nothing of the last command while waiting for the next
             raw = await self._receive_frame()
             if raw is None:
                 return

@@ -2,15 +2,17 @@
 
 The fan-out sends the same event to hundreds of sessions. Going through ASGI
 costs each of them a message dict, several awaits and a frame built anew;
-here the frame (header and payload) is built once per event and wire format,
+here the frame (header and payload) is built once per event and encoding,
 and each session's share is one ``transport.write``. A server-to-client frame
 is never masked, and the hub turns per-message compression off, so the same
 bytes are right for every client.
 
-``HubWebSocketProtocol`` is uvicorn's websockets protocol with one addition:
-it puts itself in the ASGI scope under ``extensions["dispatch.outlet"]``, so
-a session can ask for an ``Outlet``. Under any other server the extension is
-absent and sessions send through ASGI as before.
+``HubWebSocketProtocol`` is uvicorn's sans-I/O websockets protocol with two
+additions: it puts itself in the ASGI scope under
+``extensions["dispatch.outlet"]``, so a session can ask for an ``Outlet``; and
+once the handshake is answered it lets go of the handshake's request and
+response (their headers are a few KiB per idle connection). Under any other
+server the extension is absent and sessions send through ASGI as before.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
-from websockets.protocol import State
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 __all__ = ["EXTENSION", "HubWebSocketProtocol", "Outlet", "frame", "outlet_of"]
 
@@ -52,22 +53,18 @@ class Outlet:
 
     __slots__ = ("_proto", "_transport")
 
-    def __init__(self, proto: Any) -> None:
+    def __init__(self, proto: HubWebSocketProtocol) -> None:
         self._proto = proto
-        self._transport: asyncio.WriteTransport = proto.transport
+        self._transport: asyncio.WriteTransport = proto.transport  # type: ignore[assignment]
+
+    def open(self) -> bool:
+        """Handshake done, no close sent or seen: data frames may go out."""
+        p = self._proto
+        return p.handshake_complete and not p.close_sent and not p.disconnected and not self._transport.is_closing()
 
     def ready(self) -> bool:
         """Open, and with room in its write buffer: a frame may be written now."""
-        t = self._transport
-        return self._proto.state is State.OPEN and not t.is_closing() and t.get_write_buffer_size() <= HIGH_WATER
-
-    def open(self) -> bool:
-        return self._proto.state is State.OPEN and not self._transport.is_closing()
-
-    async def opened(self) -> bool:
-        """Wait for the opening handshake to finish; is the connection open?"""
-        await self._proto.handshake_completed_event.wait()
-        return self.open()
+        return self.open() and self._transport.get_write_buffer_size() <= HIGH_WATER
 
     def write(self, data: bytes) -> None:
         self._transport.write(data)
@@ -75,20 +72,27 @@ class Outlet:
     async def drain(self) -> None:
         """Until the write buffer is below its low-water mark (or the connection is gone)."""
         if self._transport.get_write_buffer_size() > HIGH_WATER:
-            await self._proto.drain()
+            await self._proto.writable.wait()
 
 
 def outlet_of(scope: Mapping[str, Any]) -> Outlet | None:
     proto = scope.get("extensions", {}).get(EXTENSION)
-    if proto is None or proto.extensions:  # a negotiated extension (compression) changes the framing
+    if proto is None or proto.conn.extensions:  # a negotiated extension (compression) changes the framing
         return None
     return Outlet(proto)
 
 
-class HubWebSocketProtocol(WebSocketProtocol):
-    """uvicorn's websockets protocol, offering the hub an ``Outlet`` through the ASGI scope."""
+class HubWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O websockets protocol, offering the hub an ``Outlet`` through the ASGI scope."""
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope["extensions"]  # type: ignore[assignment]
         extensions[EXTENSION] = self
         await super().run_asgi()
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # Answered: uvicorn reads neither again, and their headers add up over thousands of boards.
+            self.request = None  # type: ignore[assignment]
+            self.response = None  # type: ignore[assignment]
