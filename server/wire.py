@@ -11,14 +11,16 @@ bytes are right for every client.
 additions: it puts itself in the ASGI scope under
 ``extensions["dispatch.outlet"]``, so a session can ask for an ``Outlet``; and
 once the handshake is answered it lets go of the handshake's request and
-response (their headers are a few KiB per idle connection). Under any other
-server the extension is absent and sessions send through ASGI as before.
+response (their headers are a few KiB per idle connection). Its receive queue
+and write gate hold nothing while idle. Under any other server the extension
+is absent and sessions send through ASGI as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,8 +84,79 @@ def outlet_of(scope: Mapping[str, Any]) -> Outlet | None:
     return Outlet(proto)
 
 
+class _Inbox:
+    """What uvicorn asks of its receive queue (``put_nowait``, ``get``, ``empty``; one reader),
+    holding nothing while empty: an ``asyncio.Queue`` keeps three deques per connection."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+
+class _Gate:
+    """What uvicorn asks of its write-backpressure event (``set``, ``clear``, ``is_set``,
+    ``wait``), with no deque of waiters until someone waits."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        waiters, self._waiters = self._waiters, None
+        for fut in waiters or ():
+            if not fut.done():
+                fut.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        if not self._open:
+            fut = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(fut)
+            await fut
+        return True
+
+
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O websockets protocol, offering the hub an ``Outlet`` through the ASGI scope."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Gate()  # type: ignore[assignment]
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope["extensions"]  # type: ignore[assignment]
