@@ -21,9 +21,9 @@ from protocol.state import (
     Id,
     Ids,
     Incident,
-    Lat,
     Location,
     Lon,
+    MappableLat,
     Name,
     Names,
     Position,
@@ -271,7 +271,7 @@ class UnitAcknowledge(_Frame, tag="unit.ack"):
 class UnitPosition(_Frame, tag="unit.position", gc=False):
     id: Id
     unit: Id
-    lat: Lat
+    lat: MappableLat
     lon: Lon
     heading: Annotated[float, Meta(ge=0.0, lt=360.0)] | None = None
     speed: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None

@@ -39,6 +39,8 @@ Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID, pattern=r"^[A-Za-z0-9.
 Name = Annotated[str, Meta(max_length=MAX_NAME)]
 Text = Annotated[str, Meta(max_length=MAX_TEXT)]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+# Where Redis can index a point (GEOADD refuses latitudes nearer the poles than this).
+MappableLat = Annotated[float, Meta(ge=-85.05112878, le=85.05112878)]
 Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 Millis = Annotated[int, Meta(ge=0)]
 Names = Annotated[list[Name], Meta(max_length=MAX_LIST)]

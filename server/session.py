@@ -202,11 +202,15 @@ class Session:
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             return
         self.state = SessionState.CLOSING
+        self._drop_queued()
+        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    def _drop_queued(self) -> None:
         self._urgent = self._normal = None
         self._positions = None
+        self._positions_behind = False
         self._queued_bytes = 0
         self._catching_up = 0
-        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def wait_closed(self, timeout: float) -> None:
         """Wait (bounded) for the close handshake that close() started."""
@@ -220,8 +224,13 @@ class Session:
             with contextlib.suppress(BaseException):
                 await self._writer
         # Bounded: a peer that never answers the close handshake must not hold the session.
-        with contextlib.suppress(Exception):
+        # The close frame waits behind what is buffered for a client that stopped reading;
+        # one that does not read it within the bound is cut (it resumes when it reconnects).
+        try:
             await asyncio.wait_for(self.ws.close(code, reason), 5.0)
+        except Exception:
+            if self.outlet is not None:
+                self.outlet.abort()
 
     async def _write(self) -> None:
         """Drain the backlog, alarms first, then end (the next backlog starts another)."""
@@ -247,7 +256,8 @@ class Session:
                 break
             if outlet is not None:
                 if not outlet.open():
-                    break  # the connection is going; the session ends with it
+                    self._drop_queued()  # the connection is going; the session ends with it
+                    break
                 outlet.write(data)  # type: ignore[arg-type]
                 await outlet.drain()
             else:

@@ -43,6 +43,9 @@ class PositionBatches:
     have; at thousands a second one round trip carries hundreds. Positions carry no
     once-only key (a repeated report is harmless), so reports of different users
     and units may share a step; each report still gets its own event and offset.
+    Each session has one command in flight at a time, so at most one report per
+    session waits here. Latitudes Redis cannot index are refused when the frame
+    is decoded (``MappableLat``), so one report cannot fail the others' batch.
     """
 
     def __init__(self, bus: Bus) -> None:
@@ -60,6 +63,7 @@ class PositionBatches:
         return await fut
 
     async def _drain(self) -> None:
+        batch: list[tuple[Position, str, asyncio.Future[str]]] = []
         try:
             while self._waiting:
                 batch = self._waiting[:MAX_POSITION_BATCH]
@@ -71,15 +75,24 @@ class PositionBatches:
                 try:
                     out = await self.bus.apply(plan)
                 except Exception as exc:
-                    for _, _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                    _fail(batch, exc)
                     continue
                 for (_, _, fut), (offset, _) in zip(batch, out, strict=True):
                     if not fut.done():
                         fut.set_result(offset)
+                batch = []
+        except BaseException as exc:  # cancelled (the hub stopping), or a bug: nobody may wait for good
+            _fail(batch + self._waiting, exc if isinstance(exc, Exception) else RuntimeError("position batch stopped"))
+            self._waiting = []
+            raise
         finally:
             self._task = None
+
+
+def _fail(batch: list[tuple[Position, str, asyncio.Future[str]]], exc: Exception) -> None:
+    for _, _, fut in batch:
+        if not fut.done():
+            fut.set_exception(exc)
 
 
 class UnitDesk:

@@ -71,6 +71,11 @@ class Outlet:
     def write(self, data: bytes) -> None:
         self._transport.write(data)
 
+    def abort(self) -> None:
+        """Cut the connection now (its buffered bytes are dropped): for a client that stopped
+        reading, to whom no close frame could get through."""
+        self._transport.abort()
+
     async def drain(self) -> None:
         """Until the write buffer is below its low-water mark (or the connection is gone)."""
         if self._transport.get_write_buffer_size() > HIGH_WATER:
@@ -162,6 +167,12 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         extensions: dict[str, Any] = self.scope["extensions"]  # type: ignore[assignment]
         extensions[EXTENSION] = self
         await super().run_asgi()
+
+    def keepalive_timeout(self) -> None:
+        # uvicorn closes gracefully, and a graceful close waits for the write buffer to empty:
+        # with a peer that answers no ping and reads nothing, that is forever.
+        super().keepalive_timeout()
+        self.transport.abort()
 
     async def send(self, message: Any) -> None:
         await super().send(message)

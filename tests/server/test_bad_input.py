@@ -57,6 +57,8 @@ async def _healthy(hub: RunningHub) -> bool:
         ('{"type":"teleport","id":"x"}', "invalid_frame", "$.type"),
         ('{"type":"unit.status","id":"x","unit":7,"status":"enroute"}', "invalid_frame", "$.unit"),
         ('{"type":"unit.position","id":"x","unit":"U1","lat":123,"lon":0}', "invalid_frame", "$.lat"),
+        # beyond where Redis can index a point: refused alone, never in a batch with others' reports
+        ('{"type":"unit.position","id":"x","unit":"U1","lat":89,"lon":0}', "invalid_frame", "$.lat"),
         (
             '{"type":"unit.status","id":"x","unit":"U1","status":"teleporting"}',
             "invalid_transition",

@@ -66,3 +66,35 @@ async def test_stalled_reader_closed_4008_while_others_keep_receiving(
         assert info.value.rcvd is not None and info.value.rcvd.code == CloseCode.SLOW_CONSUMER
         await wait_for(lambda: len(hub.ctx.hub.sessions) == 1)
         await healthy.close()
+
+
+async def test_client_that_never_reads_again_is_cut_and_forgotten(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """After its 4008 the stalled client reads nothing, so its close frame cannot get through:
+    the hub cuts the connection within its close bound and forgets the session (it no longer
+    counts against the account, nor is it walked by the fan-out)."""
+    overrides = dict(queue_max_messages=50, queue_max_bytes=128 * 1024, commands_per_s=1e6, commands_burst=10**6)
+    async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", hub.settings.port))
+        stalled = await connect(
+            hub.url,
+            sock=sock,
+            additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
+            subprotocols=[websockets.Subprotocol("dispatch.v1.json")],
+            max_queue=1,
+            compression=None,
+        )
+        await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
+        await wait_for(lambda: len(hub.ctx.hub.subs["radio"]) == 1)
+        async with Connection(hub.url, token=hub.token("ana")) as desk:
+            for i in range(5000):
+                await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"{i:04d} " + "x" * 3000))
+                if hub.ctx.metrics.slow_closes._value.get():
+                    break
+            assert hub.ctx.metrics.slow_closes._value.get() == 1
+            # Only the desk is left, although the stalled client never read another byte.
+            await wait_for(lambda: len(hub.ctx.hub.sessions) == 1 and not hub.ctx.hub.subs["radio"], 20)
+        stalled.transport.abort()
