@@ -39,6 +39,13 @@ COMPARABLE = {"fanout", "idle"}
 WIRES = ["dispatch.v1.json", "dispatch.v1.msgpack"]
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
 def _stop_on_term(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # unwinds through start_hub, which stops the hub
 
@@ -62,23 +69,23 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("shift", parents=[common], help="officers' positions and calls into one hub, boards watching")
     s.add_argument("--boards", type=int, default=20)
     s.add_argument("--officers", type=int, default=1000, help="officer connections, one unit each")
-    s.add_argument("--rate", type=float, default=5000.0, help="position reports per second, all officers together")
-    s.add_argument("--call-rate", type=float, default=2.0, help="incidents created per second")
+    s.add_argument("--rate", type=_positive, default=5000.0, help="position reports per second, all officers together")
+    s.add_argument("--call-rate", type=_positive, default=2.0, help="incidents created per second")
     s.add_argument("--duration", type=float, default=20.0)
     s.add_argument("--warmup", type=float, default=0.0, help="seconds before the first call")
 
     a = sub.add_parser("panic", parents=[common], help="panic-button latency to every board under position load")
     a.add_argument("--boards", type=int, default=200)
     a.add_argument("--officers", type=int, default=800, help="officer connections reporting positions")
-    a.add_argument("--rate", type=float, default=500.0, help="position reports per second in the background")
-    a.add_argument("--panic-rate", type=float, default=5.0, help="panic presses per second")
+    a.add_argument("--rate", type=_positive, default=500.0, help="position reports per second in the background")
+    a.add_argument("--panic-rate", type=_positive, default=5.0, help="panic presses per second")
     a.add_argument("--duration", type=float, default=20.0)
     a.add_argument("--warmup", type=float, default=2.0, help="seconds of background load before the first press")
 
     n = sub.add_parser("intake-flood", parents=[common], help="dispatch latency without and with a complaint flood")
     n.add_argument("--boards", type=int, default=50)
-    n.add_argument("--rate", type=float, default=50.0, help="dispatch events (radio entries) per second")
-    n.add_argument("--flood-rate", type=float, default=200.0, help="complaints per second while flooding")
+    n.add_argument("--rate", type=_positive, default=50.0, help="dispatch events (radio entries) per second")
+    n.add_argument("--flood-rate", type=_positive, default=200.0, help="complaints per second while flooding")
     n.add_argument("--flood-conns", type=int, default=8, help="keep-alive connections the flood uses")
     n.add_argument("--phase", type=float, default=30.0, help="seconds of each phase (without, then with)")
     n.add_argument("--warmup", type=float, default=3.0, help="seconds of dispatch traffic before counting")
@@ -87,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reconnect-storm", parents=[common], help="every client drops at once and resumes")
     r.add_argument("--clients", type=int, default=1000)
-    r.add_argument("--rate", type=float, default=20.0, help="radio entries per second throughout")
+    r.add_argument("--rate", type=_positive, default=20.0, help="radio entries per second throughout")
     r.add_argument("--duration", type=float, default=10.0)
     r.add_argument("--drop-at", type=float, default=4.0, help="seconds into the run when every client drops")
     r.add_argument("--grace", type=float, default=10.0, help="seconds after the last entry for clients to catch up")

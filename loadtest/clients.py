@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from loadtest.rawws import RawSocket, open_raw
 from protocol.codec import WireFormat, codec_for
 from protocol.events import AlarmRaised, IncidentCreated, RadioLogged
-from protocol.messages import Ack, EventFrame, PositionsFrame, ServerFrame, Subscribe, TopicOffset
+from protocol.messages import Ack, Error, EventFrame, PositionsFrame, ServerFrame, Subscribe, TopicOffset
 from protocol.state import RadioEntry
 
 __all__ = ["Board", "Publisher", "Tally", "open_board", "open_publisher", "radio_text"]
@@ -75,7 +75,7 @@ class Board:
         self.tally = tally
         self.received = 0
         self.dups = 0
-        self.last: tuple[int, int] = (0, 0)
+        self.last: dict[str, tuple[int, int]] = {}
         self.latencies: list[float] = []
         self.sent_at: list[int] = []
         self.closed_code: int | None = None
@@ -83,16 +83,18 @@ class Board:
         self.incidents = 0
         self.staleness: list[float] = []  # ms from a position's report (hub time) to this board
 
-    def on_radio(self, offset: str, text: str) -> None:
+    def on_radio(self, offset: str, text: str, epoch: str = "") -> None:
+        """A radio event. Offsets are ordered per epoch: the hub's topic has one; each
+        publisher to the floor or the peer numbers its own messages under its own."""
         now = time.time()
         mark = _mark(offset)
-        if mark <= self.last:
+        if mark <= self.last.get(epoch, (0, 0)):
             self.dups += 1
             return
         sent = sent_ms_of(text)
         if sent is None:  # not the generator's (a line from before the run)
             return
-        self.last = mark
+        self.last[epoch] = mark
         self.received += 1
         self.tally.per_s[int(now)] += 1
         self.latencies.append(now * 1000 - sent)
@@ -102,7 +104,7 @@ class Board:
         if isinstance(frame, EventFrame):
             event = frame.payload
             if isinstance(event, RadioLogged):
-                self.on_radio(frame.offset, event.entry.text)
+                self.on_radio(frame.offset, event.entry.text, frame.epoch)
             elif isinstance(event, AlarmRaised):
                 sent = sent_ms_of(event.alarm.reason)
                 if event.alarm.id in self.alarms:
@@ -164,7 +166,7 @@ async def open_board(kind: str, url: str, token: str, wire: str, topics: list[st
         def on_floor(sock: RawSocket, raw: str | bytes) -> None:
             frame = codec.decode_server(raw)
             assert isinstance(frame, EventFrame) and isinstance(frame.payload, RadioLogged)
-            board.on_radio(frame.offset, frame.payload.entry.text)
+            board.on_radio(frame.offset, frame.payload.entry.text, frame.epoch)
 
         sock = await open_raw(url + "/board", on_floor)
         ready.set_result(None)
@@ -176,7 +178,7 @@ async def open_board(kind: str, url: str, token: str, wire: str, topics: list[st
             assert isinstance(raw, str)
             if raw.startswith("42"):
                 _, data = json.loads(raw[2:])
-                board.on_radio(data["offset"], data["payload"]["entry"]["text"])
+                board.on_radio(data["offset"], data["payload"]["entry"]["text"], data["epoch"])
             elif raw == "2":
                 sock.send("3")
             elif raw.startswith("40"):
@@ -196,8 +198,10 @@ async def open_board(kind: str, url: str, token: str, wire: str, topics: list[st
 class Publisher:
     """Radio entries to one target, at most ``window`` unacknowledged at a time."""
 
-    def __init__(self, kind: str, ws: ClientConnection, wire: str, window: int = 32) -> None:
+    def __init__(self, kind: str, ws: ClientConnection, wire: str, name: str, window: int = 32) -> None:
         self.kind = kind
+        self.name = name  # the floor's and the peer's epoch for this publisher's numbering
+        self.errors = 0
         self.ws = ws
         self.wire = wire
         self.codec = codec_for(WireFormat(wire))
@@ -208,27 +212,45 @@ class Publisher:
 
     def _frame(self, seq: int, now_ms: int) -> Any:
         entry = RadioEntry(channel="load", text=radio_text(now_ms), at=now_ms, by="loadtest")
-        return EventFrame("radio", f"{seq}-0", "baseline", RadioLogged(ts=now_ms, by="loadtest", entry=entry))
+        return EventFrame("radio", f"{seq}-0", self.name, RadioLogged(ts=now_ms, by="loadtest", entry=entry))
 
-    async def send(self) -> None:
-        await self.window.acquire()
+    async def send(self) -> bool:
+        """Send one entry once the window has room. -> False when the connection is gone or
+        nothing was acknowledged for 30 s (the run goes on without this publisher)."""
+        try:
+            await asyncio.wait_for(self.window.acquire(), 30)
+        except TimeoutError:
+            return False
+        if self._reader.done():
+            return False
         self.sent += 1
         now_ms = int(time.time() * 1000)
         if self.kind == "hub":
-            cmd = {"type": "radio.append", "id": f"p{self.sent}", "channel": "load", "text": radio_text(now_ms)}
+            # Command ids are the hub's retry key per account: each publisher numbers its own.
+            cmd = {
+                "type": "radio.append",
+                "id": f"{self.name}-{self.sent}",
+                "channel": "load",
+                "text": radio_text(now_ms),
+            }
             await self.ws.send(_wire_data(self.codec.encode(cmd), self.wire))
         elif self.kind == "floor":
             await self.ws.send(_wire_data(self.codec.encode(self._frame(self.sent, now_ms)), self.wire))
         else:
             data = msgspec.json.encode(msgspec.to_builtins(self._frame(self.sent, now_ms))).decode()
             await self.ws.send(f'42{self.sent}["publish",{data}]')
+        return True
 
     async def _acks(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in self.ws:
                 if self.kind == "hub":
                     frame = self.codec.decode_server(raw)
-                    ok = isinstance(frame, Ack) and (frame.ref or "").startswith("p")
+                    mine = (frame.ref or "").startswith(self.name) if isinstance(frame, Ack | Error) else False
+                    ok = isinstance(frame, Ack) and mine
+                    if isinstance(frame, Error) and mine:
+                        self.errors += 1
+                        self.window.release()
                 elif self.kind == "floor":
                     ok = raw == b"k"
                 else:
@@ -250,7 +272,7 @@ class Publisher:
             await self._reader
 
 
-async def open_publisher(kind: str, url: str, token: str, wire: str) -> Publisher:
+async def open_publisher(kind: str, url: str, token: str, wire: str, name: str = "pub") -> Publisher:
     if kind == "hub":
         ws = await _connect(url, subprotocols=[Subprotocol(wire)], additional_headers=_bearer(token))
         await ws.recv()  # welcome
@@ -263,7 +285,7 @@ async def open_publisher(kind: str, url: str, token: str, wire: str) -> Publishe
         await ws.send("40")  # Socket.IO connect to the default namespace
         while not str(await ws.recv()).startswith("40"):
             pass
-    return Publisher(kind, ws, wire)
+    return Publisher(kind, ws, wire, name)
 
 
 async def _connect(url: str, **kw: Any) -> ClientConnection:

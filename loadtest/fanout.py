@@ -39,7 +39,11 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         counts = [n for n in split(args.boards, args.procs) if n]
         rss_before = target.rss_kib()
         procs = [
-            ctx.Process(target=workers.board_process, args=(kind, target.url, token, args.wire, n, ["radio"], stop, q))
+            ctx.Process(
+                daemon=True,
+                target=workers.board_process,
+                args=(kind, target.url, token, args.wire, n, ["radio"], stop, q),
+            )
             for n in counts
         ]
         for p in procs:
@@ -53,6 +57,7 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         stop.value = stop_pub + 3.0  # grace to drain
         pubs = [
             ctx.Process(
+                daemon=True,
                 target=workers.publisher_process,
                 args=(kind, target.url, token, args.wire, start_at, stop_pub, args.rate, q),
             )
@@ -61,7 +66,8 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         for p in pubs:
             p.start()
         progress(start_at, stop.value, f"fanout {kind}")
-        published = sum(m["acked"] for m in collect(q, "publisher", len(pubs), args.duration + 60))
+        pub_reports = collect(q, "publisher", len(pubs), args.duration + 60)
+        published = sum(m["acked"] for m in pub_reports)
         cpu = target.cpu_s() - cpu_before
         rss_after = target.rss_kib()
         boards = collect(q, "boards", len(counts), 120)
@@ -77,7 +83,7 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         held=sum(b["held"] for b in boards),
     )
     wire = "socket.io (JSON text frames)" if kind == "peer" else args.wire
-    return {"target": kind, "wire": wire, **result}
+    return {"target": kind, "wire": wire, **result, "publish_errors": sum(m["errors"] for m in pub_reports)}
 
 
 def fanout(args: argparse.Namespace) -> dict[str, Any]:

@@ -42,7 +42,11 @@ def intake_flood(args: argparse.Namespace) -> dict[str, Any]:
         counts = [n for n in split(args.boards, args.procs) if n]
         rss_before = hub.rss_kib()
         procs = [
-            ctx.Process(target=workers.board_process, args=("hub", hub.url, token, args.wire, n, ["radio"], stop, q))
+            ctx.Process(
+                daemon=True,
+                target=workers.board_process,
+                args=("hub", hub.url, token, args.wire, n, ["radio"], stop, q),
+            )
             for n in counts
         ]
         for p in procs:
@@ -60,9 +64,12 @@ def intake_flood(args: argparse.Namespace) -> dict[str, Any]:
         end_at = windows[-1][1]
         stop.value = end_at + 3.0
         pub = ctx.Process(
-            target=workers.publisher_process, args=("hub", hub.url, token, args.wire, start_at, end_at, args.rate, q)
+            daemon=True,
+            target=workers.publisher_process,
+            args=("hub", hub.url, token, args.wire, start_at, end_at, args.rate, q),
         )
         flood = ctx.Process(
+            daemon=True,
             target=intake.flood_process,
             args=(hub.port, windows, args.flood_rate, args.flood_conns, str(int(start_at)), q),
         )

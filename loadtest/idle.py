@@ -22,7 +22,10 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         rss_before = target.rss_kib()
         hold = ctx.Value("d", time.time() + 3600)
         counts = [n for n in split(args.conns, args.procs) if n]
-        procs = [ctx.Process(target=workers.idle_process, args=(kind, target.url, token, n, hold, q)) for n in counts]
+        procs = [
+            ctx.Process(daemon=True, target=workers.idle_process, args=(kind, target.url, token, n, hold, q))
+            for n in counts
+        ]
         for p in procs:
             p.start()
         ready = collect(q, "ready", len(counts), 600)

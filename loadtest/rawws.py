@@ -164,5 +164,9 @@ async def open_raw(
     ]
     assert sock.transport is not None
     sock.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    await asyncio.wait_for(asyncio.shield(sock.opened), timeout)
+    try:
+        await asyncio.wait_for(asyncio.shield(sock.opened), timeout)
+    except BaseException:
+        sock.transport.abort()
+        raise
     return sock

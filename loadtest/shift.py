@@ -37,7 +37,9 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         start_v = ctx.Value("d", far)  # set once everyone is connected; the officers wait for it
         procs = [
             ctx.Process(
-                target=workers.board_process, args=("hub", hub.url, token, WIRE, n, workers.ALL_TOPICS, boards_stop, q)
+                daemon=True,
+                target=workers.board_process,
+                args=("hub", hub.url, token, WIRE, n, workers.ALL_TOPICS, boards_stop, q),
             )
             for n in board_counts
         ]
@@ -46,6 +48,7 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         for n in officer_counts:
             procs.append(
                 ctx.Process(
+                    daemon=True,
                     target=field.officers_process,
                     args=(hub.url, token, first, n, per_officer, start_v, officers_stop, q),
                 )
@@ -62,7 +65,9 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         officers_stop.value = end_at
         boards_stop.value = end_at + 3.0
         target = field.panic_process if side == "panics" else field.calls_process
-        side_proc = ctx.Process(target=target, args=(hub.url, token, side_rate, start_at + args.warmup, end_at, q))
+        side_proc = ctx.Process(
+            daemon=True, target=target, args=(hub.url, token, side_rate, start_at + args.warmup, end_at, q)
+        )
         side_proc.start()
         collect(q, "ready", 1, 60)
         cpu_before = hub.cpu_s()

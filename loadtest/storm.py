@@ -57,13 +57,19 @@ def storm_process(url: str, token: str, wire: str, count: int, drop_at: Any, sto
         dropped = time.perf_counter()
         await asyncio.gather(*(c.drop() for c in conns))
 
-        async def back(c: Connection, was: int) -> float:
-            while c.stats.connects <= was:
-                await asyncio.sleep(0.01)
-            await c.wait_ready(120)
+        async def back(c: Connection, was: int) -> float | None:
+            """Seconds from the drop until caught up again; None if not within 120 s."""
+            try:
+                async with asyncio.timeout(120):
+                    while c.stats.connects <= was:
+                        await asyncio.sleep(0.01)
+                    await c.wait_ready(120)
+            except (TimeoutError, OSError, ConnectionError):
+                return None
             return time.perf_counter() - dropped
 
-        resumed = await asyncio.gather(*(back(c, n) for c, n in zip(conns, before, strict=True)))
+        came_back = await asyncio.gather(*(back(c, n) for c, n in zip(conns, before, strict=True)))
+        resumed = [s for s in came_back if s is not None]
         await workers.until(stop_at)
         await asyncio.gather(*(c.close() for c in conns))
         reports = [b.report() for b in boards]
@@ -75,6 +81,7 @@ def storm_process(url: str, token: str, wire: str, count: int, drop_at: Any, sto
             "held": count,
             "per_s": dict(tally.per_s),
             "resumed_s": resumed,
+            "not_resumed": len(came_back) - len(resumed),
             "resyncs": sum(c.stats.resyncs for c in conns) - resyncs,
             "reconnects": sum(c.stats.connects - 1 for c in conns),
         }
@@ -92,7 +99,8 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
         counts = [n for n in split(args.clients, args.procs) if n]
         rss_before = hub.rss_kib()
         procs = [
-            ctx.Process(target=storm_process, args=(hub.url, token, args.wire, n, drop_at, stop, q)) for n in counts
+            ctx.Process(daemon=True, target=storm_process, args=(hub.url, token, args.wire, n, drop_at, stop, q))
+            for n in counts
         ]
         for p in procs:
             p.start()
@@ -104,7 +112,9 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
         drop_at.value = start_at + min(args.drop_at, args.duration)
         stop.value = end_at + args.grace
         pub = ctx.Process(
-            target=workers.publisher_process, args=("hub", hub.url, token, args.wire, start_at, end_at, args.rate, q)
+            daemon=True,
+            target=workers.publisher_process,
+            args=("hub", hub.url, token, args.wire, start_at, end_at, args.rate, q),
         )
         pub.start()
         progress(start_at, stop.value, "reconnect-storm")
@@ -132,7 +142,8 @@ def reconnect_storm(args: argparse.Namespace) -> dict[str, Any]:
         "duration_s": args.duration,
         "wire": args.wire,
         **result,
-        "dropped": len(resumed),
+        "dropped": len(resumed) + sum(b["not_resumed"] for b in boards),
+        "not_resumed": sum(b["not_resumed"] for b in boards),
         "resumed_s": {k: round(v / 1000, 3) for k, v in latency([s * 1000 for s in resumed]).items()},
         "reconnects": sum(b["reconnects"] for b in boards),
         "resyncs": sum(b["resyncs"] for b in boards),

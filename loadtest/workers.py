@@ -8,6 +8,7 @@ queue. ``kind`` is the target: ``hub``, ``floor`` or ``peer``.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -69,7 +70,7 @@ def publisher_process(
     """Send radio entries from ``start_at`` to ``stop_at``: at ``rate``/s, or as fast as acks allow (0)."""
 
     async def main() -> dict[str, Any]:
-        pub = await open_publisher(kind, url, token, wire)
+        pub = await open_publisher(kind, url, token, wire, f"pub{os.getpid()}")
         await asyncio.sleep(max(0.0, start_at - time.time()))
         begin = time.time()
         while time.time() < stop_at:
@@ -77,9 +78,10 @@ def publisher_process(
                 due = begin + pub.sent / rate
                 if due > time.time():
                     await asyncio.sleep(due - time.time())
-            await pub.send()
+            if not await pub.send():
+                break
         await pub.finish()
-        return {"kind": "publisher", "acked": pub.acked, "sent": pub.sent}
+        return {"kind": "publisher", "acked": pub.acked, "sent": pub.sent, "errors": pub.errors}
 
     out.put(uvloop.run(main()))
 
