@@ -59,6 +59,7 @@ class Board:
     """One board's view of the radio topic."""
 
     __slots__ = (
+        "accepted",
         "alarms",
         "closed_code",
         "dups",
@@ -80,6 +81,7 @@ class Board:
         self.sent_at: list[int] = []
         self.closed_code: int | None = None
         self.alarms: dict[str, float] = {}  # panic alarm id -> ms from the officer's press to this board
+        self.accepted: dict[str, float] = {}  # panic alarm id -> ms from the press to the hub's raising it
         self.incidents = 0
         self.staleness: list[float] = []  # ms from a position's report (hub time) to this board
 
@@ -111,6 +113,7 @@ class Board:
                     self.dups += 1
                 elif sent is not None:
                     self.alarms[event.alarm.id] = time.time() * 1000 - sent
+                    self.accepted[event.alarm.id] = event.alarm.raised_at - sent
                     self.tally.per_s[int(time.time())] += 1
             elif isinstance(event, IncidentCreated):
                 self.incidents += 1
@@ -128,6 +131,7 @@ class Board:
             "sent_at": self.sent_at[::step],
             "closed_code": self.closed_code,
             "alarms": self.alarms,
+            "accepted": self.accepted,
             "incidents": self.incidents,
             "staleness": self.staleness[:: max(1, len(self.staleness) // keep)],
         }

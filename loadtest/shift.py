@@ -135,6 +135,10 @@ def panic(args: argparse.Namespace) -> dict[str, Any]:
             reached[alarm] = max(reached.get(alarm, 0.0), ms)
             counts[alarm] = counts.get(alarm, 0) + 1
     everywhere = [ms for alarm, ms in reached.items() if counts[alarm] == len(per_board)]
+    # Where the time goes: press to the hub's raising the alarm (the command's way in and its work),
+    # then from there to each board (the bus, the fan-out, the socket).
+    accepted = {alarm: ms for b in per_board for alarm, ms in b["accepted"].items()}
+    onward = [ms - accepted[alarm] for b in per_board for alarm, ms in b["alarms"].items()]
     delivered = len(per_delivery)
     return {
         "scenario": "panic",
@@ -146,6 +150,8 @@ def panic(args: argparse.Namespace) -> dict[str, Any]:
         "delivered_per_s": round(delivered / args.duration, 1),
         "latency_ms": latency(per_delivery),
         "all_boards_ms": latency(everywhere),
+        "press_to_hub_ms": latency(list(accepted.values())),
+        "hub_to_board_ms": latency(onward),
         "lost": sum(max(0, acked - len(b["alarms"])) for b in per_board),
         "duplicated": sum(b["dups"] for b in per_board),
         "slow_closes": sum(1 for b in per_board if b["closed_code"] == 4008),

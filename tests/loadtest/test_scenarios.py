@@ -73,6 +73,7 @@ def test_panic_reaches_every_board_under_position_load(tmp_path: Path) -> None:
     assert r["panics"]["acked"] == r["panics"]["sent"] > 0 and r["panics"]["errors"] == {}
     assert r["delivered"] == r["panics"]["acked"] * 5 and r["lost"] == 0 and r["duplicated"] == 0
     assert set(r["all_boards_ms"]) == LATENCY_KEYS and r["all_boards_ms"]["max"] > 0
+    assert set(r["press_to_hub_ms"]) == LATENCY_KEYS and set(r["hub_to_board_ms"]) == LATENCY_KEYS
     assert r["positions"]["acked"] == r["positions"]["sent"] > 0 and r["positions"]["errors"] == {}
     assert r["connections"] == 16 and r["held"] == 5
 
