@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvloop
@@ -140,47 +141,52 @@ def officers_process(
     out.put(uvloop.run(main()))
 
 
-def panic_process(url: str, token: str, rate: float, start_at: float, stop_at: float, out: Any) -> None:
-    """Panic buttons pressed ``rate`` times a second, each by another unit; the reason carries the press time."""
+def _paced(
+    url: str,
+    token: str,
+    rate: float,
+    start_at: float,
+    stop_at: float,
+    kind: str,
+    out: Any,
+    command: Callable[[int], dict[str, Any]],
+) -> None:
+    """One connection sending ``command(n)`` ``rate`` times a second from ``start_at`` to ``stop_at``."""
 
     async def main() -> dict[str, Any]:
-        officer = await open_commander(url, token)
+        sender = await open_commander(url, token)
         out.put({"kind": "ready", "n": 1, "connect_s": 0.0})
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        n = 0
-        while time.time() < stop_at:
-            due = start_at + n / rate
-            await asyncio.sleep(max(0.0, due - time.time()))
-            n += 1
-            press = int(time.time() * 1000)
-            await officer.send({"type": "unit.panic", "unit": f"PANIC{n:05d}", "reason": f"{press:013d} load"})
-        await officer.finish()
-        return {"kind": "panics", **officer.report()}
-
-    out.put(uvloop.run(main()))
-
-
-def calls_process(url: str, token: str, rate: float, start_at: float, stop_at: float, out: Any) -> None:
-    """A call-taker creating incidents ``rate`` times a second."""
-
-    async def main() -> dict[str, Any]:
-        taker = await open_commander(url, token)
-        out.put({"kind": "ready", "n": 1, "connect_s": 0.0})
-        await asyncio.sleep(max(0.0, start_at - time.time()))
         n = 0
         while time.time() < stop_at:
             await asyncio.sleep(max(0.0, start_at + n / rate - time.time()))
             n += 1
-            lat, lon = _LAT + random.uniform(-0.05, 0.05), _LON + random.uniform(-0.08, 0.08)
-            await taker.send(
-                {
-                    "type": "incident.create",
-                    "call_type": "NOISE",
-                    "location": {"lat": lat, "lon": lon, "address": f"{n} load test avenue"},
-                    "narrative": radio_text(int(time.time() * 1000)),
-                }
-            )
-        await taker.finish()
-        return {"kind": "calls", **taker.report()}
+            await sender.send(command(n))
+        await sender.finish()
+        return {"kind": kind, **sender.report()}
 
     out.put(uvloop.run(main()))
+
+
+def _panic(n: int) -> dict[str, Any]:
+    press = int(time.time() * 1000)
+    return {"type": "unit.panic", "unit": f"PANIC{n:05d}", "reason": f"{press:013d} load"}
+
+
+def panic_process(url: str, token: str, rate: float, start_at: float, stop_at: float, out: Any) -> None:
+    """Panic buttons pressed ``rate`` times a second, each by another unit; the reason carries the press time."""
+    _paced(url, token, rate, start_at, stop_at, "panics", out, _panic)
+
+
+def _call(n: int) -> dict[str, Any]:
+    lat, lon = _LAT + random.uniform(-0.05, 0.05), _LON + random.uniform(-0.08, 0.08)
+    return {
+        "type": "incident.create",
+        "call_type": "NOISE",
+        "location": {"lat": lat, "lon": lon, "address": f"{n} load test avenue"},
+        "narrative": radio_text(int(time.time() * 1000)),
+    }
+
+
+def calls_process(url: str, token: str, rate: float, start_at: float, stop_at: float, out: Any) -> None:
+    """A call-taker creating incidents ``rate`` times a second."""
+    _paced(url, token, rate, start_at, stop_at, "calls", out, _call)

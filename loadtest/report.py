@@ -166,38 +166,39 @@ def charts(result: dict[str, Any], stem: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     targets = [("hub", result)] + [(n, result[n]) for n in ("floor", "peer") if isinstance(result.get(n), dict)]
-    written = []
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, t in targets:
+
+    def figure(name: str, title: str, xlabel: str, ylabel: str, lines: list[tuple[str, list[Any], list[Any]]]) -> Path:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for label, xs, ys in lines:
+            if xs:
+                ax.plot(xs, ys, label=label)
+        if name == "latency":
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{result['scenario']}: {title}")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        path = stem.with_name(f"{stem.name}-{name}.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+    latencies = []
+    for label, t in targets:
         lat = sorted(t.get("_latencies") or [])
-        if lat:
-            ax.plot(lat, [100 * (i + 1) / len(lat) for i in range(len(lat))], label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("percent of deliveries at or below")
-    ax.set_title(f"{result['scenario']}: latency distribution")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    path = stem.with_name(stem.name + "-latency.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, t in targets:
-        series = t.get("delivered_by_second") or []
-        ax.plot(range(len(series)), series, label=name)
-    ax.set_xlabel("seconds into the run")
-    ax.set_ylabel("deliveries per second")
-    ax.set_title(f"{result['scenario']}: throughput over time")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    path = stem.with_name(stem.name + "-throughput.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    written.append(path)
-    return written
+        latencies.append((label, lat, [100 * (i + 1) / len(lat) for i in range(len(lat))]))
+    series = [
+        (label, list(range(len(t.get("delivered_by_second") or []))), t.get("delivered_by_second") or [])
+        for label, t in targets
+    ]
+    return [
+        figure(
+            "latency", "latency distribution", "latency (ms, log scale)", "percent of deliveries at or below", latencies
+        ),
+        figure("throughput", "throughput over time", "seconds into the run", "deliveries per second", series),
+    ]
 
 
 def write_outputs(result: dict[str, Any], json_path: Path | None, command: str, with_charts: bool) -> str:

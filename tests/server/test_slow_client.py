@@ -9,14 +9,31 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 import websockets
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from clients.connection import Connection
 from protocol.codes import CloseCode
 from protocol.messages import EventFrame, RadioAppend
 from server.valkey import EmbeddedValkey
-from tests.helpers import hub_in_process, wait_for
+from tests.helpers import RunningHub, hub_in_process, wait_for
+
+
+async def _stalled_reader(hub: RunningHub) -> ClientConnection:
+    """A radio subscriber with a tiny receive buffer that reads nothing until told to."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", hub.settings.port))
+    stalled = await connect(
+        hub.url,
+        sock=sock,
+        additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
+        subprotocols=[websockets.Subprotocol("dispatch.v1.json")],
+        max_queue=1,
+        compression=None,
+    )
+    await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
+    return stalled
 
 
 async def test_stalled_reader_closed_4008_while_others_keep_receiving(
@@ -25,18 +42,7 @@ async def test_stalled_reader_closed_4008_while_others_keep_receiving(
     """The stalled client's queue overflows and it gets 4008; a healthy board gets every event."""
     overrides = dict(queue_max_messages=100, queue_max_bytes=256 * 1024, commands_per_s=1e6, commands_burst=10**6)
     async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", hub.settings.port))
-        stalled = await connect(
-            hub.url,
-            sock=sock,
-            additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
-            subprotocols=[websockets.Subprotocol("dispatch.v1.json")],
-            max_queue=1,
-            compression=None,
-        )
-        await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
+        stalled = await _stalled_reader(hub)
         healthy = Connection(hub.url, token=hub.token("board"), topics=["radio"])
         await healthy.start()
         async with Connection(hub.url, token=hub.token("ana")) as desk:
@@ -76,18 +82,7 @@ async def test_client_that_never_reads_again_is_cut_and_forgotten(
     counts against the account, nor is it walked by the fan-out)."""
     overrides = dict(queue_max_messages=50, queue_max_bytes=128 * 1024, commands_per_s=1e6, commands_burst=10**6)
     async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect(("127.0.0.1", hub.settings.port))
-        stalled = await connect(
-            hub.url,
-            sock=sock,
-            additional_headers={"Authorization": f"Bearer {hub.token('stalled')}"},
-            subprotocols=[websockets.Subprotocol("dispatch.v1.json")],
-            max_queue=1,
-            compression=None,
-        )
-        await stalled.send('{"type":"subscribe","id":"s","topics":[{"topic":"radio"}]}')
+        stalled = await _stalled_reader(hub)
         await wait_for(lambda: len(hub.ctx.hub.subs["radio"]) == 1)
         async with Connection(hub.url, token=hub.token("ana")) as desk:
             for i in range(5000):
