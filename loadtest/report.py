@@ -164,6 +164,7 @@ def charts(result: dict[str, Any], stem: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     targets = [("hub", result)] + [(n, result[n]) for n in ("floor", "peer") if isinstance(result.get(n), dict)]
 
@@ -174,6 +175,8 @@ def charts(result: dict[str, Any], stem: Path) -> list[Path]:
                 ax.plot(xs, ys, label=label)
         if name == "latency":
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(f"{result['scenario']}: {title}")
