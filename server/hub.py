@@ -1,10 +1,11 @@
 """The hub of one process: the bus reader, the fan-out, and subscriptions.
 
-One reader task per process reads every topic stream in batches from the
-last id it read, alarms first. Each event is encoded once per wire format
-in use and the same frame is pushed to every subscribed session. Positions
-are batched: the reader keeps the latest report per unit and a ticker sends
-one frame per tick with every unit that moved.
+One reader task per process reads every topic stream but positions in
+batches from the last id it read, alarms first. Each event is encoded once
+per wire format in use and the same frame is pushed to every subscribed
+session. Positions are batched: once per tick a ticker reads every report
+since the last tick, keeps the latest per unit, and sends one frame with
+every unit that moved.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = ["Hub"]
 log = logging.getLogger("dispatch.hub")
 
 _POSITIONS = topic_named("positions")
+_POSITIONS_STREAM = _POSITIONS.stream if _POSITIONS else ""
 _position_decoder = msgspec.msgpack.Decoder(Position)
 
 
@@ -316,8 +318,10 @@ class Hub:
         if time.monotonic() - self._epoch_checked > 1.0:
             await self._check_epochs(await self.bus.epochs(TOPICS))
             self._epoch_checked = time.monotonic()
+        # Positions are read by the ticker, once per tick: waking this reader for each of
+        # hundreds of reports a second would cost a round trip each and delay the alarms.
         reply: Any = await self.redis.xread(
-            self.last_ids,  # type: ignore[arg-type]
+            {s: i for s, i in self.last_ids.items() if s != _POSITIONS_STREAM},  # type: ignore[arg-type]
             count=self.settings.read_batch,
             block=1000,
         )
@@ -349,12 +353,7 @@ class Hub:
                     log.error("undecodable event %s on %s skipped: %s", offset, topic.name, exc)
                     continue
                 newest = max(newest, event.ts)
-                if isinstance(event, PositionReported):
-                    self._tick_positions[event.position.unit] = event.position
-                    self.latest_positions[event.position.unit] = event.position
-                    self._positions_offset = offset
-                else:
-                    self._deliver(topic, offset, epoch, event)
+                self._deliver(topic, offset, epoch, event)
         if newest:
             self.metrics.bus_lag.set(max(0.0, time.time() - newest / 1000))
 
@@ -404,6 +403,15 @@ class Hub:
         assert _POSITIONS is not None
         while True:
             await asyncio.sleep(self.settings.position_tick_s)
+            if _POSITIONS_STREAM not in self.last_ids or not self.redis_ok:
+                continue  # the reader has not started (or lost Redis): it reports that
+            try:
+                await self._read_positions()
+            except (RedisError, OSError) as exc:
+                if _cancelling():
+                    raise asyncio.CancelledError from exc
+                log.warning("positions not read this tick: %s", exc)
+                continue
             if not self._tick_positions:
                 continue
             items, self._tick_positions = list(self._tick_positions.values()), {}
@@ -413,6 +421,31 @@ class Hub:
                 offset = self._positions_offset
                 frame = PositionsFrame(_POSITIONS.name, offset, self.epochs[_POSITIONS.name], items)
                 self._fan_out(_POSITIONS, offset, frame, subs, False, positions=True)
+
+    async def _read_positions(self) -> None:
+        """Every position report since the last tick, without waiting for more."""
+        assert _POSITIONS is not None
+        count = self.settings.read_batch
+        while True:
+            reply: Any = await self.redis.xread({_POSITIONS_STREAM: self.last_ids[_POSITIONS_STREAM]}, count=count)
+            entries = reply[0][1] if reply else []
+            if not entries:
+                return
+            self.last_ids[_POSITIONS_STREAM] = _s(entries[-1][0])
+            self._in[_POSITIONS.name].inc(len(entries))
+            for sid, fields in entries:
+                try:
+                    event = event_decoder.decode(fields[b"e"])
+                except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                    self.metrics.bad_events.inc()
+                    log.error("undecodable event %s on positions skipped: %s", _s(sid), exc)
+                    continue
+                if isinstance(event, PositionReported):
+                    self._tick_positions[event.position.unit] = event.position
+                    self.latest_positions[event.position.unit] = event.position
+                    self._positions_offset = _s(sid)
+            if len(entries) < count:
+                return
 
     def positions_catch_up(self, session: Session) -> Frame:
         """Every unit's latest position as one frame, for sessions that fell behind.
