@@ -38,16 +38,7 @@ def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         stop = ctx.Value("d", time.time() + 3600)  # moved once the publishers' end is known
         counts = [n for n in split(args.boards, args.procs) if n]
         rss_before = target.rss_kib()
-        procs = [
-            ctx.Process(
-                daemon=True,
-                target=workers.board_process,
-                args=(kind, target.url, token, args.wire, n, ["radio"], stop, q),
-            )
-            for n in counts
-        ]
-        for p in procs:
-            p.start()
+        procs = workers.board_processes(ctx, kind, target.url, token, args.wire, counts, ["radio"], stop, q)
         ready = collect(q, "ready", len(counts), 300)
         time.sleep(0.5)
         rss_connected = target.rss_kib()

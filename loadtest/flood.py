@@ -41,16 +41,7 @@ def intake_flood(args: argparse.Namespace) -> dict[str, Any]:
         stop = ctx.Value("d", time.time() + 3600)
         counts = [n for n in split(args.boards, args.procs) if n]
         rss_before = hub.rss_kib()
-        procs = [
-            ctx.Process(
-                daemon=True,
-                target=workers.board_process,
-                args=("hub", hub.url, token, args.wire, n, ["radio"], stop, q),
-            )
-            for n in counts
-        ]
-        for p in procs:
-            p.start()
+        procs = workers.board_processes(ctx, "hub", hub.url, token, args.wire, counts, ["radio"], stop, q)
         ready = collect(q, "ready", len(counts), 120)
         rss_connected = hub.rss_kib()
         start_at = time.time() + 1.0

@@ -35,14 +35,9 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         board_counts = [n for n in split(args.boards, args.procs) if n]
         officer_counts = [n for n in split(args.officers, args.procs) if n]
         start_v = ctx.Value("d", far)  # set once everyone is connected; the officers wait for it
-        procs = [
-            ctx.Process(
-                daemon=True,
-                target=workers.board_process,
-                args=("hub", hub.url, token, WIRE, n, workers.ALL_TOPICS, boards_stop, q),
-            )
-            for n in board_counts
-        ]
+        procs = workers.board_processes(
+            ctx, "hub", hub.url, token, WIRE, board_counts, workers.ALL_TOPICS, boards_stop, q
+        )
         first = 0
         per_officer = args.rate / max(1, args.officers)
         for n in officer_counts:
@@ -53,9 +48,8 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
                     args=(hub.url, token, first, n, per_officer, start_v, officers_stop, q),
                 )
             )
+            procs[-1].start()
             first += n
-        for p in procs:
-            p.start()
         ready = collect(q, "ready", len(procs), 600)
         time.sleep(1.0)
         rss_connected = hub.rss_kib()

@@ -36,6 +36,19 @@ async def open_in_waves(opener: Any, count: int, wave: int = 50) -> tuple[list[A
     return conns, time.perf_counter() - began
 
 
+def board_processes(
+    ctx: Any, kind: str, url: str, token: str, wire: str, counts: list[int], topics: list[str], stop_at: Any, out: Any
+) -> list[Any]:
+    """One daemon ``board_process`` per entry of ``counts``, started."""
+    procs = [
+        ctx.Process(daemon=True, target=board_process, args=(kind, url, token, wire, n, topics, stop_at, out))
+        for n in counts
+    ]
+    for p in procs:
+        p.start()
+    return procs
+
+
 def board_process(
     kind: str, url: str, token: str, wire: str, count: int, topics: list[str], stop_at: Any, out: Any
 ) -> None:
