@@ -60,6 +60,9 @@ class Settings:
     # If it stops, they grow to this many times that before the oldest go.
     history_hard_cap_factor: int = 10
     read_batch: int = 1000
+    # The archiver reads at most this often when it has caught up: records are written in
+    # batches, and the live path is not interrupted for every event (Redis holds them meanwhile).
+    archive_every_s: float = 0.25
     replay_max: int = 5000  # missed events replayed on resume; more than this gets a snapshot
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot

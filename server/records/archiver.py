@@ -90,8 +90,10 @@ class Archiver:
             ids.append(sid)
         added = await self.store.archive(rows)
         self.metrics.archived.inc(added)
-        await self.redis.xack(topic.stream, GROUP, *ids)
-        await self._trim(keys=[topic.stream], args=[history_length(self.settings, topic), GROUP])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(topic.stream, GROUP, *ids)
+            await self._trim(keys=[topic.stream], args=[history_length(self.settings, topic), GROUP], client=pipe)
+            await pipe.execute()
 
     async def _drain_own_pending(self) -> None:
         for topic in TOPICS:
@@ -170,8 +172,14 @@ class Archiver:
                     )
                     self.beat = asyncio.get_running_loop().time()
                     by_name = {t.stream: t for t in TOPICS}
+                    full = False
                     for stream, entries in sorted(got or [], key=lambda r: by_name[_s(r[0])].lane):
                         await self._store(by_name[_s(stream)], entries)
+                        full = full or len(entries) >= self.batch
+                    if not full:
+                        # Caught up: let the next events gather into one batch rather than
+                        # waking (and committing) for each as it comes.
+                        await asyncio.sleep(self.settings.archive_every_s)
                     ticks += 1
                     if ticks % 10 == 0:
                         await self.reclaim_dead_local()
