@@ -83,7 +83,7 @@ class AlarmRaised(_EventBase, tag="alarm.raised"):
 
 
 class AlarmUpdated(_EventBase, tag="alarm.updated"):
-    """Acknowledged, cancelled, resolved, or police support requested."""
+    """Cover units added, located, acknowledged, cancelled, resolved, or police support requested."""
 
     alarm: Alarm
     action: Name

@@ -3,6 +3,9 @@ police support requests, and emergency-traffic-only mode."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import logging
 from typing import Any
 
 import msgspec
@@ -10,7 +13,7 @@ import msgspec
 from protocol.codes import ErrorCode
 from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged, UnitStatusChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
-from protocol.state import Alarm, RadioEntry, TrafficMode
+from protocol.state import Alarm, Position, RadioEntry, TrafficMode
 from server.auth import Principal, Role
 from server.bus import Plan
 from server.incidents import IncidentDesk
@@ -22,6 +25,7 @@ __all__ = ["OfficerSafety"]
 
 Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
+log = logging.getLogger("dispatch.safety")
 _alarm_or_mode = msgspec.msgpack.Decoder(Alarm | TrafficMode)
 
 
@@ -30,15 +34,14 @@ class OfficerSafety:
         self.live = live
         self.bus = live.bus
         self.incidents = incidents
+        self._covering: set[asyncio.Task[list[str]]] = set()
 
     async def panic(self, who: Principal, cmd: UnitPanic) -> Reply:
-        """Raise a latching alarm with the unit's last position and the nearest cover units;
-        the unit goes to emergency (it stays on its call and is not offered for others)."""
+        """Raise a latching alarm with the unit's last position at once; the unit goes to
+        emergency (it stays on its call and is not offered for others). The nearest cover
+        units follow as ``alarm.updated`` (``cover``): the alarm never waits on a search of
+        the whole fleet, and a failing search cannot hold it back."""
         position = (await self.live.positions([cmd.unit])).get(cmd.unit)
-        cover: list[str] = []
-        if position is not None:
-            rec = await self.incidents.recommend_near(cmd.unit, position.lat, position.lon, [], exclude={cmd.unit})
-            cover = [r.unit for r in rec.units]
 
         async def attempt() -> Reply:
             unit, version = await self.live.unit_or_none(cmd.unit)
@@ -53,7 +56,6 @@ class OfficerSafety:
                 alarm="panic",
                 latching=True,
                 incident=unit.incident if unit else None,
-                cover=cover,
                 previous_status=unit.status if unit is not None and unit.status != "emergency" else "",
             )
             plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
@@ -79,10 +81,46 @@ class OfficerSafety:
                 plan.check(UNITS, unit.id, version).write(UNITS, unit.id, distress)
                 plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=distress, previous=unit.status))
             offset, _ = (await self.bus.apply(plan))[0]
-            return ALARMS.name, offset, {"alarm": alarm.id, "cover": ",".join(cover)}
+            return ALARMS.name, offset, {"alarm": alarm.id}
 
         # A panic must get through: retry as long as it takes the unit record to hold still.
-        return await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+        topic, offset, detail = await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+        alarm_id = (detail or {})["alarm"]
+        # Its own task, outside this command (a fresh context carries no idempotency key), and
+        # shielded: an officer whose connection drops right after the press still gets cover.
+        task = asyncio.create_task(self._send_cover(alarm_id, cmd.unit, position), context=contextvars.Context())
+        self._covering.add(task)
+        task.add_done_callback(self._covering.discard)
+        cover = await asyncio.shield(task)
+        return topic, offset, {"alarm": alarm_id, "cover": ",".join(cover)}
+
+    async def _send_cover(self, alarm_id: str, unit_id: str, position: Position | None) -> list[str]:
+        """Put the nearest available units on a raised alarm (best effort: the alarm is out already)."""
+        if position is None:
+            return []
+        try:
+            rec = await self.incidents.recommend_near(unit_id, position.lat, position.lon, [], exclude={unit_id})
+            cover = [r.unit for r in rec.units]
+            if not cover:
+                return []
+
+            async def attempt() -> None:
+                alarm, version = await self.live.alarm(alarm_id)
+                if alarm.state != "active" or alarm.cover:
+                    return
+                now = now_ms()
+                covered = _replace(alarm, cover=cover)
+                plan = self.bus.plan().check(ALARMS, alarm.id, version).write(ALARMS, alarm.id, covered)
+                plan.emit(ALARMS, AlarmUpdated(ts=now, by="system", alarm=covered, action="cover"))
+                await self.bus.apply(plan)
+
+            await self.live.retrying(attempt, f"cover for {alarm_id}", tries=50)
+            return cover
+        except CommandError as exc:  # acknowledged or cancelled meanwhile: nothing to add to
+            log.info("no cover added to %s: %s", alarm_id, exc)
+        except Exception:
+            log.exception("cover units for %s could not be found; the alarm stands without them", alarm_id)
+        return []
 
     async def missed_check_in(self, unit_id: str) -> None:
         """A missed check-in is a panic: its alarm (raised by the timer) gets the unit's last

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from clients.connection import CommandRejected, Connection
+from protocol.events import Notified
 from protocol.messages import (
     AlarmAcknowledge,
     AlarmCancel,
@@ -35,6 +36,7 @@ from protocol.messages import (
 )
 from protocol.state import Location
 from server.auth import Role
+from server.live import UNITS
 from server.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process, start_hub_process, test_token, wait_for
 
@@ -228,8 +230,12 @@ async def test_panic_latches_across_reconnect_and_restart_until_acknowledged(
             await roster(desk, "U8", 53.5460, -113.4950)
             ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
             alarm_id = ack.result["alarm"]  # type: ignore[index]
-            raised = (await events(desk, 1))[0].payload
-            assert raised.alarm.position.lat == 53.5450 and raised.alarm.cover == ["U8"]  # type: ignore[union-attr]
+            # The alarm goes out at once with the position; the nearest cover follows on the same alarm.
+            raised, notified, covered = [e.payload for e in await events(desk, 3)]
+            assert raised.alarm.position.lat == 53.5450 and raised.alarm.cover == []  # type: ignore[union-attr]
+            assert isinstance(notified, Notified) and notified.alarm == alarm_id
+            assert covered.action == "cover" and covered.alarm.cover == ["U8"]  # type: ignore[union-attr]
+            assert covered.alarm.state == "active" and ack.result["cover"] == "U8"  # type: ignore[index,union-attr]
             await desk.command(AlarmPolice(id=desk.next_id(), alarm=alarm_id, note="subject armed"))
             await desk.drop()  # the board reloads
             await wait_for(lambda: desk.connected and desk.stats.connects == 2)
@@ -255,6 +261,24 @@ async def _acked(hub: RunningHub, alarm_id: str) -> bool:
     return (
         record is not None and record["state"] == "acknowledged" and record["acked_by"] == "late" and record["acked_at"]
     )
+
+
+async def test_a_panic_goes_out_even_when_cover_units_cannot_be_found(hub: RunningHub) -> None:
+    """The cover search reads the whole fleet; one unreadable unit record breaks it, and the alarm,
+    the unit's emergency and the radio log entry still go out, without cover."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+    ):
+        await roster(desk, "U7", 53.5450, -113.4900)
+        await roster(desk, "U8", 53.5460, -113.4950)
+        await hub.ctx.redis.hset(UNITS.state, "U9", b"\xc1 not a unit")
+        ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
+        assert ack.result == {"alarm": ack.result["alarm"], "cover": ""}  # type: ignore[index]
+        raised = (await events(desk, 1))[0].payload
+        assert raised.alarm.id == ack.result["alarm"] and raised.alarm.cover == []  # type: ignore[union-attr,index]
+        assert (await hub.ctx.hub.service.live.unit("U7"))[0].status == "emergency"
+        await hub.ctx.redis.hdel(UNITS.state, "U9")
 
 
 async def test_accidental_panic_cancelled_by_the_officer_with_a_reason(hub: RunningHub) -> None:
