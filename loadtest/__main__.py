@@ -23,6 +23,7 @@ from loadtest.fanout import fanout
 from loadtest.flood import intake_flood
 from loadtest.hubproc import raise_fd_limit
 from loadtest.idle import idle
+from loadtest.machine import MachineWatch
 from loadtest.report import write_outputs
 from loadtest.shift import panic, shift
 from loadtest.storm import reconnect_storm
@@ -113,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.compare and args.scenario not in COMPARABLE:
         p.error(f"--compare applies to {' and '.join(sorted(COMPARABLE))}: the floor and the peer only broadcast")
+    watch = MachineWatch()
     result = SCENARIOS[args.scenario](args)
+    result["machine"] = watch.result()
     command = "python -m loadtest " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = write_outputs(result, args.json, command, with_charts=not args.no_charts)
     print(text)

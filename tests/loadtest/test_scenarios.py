@@ -34,6 +34,10 @@ def _run(tmp_path: Path, *args: str) -> dict[str, Any]:
     report: dict[str, Any] = json.loads(out.read_text())
     summary = (tmp_path / "out.md").read_text()
     assert summary.startswith(f"# loadtest {report['scenario']}")
+    # Every report says what the machine was doing: how busy, and what the hypervisor took.
+    machine = report["machine"]
+    assert machine["cpus"] >= 1 and 0 < machine["busy_pct"] <= 100 and 0 <= machine["steal_pct"] <= 100
+    assert "| machine | cpus" in summary
     return report
 
 
