@@ -325,6 +325,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Each step bounded and named: shutdown always completes, and a step that
             # hangs says so in the log.
             await _step("hub", hub.shutdown())  # idempotent: the runner may have drained already
+            await _step("cover searches", service.safety.settle(2.0))
             for task in (archiving, timing):
                 task.cancel()
                 await _step(task.get_name(), _settle(task))

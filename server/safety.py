@@ -10,12 +10,13 @@ from typing import Any
 
 import msgspec
 
+from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
 from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged, UnitStatusChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
 from protocol.state import Alarm, Position, RadioEntry, TrafficMode
 from server.auth import Principal, Role
-from server.bus import Plan
+from server.bus import Duplicate, Plan
 from server.incidents import IncidentDesk
 from server.live import ALARMS, RADIO, TRAFFIC_MODE_ID, UNITS, CommandError, Live, _alarm, now_ms
 from server.rules import availability_of
@@ -84,15 +85,39 @@ class OfficerSafety:
             return ALARMS.name, offset, {"alarm": alarm.id}
 
         # A panic must get through: retry as long as it takes the unit record to hold still.
-        topic, offset, detail = await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+        try:
+            topic, offset, detail = await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
+        except Duplicate as dup:
+            # A resent press (its answer was lost): the alarm is up; make sure its cover follows.
+            raised = await self._raised_at(dup.offset)
+            if raised is not None:  # a no-op when the first press's cover went on already
+                await self._cover(raised.id, cmd.unit, raised.position)
+            raise
         alarm_id = (detail or {})["alarm"]
-        # Its own task, outside this command (a fresh context carries no idempotency key), and
+        cover = await self._cover(alarm_id, cmd.unit, position)
+        return topic, offset, {"alarm": alarm_id, "cover": ",".join(cover)}
+
+    async def _cover(self, alarm_id: str, unit_id: str, position: Position | None) -> list[str]:
+        # Its own task, outside the command (a fresh context carries no idempotency key), and
         # shielded: an officer whose connection drops right after the press still gets cover.
-        task = asyncio.create_task(self._send_cover(alarm_id, cmd.unit, position), context=contextvars.Context())
+        task = asyncio.create_task(self._send_cover(alarm_id, unit_id, position), context=contextvars.Context())
         self._covering.add(task)
         task.add_done_callback(self._covering.discard)
-        cover = await asyncio.shield(task)
-        return topic, offset, {"alarm": alarm_id, "cover": ",".join(cover)}
+        return await asyncio.shield(task)
+
+    async def _raised_at(self, offset: str) -> Alarm | None:
+        """The alarm an earlier press raised, read from its event (while the stream keeps it)."""
+        entries: Any = await self.live.redis.xrange(ALARMS.stream, min=offset, max=offset, count=1)
+        for _, fields in entries:
+            event = event_decoder.decode(fields[b"e"])
+            if isinstance(event, AlarmRaised):
+                return event.alarm
+        return None
+
+    async def settle(self, timeout: float) -> None:
+        """Let cover searches under way finish (on shutdown, before the store closes)."""
+        if self._covering:
+            await asyncio.wait(set(self._covering), timeout=timeout)
 
     async def _send_cover(self, alarm_id: str, unit_id: str, position: Position | None) -> list[str]:
         """Put the nearest available units on a raised alarm (best effort: the alarm is out already)."""
@@ -116,7 +141,7 @@ class OfficerSafety:
 
             await self.live.retrying(attempt, f"cover for {alarm_id}", tries=50)
             return cover
-        except CommandError as exc:  # acknowledged or cancelled meanwhile: nothing to add to
+        except CommandError as exc:  # closed meanwhile (nothing to add to), or it kept changing
             log.info("no cover added to %s: %s", alarm_id, exc)
         except Exception:
             log.exception("cover units for %s could not be found; the alarm stands without them", alarm_id)
@@ -222,6 +247,9 @@ class OfficerSafety:
             alarm = _alarm.decode(raw) if raw is not None else archived
             if alarm is None:
                 raise CommandError(ErrorCode.NOT_FOUND, f"no alarm {cmd.alarm}")
+            if raw is None and alarm.state == "active":
+                # Closed a moment ago and not in the records store yet: do not bring back the older copy.
+                raise CommandError(ErrorCode.CONFLICT, f"alarm {cmd.alarm} is still being recorded; try again")
             now = now_ms()
             asked = _replace(alarm, police_requested_by=who.user, police_requested_at=now)
             text = f"Police support requested for {alarm.unit or alarm.id} by {who.user}" + (

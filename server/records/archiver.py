@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from protocol.codec import event_decoder
 from server.bus import TRIM_ARCHIVED, history_length
@@ -90,10 +90,16 @@ class Archiver:
             ids.append(sid)
         added = await self.store.archive(rows)
         self.metrics.archived.inc(added)
+        # One round trip: the ack and the trim by its hash (a pipeline given the script
+        # itself would ask Redis whether it has it first, every time).
+        length = history_length(self.settings, topic)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xack(topic.stream, GROUP, *ids)
-            await self._trim(keys=[topic.stream], args=[history_length(self.settings, topic), GROUP], client=pipe)
-            await pipe.execute()
+            pipe.evalsha(self._trim.sha, 1, topic.stream, length, GROUP)
+            try:
+                await pipe.execute()
+            except NoScriptError:  # a fresh Redis: the ack went through; trim loading the script
+                await self._trim(keys=[topic.stream], args=[length, GROUP])
 
     async def _drain_own_pending(self) -> None:
         for topic in TOPICS:

@@ -281,6 +281,24 @@ async def test_a_panic_goes_out_even_when_cover_units_cannot_be_found(hub: Runni
         await hub.ctx.redis.hdel(UNITS.state, "U9")
 
 
+async def test_a_resent_panic_raises_one_alarm_with_one_cover(hub: RunningHub) -> None:
+    """A press resent with the same id (its answer lost) raises nothing twice and adds cover once."""
+    async with (
+        Connection(hub.url, token=hub.token("ana"), topics=["alarms"]) as desk,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+    ):
+        await roster(desk, "U7", 53.5450, -113.4900)
+        await roster(desk, "U8", 53.5460, -113.4950)
+        press = UnitPanic(id=officer.next_id(), unit="U7")
+        first = await officer.command(press)
+        again = await officer.command(press)
+        assert first.result["cover"] == "U8" and again.result == {"duplicate": "yes"}  # type: ignore[index]
+        await desk.command(TrafficEmergency(id=desk.next_id(), on=True, unit="U7", reason="marker"))
+        got = [e.payload for e in await events(desk, 4)]
+        assert [kind(p) for p in got] == ["alarm.raised", "notify", "alarm.updated", "traffic.mode"]
+        assert got[2].action == "cover" and got[2].alarm.cover == ["U8"]  # type: ignore[union-attr]
+
+
 async def test_accidental_panic_cancelled_by_the_officer_with_a_reason(hub: RunningHub) -> None:
     """An officer may cancel its own panic with a reason; emergency traffic is dispatch's to declare."""
     async with (
