@@ -71,7 +71,7 @@ def test_panic_reaches_every_board_under_position_load(tmp_path: Path) -> None:
     r = _run(
         tmp_path,
         "panic",
-        *("--boards", "5", "--officers", "10", "--rate", "50", "--panic-rate", "4", "--duration", "2"),
+        *("--boards", "5", "--officers", "10", "--rate", "50", "--panic-rate", "4", "--duration", "3"),
         *("--warmup", "0.5"),
     )
     assert r["panics"]["acked"] == r["panics"]["sent"] > 0 and r["panics"]["errors"] == {}
