@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
 from protocol.events import IncidentCreated
 from protocol.messages import (
@@ -125,14 +123,10 @@ class DispatchService:
     async def _created_at(self, offset: str) -> str | None:
         """The incident an earlier create made, read from its event (while the stream keeps it)."""
         try:
-            entries: Any = await self.live.redis.xrange(INCIDENTS.stream, min=offset, max=offset, count=1)
+            event = await self.live.event_at(INCIDENTS, offset)
         except RedisError:
             return None
-        for _, fields in entries:
-            event = event_decoder.decode(fields[b"e"])
-            if isinstance(event, IncidentCreated):
-                return event.incident.id
-        return None
+        return event.incident.id if isinstance(event, IncidentCreated) else None
 
     async def _apply(self, who: Principal, cmd: Command) -> tuple[str, str, dict[str, str] | None]:
         i, u, s = self.incidents, self.units, self.safety

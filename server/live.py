@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import msgspec
 from redis.asyncio import Redis
 
+from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
-from protocol.events import AlarmUpdated
+from protocol.events import AlarmUpdated, Event
 from protocol.state import Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
 from server.bus import Bus, Conflict, Plan
 from server.policy import Policy
@@ -158,6 +159,13 @@ class Live:
         if raw is None:
             return None, version
         return _mode.decode(raw), version
+
+    async def event_at(self, topic: Topic, offset: str) -> Event | None:
+        """The event at an offset of a topic, while its stream still keeps it."""
+        entries: Any = await self.redis.xrange(topic.stream, min=offset, max=offset, count=1)
+        for _, fields in entries:
+            return event_decoder.decode(fields[b"e"])
+        return None
 
     async def retrying(self, attempt: Callable[[], Awaitable[T]], what: str, tries: int = 8) -> T:
         """Run a read-decide-apply attempt until its version checks hold."""

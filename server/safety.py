@@ -4,13 +4,14 @@ police support requests, and emergency-traffic-only mode."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 from typing import Any
 
 import msgspec
+from redis.exceptions import RedisError
 
-from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
 from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged, UnitStatusChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
@@ -88,10 +89,12 @@ class OfficerSafety:
         try:
             topic, offset, detail = await self.live.retrying(attempt, f"panic for {cmd.unit}", tries=50)
         except Duplicate as dup:
-            # A resent press (its answer was lost): the alarm is up; make sure its cover follows.
-            raised = await self._raised_at(dup.offset)
-            if raised is not None:  # a no-op when the first press's cover went on already
-                await self._cover(raised.id, cmd.unit, raised.position)
+            # A resent press (its answer was lost): the alarm is up; make sure its cover follows
+            # (a no-op when the first press's cover went on already).
+            with contextlib.suppress(RedisError):
+                raised = await self.live.event_at(ALARMS, dup.offset)
+                if isinstance(raised, AlarmRaised):
+                    await self._cover(raised.alarm.id, cmd.unit, raised.alarm.position)
             raise
         alarm_id = (detail or {})["alarm"]
         cover = await self._cover(alarm_id, cmd.unit, position)
@@ -104,15 +107,6 @@ class OfficerSafety:
         self._covering.add(task)
         task.add_done_callback(self._covering.discard)
         return await asyncio.shield(task)
-
-    async def _raised_at(self, offset: str) -> Alarm | None:
-        """The alarm an earlier press raised, read from its event (while the stream keeps it)."""
-        entries: Any = await self.live.redis.xrange(ALARMS.stream, min=offset, max=offset, count=1)
-        for _, fields in entries:
-            event = event_decoder.decode(fields[b"e"])
-            if isinstance(event, AlarmRaised):
-                return event.alarm
-        return None
 
     async def settle(self, timeout: float) -> None:
         """Let cover searches under way finish (on shutdown, before the store closes)."""
