@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from loadtest.rawws import RawSocket, open_raw
 from protocol.codec import WireFormat, codec_for
-from protocol.events import AlarmRaised, IncidentCreated, RadioLogged
+from protocol.events import AlarmRaised, AlarmUpdated, IncidentCreated, RadioLogged
 from protocol.messages import Ack, Error, EventFrame, PositionsFrame, ServerFrame, Subscribe, TopicOffset
 from protocol.state import RadioEntry
 
@@ -63,8 +63,10 @@ class Board:
         "alarms",
         "closed_code",
         "dups",
+        "covered",
         "incidents",
         "last",
+        "located",
         "latencies",
         "received",
         "sent_at",
@@ -82,6 +84,8 @@ class Board:
         self.closed_code: int | None = None
         self.alarms: dict[str, float] = {}  # panic alarm id -> ms from the officer's press to this board
         self.accepted: dict[str, float] = {}  # panic alarm id -> ms from the press to the hub's raising it
+        self.located = 0  # panic alarms raised with the unit's position
+        self.covered = 0  # cover units added to a panic alarm
         self.incidents = 0
         self.staleness: list[float] = []  # ms from a position's report (hub time) to this board
 
@@ -114,7 +118,10 @@ class Board:
                 elif sent is not None:
                     self.alarms[event.alarm.id] = time.time() * 1000 - sent
                     self.accepted[event.alarm.id] = event.alarm.raised_at - sent
+                    self.located += event.alarm.position is not None
                     self.tally.per_s[int(time.time())] += 1
+            elif isinstance(event, AlarmUpdated) and event.action == "cover":
+                self.covered += 1
             elif isinstance(event, IncidentCreated):
                 self.incidents += 1
         elif isinstance(frame, PositionsFrame):
@@ -133,6 +140,8 @@ class Board:
             "alarms": self.alarms,
             "accepted": self.accepted,
             "incidents": self.incidents,
+            "located": self.located,
+            "covered": self.covered,
             "staleness": self.staleness[:: max(1, len(self.staleness) // keep)],
         }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,11 +44,16 @@ class Commander:
         self.errors: dict[str, int] = {}
         self.ack_ms: list[float] = []
         self._at: dict[str, float] = {}
+        self._prefix = secrets.token_hex(4)
+        self._n = 0
         self._reader = asyncio.create_task(self._acks())
 
     async def send(self, cmd: dict[str, Any]) -> None:
         self.sent += 1
-        cmd["id"] = f"c{self.sent}"
+        self._n += 1
+        # Every simulated client signs in as one account, and the hub answers a command id it has
+        # seen from that account as a duplicate: ids are unique across connections.
+        cmd["id"] = f"{self._prefix}-{self._n}"
         self._at[cmd["id"]] = time.perf_counter()
         await self.ws.send(_codec.encode(cmd))
 
@@ -62,6 +68,13 @@ class Commander:
                         self.ack_ms.append((time.perf_counter() - began) * 1000)
                     else:
                         self.errors[frame.code] = self.errors.get(frame.code, 0) + 1
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait for every answer, then forget what was counted (commands made before the run)."""
+        deadline = time.monotonic() + timeout
+        while self._at and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.sent, self.acked, self.errors, self.ack_ms = 0, 0, {}, []
 
     async def finish(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -117,13 +130,18 @@ def officers_process(
 
     async def main() -> dict[str, Any]:
         officers, took = await open_in_waves(lambda: open_commander(url, token), count)
+        # On the roster first, as on a real shift: the panic button's cover search then has a
+        # fleet to rank (the roster commands are not counted in the report).
+        for i, officer in enumerate(officers):
+            await officer.send({"type": "unit.roster", "unit": unit_name(first + i)})
+        await asyncio.gather(*(o.settle() for o in officers))
         out.put({"kind": "ready", "n": count, "connect_s": took})
         while start_v.value > time.time() + 600:
             await asyncio.sleep(0.05)
         start_at = start_v.value
 
         async def report(i: int, officer: Commander) -> None:
-            unit = f"L{first + i:05d}"
+            unit = unit_name(first + i)
             lat, lon = _LAT + random.uniform(-0.05, 0.05), _LON + random.uniform(-0.08, 0.08)
             period = 1.0 / rate
             due = start_at + random.uniform(0, period)  # spread over the first period
@@ -167,14 +185,19 @@ def _paced(
     out.put(uvloop.run(main()))
 
 
-def _panic(n: int) -> dict[str, Any]:
-    press = int(time.time() * 1000)
-    return {"type": "unit.panic", "unit": f"PANIC{n:05d}", "reason": f"{press:013d} load"}
+def unit_name(n: int) -> str:
+    return f"L{n:05d}"
 
 
-def panic_process(url: str, token: str, rate: float, start_at: float, stop_at: float, out: Any) -> None:
-    """Panic buttons pressed ``rate`` times a second, each by another unit; the reason carries the press time."""
-    _paced(url, token, rate, start_at, stop_at, "panics", out, _panic)
+def panic_process(url: str, token: str, officers: int, rate: float, start_at: float, stop_at: float, out: Any) -> None:
+    """Panic buttons pressed ``rate`` times a second, each by another of the reporting officers' units
+    (so each alarm carries a position and gets cover); the reason carries the press time."""
+
+    def press(n: int) -> dict[str, Any]:
+        at = int(time.time() * 1000)
+        return {"type": "unit.panic", "unit": unit_name((n * 7919) % officers), "reason": f"{at:013d} load"}
+
+    _paced(url, token, rate, start_at, stop_at, "panics", out, press)
 
 
 def _call(n: int) -> dict[str, Any]:

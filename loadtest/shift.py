@@ -58,13 +58,13 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         start_v.value = start_at
         officers_stop.value = end_at
         boards_stop.value = end_at + 3.0
-        target = field.panic_process if side == "panics" else field.calls_process
         # The side stops a second before the officers do: every press or call is measured under
         # the background load, none while 1,000 connections are being closed at the end.
+        window = (side_rate, start_at + args.warmup, max(start_at + args.warmup, end_at - 1.0), q)
         side_proc = ctx.Process(
             daemon=True,
-            target=target,
-            args=(hub.url, token, side_rate, start_at + args.warmup, max(start_at + args.warmup, end_at - 1.0), q),
+            target=field.panic_process if side == "panics" else field.calls_process,
+            args=(hub.url, token, args.officers, *window) if side == "panics" else (hub.url, token, *window),
         )
         side_proc.start()
         collect(q, "ready", 1, 60)
@@ -142,7 +142,15 @@ def panic(args: argparse.Namespace) -> dict[str, Any]:
         "scenario": "panic",
         "target": "hub",
         **{k: v for k, v in run.items() if k != "_per_s"},
-        "panics": {"asked_per_s": args.panic_rate, "sent": side["sent"], "acked": acked, "errors": side["errors"]},
+        "panics": {
+            "asked_per_s": args.panic_rate,
+            "sent": side["sent"],
+            "acked": acked,
+            "errors": side["errors"],
+            # what the board that saw least saw: alarms raised with a position, and cover added
+            "located": min((b["located"] for b in per_board), default=0),
+            "covered": min((b["covered"] for b in per_board), default=0),
+        },
         "published": acked,
         "delivered": delivered,
         "delivered_per_s": round(delivered / args.duration, 1),

@@ -75,6 +75,8 @@ def test_panic_reaches_every_board_under_position_load(tmp_path: Path) -> None:
         *("--warmup", "0.5"),
     )
     assert r["panics"]["acked"] == r["panics"]["sent"] > 0 and r["panics"]["errors"] == {}
+    # Pressed by units on the roster that report positions: every alarm has one, and gets cover.
+    assert r["panics"]["located"] == r["panics"]["covered"] == r["panics"]["acked"]
     assert r["delivered"] == r["panics"]["acked"] * 5 and r["lost"] == 0 and r["duplicated"] == 0
     assert set(r["all_boards_ms"]) == LATENCY_KEYS and r["all_boards_ms"]["max"] > 0
     assert set(r["press_to_hub_ms"]) == LATENCY_KEYS and set(r["hub_to_board_ms"]) == LATENCY_KEYS
