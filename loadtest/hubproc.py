@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from loadtest.lifeline import die_with_parent
+
 __all__ = ["HubUnderTest", "ServerUnderTest", "raise_fd_limit", "start_floor", "start_hub", "start_peer"]
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -127,7 +129,10 @@ def start_floor(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
         path = Path(tmp) / "floor.log"
         with open(path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "loadtest.floor", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "loadtest.floor", "--port", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
             try:
                 _wait_listening(proc, port, path, None, timeout)
@@ -152,6 +157,7 @@ def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
                     [sys.executable, "-m", "loadtest.peer", "--port", str(port), "--redis-url", valkey.url],
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent,
                 )
                 try:
                     _wait_listening(proc, port, path, None, timeout)
@@ -187,6 +193,7 @@ def start_hub(env: dict[str, str] | None = None, timeout: float = 60.0) -> Itera
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # a load tool killed outright leaves no hub behind
         )
         hub = HubUnderTest(proc, port, data_dir)
         try:

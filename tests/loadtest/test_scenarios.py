@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,55 @@ def test_compare_is_refused_where_the_baselines_have_nothing_to_compare(tmp_path
         [sys.executable, "-m", "loadtest", "panic", "--compare"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "--compare applies to fanout and idle" in done.stderr
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rfind(")") + 2] != "Z"
+
+
+def test_a_run_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL to the load tool mid-run (a timeout, kill -9): its hub, Valkey and client processes go too."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "loadtest", "idle", "--conns", "20", "--settle", "60", "--json", str(tmp_path / "x")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Holding its connections: the hub (with its Valkey) and the client process are up.
+        wait_until(lambda: len(_descendants(run.pid)) >= 4, 60 * S)
+        family = _descendants(run.pid)
+    finally:
+        run.kill()
+        run.wait()
+    wait_until(lambda: not any(_alive(p) for p in family), 30 * S)
+
+
+def wait_until(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
