@@ -69,17 +69,18 @@ class Commander:
                     else:
                         self.errors[frame.code] = self.errors.get(frame.code, 0) + 1
 
-    async def settle(self, timeout: float = 60.0) -> None:
-        """Wait for every answer, then forget what was counted (commands made before the run)."""
+    async def _answered(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self._at and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait for every answer, then forget what was counted (commands made before the run)."""
+        await self._answered(timeout)
         self.sent, self.acked, self.errors, self.ack_ms = 0, 0, {}, []
 
     async def finish(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._at and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        await self._answered(timeout)
         await self.ws.close()
         self._reader.cancel()
         with contextlib.suppress(BaseException):
