@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT, S
+from tests.helpers import ROOT, S, poll_until
 
 pytestmark = pytest.mark.slow
 
@@ -180,16 +179,9 @@ def test_a_run_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
     )
     try:
         # Holding its connections: the hub (with its Valkey) and the client process are up.
-        wait_until(lambda: len(_descendants(run.pid)) >= 4, 60 * S)
+        poll_until(lambda: len(_descendants(run.pid)) >= 4, 60 * S, "the hub, its Valkey and the clients")
         family = _descendants(run.pid)
     finally:
         run.kill()
         run.wait()
-    wait_until(lambda: not any(_alive(p) for p in family), 30 * S)
-
-
-def wait_until(condition: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    poll_until(lambda: not any(_alive(p) for p in family), 30 * S, "every process of the run gone")
