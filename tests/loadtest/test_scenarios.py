@@ -179,9 +179,9 @@ def test_a_run_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
     )
     try:
         # Holding its connections: the hub (with its Valkey) and the client process are up.
-        poll_until(lambda: len(_descendants(run.pid)) >= 4, 60 * S, "the hub, its Valkey and the clients")
+        poll_until(lambda: len(_descendants(run.pid)) >= 4, 60, "the hub, its Valkey and the clients")
         family = _descendants(run.pid)
     finally:
         run.kill()
         run.wait()
-    poll_until(lambda: not any(_alive(p) for p in family), 30 * S, "every process of the run gone")
+    poll_until(lambda: not any(_alive(p) for p in family), 30, "every process of the run gone")
