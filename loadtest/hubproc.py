@@ -122,23 +122,29 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
+def _server(name: str, args: list[str], tmp: str, timeout: float) -> Iterator[ServerUnderTest]:
+    """``python -m loadtest.NAME ARGS --port P``, logging to TMP/NAME.log, until it listens; stopped on exit."""
+    port = _free_port()
+    path = Path(tmp) / f"{name}.log"
+    with open(path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"loadtest.{name}", "--port", str(port), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+        try:
+            _wait_listening(proc, port, path, None, timeout)
+            yield ServerUnderTest(proc, port, Path(tmp), name)
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
 def start_floor(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
     """The bare websockets broadcast server."""
-    with tempfile.TemporaryDirectory(prefix="dispatch-floor-") as tmp:
-        port = _free_port()
-        path = Path(tmp) / "floor.log"
-        with open(path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "loadtest.floor", "--port", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,
-            )
-            try:
-                _wait_listening(proc, port, path, None, timeout)
-                yield ServerUnderTest(proc, port, Path(tmp), "floor")
-            finally:
-                _stop(proc)
+    with tempfile.TemporaryDirectory(prefix="dispatch-floor-") as tmp, _server("floor", [], tmp, timeout) as floor:
+        yield floor
 
 
 @contextlib.contextmanager
@@ -150,20 +156,8 @@ def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
         valkey = EmbeddedValkey(Path(tmp))
         valkey.start()
         try:
-            port = _free_port()
-            path = Path(tmp) / "peer.log"
-            with open(path, "wb") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "loadtest.peer", "--port", str(port), "--redis-url", valkey.url],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=die_with_parent,
-                )
-                try:
-                    _wait_listening(proc, port, path, None, timeout)
-                    yield ServerUnderTest(proc, port, Path(tmp), "peer")
-                finally:
-                    _stop(proc)
+            with _server("peer", ["--redis-url", valkey.url], tmp, timeout) as peer:
+                yield peer
         finally:
             valkey.stop()
 
