@@ -27,8 +27,9 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
+from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
 from server.api import api_routes
-from server.auth import COOKIE_NAME, issue_token
+from server.auth import COOKIE_NAME, AuthError, issue_token, verify_token
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
@@ -42,6 +43,7 @@ from server.metrics import HubMetrics
 from server.office import office_routes
 from server.policy import Policy, load_policy
 from server.ratelimit import AddressLimits
+from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
@@ -269,9 +271,37 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
     return floor
 
 
+def reception_for(settings: Settings) -> Reception:
+    """The connection caps and head bounds of one hub process (see server/reception.py)."""
+    most = settings.max_connections or default_max_connections()
+    reserve = settings.staff_reserve or max(16, most // 10)
+    limits = AdmissionLimits(
+        max_connections=most,
+        staff_reserve=min(reserve, most - 1),
+        per_address=settings.connections_per_address,
+        exempt=AddressSet(settings.forwarded_allow_ips),  # a proxy speaks for many clients
+    )
+    head = HeadLimits(
+        max_head_bytes=settings.max_head_bytes,
+        max_headers=settings.max_headers,
+        head_timeout_s=settings.head_timeout_s,
+    )
+    secret = settings.secret
+
+    def token_ok(token: str) -> bool:
+        try:
+            verify_token(secret, token)
+        except AuthError:
+            return False
+        return True
+
+    return Reception(Admission(limits), head, token_ok)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = (settings or Settings.from_env()).resolved()
     policy = load_policy(settings.policy_path)  # fail at start, not at the first call
+    reception = reception_for(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -289,6 +319,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = RecordsStore(settings.db_path)
         await store.open()
         metrics_ = HubMetrics()
+        metrics_.watch_admission(reception.admission)
         bus = Bus(redis, settings)
         service = DispatchService(
             bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm
@@ -350,4 +381,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.schema = json_schema()
+    app.state.reception = reception
     return app

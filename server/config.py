@@ -53,6 +53,15 @@ class Settings:
     commands_burst: int = 60
     heartbeat_s: float = 20.0
     hello_timeout_s: float = 5.0  # to authenticate before close 4001
+    # every connection (server/admission.py, server/reception.py)
+    max_head_bytes: int = 16 * 1024  # request line and headers; more is answered 431
+    max_headers: int = 100
+    head_timeout_s: float = 10.0  # to send a whole request head; then 408 and close
+    keepalive_s: float = 5.0  # an idle kept-alive HTTP connection is closed after this
+    max_connections: int = 0  # 0: the process's file limit less a reserve for Redis, SQLite and logs
+    staff_reserve: int = 0  # of those, kept for connections that show a valid token (0: a tenth)
+    connections_per_address: int = 128  # connections per client address that have shown no token (yet)
+    forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-For/-Proto are believed (comma-separated)
     # bus
     history_maxlen: int = 10_000  # events kept per topic for resume
     positions_maxlen: int = 50_000
@@ -144,5 +153,7 @@ class Settings:
                 kwargs[f.name] = raw
         if "redis_url" not in kwargs and env.get("REDIS_URL"):
             kwargs["redis_url"] = env["REDIS_URL"]
+        if "forwarded_allow_ips" not in kwargs and env.get("FORWARDED_ALLOW_IPS"):
+            kwargs["forwarded_allow_ips"] = env["FORWARDED_ALLOW_IPS"]
         kwargs.update(overrides)
         return cls(**kwargs)

@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -32,6 +33,7 @@ from protocol.limits import MAX_FRAME_BYTES
 from server.auth import Principal, Role, issue_token
 from server.config import Settings
 from server.logs import configure_logging, log_config
+from server.reception import HubHttpProtocol
 from server.valkey import EmbeddedValkey, _die_with_parent
 from server.wire import HubWebSocketProtocol
 
@@ -100,7 +102,13 @@ def uvicorn_config(
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="httptools",  # the C parser: the intake doors take HTTP traffic beside dispatch
+        # httptools (the C parser: the intake doors take HTTP traffic beside dispatch), with
+        # admission caps, a head deadline and bounded heads (server/reception.py).
+        http=HubHttpProtocol,
+        timeout_keep_alive=settings.keepalive_s,  # type: ignore[arg-type]  # a float works as well
+        # X-Forwarded-For and -Proto only from the proxies named; none by default.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         # uvicorn's sans-I/O websockets protocol, extended to let sessions write whole frames
         # straight to the socket, watching its write buffer themselves (server/wire.py).
         ws=HubWebSocketProtocol,
@@ -229,8 +237,20 @@ def _supervise_intake(
                 children.append(workers[i])
 
 
+def _raise_file_limit() -> None:
+    """Take the hard file limit as the soft one: each client connection is a descriptor, and
+    the connection caps (server/admission.py) are set below this limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("file limit stays at %d (could not raise it to %d: %s)", soft, hard, exc)
+
+
 def serve(settings: Settings, demo: bool = False) -> None:
     configure_logging(settings.log_level)
+    _raise_file_limit()
     signal.signal(signal.SIGTERM, _exit_on_term)
     settings = settings.resolved()
     valkey: EmbeddedValkey | None = None

@@ -46,7 +46,7 @@ from protocol.messages import (
 from protocol.state import Incident
 from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
 from server.ratelimit import TokenBucket
-from server.wire import Outlet, frame
+from server.wire import Outlet, frame, prove
 
 if TYPE_CHECKING:
     from server.hub import Hub
@@ -354,6 +354,7 @@ class Session:
                 self.close(CloseCode.FORBIDDEN, "account disabled")
                 return
             self.principal = who
+            prove(self.ws.scope)  # signed in: no longer counted as an anonymous connection
             self._forget_handshake()
             if not self.hub.admit(who.user):
                 self.close(CloseCode.POLICY_VIOLATION, "too many sessions for this account")

@@ -26,9 +26,15 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-__all__ = ["EXTENSION", "HubWebSocketProtocol", "Outlet", "frame", "outlet_of"]
+from server.admission import Ticket
+from server.reception import Reception
+
+__all__ = ["EXTENSION", "PROVE", "HubWebSocketProtocol", "Outlet", "frame", "outlet_of", "prove"]
 
 EXTENSION = "dispatch.outlet"
+# A callable in the scope's extensions: the session signed in with a hello frame, so its
+# connection no longer counts against the caps on unproven connections (server.admission).
+PROVE = "dispatch.prove"
 
 # Bytes waiting in a socket's write buffer above which a session stops writing
 # directly and queues (bounded, see Session) until the client reads.
@@ -80,6 +86,13 @@ class Outlet:
         """Until the write buffer is below its low-water mark (or the connection is gone)."""
         if self._transport.get_write_buffer_size() > HIGH_WATER:
             await self._proto.writable.wait()
+
+
+def prove(scope: Mapping[str, Any]) -> None:
+    """Tell the server this connection's peer has signed in (a no-op under another server)."""
+    proved = scope.get("extensions", {}).get(PROVE)
+    if proved is not None:
+        proved()
 
 
 def outlet_of(scope: Mapping[str, Any]) -> Outlet | None:
@@ -156,16 +169,34 @@ class _Gate:
 
 
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's sans-I/O websockets protocol, offering the hub an ``Outlet`` through the ASGI scope."""
+    """uvicorn's sans-I/O websockets protocol, offering the hub an ``Outlet`` through the ASGI scope,
+    and holding its connection's admission ticket (``server.reception``) until the socket closes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = _Inbox()  # type: ignore[assignment]
         self.writable = _Gate()  # type: ignore[assignment]
+        self._reception: Reception | None = None
+        self._ticket: Ticket | None = None
+
+    def adopt(self, reception: Reception, ticket: Ticket) -> None:
+        """Take over the ticket of the HTTP connection this WebSocket was upgraded from."""
+        self._reception, self._ticket = reception, ticket
+
+    def _prove(self) -> None:
+        if self._reception is not None and self._ticket is not None:
+            self._reception.admission.prove(self._ticket)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._reception is not None and self._ticket is not None:
+            self._reception.admission.release(self._ticket)
+            self._ticket = None
 
     async def run_asgi(self) -> None:
         extensions: dict[str, Any] = self.scope["extensions"]  # type: ignore[assignment]
         extensions[EXTENSION] = self
+        extensions[PROVE] = self._prove
         await super().run_asgi()
 
     def keepalive_timeout(self) -> None:
