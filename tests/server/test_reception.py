@@ -20,7 +20,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.helpers import S, HubProcess, poll_until, start_hub_process, test_token
+from tests.helpers import HubProcess, S, poll_until, start_hub_process, test_token
 
 pytestmark = pytest.mark.slow
 
