@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,6 +31,7 @@ from protocol.schema import json_schema
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
 from server.api import api_routes
 from server.auth import COOKIE_NAME, AuthError, issue_token, verify_token
+from server.bodies import BodyError, read_json
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
@@ -79,8 +81,14 @@ def login_limits() -> AddressLimits:
 
 
 class _Login(msgspec.Struct, forbid_unknown_fields=True):
-    user: str
-    password: str
+    user: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+async def body_error(request: Request, exc: Exception) -> Response:
+    """A body the route cannot take (server/bodies.py), in the API's one error shape."""
+    assert isinstance(exc, BodyError)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
 async def _wait_for_redis(redis: Redis, budget_s: float) -> bool:
@@ -216,13 +224,7 @@ async def login(request: Request) -> Response:
     wait = ctx.login_limits.take(client, time.monotonic())
     if wait:
         return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
-    body = await request.body()
-    if len(body) > _LOGIN_MAX_BYTES:
-        return JSONResponse({"error": "request too large"}, status_code=413)
-    try:
-        creds = msgspec.json.decode(body, type=_Login)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return JSONResponse({"error": f"send {{user, password}} as JSON: {exc}"}, status_code=400)
+    creds = await read_json(request, _Login, _LOGIN_MAX_BYTES)
     who = await ctx.store.check_password(creds.user, creds.password)
     if who is None:
         await ctx.store.audit(creds.user[:64], "login.failed")
@@ -379,6 +381,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *web_routes(settings),
         ],
         lifespan=lifespan,
+        exception_handlers={BodyError: body_error},
     )
     app.state.schema = json_schema()
     app.state.reception = reception

@@ -6,7 +6,7 @@ keywords), and investigations opened from incidents. REST, audited.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -15,12 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.api import _desk
+from server.bodies import read_json
 
 __all__ = ["office_routes", "route_request"]
 
 Short = Annotated[str, Meta(max_length=200)]
 Long = Annotated[str, Meta(max_length=20_000)]
 _MAX_BODY = 64 * 1024
+T = TypeVar("T")
 
 
 class Agency(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,14 +76,8 @@ def route_request(areas: list[tuple[str, list[str]]], subject: str, body: str) -
     return best
 
 
-async def _body(request: Request, kind: type[Any]) -> Any:
-    raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        return JSONResponse({"error": "request too large"}, status_code=413)
-    try:
-        return msgspec.json.decode(raw, type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return JSONResponse({"error": str(exc)}, status_code=422)
+async def _body(request: Request, kind: type[T]) -> T:
+    return await read_json(request, kind, _MAX_BODY)
 
 
 def _rows(cur_rows: list[Any], names: list[str]) -> list[dict[str, Any]]:
@@ -103,8 +99,6 @@ async def agencies(request: Request) -> Response:
     store = request.app.state.ctx.store
     if request.method == "POST":
         item = await _body(request, Agency)
-        if isinstance(item, Response):
-            return item
         await store.db.execute(
             "INSERT INTO agencies(name, kind, phone, email, notes) VALUES (?,?,?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, phone=excluded.phone, email=excluded.email,"
@@ -128,8 +122,6 @@ async def business_areas(request: Request) -> Response:
     store = request.app.state.ctx.store
     if request.method == "POST":
         item = await _body(request, BusinessArea)
-        if isinstance(item, Response):
-            return item
         await store.db.execute(
             "INSERT INTO business_areas(name, email, keywords) VALUES (?,?,?)"
             " ON CONFLICT(name) DO UPDATE SET email=excluded.email, keywords=excluded.keywords",
@@ -151,8 +143,6 @@ async def info_requests(request: Request) -> Response:
     store = request.app.state.ctx.store
     if request.method == "POST":
         item = await _body(request, InfoRequestIn)
-        if isinstance(item, Response):
-            return item
         areas = [
             (r["name"], r["keywords"].split(","))
             for r in await _select(request, "SELECT name, keywords FROM business_areas ORDER BY id")
@@ -181,8 +171,6 @@ async def info_request(request: Request) -> Response:
     store = request.app.state.ctx.store
     rid = request.path_params["id"]
     change = await _body(request, InfoRequestChange)
-    if isinstance(change, Response):
-        return change
     fields = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}
     if "business_area" in fields and "status" not in fields:
         fields["status"] = "routed"
@@ -208,8 +196,6 @@ async def investigations(request: Request) -> Response:
     ctx = request.app.state.ctx
     if request.method == "POST":
         item = await _body(request, InvestigationIn)
-        if isinstance(item, Response):
-            return item
         live, _ = await ctx.hub.service.live.incident_or_none(item.incident)
         if live is None and await ctx.store.archived_incident(item.incident) is None:
             return JSONResponse({"error": f"no incident {item.incident}"}, status_code=404)
@@ -253,8 +239,6 @@ async def investigation(request: Request) -> Response:
         return JSONResponse({"error": f"no investigation {iid}"}, status_code=404)
     if request.method == "PATCH":
         change = await _body(request, InvestigationChange)
-        if isinstance(change, Response):
-            return change
         if current["status"] == "closed" and change.status != "open":
             return JSONResponse({"error": "the investigation is closed; reopen it first"}, status_code=409)
         now = int(time.time() * 1000)

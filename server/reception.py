@@ -12,7 +12,9 @@ for ever. Here every connection:
   closed after ``keepalive_s`` (uvicorn's own timer);
 - is answered 431 and closed when a head passes ``max_head_bytes`` or
   ``max_headers``, counting the bytes that arrive before the head is complete,
-  so a head that never ends is cut as soon as it is too long.
+  so a head that never ends is cut as soon as it is too long;
+- is closed once answered if its request body has not all arrived (a body the
+  route refused at its cap, ``server.bodies``), instead of reading the rest.
 
 A head that shows a valid token (Bearer or the sign-in cookie) proves its
 connection; the app still checks every request in full (revocation, role).
@@ -306,6 +308,14 @@ class HubHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._in_body = False
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        if self._in_body and self.reception is not None:
+            # Answered before its body ended (a body over its route's cap, say): read no more
+            # of it. uvicorn would go on reading and dropping it, for as long as the peer sends.
+            self._done = True
+            self.transport.close()
+        super().on_response_complete()
 
     def handle_websocket_upgrade(self) -> None:
         super().handle_websocket_upgrade()

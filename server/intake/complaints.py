@@ -26,9 +26,10 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import Role
+from server.bodies import JSON, BodyError, bounded, decode_json, read_json
 from server.intake.attachments import AttachmentRef, Checked, keep_uploads, read_uploads
 from server.intake.clocks import due_at
-from server.intake.doors import BodyTooLarge, IntakeDoors, bounded, client_address
+from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import COMPLAINTS, KeyReused
 from server.intake.worker import Entry, Malformed
 from server.policy import Policy
@@ -233,37 +234,32 @@ async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], C
     """The submission and its attachments, from JSON or a multipart form (field ``complaint``
     holding the JSON, files in ``attachments``)."""
     s = doors.settings
-    limit = _JSON_MAX + s.attachments_max * s.attachment_max_bytes + 64 * 1024
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    many = kind == "multipart/form-data"
+    limit = _JSON_MAX + s.attachments_max * s.attachment_max_bytes + 64 * 1024 if many else _JSON_MAX
     try:
-        req = bounded(request, limit)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "multipart/form-data":
-            async with req.form(max_files=s.attachments_max, max_fields=4, max_part_size=_JSON_MAX) as form:
+        if many:
+            async with bounded(request, limit).form(
+                max_files=s.attachments_max, max_fields=4, max_part_size=_JSON_MAX
+            ) as form:
                 raw_json = form.get("complaint")
                 if not isinstance(raw_json, str):
                     return _problem("send the complaint as JSON in the form field 'complaint'", 400)
                 uploads = [f for f in form.getlist("attachments") if not isinstance(f, str)]
-                raw = msgspec.json.decode(raw_json.encode())
-                if not isinstance(raw, dict):
-                    return _problem("the complaint must be a JSON object", 400)
+                raw = decode_json(raw_json.encode(), dict[str, Any])
                 checked, problems = await read_uploads(uploads, s.attachments_max, s.attachment_max_bytes)
                 return raw, checked, problems
-        body = await req.body()
-        if len(body) > _JSON_MAX:
-            raise BodyTooLarge
-        raw = msgspec.json.decode(body)
-        if not isinstance(raw, dict):
-            return _problem("the complaint must be a JSON object", 400)
-        return raw, [], {}
-    except BodyTooLarge:
-        many = "multipart" in request.headers.get("content-type", "")
+        if kind != JSON:
+            return _problem(f"send the complaint as JSON ({JSON}) or as a multipart form", 415)
+        return await read_json(request, dict[str, Any], limit), [], {}
+    except BodyError as exc:
+        if exc.status != 413:
+            return _problem(f"the complaint could not be read: {exc.message}", exc.status)
         return _problem(
             "This is more than we can take in one go."
             + (" Attach fewer or smaller files." if many else " Please shorten the longest answers."),
             413,
         )
-    except (msgspec.DecodeError, RecursionError) as exc:
-        return _problem(f"the complaint is not valid JSON: {exc}", 400)
     except Exception as exc:  # the multipart parser's own limits (too many files or fields)
         if type(exc).__name__ in ("MultiPartException", "HTTPException"):
             return _problem(f"the form could not be read: {getattr(exc, 'detail', exc)}", 400)
@@ -399,11 +395,11 @@ async def status(request: Request) -> Response:
     if wait:
         return _problem(f"Too many checks from your connection. Please try again in {_later(wait)}.", 429)
     try:
-        ask = msgspec.json.decode(await bounded(request, 4096).body(), type=_StatusAsk)
-    except BodyTooLarge:
-        return _problem("request too large", 413)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return _problem(f"send {{file_number, status_code}} as JSON: {exc}", 400)
+        ask = await read_json(request, _StatusAsk, 4096)
+    except BodyError as exc:
+        return _problem(
+            f"send {{file_number, status_code}} as JSON: {exc.message}", 400 if exc.status == 422 else exc.status
+        )
     wrong = _problem("We could not find a file with that number and status code. Check both and try again.", 404)
     if len(ask.file_number) > 40 or len(ask.status_code) > 40:
         return wrong

@@ -1,13 +1,11 @@
-"""What both intake doors share: client addresses, per-address limits, bounded bodies."""
+"""What both intake doors share: client addresses and per-address limits."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
-from starlette.types import Message
 
 from server.config import Settings, key_file
 from server.intake.lane import Door
@@ -15,11 +13,7 @@ from server.metrics import HubMetrics
 from server.policy import Policy
 from server.ratelimit import AddressLimits
 
-__all__ = ["BodyTooLarge", "IntakeDoors", "bounded", "client_address"]
-
-
-class BodyTooLarge(Exception):
-    pass
+__all__ = ["IntakeDoors", "client_address"]
 
 
 @dataclass(slots=True)
@@ -62,23 +56,3 @@ class IntakeDoors:
 def client_address(request: Request) -> str:
     """The client's address (uvicorn applies X-Forwarded-For from trusted proxies only)."""
     return request.client.host if request.client else "?"
-
-
-def bounded(request: Request, limit: int) -> Request:
-    """The same request, whose body raises BodyTooLarge past ``limit`` bytes, however it is sent."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    seen = 0
-    receive = request.receive
-
-    async def counted() -> Message:
-        nonlocal seen
-        message: Any = await receive()
-        if message.get("type") == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge
-        return message  # type: ignore[no-any-return]
-
-    return Request(request.scope, counted)

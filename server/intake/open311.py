@@ -28,7 +28,8 @@ from starlette.routing import Route
 from protocol.state import Incident
 from server.api import principal
 from server.auth import Role
-from server.intake.doors import BodyTooLarge, IntakeDoors, bounded, client_address
+from server.bodies import BodyError, bounded
+from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
 from server.intake.referrals import ReferralIn, request_status
 from server.policy import Open311, Service
@@ -359,8 +360,8 @@ async def _post(request: Request, fmt: str) -> Response:
     try:
         async with bounded(request, _FORM_MAX).form(max_files=0, max_fields=200, max_part_size=8192) as form:
             fields = _form_lists(form)
-    except BodyTooLarge:
-        return errors(fmt, 413, [f"the request is larger than {_FORM_MAX} bytes"])
+    except BodyError as exc:
+        return errors(fmt, exc.status, [exc.message])
     except Exception as exc:
         if type(exc).__name__ in ("MultiPartException", "HTTPException"):
             return errors(fmt, 400, [f"the form could not be read: {getattr(exc, 'detail', exc)}"])

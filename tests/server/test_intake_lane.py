@@ -108,7 +108,9 @@ async def test_bad_input_is_refused_field_by_field_and_nothing_is_queued(hub: Ru
         bad = await http.post("/api/complaints", json=complaint(2, narrative="", consent_share=False))
         assert bad.status_code == 422
         assert set(bad.json()["errors"]) == {"narrative", "consent_share"}
-        huge = await http.post("/api/complaints", content=b"{" + b" " * (300 * 1024) + b"}")
+        huge = await http.post(
+            "/api/complaints", content=b"{" + b" " * (300 * 1024) + b"}", headers={"Content-Type": "application/json"}
+        )
         assert huge.status_code == 413
         files = {"attachments": ("notes.exe", b"MZ\x90\x00 not a photo", "application/octet-stream")}
         exe = await http.post(

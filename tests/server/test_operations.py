@@ -59,7 +59,9 @@ async def test_login_sets_httponly_cookie_and_audits(hub: RunningHub) -> None:
     async with httpx.AsyncClient() as http:
         bad = await http.post(hub.http + "/api/login", json={"user": "u7", "password": "nope"})
         assert bad.status_code == 401
-        junk = await http.post(hub.http + "/api/login", content=b"not json")
+        junk = await http.post(
+            hub.http + "/api/login", content=b"not json", headers={"Content-Type": "application/json"}
+        )
         assert junk.status_code == 400
         good = await http.post(hub.http + "/api/login", json={"user": "u7", "password": "hunter2!"})
     assert good.status_code == 200 and good.json()["unit"] == "U7"
