@@ -60,6 +60,19 @@ def poll_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "
         time.sleep(0.02)
 
 
+def rss_mb(pid: int) -> float:
+    """A process's resident memory, in MiB (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors a process holds (from /proc)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def healthy(http: str) -> dict[str, Any] | None:
     """The /healthz body when the hub answers 200, else None."""
     with contextlib.suppress(httpx.HTTPError):

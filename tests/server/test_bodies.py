@@ -11,12 +11,11 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import HubProcess, S, start_hub_process, test_token
+from tests.helpers import HubProcess, S, rss_mb, start_hub_process, test_token
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +28,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     running.wait_healthy()
     yield running
     running.stop()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def _upload(hub: HubProcess, path: str, megabytes: int, headers: str = "") -> tuple[int, bytes]:
@@ -60,14 +52,14 @@ def _upload(hub: HubProcess, path: str, megabytes: int, headers: str = "") -> tu
 def test_four_huge_anonymous_sign_ins_are_cut_and_memory_stays_flat(hub: HubProcess) -> None:
     """Four 128 MB sign-in bodies (4 KiB allowed): each is stopped early and the hub barely grows."""
     pid = hub.proc.pid
-    before = _rss_mb(pid)
+    before = rss_mb(pid)
     results: list[tuple[int, bytes]] = []
     threads = [threading.Thread(target=lambda: results.append(_upload(hub, "/api/login", 128))) for _ in range(4)]
     for t in threads:
         t.start()
     peak = before
     while any(t.is_alive() for t in threads):
-        peak = max(peak, _rss_mb(pid))
+        peak = max(peak, rss_mb(pid))
         time.sleep(0.02)
     assert all(sent < 32 * 1024 * 1024 for sent, _ in results), [sent for sent, _ in results]
     assert peak - before < 40, f"RSS grew {peak - before:.0f} MB"

@@ -9,18 +9,16 @@ also show who still gets in from elsewhere.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.helpers import HubProcess, S, poll_until, start_hub_process, test_token
+from tests.helpers import HubProcess, S, open_fds, poll_until, rss_mb, start_hub_process, test_token
 
 pytestmark = pytest.mark.slow
 
@@ -43,17 +41,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     running.wait_healthy()
     yield running
     running.stop()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def _fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def _sock(hub: HubProcess, source: str = "127.0.0.1") -> socket.socket:
@@ -88,14 +75,14 @@ def _idle_flood(hub: HubProcess, sources: list[str], per_source: int) -> Iterato
 
 def _settled(hub: HubProcess) -> None:
     """Wait until the last test's sockets are gone from the hub (its descriptors are back to a few)."""
-    poll_until(lambda: _fds(hub.proc.pid) < 80, 15, "the hub's sockets closed")
+    poll_until(lambda: open_fds(hub.proc.pid) < 80, 15, "the hub's sockets closed")
 
 
 def test_a_huge_request_head_is_cut_and_memory_stays_flat(hub: HubProcess) -> None:
     """Four anonymous requests each trying to send a 64 MB header are cut early; the hub barely grows."""
     _settled(hub)
     pid = hub.proc.pid
-    before = _rss_mb(pid)
+    before = rss_mb(pid)
     sent: list[int] = []
     chunk = b"a" * 65536
 
@@ -118,7 +105,7 @@ def test_a_huge_request_head_is_cut_and_memory_stays_flat(hub: HubProcess) -> No
         t.start()
     peak = before
     while any(t.is_alive() for t in threads):
-        peak = max(peak, _rss_mb(pid))
+        peak = max(peak, rss_mb(pid))
         time.sleep(0.02)
     assert all(n < 32 * 1024 * 1024 for n in sent), f"the hub kept reading: {sent}"
     assert peak - before < 40, f"RSS grew {peak - before:.0f} MB under the attack"
@@ -166,9 +153,9 @@ def test_one_address_cannot_hold_the_hubs_sockets(hub: HubProcess) -> None:
     """1,000 idle sockets from one address: the hub holds only its share, health and dispatch carry on."""
     _settled(hub)
     pid = hub.proc.pid
-    base = _fds(pid)
+    base = open_fds(pid)
     with _idle_flood(hub, ["127.0.0.2"], 1000):
-        held = _fds(pid) - base
+        held = open_fds(pid) - base
         # (a few more for refused sockets whose close is still under way)
         assert held <= PER_ADDRESS + PROBATION + 8, f"{held} sockets held for one address"
         assert httpx.get(hub.http + "/healthz").status_code == 200
