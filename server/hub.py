@@ -173,6 +173,12 @@ class Hub:
             if not may_read(who, topic.name):
                 session.send_frame(Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id))
                 return
+            if session.catching_up(topic.name):
+                # One catch-up per topic at a time: a client that asks again without reading
+                # the first must not queue snapshot after snapshot.
+                message = f"the catch-up of {topic.name} is still being sent; subscribe again once it has arrived"
+                session.send_frame(Error(ErrorCode.RATE_LIMITED, message, frame.id))
+                return
         offsets: dict[str, str] = {}
         unique = {w.topic: w for w in frame.topics}  # the same topic twice is read once
         for wanted in unique.values():
@@ -233,7 +239,7 @@ class Hub:
                 floor = offset
                 if sees is not None and not _visible(sees, event):
                     continue
-                session.push_catch_up(EventFrame(topic.name, offset, history.epoch, event), urgent)
+                session.push_catch_up(topic.name, EventFrame(topic.name, offset, history.epoch, event), urgent)
         else:
             if not topic.replay:
                 reason = "state"
@@ -245,7 +251,8 @@ class Hub:
                 reason = "gap"
             snap = await self.bus.snapshot(topic)
             items = snap.items if sees is None else [i for i in snap.items if isinstance(i, Incident) and sees(i)]
-            session.push_catch_up(Resync(topic.name, snap.epoch, snap.offset, reason, items), urgent)  # type: ignore[arg-type]
+            resync = Resync(topic.name, snap.epoch, snap.offset, reason, items)  # type: ignore[arg-type]
+            session.push_catch_up(topic.name, resync, urgent)
             floor = snap.offset
         return floor
 

@@ -67,14 +67,17 @@ class SessionState(enum.Enum):
 
 
 class CatchUp:
-    """A frame of a catch-up (missed events, a snapshot). It is sent ahead of the
-    live frames that follow it but not counted against the slow-consumer limit:
-    a client that was away long must be able to come back."""
+    """A frame of a catch-up (missed events, a snapshot) of one topic. It is sent
+    ahead of the live frames that follow it and not counted against the live
+    queue's limits, since a client that was away long must be able to come
+    back; it has limits of its own: one catch-up per topic at a time, and
+    ``catch_up_max_bytes`` in all."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "topic")
 
-    def __init__(self, data: Frame) -> None:
+    def __init__(self, data: Frame, topic: str) -> None:
         self.data = data
+        self.topic = topic
 
 
 @dataclass(slots=True)
@@ -108,9 +111,14 @@ class Session:
         self._normal: deque[Frame | CatchUp] | None = None
         self._queued_bytes = 0  # live frames only
         self._catching_up = 0  # CatchUp frames queued
+        self._catch_up_bytes = 0
+        self._catch_ups: dict[str, int] | None = None  # CatchUp frames queued per topic
+        self._max_catch_up_bytes = s.catch_up_max_bytes
         self._positions: Frame | None = None
         self._positions_behind = False
         self._bucket = TokenBucket(s.commands_per_s, s.commands_burst, time.monotonic())
+        # Each subscribe reads a snapshot or a replay from Redis: they have a rate of their own.
+        self._subscribes = TokenBucket(s.subscribes_per_s, s.subscribes_burst, time.monotonic())
         self._writer: asyncio.Task[None] | None = None  # only while there is a backlog
         self._closing: asyncio.Task[None] | None = None
         self._text = not codec.binary
@@ -138,13 +146,46 @@ class Session:
             return
         self._kick()
 
-    def push_catch_up(self, frame: Any, urgent: bool) -> None:
-        """Queue a catch-up frame (encoded here), exempt from the slow-consumer limit."""
+    def push_catch_up(self, topic: str, frame: Any, urgent: bool) -> None:
+        """Queue a catch-up frame of ``topic`` (encoded here), outside the live queue's limits.
+
+        A session whose catch-ups pass ``catch_up_max_bytes`` (it asks for more than it reads)
+        is closed 4008 like any slow reader."""
         if self.state is not SessionState.OPEN:
             return
-        self._queue(urgent).append(CatchUp(self.encode(frame)))
+        data = self.encode(frame)
+        self._queue(urgent).append(CatchUp(data, topic))
         self._catching_up += 1
+        self._catch_up_bytes += len(data)
+        if self._catch_ups is None:
+            self._catch_ups = {}
+        self._catch_ups[topic] = self._catch_ups.get(topic, 0) + 1
+        if self._catch_up_bytes > self._max_catch_up_bytes:
+            self._slow()
+            return
         self._kick()
+
+    def catching_up(self, topic: str) -> bool:
+        """Whether a catch-up of ``topic`` is still queued, not yet written."""
+        return bool(self._catch_ups and self._catch_ups.get(topic))
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Bytes queued for this session and not yet written: live frames and catch-ups."""
+        return self._queued_bytes + self._catch_up_bytes
+
+    def _sent_catch_up(self, item: CatchUp) -> None:
+        self._catching_up -= 1
+        self._catch_up_bytes -= len(item.data)
+        pending = self._catch_ups
+        if pending is not None:
+            left = pending.get(item.topic, 1) - 1
+            if left > 0:
+                pending[item.topic] = left
+            else:
+                pending.pop(item.topic, None)
+                if not pending:
+                    self._catch_ups = None
 
     def push_positions(self, data: Frame) -> None:
         if self.state is not SessionState.OPEN:
@@ -193,7 +234,7 @@ class Session:
             self.id,
             self.principal.user if self.principal else "-",
             self.depth,
-            self._queued_bytes,
+            self.backlog_bytes,
         )
         self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
 
@@ -211,6 +252,8 @@ class Session:
         self._positions_behind = False
         self._queued_bytes = 0
         self._catching_up = 0
+        self._catch_up_bytes = 0
+        self._catch_ups = None
 
     async def wait_closed(self, timeout: float) -> None:
         """Wait (bounded) for the close handshake that close() started."""
@@ -243,7 +286,7 @@ class Session:
                 item = urgent.popleft() if urgent else normal.popleft()  # type: ignore[union-attr]
                 if type(item) is CatchUp:
                     data = item.data
-                    self._catching_up -= 1
+                    self._sent_catch_up(item)
                 else:
                     data = item  # type: ignore[assignment]
                     self._queued_bytes -= len(data)
@@ -430,6 +473,10 @@ class Session:
             elif isinstance(frame, Hello):
                 self.send_frame(Error(ErrorCode.INVALID_FRAME, "already authenticated", frame.id))
             elif isinstance(frame, Subscribe):
+                wait = self._subscribes.take(time.monotonic())
+                if wait:
+                    self.send_frame(Error(ErrorCode.RATE_LIMITED, f"too many subscribes; retry in {wait:.1f}s", frame.id))
+                    continue
                 await self.hub.subscribe(self, frame)
             elif isinstance(frame, Unsubscribe):
                 self.hub.unsubscribe(self, frame.topics)
