@@ -44,7 +44,7 @@ from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
 from server.office import office_routes
 from server.policy import Policy, load_policy
-from server.ratelimit import AddressLimits
+from server.ratelimit import SharedLimit
 from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
@@ -71,13 +71,13 @@ class HubContext:
     metrics: HubMetrics
     started: float
     policy: Policy
-    login_limits: AddressLimits
+    login_limits: SharedLimit
     intake: IntakeDoors
 
 
-def login_limits() -> AddressLimits:
-    """Sign-in attempts per client address: a burst of 10, then one every 6 s."""
-    return AddressLimits(rate=1 / 6, burst=10)
+def login_limits(redis: Redis) -> SharedLimit:
+    """Sign-in attempts per client address, on every hub together: a burst of 10, then one every 6 s."""
+    return SharedLimit(redis, "login", rate=1 / 6, burst=10)
 
 
 class _Login(msgspec.Struct, forbid_unknown_fields=True):
@@ -221,7 +221,7 @@ async def login(request: Request) -> Response:
     """Exchange a user name and password for a token, also set as an HttpOnly cookie."""
     ctx = _ctx(request)
     client = request.client.host if request.client else "?"
-    wait = ctx.login_limits.take(client, time.monotonic())
+    wait = await ctx.login_limits.take(client)
     if wait:
         return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
     creds = await read_json(request, _Login, _LOGIN_MAX_BYTES)
@@ -344,7 +344,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics_,
             time.time(),
             policy,
-            login_limits(),
+            login_limits(redis),
             IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
         )
         hub.accounts = store.is_active

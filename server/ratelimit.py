@@ -1,8 +1,25 @@
-"""A token bucket: the per-connection command rate limit. Pure; time is passed in."""
+"""Rate limits: a token bucket (pure; time is passed in), per client in memory or shared in Redis.
+
+The per-connection command rate lives in the session and needs nothing shared.
+The limits that guard sign-in, complaint status checks and the public doors
+must hold however many hub processes answer: with one bucket per process,
+``--workers 3`` gives three times the attempts, and so does a second host.
+``SharedLimit`` keeps those buckets in Redis, spent in one script call (GCRA,
+on Redis's own clock, so hubs with skewed clocks agree). If Redis does not
+answer, each process falls back to a bucket of its own and says so.
+"""
 
 from __future__ import annotations
 
-__all__ = ["AddressLimits", "TokenBucket"]
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+__all__ = ["AddressLimits", "SharedLimit", "TokenBucket"]
+
+log = logging.getLogger("dispatch.ratelimit")
 
 
 class TokenBucket:
@@ -25,7 +42,7 @@ class TokenBucket:
 
 
 class AddressLimits:
-    """A token bucket per client address (sign-in attempts, the public intake doors).
+    """A token bucket per client address, in this process's memory.
 
     Memory is bounded: past ``max_clients`` addresses the counts start over,
     so a flood from many addresses can only reset the limits, never grow them."""
@@ -42,3 +59,50 @@ class AddressLimits:
                 self._buckets.clear()
             bucket = self._buckets[client] = TokenBucket(self.rate, self.burst, now)
         return bucket.take(now)
+
+
+# GCRA: the key holds the "theoretical arrival time" (ms) of the next request; a request is
+# allowed while that time is at most burst - 1 intervals ahead of now. The key expires once
+# the bucket would be full again, so idle clients cost Redis nothing.
+# KEYS: the bucket; ARGV: interval (ms per token), burst -> 0 allowed, or ms to wait
+_TAKE = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local ahead = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < t then tat = t end
+if tat - t > ahead then return math.ceil(tat - t - ahead) end
+local after = tat + interval
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - t))
+return 0
+"""
+
+_LOG_EVERY_S = 30.0
+
+
+class SharedLimit:
+    """A token bucket per key (a client address, an API key), shared by every hub on one Redis."""
+
+    def __init__(self, redis: Redis, name: str, rate: float, burst: int) -> None:
+        self.name = name
+        self.rate, self.burst = rate, burst
+        self._interval_ms = 1000.0 / rate
+        self._script = redis.register_script(_TAKE)
+        self._local = AddressLimits(rate, burst)
+        self._complained = -_LOG_EVERY_S
+
+    def key(self, client: str) -> str:
+        return f"ratelimit:{self.name}:{client}"
+
+    async def take(self, client: str) -> float:
+        """Spend one token of ``client``'s bucket: 0.0 if allowed, else seconds until it would be."""
+        try:
+            wait_ms = await self._script(keys=[self.key(client[:200])], args=[self._interval_ms, self.burst])
+        except (RedisError, OSError) as exc:
+            now = time.monotonic()
+            if now - self._complained > _LOG_EVERY_S:
+                self._complained = now
+                log.error("rate limit %s counted in this process only: redis: %s", self.name, exc)
+            return self._local.take(client, now)
+        return float(wait_ms) / 1000.0

@@ -475,7 +475,9 @@ class Session:
             elif isinstance(frame, Subscribe):
                 wait = self._subscribes.take(time.monotonic())
                 if wait:
-                    self.send_frame(Error(ErrorCode.RATE_LIMITED, f"too many subscribes; retry in {wait:.1f}s", frame.id))
+                    self.send_frame(
+                        Error(ErrorCode.RATE_LIMITED, f"too many subscribes; retry in {wait:.1f}s", frame.id)
+                    )
                     continue
                 await self.hub.subscribe(self, frame)
             elif isinstance(frame, Unsubscribe):

@@ -288,7 +288,7 @@ async def submit(request: Request) -> Response:
         " Nothing you typed has been lost."
     )
     if not staff:
-        wait = doors.wait(doors.attempts, address)
+        wait = await doors.wait(doors.attempts, address)
         if wait:
             doors.count("complaint", "limited")
             return _problem(busy.format(_later(wait)), 429)
@@ -309,7 +309,7 @@ async def submit(request: Request) -> Response:
         return _problem("Some answers need a second look.", 422, errors)
     complaint = msgspec.convert(raw, ComplaintIn)
     if not staff and not await doors.door.seen(COMPLAINTS, complaint.submission_id):
-        wait = doors.wait(doors.submissions, address)
+        wait = await doors.wait(doors.submissions, address)
         if wait:
             doors.count("complaint", "limited")
             return _problem(busy.format(_later(wait)), 429)
@@ -391,7 +391,7 @@ _STAGES = {
 async def status(request: Request) -> Response:
     """Where a file stands, for whoever holds its file number and status code."""
     doors = _doors(request)
-    wait = doors.wait(doors.status_checks, client_address(request))
+    wait = await doors.wait(doors.status_checks, client_address(request))
     if wait:
         return _problem(f"Too many checks from your connection. Please try again in {_later(wait)}.", 429)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -11,7 +10,7 @@ from server.config import Settings, key_file
 from server.intake.lane import Door
 from server.metrics import HubMetrics
 from server.policy import Policy
-from server.ratelimit import AddressLimits
+from server.ratelimit import SharedLimit
 
 __all__ = ["IntakeDoors", "client_address"]
 
@@ -23,25 +22,26 @@ class IntakeDoors:
     door: Door
     settings: Settings
     policy: Policy
-    submissions: AddressLimits
-    status_checks: AddressLimits
-    api_keys: AddressLimits
+    submissions: SharedLimit
+    status_checks: SharedLimit
+    api_keys: SharedLimit
     metrics: HubMetrics
-    attempts: AddressLimits  # public posts of any kind, before their bodies are read
+    attempts: SharedLimit  # public posts of any kind, before their bodies are read
     status_secret: str  # status codes: a key of their own, so rotating the token secret keeps them valid
     key_cache: dict[str, tuple[str | None, float]]  # API key hash -> (system, until)
 
     @classmethod
     def make(cls, door: Door, settings: Settings, policy: Policy, metrics: HubMetrics) -> IntakeDoors:
+        redis = door.redis
         return cls(
             door,
             settings,
             policy,
-            AddressLimits(settings.intake_per_hour / 3600, settings.intake_burst),
-            AddressLimits(settings.status_checks_per_hour / 3600, settings.status_checks_burst),
-            AddressLimits(settings.open311_per_s, settings.open311_burst),
+            SharedLimit(redis, "submissions", settings.intake_per_hour / 3600, settings.intake_burst),
+            SharedLimit(redis, "status-checks", settings.status_checks_per_hour / 3600, settings.status_checks_burst),
+            SharedLimit(redis, "open311", settings.open311_per_s, settings.open311_burst),
             metrics,
-            AddressLimits(4 * settings.intake_per_hour / 3600, 3 * settings.intake_burst),
+            SharedLimit(redis, "public-posts", 4 * settings.intake_per_hour / 3600, 3 * settings.intake_burst),
             key_file(settings.data_dir, "status-code.key"),
             {},
         )
@@ -49,8 +49,8 @@ class IntakeDoors:
     def count(self, door: str, outcome: str) -> None:
         self.metrics.intake.labels(door, outcome).inc()
 
-    def wait(self, limits: AddressLimits, who: str) -> float:
-        return limits.take(who, time.monotonic())
+    async def wait(self, limits: SharedLimit, who: str) -> float:
+        return await limits.take(who)
 
 
 def client_address(request: Request) -> str:

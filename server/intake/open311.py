@@ -376,12 +376,12 @@ async def _post(request: Request, fmt: str) -> Response:
     elif who is not None and who.role in STAFF and not key:
         by = f"staff:{who.user}"
     else:
-        if doors.wait(doors.attempts, client_address(request)):  # guessing keys is rate-limited too
+        if await doors.wait(doors.attempts, client_address(request)):  # guessing keys is rate-limited too
             return errors(fmt, 429, ["too many refused requests from this address; retry later"])
         if key:
             return errors(fmt, 403, ["api_key is not valid (unknown or revoked)"])
         return errors(fmt, 403, ["api_key is required to post a service request (or sign in as 311 staff)"])
-    wait = doors.wait(doors.api_keys, f"{by}@{client_address(request)}")
+    wait = await doors.wait(doors.api_keys, f"{by}@{client_address(request)}")
     if wait:
         doors.count("open311", "limited")
         return errors(fmt, 429, [f"too many requests; retry in {wait:.1f}s"])

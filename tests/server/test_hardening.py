@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,8 +20,10 @@ from clients.connection import Connection
 from protocol.codes import CloseCode
 from protocol.messages import EventFrame, RadioAppend
 from server.auth import Principal, Role, issue_token
+from server.ratelimit import SharedLimit
 from server.topics import topic_named
-from tests.helpers import RunningHub, wait_for
+from server.valkey import EmbeddedValkey
+from tests.helpers import RunningHub, hub_in_process, wait_for
 
 JSON = [websockets.Subprotocol("dispatch.v1.json")]
 RADIO = topic_named("radio")
@@ -108,3 +113,55 @@ async def test_sessions_per_account_are_capped(redis: aioredis.Redis, valkey: ob
         fourth = await connect(hub.url, subprotocols=JSON, additional_headers=headers)
         assert json.loads(await fourth.recv())["type"] == "welcome"
         await asyncio.gather(second.close(), fourth.close())
+
+
+async def _sign_in_codes(http: str, n: int, headers: Callable[[int], dict[str, str]] | None = None) -> list[int]:
+    async with httpx.AsyncClient() as client:
+        return [
+            (
+                await client.post(
+                    http + "/api/login", json={"user": "x", "password": "y"}, headers=headers(i) if headers else None
+                )
+            ).status_code
+            for i in range(n)
+        ]
+
+
+async def test_a_forged_forwarded_for_does_not_reset_the_limits(hub: RunningHub) -> None:
+    """With no proxy configured, X-Forwarded-For is not believed: changing it does not give new attempts."""
+    codes = await _sign_in_codes(hub.http, 12, lambda i: {"X-Forwarded-For": f"203.0.113.{i}"})
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+async def test_a_configured_proxy_is_believed(redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path) -> None:
+    """Behind a proxy named in FORWARDED_ALLOW_IPS, each forwarded client has its own attempts."""
+    async with hub_in_process(valkey.url, tmp_path, forwarded_allow_ips="127.0.0.1") as hub:
+        spread = await _sign_in_codes(hub.http, 12, lambda i: {"X-Forwarded-For": f"203.0.113.{i}"})
+        one = await _sign_in_codes(hub.http, 12, lambda i: {"X-Forwarded-For": "198.51.100.7"})
+    assert spread == [401] * 12
+    assert one[10:] == [429, 429]
+
+
+async def test_hubs_on_one_redis_share_the_sign_in_limit(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """Attempts spent on one hub count on the other: more processes do not mean more guesses."""
+    async with (
+        hub_in_process(valkey.url, tmp_path / "a") as a,
+        hub_in_process(valkey.url, tmp_path / "b") as b,
+    ):
+        first = await _sign_in_codes(a.http, 6)
+        second = await _sign_in_codes(b.http, 6)
+    assert first == [401] * 6 and second == [401] * 4 + [429, 429]
+
+
+async def test_a_limit_holds_in_each_process_while_redis_is_away() -> None:
+    """With Redis unreachable a shared limit still limits, in this process alone."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here
+    unreachable = aioredis.Redis(port=port, socket_connect_timeout=0.2)
+    limit = SharedLimit(unreachable, "login", rate=1 / 60, burst=3)
+    waits = [await limit.take("198.51.100.9") for _ in range(4)]
+    await unreachable.aclose()
+    assert waits[:3] == [0.0, 0.0, 0.0] and waits[3] > 0
