@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from protocol.state import Alarm, Incident, Position, TrafficMode, UnitState
-from server.auth import COOKIE_NAME, AuthError, Principal, Role, verify_token
+from server.auth import COOKIE_NAME, AuthError, Principal, Role, Scope
 from server.eido import incident_to_eido
 from server.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
 from server.rules import ResponseRow, response_time_report, welfare_state
 
-__all__ = ["api_routes", "principal"]
+__all__ = ["api_routes", "principal", "request_token"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 _to_builtins = msgspec.to_builtins
@@ -33,20 +33,32 @@ _decoders: dict[str, Any] = {
 }
 
 
-def principal(request: Request) -> Principal | None:
-    """The signed-in user: a Bearer token, else the sign-in cookie."""
+def request_token(request: Request) -> str | None:
+    """The token a request carries: a Bearer token, else the sign-in cookie."""
     auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME)
-    if not token:
-        return None
-    try:
-        return verify_token(request.app.state.ctx.settings.secret, token)
-    except AuthError:
-        return None
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME)
 
 
-def _desk(request: Request) -> Principal | JSONResponse:
-    who = principal(request)
+async def principal(request: Request, *, scopes: frozenset[Scope] = frozenset({Scope.FULL})) -> Principal | None:
+    """The signed-in user, if the request carries a token that is still good (server/tokens.py)
+    and whose scope this route takes (a token only good for enrolling a second factor is not
+    signed in anywhere else). Looked up once per request."""
+    cached = request.scope.get("dispatch.principal", False)
+    if cached is False:
+        token = request_token(request)
+        cached = None
+        if token:
+            try:
+                cached = await request.app.state.ctx.tokens.principal(token)
+            except AuthError:
+                cached = None
+        request.scope["dispatch.principal"] = cached
+    who: Principal | None = cached
+    return who if who is not None and who.scope in scopes else None
+
+
+async def _desk(request: Request) -> Principal | JSONResponse:
+    who = await principal(request)
     if who is None:
         return JSONResponse({"error": "sign in first"}, status_code=401)
     if who.role not in _DESK:
@@ -63,7 +75,7 @@ def _int_arg(request: Request, name: str) -> int | None:
 
 async def board(request: Request) -> Response:
     """Everything a dispatcher board needs on first load, with the offset each topic is current as of."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx
@@ -96,7 +108,7 @@ async def _incident_and_timeline(request: Request, incident_id: str) -> tuple[In
 
 
 async def incident(request: Request) -> Response:
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     incident_id = request.path_params["incident"]
@@ -109,7 +121,7 @@ async def incident(request: Request) -> Response:
 
 async def eido(request: Request) -> Response:
     """The incident as NENA EIDO JSON."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx
@@ -125,7 +137,7 @@ async def eido(request: Request) -> Response:
 
 async def radio_search(request: Request) -> Response:
     """Search the radio log: ?q=words&unit=&incident=&since=ms&until=ms&limit=."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     try:
@@ -144,7 +156,7 @@ async def radio_search(request: Request) -> Response:
 
 async def response_times(request: Request) -> Response:
     """Call to first dispatch per priority (against target), per day and per type: ?since=ms&until=ms."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx

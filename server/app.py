@@ -28,9 +28,11 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
+from server.admin import admin_routes
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
-from server.api import api_routes
-from server.auth import COOKIE_NAME, AuthError, issue_token, verify_token
+from server.api import api_routes, principal
+from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
+from server.auth import Scope as TokenScope
 from server.bodies import BodyError, read_json
 from server.bus import Bus
 from server.commands import DispatchService
@@ -38,7 +40,7 @@ from server.config import Settings
 from server.hub import Hub
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
-from server.intake.doors import IntakeDoors
+from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import COMPLAINTS, REFERRALS, Door, IntakeStream
 from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
@@ -50,6 +52,7 @@ from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
 from server.timers import TimerService
+from server.tokens import Tokens
 from server.web import web_routes
 from server.wire import outlet_of
 
@@ -73,6 +76,7 @@ class HubContext:
     policy: Policy
     login_limits: SharedLimit
     intake: IntakeDoors
+    tokens: Tokens
 
 
 def login_limits(redis: Redis) -> SharedLimit:
@@ -230,12 +234,23 @@ async def login(request: Request) -> Response:
         await ctx.store.audit(creds.user[:64], "login.failed")
         return JSONResponse({"error": "user name or password is wrong"}, status_code=401)
     await ctx.store.audit(who.user, "login")
-    token = issue_token(ctx.settings.secret, who, ctx.settings.token_ttl_s)
-    resp = JSONResponse({"user": who.user, "role": who.role.value, "unit": who.unit, "token": token})
+    return await signed_in(request, who, "password")
+
+
+async def signed_in(request: Request, who: Principal, via: str, scope: TokenScope = TokenScope.FULL) -> Response:
+    """A new token for ``who`` (recorded as a session), in the answer and in an HttpOnly cookie."""
+    ctx = _ctx(request)
+    token, issued = await ctx.tokens.issue(
+        who, via, client_address(request), request.headers.get("user-agent", ""), scope
+    )
+    body: dict[str, object] = {"user": who.user, "role": who.role.value, "unit": who.unit, "token": token}
+    if scope is not TokenScope.FULL:
+        body["scope"] = scope.value
+    resp = JSONResponse(body)
     resp.set_cookie(
         COOKIE_NAME,
         token,
-        max_age=ctx.settings.token_ttl_s,
+        max_age=max(1, int((issued.expires_at or 0) - time.time())),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -244,6 +259,15 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """Sign out: this token is revoked on every hub (and the cookie removed)."""
+    ctx = _ctx(request)
+    who = await principal(request, scopes=frozenset(TokenScope))
+    if who is not None:
+        try:
+            await ctx.tokens.sign_out(who, who.user)
+        except (RedisError, OSError) as exc:  # the records store has it: hubs see it once Redis answers
+            log.error("sign-out of %s not told to every hub: %s", who.user, exc)
+        await ctx.store.audit(who.user, "logout")
     resp = JSONResponse({"ok": True})
     resp.delete_cookie(COOKIE_NAME)
     return resp
@@ -326,7 +350,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         service = DispatchService(
             bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm
         )
-        hub = Hub(settings, redis, bus, service, metrics_)
+        tokens = Tokens(redis, store, settings.secret, settings.token_ttl_s)
+        hub = Hub(settings, redis, bus, service, metrics_, tokens)
         archiver = Archiver(redis, store, metrics_, settings)
 
         async def after_fired(timer_id: str) -> None:
@@ -346,8 +371,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             policy,
             login_limits(redis),
             IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
+            tokens,
         )
-        hub.accounts = store.is_active
+        await tokens.start()
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
         timing = asyncio.create_task(timers.run(), name="timers")
@@ -374,6 +400,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/api/login", login, methods=["POST"]),
             Route("/api/logout", logout, methods=["POST"]),
             *api_routes(),
+            *admin_routes(),
             *office_routes(),
             *complaint_routes(),
             *open311_routes(),

@@ -22,6 +22,7 @@ __all__ = [
     "AuthError",
     "Principal",
     "Role",
+    "Scope",
     "may_command",
     "may_read",
     "officer_sees",
@@ -46,12 +47,24 @@ class AuthError(Exception):
     pass
 
 
+class Scope(enum.StrEnum):
+    """What a token is good for."""
+
+    FULL = "full"
+    # Signed in with a password, but the role needs a second factor that is not set up yet:
+    # good only for the account's own page, to enrol one (server/second_factor.py).
+    ENROL = "enrol"
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     user: str
     role: Role
     unit: str | None = None
     expires_at: float | None = None  # seconds since the epoch, from the token
+    token_id: str = ""  # the token's jti: what signing out revokes
+    version: int = 0  # the account's token version when it was issued (server/tokens.py)
+    scope: Scope = Scope.FULL
 
 
 _DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
@@ -124,22 +137,38 @@ def may_read(who: Principal, topic: str) -> bool:
 
 
 def issue_token(secret: str, who: Principal, ttl_s: int, *, now: float | None = None) -> str:
+    """A signed token for ``who``: its version, scope and id (made here unless ``who`` has one)."""
     now = time.time() if now is None else now
-    claims = {
+    claims: dict[str, object] = {
         "sub": who.user,
         "role": who.role.value,
         "iat": int(now),
         "exp": int(now + ttl_s),
-        "jti": uuid.uuid4().hex,
+        "jti": who.token_id or uuid.uuid4().hex,
+        "ver": who.version,
     }
     if who.unit:
         claims["unit"] = who.unit
+    if who.scope is not Scope.FULL:
+        claims["scope"] = who.scope.value
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def verify_token(secret: str, token: str) -> Principal:
+    """The principal a token names, if its signature and expiry hold (revocation: server/tokens.py)."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
-        return Principal(str(claims["sub"]), Role(claims["role"]), claims.get("unit"), float(claims["exp"]))
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        version = claims.get("ver", 0)
+        if not isinstance(version, int):
+            raise ValueError("ver is not a number")
+        return Principal(
+            str(claims["sub"]),
+            Role(claims["role"]),
+            claims.get("unit"),
+            float(claims["exp"]),
+            str(claims.get("jti", "")),
+            version,
+            Scope(claims.get("scope", "full")),
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise AuthError(f"invalid token: {exc}") from None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import os
 import sys
+import time
+import uuid
 from pathlib import Path
 
 from server.auth import Principal, Role, issue_token
@@ -23,6 +26,18 @@ def _data_dir_arg(p: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("DATA_DIR", "./var")),
         help="where the SQLite records and the embedded Valkey live (default ./var, or DATA_DIR)",
     )
+
+
+def _redis_url_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL", ""),
+        help="the hubs' Redis (default: REDIS_URL, else the embedded Valkey in the data dir)",
+    )
+
+
+def _redis_url(args: argparse.Namespace) -> str:
+    return str(args.redis_url or f"unix://{args.data_dir.resolve() / 'valkey.sock'}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir_arg(ua)
     ul = usub.add_parser("list", help="list accounts")
     _data_dir_arg(ul)
+    for verb, what in (
+        ("disable", "disable an account: its sign-ins end on every hub within seconds"),
+        ("enable", "enable an account again (its old sign-ins stay ended)"),
+        ("sign-out", "end every sign-in of an account, on every hub (it can sign in again)"),
+    ):
+        uv = usub.add_parser(verb, help=what)
+        uv.add_argument("name")
+        _redis_url_arg(uv)
+        _data_dir_arg(uv)
 
     t = sub.add_parser("token", help="issue a signed token for an account (for API and Python clients)")
     t.add_argument("name")
@@ -79,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     nl = nsub.add_parser("dead-letters", help="entries that could not be filed, and why")
     nr = nsub.add_parser("replay", help="queue a dead letter's entry again (the hub must be running)")
     nr.add_argument("id", type=int)
-    nr.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""), help="default: the embedded Valkey")
+    _redis_url_arg(nr)
     for q in (nl, nr):
         _data_dir_arg(q)
     return p
@@ -164,7 +188,7 @@ async def _intake(args: argparse.Namespace) -> int:
 
         from server.intake.worker import AlreadyReplayed, replay_dead_letter
 
-        url = args.redis_url or f"unix://{args.data_dir.resolve() / 'valkey.sock'}"
+        url = _redis_url(args)
         redis = Redis.from_url(url, socket_connect_timeout=2)
         try:
             entry = await replay_dead_letter(redis, store, args.id, "cli")
@@ -232,6 +256,40 @@ async def _user_list(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _user_change(args: argparse.Namespace) -> int:
+    """disable, enable, sign-out: in the records store, then told to every hub through Redis."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from server.tokens import publish_account
+
+    store = await _with_store(args.data_dir)
+    try:
+        if args.user_cmd == "sign-out":
+            version = await store.end_sessions(args.name, "cli")
+        else:
+            version = await store.set_disabled(args.name, args.user_cmd == "disable", "cli")
+        state = await store.account_state(args.name)
+    finally:
+        await store.close()
+    if version is None or state is None:
+        print(f"no user {args.name!r}", file=sys.stderr)
+        return 1
+    done = {"disable": "disabled", "enable": "enabled", "sign-out": "signed out everywhere"}[args.user_cmd]
+    url = _redis_url(args)
+    redis = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await publish_account(redis, args.name, version, state[1])
+    except (RedisError, OSError) as exc:
+        print(f"{args.name} {done} in the records; no hub reached at {url} ({exc}): it applies when one starts")
+        return 0
+    finally:
+        await redis.aclose()
+    ended = "; its sessions end on every hub within seconds" if args.user_cmd != "enable" else ""
+    print(f"{args.name} {done}{ended}")
+    return 0
+
+
 async def _token(args: argparse.Namespace) -> int:
     store = await _with_store(args.data_dir)
     try:
@@ -240,10 +298,14 @@ async def _token(args: argparse.Namespace) -> int:
             print(f"no user {args.name!r}; add one with: dispatch user add", file=sys.stderr)
             return 1
         settings = Settings(data_dir=args.data_dir).resolved()
+        ttl = args.ttl or settings.token_ttl_s
+        now = time.time()
+        issued = dataclasses.replace(who, expires_at=float(int(now + ttl)), token_id=uuid.uuid4().hex)
+        await store.record_session(issued, int(now * 1000), "cli", "", "dispatch token")
         await store.audit("cli", "token.issue", who.user)
     finally:
         await store.close()
-    print(issue_token(settings.secret, who, args.ttl or settings.token_ttl_s))
+    print(issue_token(settings.secret, issued, ttl, now=now))
     return 0
 
 
@@ -270,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "intake":
         return asyncio.run(_intake(args))
     if args.cmd == "user":
+        if args.user_cmd in ("disable", "enable", "sign-out"):
+            return asyncio.run(_user_change(args))
         return asyncio.run(_user_add(args) if args.user_cmd == "add" else _user_list(args))
     return asyncio.run(_token(args))
 

@@ -44,6 +44,7 @@ class Settings:
     workers: int = 1
     secret: str = ""  # empty: DISPATCH_SECRET or data_dir/secret.key
     token_ttl_s: int = 12 * 3600  # one shift and a half
+    revocation_poll_s: float = 1.0  # how often each hub looks for revoked sign-ins to close
     log_level: str = "info"
     # per connection
     queue_max_messages: int = 2000

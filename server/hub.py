@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -40,6 +40,7 @@ from server.commands import DispatchService
 from server.config import Settings
 from server.metrics import HubMetrics
 from server.session import Frame, Session, SessionState, Subscription
+from server.tokens import Tokens
 from server.topics import TOPICS, Lane, Topic, parse_offset, topic_named, topic_of_stream
 
 __all__ = ["Hub"]
@@ -67,7 +68,13 @@ def _s(value: Any) -> str:
 
 class Hub:
     def __init__(
-        self, settings: Settings, redis: Redis, bus: Bus, service: DispatchService, metrics: HubMetrics
+        self,
+        settings: Settings,
+        redis: Redis,
+        bus: Bus,
+        service: DispatchService,
+        metrics: HubMetrics,
+        tokens: Tokens,
     ) -> None:
         self.settings = settings
         self.redis = redis
@@ -91,7 +98,7 @@ class Hub:
         self._per_user: dict[str, int] = {}
         # Catch-ups at once: a reconnect storm must leave Redis connections for commands.
         self._catch_ups = asyncio.Semaphore(max(1, settings.redis_connections // 4))
-        self.accounts: Callable[[str], Awaitable[bool]] | None = None  # is this account still active?
+        self.tokens = tokens
         self._out = {t.name: metrics.events_out.labels(t.name) for t in TOPICS}
         self._in = {t.name: metrics.events_in.labels(t.name) for t in TOPICS}
 
@@ -101,6 +108,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._read_forever(), name="bus-reader"),
             asyncio.create_task(self._tick_positions_forever(), name="positions-ticker"),
+            asyncio.create_task(self._watch_revocations(), name="revocations"),
         ]
         self.metrics.watch_queues(lambda: [s.depth for s in self.sessions])
 
@@ -403,6 +411,31 @@ class Hub:
             else:
                 session.push(data, urgent)
         self._out[topic.name].inc(len(subs))
+
+    # ---- revoked sign-ins ------------------------------------------------------
+
+    async def _watch_revocations(self) -> None:
+        """Close the open sessions whose tokens were revoked (signed out, ended, account disabled)
+        on any hub: poll the revocation counter, and when it moves check every session again."""
+        seen: int | None = None
+        while True:
+            await asyncio.sleep(self.settings.revocation_poll_s)
+            try:
+                now = await self.tokens.revocations()
+                if now == seen:
+                    continue
+                seen = now
+                sessions = [s for s in self.sessions if s.state is SessionState.OPEN and s.principal is not None]
+                verdicts = await self.tokens.check_all([s.principal for s in sessions])  # type: ignore[misc]
+            except (RedisError, OSError) as exc:
+                if _cancelling():
+                    raise asyncio.CancelledError from exc
+                continue  # the reader reports Redis; the records store is checked at the next sign-in
+            for session, why in zip(sessions, verdicts, strict=True):
+                if why is not None:
+                    code = CloseCode.FORBIDDEN if why == "account disabled" else CloseCode.UNAUTHENTICATED
+                    log.info("session %s of %s closed: %s", session.id, session.principal.user, why)  # type: ignore[union-attr]
+                    session.close(code, why)
 
     # ---- positions ---------------------------------------------------------
 

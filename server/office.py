@@ -93,7 +93,7 @@ async def _select(request: Request, sql: str, args: tuple[Any, ...] = ()) -> lis
 
 
 async def agencies(request: Request) -> Response:
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store
@@ -116,7 +116,7 @@ async def agencies(request: Request) -> Response:
 
 
 async def business_areas(request: Request) -> Response:
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store
@@ -137,7 +137,7 @@ async def business_areas(request: Request) -> Response:
 
 async def info_requests(request: Request) -> Response:
     """GET: the inbox (?status=); POST: a request received by email, routed by the directory."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store
@@ -165,7 +165,7 @@ async def info_requests(request: Request) -> Response:
 
 async def info_request(request: Request) -> Response:
     """PATCH: route to another business area, link an incident, or change status."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store
@@ -190,7 +190,7 @@ async def info_request(request: Request) -> Response:
 
 async def investigations(request: Request) -> Response:
     """GET: investigations (?incident=, ?status=); POST: open one from an incident."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx
@@ -229,7 +229,7 @@ async def _investigation(request: Request, iid: Any) -> dict[str, Any] | None:
 
 async def investigation(request: Request) -> Response:
     """GET one with its notes; PATCH: assign, add a note, close with an outcome."""
-    who = _desk(request)
+    who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store

@@ -44,7 +44,7 @@ from protocol.messages import (
     Welcome,
 )
 from protocol.state import Incident
-from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
+from server.auth import COOKIE_NAME, AuthError, Principal, Scope, verify_token
 from server.ratelimit import TokenBucket
 from server.wire import Outlet, frame, prove
 
@@ -358,6 +358,10 @@ class Session:
             except AuthError as exc:
                 self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
                 return None
+        return await self._hello(secret)
+
+    async def _hello(self, secret: str) -> Principal | None:
+        """Wait (bounded) for a hello frame with a token."""
         bad = 0
         try:
             async with asyncio.timeout(self.hub.settings.hello_timeout_s):
@@ -392,9 +396,11 @@ class Session:
             who = await self._authenticate()
             if who is None:
                 return
-            accounts = self.hub.accounts
-            if accounts is not None and not await accounts(who.user):
-                self.close(CloseCode.FORBIDDEN, "account disabled")
+            why = (
+                await self.hub.tokens.why_not(who) if who.scope is Scope.FULL else "this sign-in is only for enrolling"
+            )
+            if why is not None:
+                self.close(CloseCode.FORBIDDEN if why == "account disabled" else CloseCode.UNAUTHENTICATED, why)
                 return
             self.principal = who
             prove(self.ws.scope)  # signed in: no longer counted as an anonymous connection

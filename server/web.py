@@ -88,7 +88,7 @@ def _guarded(path: str, folder: str) -> Route:
 
     async def page(request: Request) -> Response:
         settings: Settings = request.app.state.ctx.settings
-        who = principal(request)
+        who = await principal(request)
         if who is None:
             return RedirectResponse(f"/signin/?next={quote(path, safe='')}", status_code=303)
         if who.role not in _PAGES[path]:
@@ -99,7 +99,7 @@ def _guarded(path: str, folder: str) -> Route:
 
 
 async def root(request: Request) -> Response:
-    who = principal(request)
+    who = await principal(request)
     return RedirectResponse(home_for(who.role) if who else "/signin/", status_code=303)
 
 
@@ -114,7 +114,7 @@ async def complaint(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     """Who is signed in, and what a client needs to draw: tiles, priorities, statuses, call types, area."""
-    who = principal(request)
+    who = await principal(request)
     if who is None:
         return JSONResponse({"error": "sign in first"}, status_code=401)
     ctx = request.app.state.ctx

@@ -280,7 +280,7 @@ async def submit(request: Request) -> Response:
     not counted). Case staff signed in enter ones taken by phone, walk-in, mail
     or email: they say which and when it was received, and are recorded as taking it."""
     doors = _doors(request)
-    who = principal(request)
+    who = await principal(request)
     staff = who is not None and who.role in STAFF
     address = client_address(request)
     busy = (
@@ -448,7 +448,7 @@ def _local_date(ms: int, zone: str) -> str:
 async def form(request: Request) -> Response:
     """What the portal needs to draw the form: police services, limits, and whether staff are entering it."""
     doors = _doors(request)
-    who = principal(request)
+    who = await principal(request)
     s = doors.settings
     return JSONResponse(
         {

@@ -27,8 +27,8 @@ def streams_for(role: Role) -> list[str]:
     return [name for name, roles in _SEES.items() if role in roles]
 
 
-def _who(request: Request) -> Principal | JSONResponse:
-    who = principal(request)
+async def _who(request: Request) -> Principal | JSONResponse:
+    who = await principal(request)
     if who is None:
         return JSONResponse({"error": "sign in first"}, status_code=401)
     if not streams_for(who.role):
@@ -38,7 +38,7 @@ def _who(request: Request) -> Principal | JSONResponse:
 
 async def dead_letters(request: Request) -> Response:
     """GET: the dead letters this role may see (?all=1 includes replayed ones)."""
-    who = _who(request)
+    who = await _who(request)
     if isinstance(who, JSONResponse):
         return who
     store = request.app.state.ctx.store
@@ -60,7 +60,7 @@ async def dead_letters(request: Request) -> Response:
 
 async def replay(request: Request) -> Response:
     """POST: queue a dead letter's entry again (after the cause was fixed)."""
-    who = _who(request)
+    who = await _who(request)
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx

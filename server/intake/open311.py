@@ -367,7 +367,7 @@ async def _post(request: Request, fmt: str) -> Response:
             return errors(fmt, 400, [f"the form could not be read: {getattr(exc, 'detail', exc)}"])
         raise
     key = (fields.get("api_key") or [""])[-1]
-    who = principal(request)
+    who = await principal(request)
     if not fields and "json" in request.headers.get("content-type", ""):
         return errors(fmt, 400, ["send the request as a form (application/x-www-form-urlencoded), as Open311 does"])
     name = await _api_key_name(doors, store, key) if key else None
@@ -436,7 +436,7 @@ async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int 
     doors, store = _ctx(request)
     ctx = request.app.state.ctx
     zone = doors.policy.complaints.timezone
-    who = principal(request)
+    who = await principal(request)
     # Descriptions may name people: only for signed-in staff and holders of a valid key.
     key = request.query_params.get("api_key", "")
     show_description = who is not None or (bool(key) and await _api_key_name(doors, store, key) is not None)

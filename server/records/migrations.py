@@ -265,4 +265,34 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE info_requests ADD COLUMN notes TEXT NOT NULL DEFAULT '';
     """,
+    # 5: revocable sign-ins: a token version per account (raised to end all its
+    # tokens), the sessions each sign-in made (revoked one by one on sign-out);
+    # and second factors: a TOTP secret per account, one-time recovery codes
+    """
+    ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN totp_secret TEXT;
+    ALTER TABLE users ADD COLUMN totp_pending TEXT;
+    ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        via TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT 'full',
+        address TEXT NOT NULL DEFAULT '',
+        agent TEXT NOT NULL DEFAULT '',
+        revoked_at INTEGER,
+        revoked_by TEXT
+    );
+    CREATE INDEX sessions_user ON sessions(user, issued_at);
+    CREATE INDEX sessions_revoked ON sessions(revoked_at, expires_at);
+    CREATE TABLE recovery_codes (
+        user TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        made_at INTEGER NOT NULL,
+        used_at INTEGER,
+        PRIMARY KEY (user, code_hash)
+    );
+    """,
 )

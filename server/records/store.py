@@ -21,14 +21,42 @@ from server.auth import Principal, Role
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
 
-__all__ = ["ArchivedEvent", "RecordsStore", "UserExists"]
+__all__ = ["Account", "ArchivedEvent", "RecordsStore", "SessionRecord", "UserExists"]
 
 _hasher = PasswordHasher()
+_SESSION = "id, user, issued_at, expires_at, via, scope, address, agent, revoked_at, revoked_by"
 _incident_decoder = msgspec.msgpack.Decoder(Incident)
 
 
 class UserExists(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    role: Role
+    unit: str | None
+    disabled: bool
+    token_version: int
+    created_at: int  # seconds
+    second_factor: bool  # a TOTP secret is enrolled
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One token issued at a sign-in (or by the CLI), as the admin page lists it."""
+
+    id: str
+    user: str
+    issued_at: int  # ms
+    expires_at: int  # ms
+    via: str
+    scope: str
+    address: str
+    agent: str
+    revoked_at: int | None
+    revoked_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,35 +150,147 @@ class RecordsStore:
         await self.db.commit()
 
     async def set_user(self, name: str, role: Role, password: str, unit: str | None = None) -> None:
-        """Add the account, or give an existing one this role, unit and password (and enable it)."""
+        """Add the account, or give an existing one this role, unit and password (and enable it).
+        Tokens issued before are ended: their version is raised."""
         hashed = await asyncio.to_thread(_hasher.hash, password)
         await self.db.execute(
             "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(name) DO UPDATE SET role=excluded.role, unit=excluded.unit, "
-            "password_hash=excluded.password_hash, disabled=0",
+            "password_hash=excluded.password_hash, disabled=0, token_version=users.token_version+1",
             (name, role.value, unit, hashed, int(time.time())),
         )
         await self.audit("cli", "user.set", name, f"role={role.value} unit={unit or ''}", commit=False)
         await self.db.commit()
 
     async def is_active(self, name: str) -> bool:
-        """False for a disabled account (tokens issued before still verify; sessions check this)."""
-        async with self.db.execute("SELECT disabled FROM users WHERE name=?", (name,)) as cur:
+        """False for a disabled account."""
+        state = await self.account_state(name)
+        return state is None or not state[1]  # tokens for names without an account (demo, tests) stay valid
+
+    async def account_state(self, name: str) -> tuple[int, bool] | None:
+        """(token version, disabled) of an account; None for a name with no account."""
+        async with self.db.execute("SELECT token_version, disabled FROM users WHERE name=?", (name,)) as cur:
             row = await cur.fetchone()
-        return row is None or not row[0]  # tokens for names without an account (CLI-issued) stay valid
+        return (int(row[0]), bool(row[1])) if row else None
+
+    async def account_states(self) -> list[tuple[str, int, bool]]:
+        async with self.db.execute("SELECT name, token_version, disabled FROM users") as cur:
+            return [(r[0], int(r[1]), bool(r[2])) async for r in cur]
+
+    async def accounts(self) -> list[Account]:
+        async with self.db.execute(
+            "SELECT name, role, unit, disabled, token_version, created_at, totp_secret IS NOT NULL FROM users"
+            " ORDER BY name"
+        ) as cur:
+            return [Account(r[0], Role(r[1]), r[2], bool(r[3]), int(r[4]), int(r[5]), bool(r[6])) async for r in cur]
 
     async def get_user(self, name: str) -> Principal | None:
-        async with self.db.execute("SELECT name, role, unit FROM users WHERE name=? AND disabled=0", (name,)) as cur:
+        async with self.db.execute(
+            "SELECT name, role, unit, token_version FROM users WHERE name=? AND disabled=0", (name,)
+        ) as cur:
             row = await cur.fetchone()
-        return Principal(row[0], Role(row[1]), row[2]) if row else None
+        return Principal(row[0], Role(row[1]), row[2], version=int(row[3])) if row else None
 
     async def list_users(self) -> list[tuple[str, str, str | None]]:
         async with self.db.execute("SELECT name, role, unit FROM users ORDER BY name") as cur:
             return [(r[0], r[1], r[2]) async for r in cur]
 
+    async def set_disabled(self, name: str, disabled: bool, by: str) -> int | None:
+        """Disable (ending every token of the account) or enable it. -> its token version; None: no account."""
+        bump = 1 if disabled else 0
+        now = int(time.time() * 1000)
+        cur = await self.db.execute(
+            "UPDATE users SET disabled=?, token_version=token_version+? WHERE name=?", (int(disabled), bump, name)
+        )
+        if cur.rowcount == 0:
+            await self.db.rollback()
+            return None
+        if disabled:
+            await self.db.execute(
+                "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
+            )
+        await self.audit(by, "user.disable" if disabled else "user.enable", name, commit=False)
+        await self.db.commit()
+        state = await self.account_state(name)
+        return state[0] if state else None
+
+    async def end_sessions(self, name: str, by: str) -> int | None:
+        """End every token of an account ("sign out everywhere"). -> its new token version; None: no account."""
+        now = int(time.time() * 1000)
+        cur = await self.db.execute("UPDATE users SET token_version=token_version+1 WHERE name=?", (name,))
+        if cur.rowcount == 0:
+            await self.db.rollback()
+            return None
+        await self.db.execute(
+            "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
+        )
+        await self.audit(by, "user.sessions.end", name, commit=False)
+        await self.db.commit()
+        state = await self.account_state(name)
+        return state[0] if state else None
+
+    # ---- sessions (the tokens sign-ins made) --------------------------------
+
+    async def record_session(self, who: Principal, issued_at: int, via: str, address: str, agent: str) -> None:
+        assert who.expires_at is not None and who.token_id
+        await self.db.execute(
+            "INSERT INTO sessions(id, user, issued_at, expires_at, via, scope, address, agent)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                who.token_id,
+                who.user,
+                issued_at,
+                int(who.expires_at * 1000),
+                via,
+                who.scope.value,
+                address[:64],
+                agent[:200],
+            ),
+        )
+        await self.db.commit()
+
+    async def revoke_session(self, token_id: str, by: str) -> SessionRecord | None:
+        """Revoke one token (signing out). -> the session as it was; None if unknown or already revoked."""
+        found = await self.session(token_id)
+        if found is None or found.revoked_at is not None:
+            return None
+        await self.db.execute(
+            "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE id=?", (int(time.time() * 1000), by, token_id)
+        )
+        await self.audit(by, "session.revoke", found.user, token_id[:12], commit=False)
+        await self.db.commit()
+        return found
+
+    async def session(self, token_id: str) -> SessionRecord | None:
+        async with self.db.execute(f"SELECT {_SESSION} FROM sessions WHERE id=?", (token_id,)) as cur:
+            row = await cur.fetchone()
+        return SessionRecord(*row) if row else None
+
+    async def sessions(self, now_ms: int, user: str | None = None) -> list[SessionRecord]:
+        """Sessions not yet expired (revoked ones too, marked), newest first."""
+        sql = f"SELECT {_SESSION} FROM sessions WHERE expires_at > ?"
+        args: tuple[Any, ...] = (now_ms,)
+        if user is not None:
+            sql += " AND user = ?"
+            args += (user,)
+        async with self.db.execute(sql + " ORDER BY issued_at DESC LIMIT 2000", args) as cur:
+            return [SessionRecord(*r) async for r in cur]
+
+    async def revoked_sessions(self, now_ms: int) -> list[tuple[str, int]]:
+        """(token id, expires at ms) of revoked tokens that have not expired yet."""
+        async with self.db.execute(
+            "SELECT id, expires_at FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > ?", (now_ms,)
+        ) as cur:
+            return [(r[0], int(r[1])) async for r in cur]
+
+    async def forget_expired_sessions(self, before_ms: int) -> int:
+        cur = await self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (before_ms,))
+        await self.db.commit()
+        return int(cur.rowcount)
+
     async def check_password(self, name: str, password: str) -> Principal | None:
         async with self.db.execute(
-            "SELECT name, role, unit, password_hash FROM users WHERE name=? AND disabled=0", (name,)
+            "SELECT name, role, unit, password_hash, token_version FROM users WHERE name=? AND disabled=0", (name,)
         ) as cur:
             row = await cur.fetchone()
         # argon2 takes a good part of a second on purpose: off the event loop, or
@@ -162,7 +302,7 @@ class RecordsStore:
             await asyncio.to_thread(_hasher.verify, row[3], password)
         except (VerificationError, InvalidHashError):
             return None
-        return Principal(row[0], Role(row[1]), row[2])
+        return Principal(row[0], Role(row[1]), row[2], version=int(row[4]))
 
     # ---- audit ------------------------------------------------------------
 
