@@ -71,7 +71,7 @@ async def accounts(request: Request) -> Response:
 
 
 async def account_action(request: Request) -> Response:
-    """POST disable | enable | sign-out for one account."""
+    """POST disable | enable | sign-out | reset-second-factor for one account."""
     who = await _admin(request)
     if isinstance(who, JSONResponse):
         return who
@@ -79,12 +79,17 @@ async def account_action(request: Request) -> Response:
     name, action = request.path_params["name"], request.path_params["action"]
     if action == "sign-out":
         found = await tokens.end_all(name, who.user)
+    elif action == "reset-second-factor":  # a lost phone: the account enrols again at its next sign-in
+        found = await request.app.state.ctx.store.remove_second_factor(name, who.user)
+        found = found and await tokens.end_all(name, who.user)
     elif action in ("disable", "enable"):
         if action == "disable" and name == who.user:
             return JSONResponse({"error": "you cannot disable your own account"}, status_code=409)
         found = await tokens.set_disabled(name, action == "disable", who.user)
     else:
-        return JSONResponse({"error": "the action is disable, enable or sign-out"}, status_code=404)
+        return JSONResponse(
+            {"error": "the action is disable, enable, sign-out or reset-second-factor"}, status_code=404
+        )
     if not found:
         return JSONResponse({"error": f"no account {name!r}"}, status_code=404)
     return JSONResponse({"name": name, "done": action})

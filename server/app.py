@@ -12,9 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
 
-import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
@@ -28,29 +26,29 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
+from server.account import account_routes
 from server.admin import admin_routes
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
-from server.api import api_routes, principal
-from server.auth import COOKIE_NAME, AuthError, Principal, verify_token
-from server.auth import Scope as TokenScope
-from server.bodies import BodyError, read_json
+from server.api import api_routes
+from server.auth import AuthError, verify_token
+from server.bodies import BodyError
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
 from server.hub import Hub
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
-from server.intake.doors import IntakeDoors, client_address
+from server.intake.doors import IntakeDoors
 from server.intake.lane import COMPLAINTS, REFERRALS, Door, IntakeStream
 from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
 from server.office import office_routes
 from server.policy import Policy, load_policy
-from server.ratelimit import SharedLimit
 from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
+from server.signin import SignInLimits, signin_routes
 from server.timers import TimerService
 from server.tokens import Tokens
 from server.web import web_routes
@@ -59,8 +57,6 @@ from server.wire import outlet_of
 __all__ = ["HubContext", "create_app"]
 
 log = logging.getLogger("dispatch.app")
-
-_LOGIN_MAX_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -74,19 +70,9 @@ class HubContext:
     metrics: HubMetrics
     started: float
     policy: Policy
-    login_limits: SharedLimit
+    login_limits: SignInLimits
     intake: IntakeDoors
     tokens: Tokens
-
-
-def login_limits(redis: Redis) -> SharedLimit:
-    """Sign-in attempts per client address, on every hub together: a burst of 10, then one every 6 s."""
-    return SharedLimit(redis, "login", rate=1 / 6, burst=10)
-
-
-class _Login(msgspec.Struct, forbid_unknown_fields=True):
-    user: Annotated[str, msgspec.Meta(max_length=200)]
-    password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
 async def body_error(request: Request, exc: Exception) -> Response:
@@ -221,58 +207,6 @@ async def protocol_schema(request: Request) -> Response:
     return JSONResponse(request.app.state.schema)
 
 
-async def login(request: Request) -> Response:
-    """Exchange a user name and password for a token, also set as an HttpOnly cookie."""
-    ctx = _ctx(request)
-    client = request.client.host if request.client else "?"
-    wait = await ctx.login_limits.take(client)
-    if wait:
-        return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
-    creds = await read_json(request, _Login, _LOGIN_MAX_BYTES)
-    who = await ctx.store.check_password(creds.user, creds.password)
-    if who is None:
-        await ctx.store.audit(creds.user[:64], "login.failed")
-        return JSONResponse({"error": "user name or password is wrong"}, status_code=401)
-    await ctx.store.audit(who.user, "login")
-    return await signed_in(request, who, "password")
-
-
-async def signed_in(request: Request, who: Principal, via: str, scope: TokenScope = TokenScope.FULL) -> Response:
-    """A new token for ``who`` (recorded as a session), in the answer and in an HttpOnly cookie."""
-    ctx = _ctx(request)
-    token, issued = await ctx.tokens.issue(
-        who, via, client_address(request), request.headers.get("user-agent", ""), scope
-    )
-    body: dict[str, object] = {"user": who.user, "role": who.role.value, "unit": who.unit, "token": token}
-    if scope is not TokenScope.FULL:
-        body["scope"] = scope.value
-    resp = JSONResponse(body)
-    resp.set_cookie(
-        COOKIE_NAME,
-        token,
-        max_age=max(1, int((issued.expires_at or 0) - time.time())),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
-    return resp
-
-
-async def logout(request: Request) -> Response:
-    """Sign out: this token is revoked on every hub (and the cookie removed)."""
-    ctx = _ctx(request)
-    who = await principal(request, scopes=frozenset(TokenScope))
-    if who is not None:
-        try:
-            await ctx.tokens.sign_out(who, who.user)
-        except (RedisError, OSError) as exc:  # the records store has it: hubs see it once Redis answers
-            log.error("sign-out of %s not told to every hub: %s", who.user, exc)
-        await ctx.store.audit(who.user, "logout")
-    resp = JSONResponse({"ok": True})
-    resp.delete_cookie(COOKIE_NAME)
-    return resp
-
-
 def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[int]]:
     """The highest reference of a lane in the records store (filed or dead-lettered): where its
     counter starts again if Redis lost it, so that no reference is handed out twice."""
@@ -369,7 +303,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             metrics_,
             time.time(),
             policy,
-            login_limits(redis),
+            SignInLimits.make(redis),
             IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
             tokens,
         )
@@ -397,10 +331,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/protocol/schema.json", protocol_schema),
-            Route("/api/login", login, methods=["POST"]),
-            Route("/api/logout", logout, methods=["POST"]),
+            *signin_routes(),
             *api_routes(),
             *admin_routes(),
+            *account_routes(),
             *office_routes(),
             *complaint_routes(),
             *open311_routes(),

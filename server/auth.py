@@ -18,6 +18,7 @@ from protocol.state import Incident
 
 __all__ = [
     "COMMAND_ROLES",
+    "SECOND_FACTOR_ROLES",
     "TOPIC_ROLES",
     "AuthError",
     "Principal",
@@ -97,6 +98,10 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "resource.upsert": _DESK,
     "resource.assign": _DESK,
 }
+
+# Roles that must sign in with a second factor (server/second_factor.py): they see case files,
+# or manage the accounts that do. Others may set one up.
+SECOND_FACTOR_ROLES = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN})
 
 # Commands an officer may only send for the unit bound to its token.
 OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic", "unit.ack", "unit.checkin"})

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         ("disable", "disable an account: its sign-ins end on every hub within seconds"),
         ("enable", "enable an account again (its old sign-ins stay ended)"),
         ("sign-out", "end every sign-in of an account, on every hub (it can sign in again)"),
+        ("reset-second-factor", "remove an account's second factor (a lost phone): it sets up a new one"),
     ):
         uv = usub.add_parser(verb, help=what)
         uv.add_argument("name")
@@ -249,8 +250,10 @@ async def _user_add(args: argparse.Namespace) -> int:
 async def _user_list(args: argparse.Namespace) -> int:
     store = await _with_store(args.data_dir)
     try:
-        for name, role, unit in await store.list_users():
-            print(f"{name}\t{role}\t{unit or ''}")
+        for a in await store.accounts():
+            state = "disabled" if a.disabled else "active"
+            factor = "second factor" if a.second_factor else "password only"
+            print(f"{a.name}\t{a.role.value}\t{a.unit or ''}\t{state}\t{factor}")
     finally:
         await store.close()
     return 0
@@ -267,6 +270,12 @@ async def _user_change(args: argparse.Namespace) -> int:
     try:
         if args.user_cmd == "sign-out":
             version = await store.end_sessions(args.name, "cli")
+        elif args.user_cmd == "reset-second-factor":
+            version = (
+                await store.end_sessions(args.name, "cli")
+                if await store.remove_second_factor(args.name, "cli")
+                else None
+            )
         else:
             version = await store.set_disabled(args.name, args.user_cmd == "disable", "cli")
         state = await store.account_state(args.name)
@@ -275,7 +284,12 @@ async def _user_change(args: argparse.Namespace) -> int:
     if version is None or state is None:
         print(f"no user {args.name!r}", file=sys.stderr)
         return 1
-    done = {"disable": "disabled", "enable": "enabled", "sign-out": "signed out everywhere"}[args.user_cmd]
+    done = {
+        "disable": "disabled",
+        "enable": "enabled",
+        "sign-out": "signed out everywhere",
+        "reset-second-factor": "has no second factor now (it sets one up at its next sign-in), and is signed out",
+    }[args.user_cmd]
     url = _redis_url(args)
     redis = Redis.from_url(url, socket_connect_timeout=2)
     try:
@@ -332,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "intake":
         return asyncio.run(_intake(args))
     if args.cmd == "user":
-        if args.user_cmd in ("disable", "enable", "sign-out"):
+        if args.user_cmd in ("disable", "enable", "sign-out", "reset-second-factor"):
             return asyncio.run(_user_change(args))
         return asyncio.run(_user_add(args) if args.user_cmd == "add" else _user_list(args))
     return asyncio.run(_token(args))

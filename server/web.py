@@ -21,18 +21,21 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from server.api import principal
-from server.auth import Role
+from server.auth import Role, Scope
 from server.config import Settings
 
 __all__ = ["home_for", "web_routes"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
+_ANY_SCOPE = frozenset(Scope)
 _PAGES = {
     "/board/": _DESK,
     "/officer/": {Role.OFFICER},
     "/referral/": {Role.INTAKE_311, Role.ADMIN},
     # the intake dead-letter list: each role sees its own lane's (server/intake/deadletters.py)
     "/intake/": {Role.INTAKE_311, Role.SUPERVISOR, Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN},
+    "/admin/": {Role.ADMIN},  # accounts and their sessions (server/admin.py)
+    "/account/": set(Role),  # one's own second factor and sessions (server/account.py)
 }
 # Case staff have no page of their own yet: they enter complaints taken by phone on the portal.
 _HOMES = {
@@ -88,9 +91,11 @@ def _guarded(path: str, folder: str) -> Route:
 
     async def page(request: Request) -> Response:
         settings: Settings = request.app.state.ctx.settings
-        who = await principal(request)
+        who = await principal(request, scopes=_ANY_SCOPE)
         if who is None:
             return RedirectResponse(f"/signin/?next={quote(path, safe='')}", status_code=303)
+        if who.scope is Scope.ENROL and path != "/account/":
+            return RedirectResponse("/account/", status_code=303)  # a second factor to set up first
         if who.role not in _PAGES[path]:
             return RedirectResponse(home_for(who.role), status_code=303)
         return _page(settings, folder)
@@ -99,7 +104,9 @@ def _guarded(path: str, folder: str) -> Route:
 
 
 async def root(request: Request) -> Response:
-    who = await principal(request)
+    who = await principal(request, scopes=_ANY_SCOPE)
+    if who is not None and who.scope is Scope.ENROL:
+        return RedirectResponse("/account/", status_code=303)
     return RedirectResponse(home_for(who.role) if who else "/signin/", status_code=303)
 
 
@@ -151,6 +158,8 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/officer/", "officer"),
         _guarded("/referral/", "referral"),
         _guarded("/intake/", "intake"),
+        _guarded("/admin/", "admin"),
+        _guarded("/account/", "account"),
         Route("/api/me", me),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),

@@ -191,10 +191,6 @@ class RecordsStore:
             row = await cur.fetchone()
         return Principal(row[0], Role(row[1]), row[2], version=int(row[3])) if row else None
 
-    async def list_users(self) -> list[tuple[str, str, str | None]]:
-        async with self.db.execute("SELECT name, role, unit FROM users ORDER BY name") as cur:
-            return [(r[0], r[1], r[2]) async for r in cur]
-
     async def set_disabled(self, name: str, disabled: bool, by: str) -> int | None:
         """Disable (ending every token of the account) or enable it. -> its token version; None: no account."""
         bump = 1 if disabled else 0
@@ -228,6 +224,79 @@ class RecordsStore:
         await self.db.commit()
         state = await self.account_state(name)
         return state[0] if state else None
+
+    # ---- second factors (server/second_factor.py) ---------------------------
+
+    async def second_factor(self, name: str) -> tuple[str | None, str | None, int] | None:
+        """(enrolled secret, secret being enrolled, last step used) of an account; None: no account."""
+        async with self.db.execute(
+            "SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE name=?", (name,)
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0], row[1], int(row[2])) if row else None
+
+    async def start_second_factor(self, name: str, secret: str) -> None:
+        """Keep a secret being enrolled (it counts once a code from it is confirmed)."""
+        await self.db.execute("UPDATE users SET totp_pending=? WHERE name=?", (secret, name))
+        await self.db.commit()
+
+    async def enrol_second_factor(self, name: str, step: int, recovery: list[str]) -> None:
+        """The secret being enrolled becomes the account's, with new recovery codes (their hashes)."""
+        await self.db.execute(
+            "UPDATE users SET totp_secret=totp_pending, totp_pending=NULL, totp_last_step=? WHERE name=?",
+            (step, name),
+        )
+        await self._replace_recovery_codes(name, recovery)
+        await self.audit(name, "second_factor.enrol", name, commit=False)
+        await self.db.commit()
+
+    async def take_step(self, name: str, step: int) -> bool:
+        """Use a TOTP step: False if it (or a later one) was used already, by this request or another."""
+        cur = await self.db.execute(
+            "UPDATE users SET totp_last_step=? WHERE name=? AND totp_last_step < ?", (step, name, step)
+        )
+        await self.db.commit()
+        return bool(cur.rowcount)
+
+    async def use_recovery_code(self, name: str, code_hash: str) -> bool:
+        cur = await self.db.execute(
+            "UPDATE recovery_codes SET used_at=? WHERE user=? AND code_hash=? AND used_at IS NULL",
+            (int(time.time() * 1000), name, code_hash),
+        )
+        if cur.rowcount:
+            await self.audit(name, "second_factor.recovery_code", name, commit=False)
+        await self.db.commit()
+        return bool(cur.rowcount)
+
+    async def replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
+        await self._replace_recovery_codes(name, recovery)
+        await self.audit(name, "second_factor.recovery_codes", name, commit=False)
+        await self.db.commit()
+
+    async def _replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
+        now = int(time.time() * 1000)
+        await self.db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+        await self.db.executemany(
+            "INSERT INTO recovery_codes(user, code_hash, made_at) VALUES (?,?,?)", [(name, h, now) for h in recovery]
+        )
+
+    async def recovery_codes_left(self, name: str) -> int:
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user=? AND used_at IS NULL", (name,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def remove_second_factor(self, name: str, by: str) -> bool:
+        """Remove an account's second factor (its owner, or an admin resetting a lost phone)."""
+        cur = await self.db.execute("UPDATE users SET totp_secret=NULL, totp_pending=NULL WHERE name=?", (name,))
+        if cur.rowcount == 0:
+            await self.db.rollback()
+            return False
+        await self.db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+        await self.audit(by, "second_factor.remove", name, commit=False)
+        await self.db.commit()
+        return True
 
     # ---- sessions (the tokens sign-ins made) --------------------------------
 

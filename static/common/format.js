@@ -38,3 +38,15 @@ export const STATUS_LABEL = {
 export function statusLabel(status) {
   return STATUS_LABEL[status] || status;
 }
+
+/** A browser's User-Agent in a few words: "Chrome 156 on Linux", "Safari on iPhone". */
+export function browserName(agent) {
+  if (!agent) return "-";
+  const os = /iPhone|iPad/.test(agent) ? "iPhone" : /Android/.test(agent) ? "Android" : /Windows/.test(agent)
+    ? "Windows" : /Mac OS X/.test(agent) ? "Mac" : /Linux/.test(agent) ? "Linux" : "";
+  const found = agent.match(/(Edg|Firefox|Chrome|HeadlessChrome|Version)\/(\d+)/);
+  let name = found ? { Edg: "Edge", Version: "Safari", HeadlessChrome: "Chrome" }[found[1]] || found[1] : "";
+  if (name && found && name !== "Safari") name += ` ${found[2]}`;
+  if (!name) return agent.slice(0, 40);
+  return os ? `${name} on ${os}` : name;
+}

@@ -1,0 +1,183 @@
+"""Signing in and out: a password, then (where the account has one) a second factor.
+
+``POST /api/login`` takes a user name and password. Then one of three:
+
+- no second factor, and the role does not need one: signed in (a token in
+  the answer and in an HttpOnly cookie);
+- the account has a second factor: the answer holds a ``challenge`` (good for
+  five minutes, for nothing but the next step) and no token; ``POST
+  /api/login/second-factor`` with the challenge and a code (or a recovery
+  code) signs in;
+- the role needs a second factor (``SECOND_FACTOR_ROLES``) and none is set
+  up: signed in with a token good only for the account page
+  (``Scope.ENROL``), which sends the user to enrol one.
+
+Attempts are limited per client address (passwords) and per account
+(second-factor codes), on every hub together.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.api import principal
+from server.auth import COOKIE_NAME, SECOND_FACTOR_ROLES, Principal, Scope
+from server.bodies import read_json
+from server.intake.doors import client_address
+from server.ratelimit import SharedLimit
+from server.second_factor import code_hash, matching_step
+
+__all__ = ["SignInLimits", "signed_in", "signin_routes"]
+
+_MAX_BODY = 4096
+_CHALLENGE = "dispatch-hub:second-factor"  # the audience of a challenge: no other check accepts it
+CHALLENGE_S = 300
+
+
+class _Login(msgspec.Struct, forbid_unknown_fields=True):
+    user: Annotated[str, msgspec.Meta(max_length=200)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class _SecondFactor(msgspec.Struct, forbid_unknown_fields=True):
+    challenge: Annotated[str, msgspec.Meta(max_length=2048)]
+    code: Annotated[str, msgspec.Meta(max_length=40)]
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLimits:
+    passwords: SharedLimit  # per client address: a burst of 10, then one every 6 s
+    codes: SharedLimit  # per account: 5 codes, then one every 30 s
+
+    @classmethod
+    def make(cls, redis: Redis) -> SignInLimits:
+        return cls(SharedLimit(redis, "login", 1 / 6, 10), SharedLimit(redis, "second-factor", 1 / 30, 5))
+
+
+def _challenge(secret: str, who: Principal) -> str:
+    now = int(time.time())
+    claims = {"aud": _CHALLENGE, "sub": who.user, "ver": who.version, "iat": now, "exp": now + CHALLENGE_S}
+    return jwt.encode({**claims, "jti": uuid.uuid4().hex}, secret, algorithm="HS256")
+
+
+def _challenged(secret: str, challenge: str) -> tuple[str, int] | None:
+    """(user, token version) of a challenge still good."""
+    try:
+        claims = jwt.decode(challenge, secret, algorithms=["HS256"], audience=_CHALLENGE)
+        return str(claims["sub"]), int(claims["ver"])
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+        return None
+
+
+async def login(request: Request) -> Response:
+    """Exchange a user name and password for a token, or for a second-factor challenge."""
+    ctx = request.app.state.ctx
+    wait = await ctx.login_limits.passwords.take(client_address(request))
+    if wait:
+        return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
+    creds = await read_json(request, _Login, _MAX_BODY)
+    who = await ctx.store.check_password(creds.user, creds.password)
+    if who is None:
+        await ctx.store.audit(creds.user[:64], "login.failed")
+        return JSONResponse({"error": "user name or password is wrong"}, status_code=401)
+    factor = await ctx.store.second_factor(who.user)
+    if factor is not None and factor[0] is not None:
+        await ctx.store.audit(who.user, "login.password")
+        return JSONResponse(
+            {
+                "user": who.user,
+                "second_factor": "required",
+                "challenge": _challenge(ctx.settings.secret, who),
+                "expires_in": CHALLENGE_S,
+            }
+        )
+    await ctx.store.audit(who.user, "login")
+    if who.role in SECOND_FACTOR_ROLES:
+        return await signed_in(request, who, "password", Scope.ENROL)
+    return await signed_in(request, who, "password")
+
+
+async def second_factor(request: Request) -> Response:
+    """The second step: a challenge from the first, and a code from the authenticator (or a recovery code)."""
+    ctx = request.app.state.ctx
+    ask = await read_json(request, _SecondFactor, _MAX_BODY)
+    found = _challenged(ctx.settings.secret, ask.challenge)
+    if found is None:
+        return JSONResponse({"error": "the sign-in took too long; enter your password again"}, status_code=401)
+    user, version = found
+    wait = await ctx.login_limits.codes.take(user)
+    if wait:
+        return JSONResponse({"error": f"too many codes tried; retry in {wait:.0f}s"}, status_code=429)
+    who = await ctx.store.get_user(user)
+    factor = await ctx.store.second_factor(user)
+    if who is None or who.version != version or factor is None or factor[0] is None:
+        return JSONResponse({"error": "this sign-in is no longer good; enter your password again"}, status_code=401)
+    secret, _, last_step = factor
+    step = matching_step(secret, ask.code, time.time(), last_step)
+    if step is not None and await ctx.store.take_step(user, step):
+        via = "second_factor"
+    elif not ask.code.strip().isdigit() and await ctx.store.use_recovery_code(user, code_hash(user, ask.code)):
+        via = "recovery_code"
+    else:
+        await ctx.store.audit(user, "login.second_factor_failed")
+        return JSONResponse({"error": "that code is not right (or was used already); try the next one"}, 401)
+    await ctx.store.audit(user, "login", detail=via)
+    return await signed_in(request, who, via)
+
+
+async def signed_in(
+    request: Request, who: Principal, via: str, scope: Scope = Scope.FULL, extra: dict[str, object] | None = None
+) -> Response:
+    """A new token for ``who`` (recorded as a session), in the answer (with ``extra``) and in an
+    HttpOnly cookie."""
+    ctx = request.app.state.ctx
+    token, issued = await ctx.tokens.issue(
+        who, via, client_address(request), request.headers.get("user-agent", ""), scope
+    )
+    body: dict[str, object] = {"user": who.user, "role": who.role.value, "unit": who.unit, "token": token}
+    if scope is Scope.ENROL:
+        body |= {"scope": scope.value, "next": "/account/"}
+    resp = JSONResponse(body | (extra or {}), headers={"Cache-Control": "no-store"})
+    resp.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=max(1, int((issued.expires_at or 0) - time.time())),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return resp
+
+
+async def logout(request: Request) -> Response:
+    """Sign out: this token is revoked on every hub (and the cookie removed)."""
+    ctx = request.app.state.ctx
+    who = await principal(request, scopes=frozenset(Scope))
+    if who is not None:
+        try:
+            await ctx.tokens.sign_out(who, who.user)
+        except (RedisError, OSError):  # kept in the records store; hubs check it there while Redis is away
+            pass
+        await ctx.store.audit(who.user, "logout")
+    resp = JSONResponse({"ok": True})
+    resp.delete_cookie(COOKIE_NAME)
+    return resp
+
+
+def signin_routes() -> list[Route]:
+    return [
+        Route("/api/login", login, methods=["POST"]),
+        Route("/api/login/second-factor", second_factor, methods=["POST"]),
+        Route("/api/logout", logout, methods=["POST"]),
+    ]
