@@ -18,6 +18,7 @@ from protocol.state import Incident
 
 __all__ = [
     "COMMAND_ROLES",
+    "OPEN311_DETAIL_ROLES",
     "SECOND_FACTOR_ROLES",
     "TOPIC_ROLES",
     "AuthError",
@@ -102,6 +103,11 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
 # Roles that must sign in with a second factor (server/second_factor.py): they see case files,
 # or manage the accounts that do. Others may set one up.
 SECOND_FACTOR_ROLES = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN})
+
+# Who may read what a 311 caller said and what staff wrote back (Open311 GET's description and
+# full status notes): 311 staff, and the desk that worked the call. Others, officers among them,
+# get what the public gets; a 311 system's API key shows them too.
+OPEN311_DETAIL_ROLES = frozenset({Role.INTAKE_311, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 
 # Commands an officer may only send for the unit bound to its token.
 OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic", "unit.ack", "unit.checkin"})

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from server.auth import Principal, Role, issue_token
-from server.config import Settings
+from server.config import PRIVATE_UMASK, Settings
 from server.records.store import RecordsStore, UserExists
 
 __all__ = ["main"]
@@ -324,6 +324,7 @@ async def _token(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)  # the records, Valkey's files and the keys are for this user alone
     args = _parser().parse_args(argv)
     if args.cmd == "serve":
         from server.runner import serve

@@ -12,7 +12,20 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "key_file"]
+__all__ = ["PRIVATE_UMASK", "Settings", "key_file", "private_dir"]
+
+# What the hub and its commands create is for their own user alone: the records (password hashes,
+# complaints, callers' details), Valkey's append-only file, the keys. Set by `dispatch` at start.
+PRIVATE_UMASK = 0o077
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and its parents) if missing, and let only this user into it (0700): files
+    inside that an older version left readable by others are then out of their reach too."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
 
 
 def key_file(data_dir: Path, name: str) -> str:
@@ -20,7 +33,7 @@ def key_file(data_dir: Path, name: str) -> str:
     path = data_dir / name
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     # Written whole, then linked into place: processes starting together all read the one that won.
     tmp = data_dir / f".{name}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -124,7 +137,7 @@ class Settings:
 
     def resolved(self) -> Settings:
         """With data_dir absolute and the signing secret filled in."""
-        data_dir = self.data_dir.resolve()
+        data_dir = private_dir(self.data_dir.resolve())
         secret = self.secret or os.environ.get("DISPATCH_SECRET", "") or key_file(data_dir, "secret.key")
         if len(secret) < 32:
             raise ValueError("the token secret (DISPATCH_SECRET) must be at least 32 characters")

@@ -31,7 +31,7 @@ from uvicorn.supervisors import Multiprocess, multiprocess
 
 from protocol.limits import MAX_FRAME_BYTES
 from server.auth import Principal, Role, issue_token
-from server.config import Settings
+from server.config import PRIVATE_UMASK, Settings
 from server.logs import configure_logging, log_config
 from server.reception import HubHttpProtocol
 from server.valkey import EmbeddedValkey, _die_with_parent
@@ -249,6 +249,7 @@ def _raise_file_limit() -> None:
 
 
 def serve(settings: Settings, demo: bool = False) -> None:
+    os.umask(PRIVATE_UMASK)  # its children (Valkey, the intake workers) too
     configure_logging(settings.log_level)
     _raise_file_limit()
     signal.signal(signal.SIGTERM, _exit_on_term)

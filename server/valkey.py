@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from server.config import private_dir
+
 __all__ = ["EmbeddedValkey", "ValkeyStartError", "valkey_binary"]
 
 log = logging.getLogger("dispatch.valkey")
@@ -161,7 +163,7 @@ class EmbeddedValkey:
 
     def start(self) -> None:
         """Start the server and its supervisor thread; returns once it answers PING."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         ready = threading.Event()
         failure: list[BaseException] = []
 

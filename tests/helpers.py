@@ -174,6 +174,7 @@ def start_hub_process(
     workers: int = 1,
     test_secret: bool = True,
     env: dict[str, str] | None = None,
+    umask: int | None = None,
 ) -> HubProcess:
     """`dispatch serve` as a process; with test_secret, tokens from test_token() are valid for it."""
     port = port or free_port()
@@ -189,7 +190,7 @@ def start_hub_process(
     if redis_url:
         cmd += ["--redis-url", redis_url]
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, umask=umask or -1)
     return HubProcess(proc, port, data_dir, log_path)
 
 

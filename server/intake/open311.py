@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from protocol.state import Incident
 from server.api import principal
-from server.auth import Role
+from server.auth import OPEN311_DETAIL_ROLES, Role
 from server.bodies import BodyError, bounded
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
@@ -437,9 +437,11 @@ async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int 
     ctx = request.app.state.ctx
     zone = doors.policy.complaints.timezone
     who = await principal(request)
-    # Descriptions may name people: only for signed-in staff and holders of a valid key.
+    # Descriptions and staff notes may name people: only for the roles allowed and holders of a valid key.
     key = request.query_params.get("api_key", "")
-    show_description = who is not None or (bool(key) and await _api_key_name(doors, store, key) is not None)
+    show_description = (who is not None and who.role in OPEN311_DETAIL_ROLES) or (
+        bool(key) and await _api_key_name(doors, store, key) is not None
+    )
     out = []
     sql = f"{_SELECT} {where} ORDER BY s.requested_at DESC LIMIT ?"
     async with store.db.execute(sql, (*args, limit)) as cur:

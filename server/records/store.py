@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from protocol.codec import event_decoder
 from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
 from server.auth import Principal, Role
+from server.config import private_dir
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
 
@@ -95,7 +96,7 @@ class RecordsStore:
         return self._db
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         self._db = await aiosqlite.connect(self.path, timeout=30)
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")

@@ -178,6 +178,13 @@ async def test_a_referral_becomes_a_call_and_its_closing_flows_back_to_311(
         keyed = (await http.get(f"{V2}/requests/{request_id}.json", params={"api_key": key})).json()[0]
         assert keyed["description"] == "Party with a sound system on the balcony"
         assert keyed["status_notes"] == "Closed: citation issued. Owner ticketed."
+        # nor to signed-in roles the permission table does not name: an officer, case staff
+        for role, unit in ((Role.OFFICER, "PO99"), (Role.CASE_COORDINATOR, None)):
+            signed = {"authorization": f"Bearer {hub.token('x', role, unit)}"}
+            for got in (await http.get(f"{V2}/requests.json", headers=signed)).json():
+                assert (got["description"], got["status_notes"]) == (None, "Closed: citation issued."), role
+        desk = {"authorization": f"Bearer {hub.token('dee')}"}
+        assert (await http.get(f"{V2}/requests.json", headers=desk)).json()[0]["description"] == form["description"]
 
 
 async def test_a_referral_for_a_business_area_becomes_an_information_request(

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import stat
 from pathlib import Path
 
 import httpx
@@ -180,5 +181,24 @@ def test_health_goes_red_when_valkey_dies_and_green_after_restart(tmp_path: Path
         hub.wait_healthy(30)
         assert valkey_pids(data) and valkey_pids(data) != [pid]
         assert "VALKEY DOWN" in hub.log()
+    finally:
+        hub.stop()
+
+
+def test_the_data_dir_and_its_files_are_for_the_hubs_user_alone(tmp_path: Path) -> None:
+    """Started under a permissive umask, the hub keeps its data dir 0700 and writes its records,
+    keys and Valkey's append-only file readable by its own user only."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)  # as an older version left it
+    hub = start_hub_process(data, env={"DISPATCH_INTAKE_WORKERS": "0"}, umask=0o022)
+    try:
+        hub.wait_healthy()
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        made = [p for p in data.rglob("*") if p.is_file() and not p.name.startswith("hub-")]
+        names = {p.name for p in made}
+        assert {"records.sqlite3", "status-code.key"} <= names and any("appendonly" in n for n in names), names
+        readable = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in made if p.stat().st_mode & 0o077}
+        assert readable == {}
     finally:
         hub.stop()
