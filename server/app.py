@@ -12,11 +12,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +38,7 @@ from server.bodies import BodyError
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
+from server.guards import NoStore, SameOriginGuard, allowed_hosts, same_origin
 from server.hub import Hub
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
@@ -121,9 +125,8 @@ def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
     origin = ws.headers.get("origin")
     if origin is None:
         return True
-    allowed = {o.strip().rstrip("/") for o in settings.allowed_origins.split(",") if o.strip()}
-    host = ws.headers.get("host", "")
-    return origin.rstrip("/") in allowed or origin.split("://", 1)[-1] == host
+    extra = frozenset(o.strip().rstrip("/") for o in settings.allowed_origins.split(",") if o.strip())
+    return same_origin(origin, ws.headers.get("host", ""), extra)
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
@@ -145,19 +148,28 @@ async def ws_endpoint(ws: WebSocket) -> None:
     await session.run()
 
 
+async def _ws_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    await ws_endpoint(WebSocket(scope, receive=receive, send=send))
+
+
 class HubApp(Starlette):
     """Starlette, with ``/ws`` served past its middleware and router.
 
     A board's connection lives for a whole shift, and every layer it passes
     through stays on its stack all that time (about 5 KiB per connection for
     the error and exception layers, the router and a second WebSocket object).
-    ``ws_endpoint`` answers its own errors, so it is called directly.
+    ``ws_endpoint`` answers its own errors, so it is called directly, behind
+    the one check it needs first: the Host (``TrustedHostMiddleware``).
     """
+
+    def __init__(self, *, hosts: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ws = TrustedHostMiddleware(_ws_asgi, allowed_hosts=hosts, www_redirect=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/ws":
             scope["app"] = self
-            await ws_endpoint(WebSocket(scope, receive=receive, send=send))
+            await self._ws(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -312,6 +324,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         archiving = asyncio.create_task(archiver.run(), name="archiver")
         timing = asyncio.create_task(timers.run(), name="timers")
         log.info("hub ready redis=%s records=%s", settings.redis_url, settings.db_path)
+        log.info("answering to Host %s (set DISPATCH_ALLOWED_HOSTS for others)", ", ".join(hosts))
         try:
             yield
         finally:
@@ -326,7 +339,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await _step("redis client", redis.aclose())
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
 
+    hosts = allowed_hosts(settings.allowed_hosts, settings.host)
     app = HubApp(
+        hosts=hosts,
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
+            Middleware(SameOriginGuard, extra_origins=settings.allowed_origins),
+            Middleware(NoStore),
+        ],
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics),

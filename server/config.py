@@ -93,7 +93,8 @@ class Settings:
     position_tick_s: float = 0.1  # positions are batched per tick
     radio_snapshot: int = 200  # radio entries in a snapshot
     redis_connections: int = 64  # per hub process
-    allowed_origins: str = ""  # comma-separated extra origins allowed to open /ws from a browser
+    allowed_origins: str = ""  # comma-separated extra origins whose pages may use the sign-in cookie
+    allowed_hosts: str = ""  # Host names answered (comma-separated, * for any); empty: the listening address's
     policy_file: str = ""  # empty: DATA_DIR/policy.toml if it exists, else the defaults
     # browser clients: map tiles ({z}/{x}/{y} URL; empty draws the service area on a plain canvas)
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -447,7 +447,7 @@ class Session:
     def _forget_handshake(self) -> None:
         """Let go of the handshake's headers and cookies: read only to authenticate, and
         a few KiB on each of thousands of idle connections."""
-        self.ws.scope["headers"] = []
+        self.ws.scope["headers"].clear()  # in place: the host check up the stack holds the same list
         for cached in ("_headers", "_cookies"):
             self.ws.__dict__.pop(cached, None)
 
