@@ -48,7 +48,15 @@ async def make_worker(
         REFERRALS.name: ReferralFiler(store, policy, desk),
     }
     idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
-    return IntakeWorker(redis, store, filers, consumer=consumer, claim_idle_ms=idle, block_ms=block_ms)
+    return IntakeWorker(
+        redis,
+        store,
+        filers,
+        consumer=consumer,
+        claim_idle_ms=idle,
+        block_ms=block_ms,
+        attachments=settings.attachments_dir,
+    )
 
 
 async def run(settings: Settings) -> None:

@@ -1,5 +1,11 @@
 """Files sent with a complaint: bounded in number and size, checked by their first bytes,
-kept once by content (named by SHA-256) in DATA_DIR/attachments."""
+kept once by content (named by SHA-256) in DATA_DIR/attachments.
+
+Files are kept only for a submission the door takes: one refused (its id used
+before for other answers) leaves nothing behind, and neither does one that
+could not be queued. What a crash leaves between keeping a file and queueing
+its submission is swept later (``sweep_orphans``): a file that no complaint,
+queued entry or dead letter names, once it is a day old."""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["KINDS", "AttachmentRef", "Checked", "keep_uploads", "read_uploads", "sniff"]
+__all__ = ["KINDS", "AttachmentRef", "Checked", "discard", "keep_uploads", "read_uploads", "sniff", "sweep_orphans"]
 
 
 class AttachmentRef(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,18 +54,24 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\- ]", "_", base)[:120] or "attachment"
 
 
-def _store(data: bytes, folder: Path) -> str:
+def _path(folder: Path, digest: str) -> Path:
+    return folder / digest[:2] / digest
+
+
+def _store(data: bytes, folder: Path) -> tuple[str, bool]:
+    """Keep ``data`` under its SHA-256. -> (digest, whether this call made the file)."""
     digest = hashlib.sha256(data).hexdigest()
-    target = folder / digest[:2] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    return digest
+    target = _path(folder, digest)
+    if target.exists():
+        return digest, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    return digest, True
 
 
 Checked = list[tuple[bytes, str, str]]  # data, safe name, type
@@ -85,10 +97,39 @@ async def read_uploads(uploads: list[Any], most: int, max_bytes: int) -> tuple[C
     return checked, errors
 
 
-async def keep_uploads(checked: Checked, folder: Path) -> list[AttachmentRef]:
-    """Keep checked files, once each by content. -> their references."""
-    refs = []
+async def keep_uploads(checked: Checked, folder: Path) -> tuple[list[AttachmentRef], list[str]]:
+    """Keep checked files, once each by content. -> their references, and the digests of the files
+    this call made (what ``discard`` removes if the submission is not queued after all)."""
+    refs, made = [], []
     for data, name, kind in checked:
-        digest = await asyncio.to_thread(_store, data, folder)
+        digest, new = await asyncio.to_thread(_store, data, folder)
         refs.append(AttachmentRef(digest, name, kind, len(data)))
-    return refs
+        if new:
+            made.append(digest)
+    return refs, made
+
+
+def discard(folder: Path, digests: list[str]) -> None:
+    """Remove files ``keep_uploads`` made for a submission that was not queued."""
+    for digest in digests:
+        _path(folder, digest).unlink(missing_ok=True)
+
+
+def sweep_orphans(folder: Path, named: set[str], now: float, older_than_s: float) -> list[str]:
+    """Remove kept files that nothing names (``named``: the digests complaints, queued entries
+    and dead letters hold), once older than ``older_than_s``. -> the digests removed."""
+    removed: list[str] = []
+    if not folder.exists():
+        return removed
+    for path in folder.glob("??/*"):
+        digest = path.name
+        if len(digest) != 64 or digest in named:
+            continue
+        try:
+            if now - path.stat().st_mtime < older_than_s:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(digest)
+    return removed

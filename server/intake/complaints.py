@@ -27,7 +27,7 @@ from starlette.routing import Route
 from server.api import principal
 from server.auth import Role
 from server.bodies import JSON, BodyError, bounded, decode_json, read_json
-from server.intake.attachments import AttachmentRef, Checked, keep_uploads, read_uploads
+from server.intake.attachments import AttachmentRef, Checked, discard, keep_uploads, read_uploads
 from server.intake.clocks import due_at
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import COMPLAINTS, KeyReused
@@ -329,9 +329,19 @@ async def submit(request: Request) -> Response:
         "attachments": "[]",
         "body": body.decode(),
     }
+    reused = _problem(
+        "An earlier send of this form reached us with different answers. Press Send again to send these"
+        " answers as a new file, or call us to add to the first one.",
+        409,
+    )
+    if await doors.door.reused(COMPLAINTS, complaint.submission_id, content):
+        doors.count("complaint", "refused")
+        return reused  # refused before any file is kept
+    folder = doors.settings.attachments_dir
+    made: list[str] = []
     try:
-        if uploads:  # kept only now that the submission will be queued
-            attachments = await keep_uploads(uploads, doors.settings.attachments_dir)
+        if uploads:
+            attachments, made = await keep_uploads(uploads, folder)
             fields["attachments"] = msgspec.json.encode(attachments).decode()
         submitted = await doors.door.submit(
             COMPLAINTS,
@@ -342,13 +352,13 @@ async def submit(request: Request) -> Response:
             receipt=fields["code_hash"],
             content=content,
         )
-    except KeyReused:
+    except KeyReused:  # another send with this id got there between the check and now
+        discard(folder, made)
         doors.count("complaint", "refused")
-        return _problem(
-            "An earlier send of this form reached us with different answers. Press Send again to send these"
-            " answers as a new file, or call us to add to the first one.",
-            409,
-        )
+        return reused
+    except BaseException:
+        discard(folder, made)  # not queued: nothing may stay behind for it
+        raise
     doors.count("complaint", "queued" if submitted.new else "repeated")
     return JSONResponse(
         {

@@ -106,6 +106,10 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:32]
+
+
 class Door:
     """``floor(lane)``: the highest reference filed in the records store, asked for when
     Redis has lost a lane's counter, so that no reference is handed out twice."""
@@ -130,8 +134,7 @@ class Door:
         """Queue one submission once per ``key``. -> its reference, and whether it is new.
 
         ``content`` identifies what was submitted: the same key with other content raises KeyReused."""
-        digest = hashlib.sha256(content).hexdigest()[:32]
-        args: list[Any] = [DOOR_TTL_S, prefix, width, receipt, digest]
+        args: list[Any] = [DOOR_TTL_S, prefix, width, receipt, _digest(content)]
         for name, value in fields.items():
             args += [name, value]
         keys = [lane.door(key), lane.seq, lane.stream, lane.receipts]
@@ -147,6 +150,15 @@ class Door:
     async def seen(self, lane: IntakeStream, key: str) -> bool:
         """Was this key queued before (a resend)?"""
         return bool(await self.redis.exists(lane.door(key)))
+
+    async def reused(self, lane: IntakeStream, key: str, content: bytes) -> str | None:
+        """The reference of an earlier submission with this key and *other* content (what submit
+        would refuse with KeyReused), asked before anything is kept for this one."""
+        prior = await self.redis.get(lane.door(key))
+        if prior is None:
+            return None
+        ref, _, digest = _s(prior).rpartition("|")
+        return ref if digest != _digest(content) else None
 
     async def raise_floor(self, lane: IntakeStream, floor: int) -> None:
         await self._floor(keys=[lane.seq], args=[floor])

@@ -22,13 +22,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from server.consumers import consumer_name, dead_local_consumers
-from server.intake.lane import GROUP, INTAKE_STREAMS, IntakeStream
+from server.intake.attachments import sweep_orphans
+from server.intake.lane import COMPLAINTS, GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.store import RecordsStore
 
 __all__ = ["AlreadyReplayed", "Entry", "Filer", "IntakeWorker", "Malformed", "replay_dead_letter"]
@@ -118,6 +121,8 @@ class IntakeWorker:
         claim_idle_ms: int = 30_000,
         max_attempts: int = 5,
         block_ms: int = 1000,
+        attachments: Path | None = None,
+        orphan_age_s: float = 86_400.0,
     ) -> None:
         self.redis = redis
         self.store = store
@@ -127,6 +132,8 @@ class IntakeWorker:
         self.claim_idle_ms = claim_idle_ms
         self.max_attempts = max_attempts
         self.block_ms = block_ms
+        self.attachments = attachments  # swept of files nothing names, about hourly
+        self.orphan_age_s = orphan_age_s
         self.filed = 0
         self.dead = 0
         self.beat = 0.0
@@ -271,6 +278,25 @@ class IntakeWorker:
                 log.warning("intake: took over from %s, which died", name)
         return total
 
+    # ---- orphan attachments -----------------------------------------------
+
+    async def sweep_attachments(self, folder: Path, older_than_s: float) -> int:
+        """Remove attachment files nothing names: no complaint, no queued entry, no dead letter.
+        -> how many. Only files older than ``older_than_s``, so none is taken from a submission
+        still on its way (a file is kept just before its entry is queued)."""
+        named = await self.store.attachment_digests()
+        entries: Any = await self.redis.xrange(COMPLAINTS.stream)
+        for _, fields in entries:
+            try:
+                for item in msgspec.json.decode(_fields(fields).get("attachments", "[]")):
+                    named.add(str(item["sha256"]))
+            except (msgspec.DecodeError, KeyError, TypeError):
+                continue
+        removed = await asyncio.to_thread(sweep_orphans, folder, named, time.time(), older_than_s)
+        if removed:
+            log.info("intake: removed %d attachment files no submission names", len(removed))
+        return len(removed)
+
     # ---- the loop ---------------------------------------------------------
 
     async def run_once(self, block_ms: int | None = None) -> int:
@@ -299,6 +325,7 @@ class IntakeWorker:
                 await self.reclaim_dead_local()
                 await self.reclaim()
                 retry_at = 0.0
+                sweep_at = time.monotonic() + 60.0
                 ticks = 0
                 while True:
                     await self.run_once()
@@ -306,6 +333,9 @@ class IntakeWorker:
                     now = time.monotonic()
                     if now >= retry_at:
                         retry_at = now + (5.0 if await self.retry_own() else 1.0)
+                    if self.attachments is not None and now >= sweep_at:
+                        sweep_at = now + 3600.0
+                        await self.sweep_attachments(self.attachments, self.orphan_age_s)
                     if ticks % 10 == 0:
                         await self.reclaim_dead_local()
                         await self.reclaim()

@@ -374,6 +374,23 @@ class RecordsStore:
             return None
         return Principal(row[0], Role(row[1]), row[2], version=int(row[4]))
 
+    # ---- intake ------------------------------------------------------------
+
+    async def attachment_digests(self) -> set[str]:
+        """The attachment files the records name: filed complaints', and dead letters' (replayable)."""
+        async with self.db.execute("SELECT sha256 FROM complaint_attachments") as cur:
+            named = {r[0] async for r in cur}
+        async with self.db.execute(
+            "SELECT fields FROM intake_dead_letters WHERE stream='complaints' AND replayed_at IS NULL"
+        ) as cur:
+            for (fields,) in await cur.fetchall():
+                try:
+                    for item in msgspec.json.decode(msgspec.json.decode(fields).get("attachments", "[]")):
+                        named.add(str(item["sha256"]))
+                except (msgspec.DecodeError, AttributeError, KeyError, TypeError):
+                    continue
+        return named
+
     # ---- audit ------------------------------------------------------------
 
     async def audit(self, actor: str, action: str, subject: str = "", detail: str = "", *, commit: bool = True) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -419,3 +422,54 @@ async def test_a_receipt_answers_until_filed_and_is_kept_for_a_dead_letter(
         still = await http.post("/api/complaints/status", json=ask)
         assert still.status_code == 200 and still.json()["stage"] == "received"
         assert await redis.hget(COMPLAINTS.receipts, sent["file_number"]) is not None
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _kept(hub: RunningHub) -> list[Path]:
+    return sorted(p for p in hub.settings.attachments_dir.glob("??/*") if p.is_file())
+
+
+async def test_refused_resends_leave_no_attachments_behind(hub: RunningHub) -> None:
+    """A complaint with a photo is kept once; four resends of its id with other answers and other
+    photos are refused (409) and keep nothing; a true resend keeps nothing new either."""
+    first = complaint(40)
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+
+        async def send(body: dict[str, Any], photo: bytes) -> int:
+            files = {"attachments": ("photo.png", photo, "image/png")}
+            r = await http.post("/api/complaints", data={"complaint": json.dumps(body)}, files=files)
+            return r.status_code
+
+        assert await send(first, PNG + b"first") == 201
+        assert len(_kept(hub)) == 1
+        for i in range(4):
+            assert await send(first | {"narrative": f"Changed answers, take {i}."}, PNG + bytes([i])) == 409
+        assert await send(first, PNG + b"first") == 200  # the same submission again: one file
+    assert len(_kept(hub)) == 1
+
+
+async def test_files_nothing_names_are_swept_once_a_day_old(hub: RunningHub, valkey: EmbeddedValkey) -> None:
+    """An attachment left by a crash (kept, never queued) goes once old; named ones stay, and so
+    do young orphans (their submission may still be on its way)."""
+    async with httpx.AsyncClient(base_url=hub.http) as http:
+        files = {"attachments": ("photo.png", PNG + b"named", "image/png")}
+        r = await http.post("/api/complaints", data={"complaint": json.dumps(complaint(41))}, files=files)
+        assert r.status_code == 201
+    folder = hub.settings.attachments_dir
+    orphans = []
+    for i in range(2):
+        digest = hashlib.sha256(b"orphan %d" % i).hexdigest()
+        path = folder / digest[:2] / digest
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"orphan %d" % i)
+        orphans.append(path)
+    old = time.time() - 2 * 86_400
+    for path in [*_kept(hub)]:
+        if path != orphans[1]:
+            os.utime(path, (old, old))
+    async with worker_running(hub, valkey.url) as worker:
+        removed = await worker.sweep_attachments(folder, 86_400)
+    assert removed == 1 and not orphans[0].exists() and orphans[1].exists()
+    assert len(_kept(hub)) == 2  # the named photo and the young orphan
