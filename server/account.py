@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import SECOND_FACTOR_ROLES, Principal, Scope
-from server.bodies import read_json
+from server.inputs import read_json
 from server.second_factor import code_hash, matching_step, new_recovery_codes, new_secret, provisioning_uri, qr_svg
 from server.signin import signed_in
 

@@ -7,17 +7,21 @@ or the HttpOnly cookie). Every read of an incident is in the audit trail.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from protocol.limits import MAX_ID
 from protocol.state import Alarm, Incident, Position, TrafficMode, UnitState
 from server.auth import COOKIE_NAME, AuthError, Principal, Role, Scope
 from server.eido import incident_to_eido
+from server.inputs import InputError, Ms, read_query
 from server.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
+from server.records.store import search_words
 from server.rules import ResponseRow, response_time_report, welfare_state
 
 __all__ = ["api_routes", "principal", "request_token"]
@@ -66,11 +70,22 @@ async def _desk(request: Request) -> Principal | JSONResponse:
     return who
 
 
-def _int_arg(request: Request, name: str) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    return int(raw)
+class RadioQuery(msgspec.Struct):
+    """``GET /api/radio``: words (full text), a unit, an incident, a time range (ms), how many."""
+
+    q: Annotated[str, Meta(max_length=200)] = ""
+    unit: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+    incident: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+    since: Ms | None = None
+    until: Ms | None = None
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 200
+
+
+class ReportQuery(msgspec.Struct):
+    """``GET /api/reports/response-times``: calls received in [since, until) (ms); the last 30 days by default."""
+
+    since: Ms | None = None
+    until: Ms | None = None
 
 
 async def board(request: Request) -> Response:
@@ -140,17 +155,12 @@ async def radio_search(request: Request) -> Response:
     who = await _desk(request)
     if isinstance(who, JSONResponse):
         return who
-    try:
-        entries = await request.app.state.ctx.store.search_radio(
-            text=request.query_params.get("q", "")[:200],
-            unit=request.query_params.get("unit") or None,
-            incident=request.query_params.get("incident") or None,
-            since=_int_arg(request, "since"),
-            until=_int_arg(request, "until"),
-            limit=_int_arg(request, "limit") or 200,
-        )
-    except ValueError as exc:
-        return JSONResponse({"error": f"bad query: {exc}"}, status_code=400)
+    ask = read_query(request, RadioQuery)
+    if ask.q and not search_words(ask.q):
+        raise InputError(400, "bad query: q has no words to search for")
+    entries = await request.app.state.ctx.store.search_radio(
+        text=ask.q, unit=ask.unit, incident=ask.incident, since=ask.since, until=ask.until, limit=ask.limit
+    )
     return JSONResponse({"entries": _to_builtins(entries)})
 
 
@@ -160,12 +170,12 @@ async def response_times(request: Request) -> Response:
     if isinstance(who, JSONResponse):
         return who
     ctx = request.app.state.ctx
+    ask = read_query(request, ReportQuery)
     now = int(time.time() * 1000)
-    try:
-        since = _int_arg(request, "since") or now - 30 * 86_400_000
-        until = _int_arg(request, "until") or now + 1
-    except ValueError as exc:
-        return JSONResponse({"error": f"bad query: {exc}"}, status_code=400)
+    until = now + 1 if ask.until is None else ask.until
+    since = until - 30 * 86_400_000 if ask.since is None else ask.since
+    if since >= until:
+        raise InputError(400, "bad query: since must be before until")
     rows = [ResponseRow(*r) for r in await ctx.store.response_rows(since, until)]
     return JSONResponse({"since": since, "until": until, **response_time_report(ctx.policy, rows)})
 

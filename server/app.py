@@ -34,12 +34,12 @@ from server.admin import admin_routes
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
 from server.api import api_routes
 from server.auth import AuthError, verify_token
-from server.bodies import BodyError
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
 from server.guards import NoStore, SameOriginGuard, allowed_hosts, same_origin
 from server.hub import Hub
+from server.inputs import InputError
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
 from server.intake.doors import IntakeDoors
@@ -81,7 +81,7 @@ class HubContext:
 
 async def body_error(request: Request, exc: Exception) -> Response:
     """A body the route cannot take (server/bodies.py), in the API's one error shape."""
-    assert isinstance(exc, BodyError)
+    assert isinstance(exc, InputError)
     return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
@@ -362,7 +362,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *web_routes(settings),
         ],
         lifespan=lifespan,
-        exception_handlers={BodyError: body_error},
+        exception_handlers={InputError: body_error},
     )
     app.state.schema = json_schema()
     app.state.reception = reception

@@ -27,6 +27,7 @@ __all__ = [
     "Scope",
     "may_command",
     "may_read",
+    "officer_on",
     "officer_sees",
     "issue_token",
     "verify_token",
@@ -141,6 +142,12 @@ def officer_sees(who: Principal) -> Callable[[Incident], bool] | None:
         return incident.created_by == who.user or any(a.unit == who.unit for a in incident.units)
 
     return sees
+
+
+def officer_on(who: Principal, incident: Incident) -> bool:
+    """Whether an officer's unit is (or was) on a call: the calls it may write to, by linking one
+    of its own new calls to them, say."""
+    return who.unit is not None and any(a.unit == who.unit for a in incident.units)
 
 
 def may_read(who: Principal, topic: str) -> bool:

@@ -28,7 +28,7 @@ from protocol.messages import (
     Recommendation,
 )
 from protocol.state import Assignment, Incident, Location, TimelineEntry
-from server.auth import Principal
+from server.auth import Principal, Role, officer_on
 from server.bus import Plan
 from server.geography import distance_m
 from server.live import INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
@@ -106,7 +106,7 @@ class IncidentDesk:
         """A new call. ``incident_id``: a given id (a 311 referral's), made at most once (else Conflict)."""
         if self._priority_for(cmd.call_type, cmd.priority) not in self.policy.priorities:
             raise CommandError(ErrorCode.INVALID_FRAME, f"priority {cmd.priority} is not in the policy")
-        others = [await self.live.incident(other) for other in dict.fromkeys(cmd.linked)]
+        others = [await self._linkable(who, other) for other in dict.fromkeys(cmd.linked)]
         now = now_ms()
         location = self._locate(cmd.location)
         incident = Incident(
@@ -154,6 +154,17 @@ class IncidentDesk:
         if location.district:
             result["district"] = location.district
         return INCIDENTS.name, offset, result
+
+    async def _linkable(self, who: Principal, incident_id: str) -> tuple[Incident, int]:
+        """A call a new one may be linked to: any open one for the desk; for an officer, only one its
+        unit is on, and the refusal is the same whether the call exists or not (no list of open ids
+        to be had by trying)."""
+        if who.role is not Role.OFFICER:
+            return await self.live.incident(incident_id)
+        found, version = await self.live.incident_or_none(incident_id)
+        if found is None or not officer_on(who, found):
+            raise CommandError(ErrorCode.FORBIDDEN, "an officer may link a new call only to calls its unit is on")
+        return found, version
 
     async def update(self, who: Principal, cmd: IncidentUpdate) -> Reply:
         async def attempt() -> Reply:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.api import _desk
-from server.bodies import read_json
+from server.inputs import read_json
 
 __all__ = ["office_routes", "route_request"]
 

@@ -14,7 +14,7 @@ for ever. Here every connection:
   ``max_headers``, counting the bytes that arrive before the head is complete,
   so a head that never ends is cut as soon as it is too long;
 - is closed once answered if its request body has not all arrived (a body the
-  route refused at its cap, ``server.bodies``), instead of reading the rest.
+  route refused at its cap, ``server.inputs``), instead of reading the rest.
 
 A head that shows a valid token (Bearer or the sign-in cookie) proves its
 connection; the app still checks every request in full (revocation, role).

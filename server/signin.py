@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import COOKIE_NAME, SECOND_FACTOR_ROLES, Principal, Scope
-from server.bodies import read_json
+from server.inputs import read_json
 from server.intake.doors import client_address
 from server.ratelimit import SharedLimit
 from server.second_factor import code_hash, matching_step

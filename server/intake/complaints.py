@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from server.api import principal
 from server.auth import Role
-from server.bodies import JSON, BodyError, bounded, decode_json, read_json
+from server.inputs import JSON, InputError, bounded, decode_json, read_json
 from server.intake.attachments import AttachmentRef, Checked, discard, keep_uploads, read_uploads
 from server.intake.clocks import due_at
 from server.intake.doors import IntakeDoors, client_address
@@ -252,7 +252,7 @@ async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], C
         if kind != JSON:
             return _problem(f"send the complaint as JSON ({JSON}) or as a multipart form", 415)
         return await read_json(request, dict[str, Any], limit), [], {}
-    except BodyError as exc:
+    except InputError as exc:
         if exc.status != 413:
             return _problem(f"the complaint could not be read: {exc.message}", exc.status)
         return _problem(
@@ -406,7 +406,7 @@ async def status(request: Request) -> Response:
         return _problem(f"Too many checks from your connection. Please try again in {_later(wait)}.", 429)
     try:
         ask = await read_json(request, _StatusAsk, 4096)
-    except BodyError as exc:
+    except InputError as exc:
         return _problem(
             f"send {{file_number, status_code}} as JSON: {exc.message}", 400 if exc.status == 422 else exc.status
         )

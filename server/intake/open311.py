@@ -28,7 +28,7 @@ from starlette.routing import Route
 from protocol.state import Incident
 from server.api import principal
 from server.auth import OPEN311_DETAIL_ROLES, Role
-from server.bodies import BodyError, bounded
+from server.inputs import InputError, bounded
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
 from server.intake.referrals import ReferralIn, request_status
@@ -360,7 +360,7 @@ async def _post(request: Request, fmt: str) -> Response:
     try:
         async with bounded(request, _FORM_MAX).form(max_files=0, max_fields=200, max_part_size=8192) as form:
             fields = _form_lists(form)
-    except BodyError as exc:
+    except InputError as exc:
         return errors(fmt, exc.status, [exc.message])
     except Exception as exc:
         if type(exc).__name__ in ("MultiPartException", "HTTPException"):

@@ -22,7 +22,7 @@ from server.config import private_dir
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
 
-__all__ = ["Account", "ArchivedEvent", "RecordsStore", "SessionRecord", "UserExists"]
+__all__ = ["Account", "ArchivedEvent", "RecordsStore", "SessionRecord", "UserExists", "search_words"]
 
 _hasher = PasswordHasher()
 _SESSION = "id, user, issued_at, expires_at, via, scope, address, agent, revoked_at, revoked_by"
@@ -69,6 +69,12 @@ class ArchivedEvent:
     by: str
     ts: int
     payload: bytes
+
+
+def search_words(text: str) -> str:
+    """Words of a radio search as a full-text query: each one quoted (FTS5's own syntax, its
+    operators and quotes, never reaches it), all of them required. Empty: nothing to search for."""
+    return " ".join(f'"{w}"' for w in text.replace('"', " ").split())
 
 
 def _statements(sql: str) -> list[str]:
@@ -458,9 +464,10 @@ class RecordsStore:
         """The radio log by time, unit, incident and words (full-text), newest first."""
         where: list[str] = []
         args: list[object] = []
-        if text:
+        words = search_words(text)
+        if words:
             where.append("r.seq IN (SELECT rowid FROM radio_fts WHERE radio_fts MATCH ?)")
-            args.append(" ".join(f'"{w}"' for w in text.replace('"', " ").split()))
+            args.append(words)
         for column, value in (("r.unit", unit), ("r.incident", incident)):
             if value:
                 where.append(f"{column} = ?")
@@ -475,7 +482,7 @@ class RecordsStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.at DESC, r.seq DESC LIMIT ?"
-        async with self.db.execute(sql, (*args, min(limit, 1000))) as cur:
+        async with self.db.execute(sql, (*args, max(1, min(limit, 1000)))) as cur:
             return [RadioEntry(channel=r[0], text=r[1], at=r[2], by=r[3], unit=r[4], incident=r[5]) async for r in cur]
 
     async def response_rows(self, since: int, until: int) -> list[tuple[int, str, int, int | None]]:

@@ -506,6 +506,18 @@ async def test_board_first_load_radio_search_and_response_report(hub: RunningHub
     p2 = report["by_priority"]["P2"]
     assert p2["calls"] == 1 and p2["dispatched"] == 1 and p2["within_target"] == 1.0
     assert (await api(hub, "/api/reports/response-times?since=abc")).status_code == 400
+    # What the search and the report cannot take is answered 400, with the parameter named.
+    for path in (
+        "/api/radio?limit=-1",
+        "/api/radio?limit=1001",
+        '/api/radio?q="',
+        "/api/radio?since=99999999999999999999999",
+        "/api/reports/response-times?until=99999999999999999999999",
+        "/api/reports/response-times?since=5&until=4",
+    ):
+        refused = await api(hub, path)
+        assert refused.status_code == 400 and refused.json()["error"].startswith("bad query"), path
+    assert "$.limit" in (await api(hub, "/api/radio?limit=-1")).json()["error"]
 
 
 async def test_review_fixes_for_the_call_life_cycle(hub: RunningHub, redis: aioredis.Redis) -> None:
@@ -686,3 +698,36 @@ async def test_officers_see_only_their_own_calls(hub: RunningHub) -> None:
         replayed = {e.payload.incident.id for e in await events(again, 2)}  # type: ignore[union-attr]
         assert replayed == seen and other not in replayed
         assert again.pending_frames() == 0
+
+
+async def test_an_officer_links_new_calls_only_to_calls_its_unit_is_on(hub: RunningHub) -> None:
+    """An officer's new call may be linked to a call its unit is on; linking to another open call, or
+    to an id that is not open, is refused alike (no telling which ids are open)."""
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        theirs = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="NOISE", location=DOWNTOWN))).result
+        mine = (await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))).result
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=mine["incident"], unit="U7"))  # type: ignore[index]
+    async with Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer:
+        refusals = []
+        for other in (theirs["incident"], "I000000-99999"):  # type: ignore[index]
+            with pytest.raises(CommandRejected) as info:
+                await officer.command(
+                    IncidentCreate(
+                        id=officer.next_id(), call_type="PARKING", location=DOWNTOWN, source="officer", linked=[other]
+                    )
+                )
+            refusals.append((info.value.code, info.value.error.message))
+        assert refusals[0] == refusals[1] and refusals[0][0] == "forbidden"
+        ok = await officer.command(
+            IncidentCreate(
+                id=officer.next_id(),
+                call_type="PARKING",
+                location=DOWNTOWN,
+                source="officer",
+                linked=[mine["incident"]],  # type: ignore[index]
+            )
+        )
+    linked, _ = await hub.ctx.hub.service.live.incident(mine["incident"])  # type: ignore[index]
+    untouched, _ = await hub.ctx.hub.service.live.incident(theirs["incident"])  # type: ignore[index]
+    assert linked.linked == [ok.result["incident"]] and untouched.linked == []  # type: ignore[index]
