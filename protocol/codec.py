@@ -2,7 +2,9 @@
 
 ``dispatch.v1.json`` uses text frames, ``dispatch.v1.msgpack`` binary frames.
 Decoding is typed: a frame that is not a valid ``ClientFrame`` raises
-``FrameError`` whose message names the path of what was wrong.
+``FrameError`` whose message names the path of what was wrong. A frame that
+is not JSON (or msgpack) at all, or is nested too deeply to read, raises its
+subclass ``UndecodableFrame``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import msgspec
 
 from protocol.events import Event
 from protocol.messages import ClientFrame, ServerFrame
+from protocol.refs import ref_of
 
 __all__ = [
     "DEFAULT_FORMAT",
     "Codec",
     "FrameError",
+    "UndecodableFrame",
     "WireFormat",
     "codec_for",
     "event_decoder",
@@ -37,6 +41,23 @@ DEFAULT_FORMAT = WireFormat.JSON
 
 class FrameError(ValueError):
     """A frame that does not decode to a known, valid message."""
+
+
+class UndecodableFrame(FrameError):
+    """A frame that is not JSON (or msgpack) at all, or is nested deeper than a decoder goes."""
+
+
+def _decode(decoder: Any, data: bytes | str) -> Any:
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise FrameError(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise UndecodableFrame(str(exc)) from None
+    except RecursionError:
+        # msgspec skips values it does not keep (a field before the `type` tag) by recursion,
+        # guarded by the interpreter's recursion limit: no frame of ours nests past a few levels.
+        raise UndecodableFrame("nested too deeply") from None
 
 
 class Codec:
@@ -61,16 +82,14 @@ class Codec:
         return self._enc.encode(frame)  # type: ignore[no-any-return]
 
     def decode_client(self, data: bytes | str) -> ClientFrame:
-        try:
-            return self._dec_client.decode(data)  # type: ignore[no-any-return]
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise FrameError(str(exc)) from None
+        return _decode(self._dec_client, data)  # type: ignore[no-any-return]
 
     def decode_server(self, data: bytes | str) -> ServerFrame:
-        try:
-            return self._dec_server.decode(data)  # type: ignore[no-any-return]
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise FrameError(str(exc)) from None
+        return _decode(self._dec_server, data)  # type: ignore[no-any-return]
+
+    def ref_of(self, data: bytes | str) -> str | None:
+        """The ``id`` of a frame that did not decode, if it has a usable one (protocol.refs)."""
+        return ref_of(data, self.binary)
 
 
 _CODECS = {fmt: Codec(fmt) for fmt in WireFormat}

@@ -200,10 +200,17 @@ class Hub:
                 return
         session.send_frame(Ack(ref=frame.id, result=offsets))
 
-    def unsubscribe(self, session: Session, topics: Iterable[str]) -> None:
-        for name in topics:
-            self.subs.get(name, {}).pop(session, None)
+    def unsubscribe(self, session: Session, topics: Iterable[str]) -> list[str]:
+        """Stop sending ``topics``. -> the names that are not topics (then nothing is changed, as
+        subscribe refuses them too)."""
+        names = list(topics)
+        unknown = [name for name in names if topic_named(name) is None]
+        if unknown:
+            return unknown
+        for name in names:
+            self.subs[name].pop(session, None)
             session.subs.pop(name, None)
+        return []
 
     async def _catch_up(self, session: Session, topic: Topic, wanted: TopicOffset) -> str:
         """Send what the session missed (or a snapshot), then let live frames through.

@@ -24,13 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
-from protocol.codec import Codec, FrameError
+from protocol.codec import Codec, FrameError, UndecodableFrame
 from protocol.codes import CloseCode, ErrorCode
-from protocol.limits import MAX_ID
 from protocol.messages import (
     COMMANDS,
     Ack,
@@ -56,7 +54,7 @@ __all__ = ["Session", "SessionState", "Subscription"]
 log = logging.getLogger("dispatch.session")
 
 Frame = str | bytes
-_MAX_BAD_FRAMES = 20  # undecodable frames in a row before close 1007
+_MAX_BAD_FRAMES = 20  # undecodable frames in a row before close 1007 (frames of the wrong shape do not count)
 
 
 class SessionState(enum.Enum):
@@ -238,13 +236,15 @@ class Session:
         )
         self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Start closing (idempotent); queued frames are dropped."""
+    def close(self, code: int, reason: str = "", *, flush: bool = False) -> None:
+        """Start closing (idempotent); queued frames are dropped, or with ``flush`` written first
+        (within a bound): the answer to the frame that closed the session gets through."""
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             return
         self.state = SessionState.CLOSING
-        self._drop_queued()
-        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason))
+        if not flush:
+            self._drop_queued()
+        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason, flush))
 
     def _drop_queued(self) -> None:
         self._urgent = self._normal = None
@@ -261,11 +261,17 @@ class Session:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(self._closing), timeout)
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str, flush: bool = False) -> None:
         if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
             with contextlib.suppress(BaseException):
                 await self._writer
+        if flush:
+            try:
+                await asyncio.wait_for(self._flush(), 2.0)
+            except Exception:
+                pass  # the peer is not reading: it gets the close code alone
+            self._drop_queued()
         # Bounded: a peer that never answers the close handshake must not hold the session.
         # The close frame waits behind what is buffered for a client that stopped reading;
         # one that does not read it within the bound is cut (it resumes when it reconnects).
@@ -307,6 +313,21 @@ class Session:
                 await send({"type": "websocket.send", key: data})
         self._urgent = self._normal = None
         self._writer = None  # before returning: a push from now on starts a new writer
+
+    async def _flush(self) -> None:
+        """Write what is queued (alarms first), for a session that is closing."""
+        key = "text" if self._text else "bytes"
+        for queue in (self._urgent, self._normal):
+            while queue:
+                item = queue.popleft()
+                data = item.data if type(item) is CatchUp else item
+                if self.outlet is not None:
+                    if not self.outlet.open():
+                        return
+                    self.outlet.write(data)  # type: ignore[arg-type]
+                    await self.outlet.drain()
+                else:
+                    await self.ws.send({"type": "websocket.send", key: data})
 
     def _writer_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self.state is not SessionState.OPEN:
@@ -372,11 +393,9 @@ class Session:
                     try:
                         frame = self.codec.decode_client(raw)
                     except FrameError as exc:
-                        bad += 1
-                        if bad > _MAX_BAD_FRAMES:
-                            self.close(CloseCode.INVALID_FRAME_DATA, "too many invalid frames")
+                        bad = self._invalid(raw, exc, bad)
+                        if bad < 0:
                             return None
-                        self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc)))
                         continue
                     if isinstance(frame, Hello):
                         try:
@@ -444,6 +463,22 @@ class Session:
                     await self._closing
             self.state = SessionState.CLOSED
 
+    def _invalid(self, raw: Frame, exc: FrameError, undecodable: int) -> int:
+        """Answer a frame that did not decode (invalid_frame, with its id when it has one; or
+        rate_limited, as it takes from the command rate too). -> the undecodable frames in a row
+        now, or -1 when there were too many and the session is closing 1007 (after the answer)."""
+        ref = self.codec.ref_of(raw)
+        wait = self._bucket.take(time.monotonic())
+        if wait:
+            self.send_frame(Error(ErrorCode.RATE_LIMITED, f"too many commands; retry in {wait:.2f}s", ref))
+        else:
+            self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc), ref))
+        run = undecodable + 1 if isinstance(exc, UndecodableFrame) else 0
+        if run > _MAX_BAD_FRAMES:
+            self.close(CloseCode.INVALID_FRAME_DATA, "too many undecodable frames", flush=True)
+            return -1
+        return run
+
     def _forget_handshake(self) -> None:
         """Let go of the handshake's headers and cookies: read only to authenticate, and
         a few KiB on each of thousands of idle connections."""
@@ -463,11 +498,9 @@ class Session:
             try:
                 frame = self.codec.decode_client(raw)
             except FrameError as exc:
-                bad += 1
-                if bad > _MAX_BAD_FRAMES:
-                    self.close(CloseCode.INVALID_FRAME_DATA, "too many invalid frames")
+                bad = self._invalid(raw, exc, bad)
+                if bad < 0:
                     return
-                self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc), _ref_of_raw(raw)))
                 continue
             bad = 0
             wait = self._bucket.take(time.monotonic())
@@ -487,26 +520,13 @@ class Session:
                     continue
                 await self.hub.subscribe(self, frame)
             elif isinstance(frame, Unsubscribe):
-                self.hub.unsubscribe(self, frame.topics)
-                self.send_frame(Ack(ref=frame.id))
+                unknown = self.hub.unsubscribe(self, frame.topics)
+                if unknown:
+                    self.send_frame(Error(ErrorCode.UNKNOWN_TOPIC, f"no topic {unknown[0]!r}", frame.id))
+                else:
+                    self.send_frame(Ack(ref=frame.id))
             elif isinstance(frame, COMMANDS):
                 self.send_frame(await self.hub.command(who, frame))
-
-
-class _IdOnly(msgspec.Struct):
-    id: Any = None
-
-
-def _ref_of_raw(raw: str | bytes) -> str | None:
-    """The id of a frame that failed validation, if it has a usable one: the error then answers it."""
-    try:
-        if isinstance(raw, str):
-            found = msgspec.json.decode(raw, type=_IdOnly).id
-        else:
-            found = msgspec.msgpack.decode(raw, type=_IdOnly).id
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return found if isinstance(found, str) and 0 < len(found) <= MAX_ID else None
 
 
 def _ref(frame: Any) -> str | None:

@@ -166,3 +166,93 @@ async def test_too_many_commands_are_rate_limited(
         codes = [(await _reply(ws)).get("code", "ack") for _ in range(8)]
         assert codes.count("rate_limited") >= 2
         assert await redis.xlen(RADIO_STREAM) == codes.count("ack")
+
+
+def _deep(depth: int = 1000) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"id":"x","text":' + _deep() + ',"type":"radio.append","channel":"m"}',  # before the type tag
+        '{"id":"x","location":{"address":' + _deep(3000) + '},"type":"incident.create","call_type":"N"}',
+        '{"type":"ping","id":"x","extra":' + '{"a":' * 1500 + "1" + "}" * 1500 + "}",
+        '{"zzz":' + _deep(5000) + ',"id":"x","type":"ping"}',
+    ],
+    ids=["array-before-tag", "inside-a-field", "deep-object", "deep-before-id"],
+)
+async def test_deeply_nested_frames_are_answered_with_their_ref(hub: RunningHub, frame: str) -> None:
+    """A small frame nested thousands of levels deep, in any field: answered invalid_frame with its id,
+    the connection open, nothing logged as a crash."""
+    ws = await _open(hub, hub.token())
+    await ws.send(frame)
+    reply = await _reply(ws)
+    assert (reply["type"], reply["code"], reply["ref"]) == ("error", "invalid_frame", "x"), reply
+    await ws.send('{"type":"ping","id":"after"}')
+    assert (await _reply(ws))["type"] == "pong"
+    await ws.close()
+
+
+async def test_deeply_nested_msgpack_and_id_are_answered(hub: RunningHub) -> None:
+    """The same in msgpack, and a frame whose id itself is nested deep (answered, with no ref)."""
+    import msgspec
+
+    ws = await connect(
+        hub.url,
+        additional_headers={"Authorization": f"Bearer {hub.token()}"},
+        subprotocols=[websockets.Subprotocol("dispatch.v1.msgpack")],
+        compression=None,
+    )
+    msgspec.msgpack.decode(await ws.recv())  # welcome
+    deep = b"\x91" * 3000 + b"\xc0"
+    enc = msgspec.msgpack.encode
+    await ws.send(b"\x83" + enc("extra") + deep + enc("id") + enc("m1") + enc("type") + enc("ping"))
+    first = msgspec.msgpack.decode(await ws.recv())
+    await ws.send(b"\x82" + enc("id") + deep + enc("type") + enc("ping"))
+    second = msgspec.msgpack.decode(await ws.recv())
+    assert (first["code"], first["ref"]) == ("invalid_frame", "m1")
+    assert (second["code"], second.get("ref")) == ("invalid_frame", None)
+    await ws.close()
+    ws = await _open(hub, hub.token())
+    await ws.send('{"type":"ping","id":' + _deep(5000) + "}")
+    reply = await _reply(ws)
+    assert reply["code"] == "invalid_frame" and reply.get("ref") is None
+    await ws.close()
+    assert await _healthy(hub)
+
+
+async def test_frames_before_hello_are_answered_with_their_ref(hub: RunningHub) -> None:
+    """An invalid frame sent before signing in keeps its id in the error."""
+    ws = await _open(hub)
+    await ws.send('{"type":"radio.append","id":"early","channel":7}')
+    reply = await _reply(ws)
+    assert (reply["code"], reply["ref"]) == ("invalid_frame", "early")
+    await ws.close()
+
+
+async def test_only_undecodable_frames_count_toward_1007_and_the_last_is_answered(hub: RunningHub) -> None:
+    """Thirty frames of the wrong shape are each answered and the session stays; twenty-one that are not
+    JSON at all are each answered too, the last one included, and then the session closes 1007."""
+    async with hub_in_process(
+        hub.settings.redis_url, hub.settings.data_dir.parent / "b", commands_per_s=1e6, commands_burst=10**6
+    ) as fast:
+        ws = await _open(fast, fast.token())
+        for i in range(30):
+            await ws.send(f'{{"type":"unit.status","id":"w{i}","unit":7}}')
+        assert [(await _reply(ws))["ref"] for _ in range(30)] == [f"w{i}" for i in range(30)]
+        for _ in range(21):
+            await ws.send("{not json")
+        answers = [(await _reply(ws))["code"] for _ in range(21)]
+        assert answers == ["invalid_frame"] * 21
+        assert await _close_code(ws) == CloseCode.INVALID_FRAME_DATA
+
+
+async def test_unsubscribing_from_an_unknown_topic_is_refused_as_subscribing_is(hub: RunningHub) -> None:
+    ws = await _open(hub, hub.token())
+    await ws.send('{"type":"unsubscribe","id":"u1","topics":["gossip"]}')
+    reply = await _reply(ws)
+    assert (reply["type"], reply["code"], reply["ref"]) == ("error", "unknown_topic", "u1")
+    await ws.send('{"type":"unsubscribe","id":"u2","topics":["radio"]}')
+    assert (await _reply(ws))["type"] == "ack"
+    await ws.close()

@@ -54,6 +54,29 @@ shaped = st.builds(
 frames = shaped | st.text(max_size=200) | st.binary(max_size=200)
 
 
+def _nested(depth: int, kind: str) -> str:
+    return ("[" * depth + "]" * depth) if kind == "array" else ('{"a":' * depth + "1" + "}" * depth)
+
+
+def _deep_frame(tag: str, name: str, depth: int, kind: str, tag_last: bool, ref: str) -> tuple[str, str]:
+    """A small frame with one field nested ``depth`` levels, before or after its type tag. -> (frame, its id)."""
+    deep = f'"{name}":{_nested(depth, kind)}'
+    if tag_last:
+        return f'{{"id":"{ref}",{deep},"type":"{tag}"}}', ref
+    return f'{{"type":"{tag}","id":"{ref}",{deep}}}', ref
+
+
+deep_frames = st.builds(
+    _deep_frame,
+    st.sampled_from(TAGS),
+    st.from_regex(r"\A[a-z_]{1,10}\Z").filter(lambda n: n not in ("id", "type")),
+    st.integers(600, 3000),
+    st.sampled_from(["array", "object"]),
+    st.booleans(),
+    st.from_regex(r"\A[a-z0-9]{1,12}\Z"),
+)
+
+
 @pytest.fixture(scope="module")
 def hub_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     valkey = EmbeddedValkey(tmp_path_factory.mktemp("fuzz-valkey"))
@@ -87,6 +110,23 @@ def test_random_frames_are_answered_or_closed_with_a_documented_code(
             assert reply["type"] in {"error", "ack", "pong", "resync", "event"}, reply
         except ConnectionClosed as exc:
             assert exc.rcvd is not None and exc.rcvd.code in DOCUMENTED_CLOSES, exc
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sample=deep_frames)
+def test_deeply_nested_frames_are_all_answered_with_their_id(hub_process: HubProcess, sample: tuple[str, str]) -> None:
+    """Nested thousands deep in any field: every such command is answered invalid_frame, naming its id."""
+    frame, ref = sample
+    with connect(
+        hub_process.url,
+        additional_headers={"Authorization": f"Bearer {test_token('fuzzer')}"},
+        subprotocols=["dispatch.v1.json"],
+        open_timeout=5 * S,
+    ) as ws:
+        assert json.loads(ws.recv(5 * S))["type"] == "welcome"
+        ws.send(frame)
+        reply = json.loads(ws.recv(5 * S))
+    assert (reply["type"], reply["code"], reply.get("ref")) == ("error", "invalid_frame", ref), frame[:60]
 
 
 def test_hub_healthy_after_fuzzing(hub_process: HubProcess) -> None:
