@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -43,10 +42,11 @@ from server.inputs import InputError
 from server.intake.complaints import complaint_routes
 from server.intake.deadletters import dead_letter_routes
 from server.intake.doors import IntakeDoors
-from server.intake.lane import COMPLAINTS, REFERRALS, Door, IntakeStream
+from server.intake.lane import REFERRALS, Door, IntakeStream
 from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
 from server.office import office_routes
+from server.operations import operations_routes
 from server.policy import Policy, load_policy
 from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
@@ -172,47 +172,6 @@ class HubApp(Starlette):
             await self._ws(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-
-async def healthz(request: Request) -> Response:
-    ctx = _ctx(request)
-    checks: dict[str, object] = {}
-    try:
-        async with asyncio.timeout(1.0):
-            await ctx.redis.ping()
-        checks["redis"] = "ok"
-    except (RedisError, OSError, TimeoutError) as exc:
-        checks["redis"] = f"down: {exc or type(exc).__name__}"
-    try:
-        checks["records"] = "ok" if await ctx.store.ping() else "down"
-    except Exception as exc:
-        checks["records"] = f"down: {exc}"
-    beat_age = time.monotonic() - ctx.hub.reader_beat if ctx.hub.reader_beat else None
-    reader_ok = beat_age is not None and beat_age < 5.0
-    checks["bus"] = {
-        "reader": "ok" if reader_ok else "stalled",
-        "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
-        "lag_s": round(ctx.metrics.bus_lag._value.get(), 4),
-        "archiver_lag": ctx.archiver.lag,
-    }
-    checks["connections"] = len(ctx.hub.sessions)
-    try:
-        async with asyncio.timeout(1.0):
-            queued = {lane.name: int(await ctx.redis.xlen(lane.stream)) for lane in (COMPLAINTS, REFERRALS)}
-        async with ctx.store.db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
-            row = await cur.fetchone()
-        checks["intake"] = {"queued": queued, "dead_letters": int(row[0]) if row else 0}
-    except (RedisError, OSError, TimeoutError) as exc:
-        checks["intake"] = f"unknown: {exc or type(exc).__name__}"
-    ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and ctx.hub.accepting
-    body = {"status": "ok" if ready else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if ready else 503)
-
-
-async def metrics(request: Request) -> Response:
-    ctx = _ctx(request)
-    ctx.metrics.connections.set(len(ctx.hub.sessions))
-    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def protocol_schema(request: Request) -> Response:
@@ -348,8 +307,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(NoStore),
         ],
         routes=[
-            Route("/healthz", healthz),
-            Route("/metrics", metrics),
+            *operations_routes(),
             Route("/protocol/schema.json", protocol_schema),
             *signin_routes(),
             *api_routes(),

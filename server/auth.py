@@ -19,6 +19,7 @@ from protocol.state import Incident
 __all__ = [
     "COMMAND_ROLES",
     "OPEN311_DETAIL_ROLES",
+    "OPERATIONS_ROLES",
     "SECOND_FACTOR_ROLES",
     "TOPIC_ROLES",
     "AuthError",
@@ -109,6 +110,10 @@ SECOND_FACTOR_ROLES = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADM
 # full status notes): 311 staff, and the desk that worked the call. Others, officers among them,
 # get what the public gets; a 311 system's API key shows them too.
 OPEN311_DETAIL_ROLES = frozenset({Role.INTAKE_311, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+# Who may see the hub's inner workings (/healthz in full, /metrics) when signed in
+# (server/operations.py; an operator token or an allowed address also may).
+OPERATIONS_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 # Commands an officer may only send for the unit bound to its token.
 OWN_UNIT_COMMANDS = frozenset({"unit.status", "unit.position", "unit.panic", "unit.ack", "unit.checkin"})

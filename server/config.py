@@ -94,6 +94,8 @@ class Settings:
     radio_snapshot: int = 200  # radio entries in a snapshot
     redis_connections: int = 64  # per hub process
     allowed_origins: str = ""  # comma-separated extra origins whose pages may use the sign-in cookie
+    operator_token: str = ""  # a Bearer token for /metrics and /healthz in full (Prometheus); empty: none
+    operations_allow_ips: str = ""  # addresses and networks that may read /metrics and /healthz in full
     allowed_hosts: str = ""  # Host names answered (comma-separated, * for any); empty: the listening address's
     policy_file: str = ""  # empty: DATA_DIR/policy.toml if it exists, else the defaults
     # browser clients: map tiles ({z}/{x}/{y} URL; empty draws the service area on a plain canvas)

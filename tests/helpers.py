@@ -23,6 +23,10 @@ from server.auth import Principal, Role, issue_token
 from server.config import Settings
 from server.runner import uvicorn_config
 
+# The operator token of test hubs: /metrics and /healthz in full (server/operations.py).
+OPERATOR_TOKEN = "test-operator-token-0123456789"
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
 # Every timeout in the tests is a multiple of this; DISPATCH_TEST_SLOW=3 on a slow machine.
 S = float(os.environ.get("DISPATCH_TEST_SLOW", "1"))
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +80,7 @@ def open_fds(pid: int) -> int:
 def healthy(http: str) -> dict[str, Any] | None:
     """The /healthz body when the hub answers 200, else None."""
     with contextlib.suppress(httpx.HTTPError):
-        r = httpx.get(http + "/healthz", timeout=1)
+        r = httpx.get(http + "/healthz", timeout=1, headers=OPERATOR)
         if r.status_code == 200:
             body: dict[str, Any] = r.json()
             return body
@@ -110,6 +114,7 @@ async def hub_in_process(redis_url: str, data_dir: Path, **overrides: Any) -> As
 
     port = free_port()
     overrides.setdefault("drain_s", 1.0)  # tests need no long goodbye
+    overrides.setdefault("operator_token", OPERATOR_TOKEN)
     settings = Settings(
         port=port,
         data_dir=data_dir,
@@ -184,6 +189,7 @@ def start_hub_process(
     env.pop("DISPATCH_SECRET", None)
     if test_secret:
         env["DISPATCH_SECRET"] = "test-secret-0123456789abcdef0123456789"
+    env.setdefault("DISPATCH_OPERATOR_TOKEN", OPERATOR_TOKEN)
     env.pop("REDIS_URL", None)
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     cmd += ["--workers", str(workers)]

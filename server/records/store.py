@@ -382,6 +382,12 @@ class RecordsStore:
 
     # ---- intake ------------------------------------------------------------
 
+    async def open_dead_letters(self) -> int:
+        """Intake entries that could not be filed and wait to be replayed."""
+        async with self.db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def attachment_digests(self) -> set[str]:
         """The attachment files the records name: filed complaints', and dead letters' (replayable)."""
         async with self.db.execute("SELECT sha256 FROM complaint_attachments") as cur:

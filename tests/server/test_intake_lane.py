@@ -29,7 +29,7 @@ from server.intake.lane import COMPLAINTS, GROUP, IntakeStream
 from server.intake.worker import Entry, IntakeWorker, Malformed
 from server.records.store import RecordsStore
 from server.valkey import EmbeddedValkey
-from tests.helpers import ROOT, RunningHub, S, hub_in_process, wait_for
+from tests.helpers import OPERATOR, ROOT, RunningHub, S, hub_in_process, wait_for
 
 
 def complaint(n: int = 0, **over: Any) -> dict[str, Any]:
@@ -143,9 +143,9 @@ async def test_the_public_door_limits_each_address(
         entries = await hub.ctx.redis.xrange(COMPLAINTS.stream)
         assert entries[-1][1][b"channel"] == b"phone" and entries[-1][1][b"taken_by"] == b"casey"
         # operators see the lane: what waits to be filed, and what the doors did
-        health = (await http.get("/healthz")).json()["checks"]["intake"]
+        health = (await http.get("/healthz", headers=OPERATOR)).json()["checks"]["intake"]
         assert health == {"queued": {"complaints": 4, "referrals": 0}, "dead_letters": 0}
-        metrics = (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics", headers=OPERATOR)).text
         assert 'dispatch_intake_submissions_total{door="complaint",outcome="limited"} 1.0' in metrics
         assert 'dispatch_intake_submissions_total{door="complaint",outcome="queued"} 4.0' in metrics
 

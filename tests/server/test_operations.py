@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
 from clients.connection import Connection
 from protocol.messages import RadioAppend
 from server.auth import Role
-from tests.helpers import RunningHub, wait_for
+from server.valkey import EmbeddedValkey
+from tests.helpers import OPERATOR, RunningHub, hub_in_process, wait_for
 
 
 async def test_health_reports_redis_records_and_bus(hub: RunningHub) -> None:
-    """/healthz is 200 with each check named when the hub is ready."""
+    """/healthz is 200 with each check named (for an operator) when the hub is ready."""
     async with httpx.AsyncClient() as http:
-        r = await http.get(hub.http + "/healthz")
+        r = await http.get(hub.http + "/healthz", headers=OPERATOR)
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
     assert body["checks"]["redis"] == "ok" and body["checks"]["records"] == "ok"
     assert body["checks"]["bus"]["reader"] == "ok"
+
+
+async def test_anonymous_health_is_the_status_alone_and_metrics_are_for_operators(
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+) -> None:
+    """Anyone learns up or down; what runs inside (and /metrics: panics, commands) needs the operator
+    token, an allowed address, or an admin or supervisor signed in."""
+    async with hub_in_process(valkey.url, tmp_path / "a") as hub, httpx.AsyncClient(base_url=hub.http) as http:
+        anonymous = await http.get("/healthz")
+        assert anonymous.status_code == 200 and anonymous.json() == {"status": "ok"}
+        assert (await http.get("/metrics")).status_code == 403
+        wrong = {"Authorization": "Bearer not-the-operator-token"}
+        assert (await http.get("/metrics", headers=wrong)).status_code == 403
+        officer = {"Authorization": f"Bearer {hub.token('u7', Role.OFFICER, 'U7')}"}
+        assert (await http.get("/metrics", headers=officer)).status_code == 403
+        assert "checks" not in (await http.get("/healthz", headers=officer)).json()
+        for allowed in (OPERATOR, {"Authorization": f"Bearer {hub.token('sue', Role.SUPERVISOR)}"}):
+            assert (await http.get("/metrics", headers=allowed)).text.startswith("# HELP")
+            assert "checks" in (await http.get("/healthz", headers=allowed)).json()
+    async with (
+        hub_in_process(valkey.url, tmp_path / "b", operations_allow_ips="127.0.0.0/8") as local,
+        httpx.AsyncClient(base_url=local.http) as http,
+    ):
+        assert (await http.get("/metrics")).status_code == 200
+        assert "checks" in (await http.get("/healthz")).json()
 
 
 async def test_metrics_count_connections_and_events(hub: RunningHub) -> None:
@@ -32,7 +61,7 @@ async def test_metrics_count_connections_and_events(hub: RunningHub) -> None:
             await desk.command(RadioAppend(id=desk.next_id(), channel="main", text=f"m{i}"))
         await wait_for(lambda: board.positions["radio"].offset is not None and board.pending_frames() >= 4)
         async with httpx.AsyncClient() as http:
-            text = (await http.get(hub.http + "/metrics")).text
+            text = (await http.get(hub.http + "/metrics", headers=OPERATOR)).text
     samples = {
         (s.name, s.labels.get("topic", "")): s.value
         for family in text_string_to_metric_families(text)

@@ -16,7 +16,7 @@ from clients.connection import Connection
 from protocol.messages import EventFrame, IncidentCreate, RadioAppend, Resync
 from protocol.state import Location
 from server.valkey import EmbeddedValkey
-from tests.helpers import HubProcess, S, free_port, start_hub_process, test_token, wait_for
+from tests.helpers import OPERATOR, HubProcess, S, free_port, start_hub_process, test_token, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -175,7 +175,7 @@ def test_health_goes_red_when_valkey_dies_and_green_after_restart(tmp_path: Path
         hub.wait_healthy()
         (pid,) = valkey_pids(data)
         os.kill(pid, signal.SIGSTOP)  # hang it: health must notice
-        r = httpx.get(hub.http + "/healthz", timeout=10 * S)
+        r = httpx.get(hub.http + "/healthz", timeout=10 * S, headers=OPERATOR)
         assert r.status_code == 503 and r.json()["checks"]["redis"] != "ok"
         os.kill(pid, signal.SIGKILL)
         hub.wait_healthy(30)
