@@ -8,113 +8,121 @@ then swaps that token for a full one.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
-from server.api import principal
-from server.auth import SECOND_FACTOR_ROLES, Principal, Scope
+from server.auth import SECOND_FACTOR_ROLES, Principal, Role, Scope
+from server.endpoints import Endpoint, answer, error
 from server.inputs import read_json
 from server.second_factor import code_hash, matching_step, new_recovery_codes, new_secret, provisioning_uri, qr_svg
-from server.signin import signed_in
+from server.signin import SignIn, signed_in
 
-__all__ = ["account_routes"]
+__all__ = ["endpoints"]
 
 _ANY = frozenset(Scope)
 _MAX_BODY = 1024
 
 
-class _Code(msgspec.Struct, forbid_unknown_fields=True):
+class Code(msgspec.Struct, forbid_unknown_fields=True):
     code: Annotated[str, msgspec.Meta(max_length=40)]
 
 
-async def _me(request: Request) -> Principal | JSONResponse:
-    who = await principal(request, scopes=_ANY)
-    if who is None:
-        return JSONResponse({"error": "sign in first"}, status_code=401)
-    return who
+class SecondFactorState(msgspec.Struct):
+    enrolled: bool
+    required: bool  # this role must sign in with one
+    recovery_codes_left: int
 
 
-async def account(request: Request) -> Response:
-    """GET: who you are, your second factor, and your sessions not yet expired."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+class OwnSession(msgspec.Struct):
+    id: str
+    issued_at: int
+    expires_at: int
+    via: str
+    address: str
+    agent: str
+    current: bool
+
+
+class Account(msgspec.Struct):
+    user: str
+    role: str
+    unit: str | None
+    scope: str
+    second_factor: SecondFactorState
+    sessions: list[OwnSession]
+
+
+class Enrolment(msgspec.Struct):
+    """A secret to enrol: as text, as an otpauth:// URI, and that URI as a QR code (an SVG data: URI)."""
+
+    secret: str
+    uri: str
+    qr: str
+
+
+class RecoveryCodes(msgspec.Struct):
+    recovery_codes: list[str]
+
+
+class Done(msgspec.Struct):
+    done: str
+
+
+async def account(request: Request, who: Principal | None) -> Response:
+    """Who you are, your second factor, and your sessions not yet expired."""
+    assert who is not None
     store = request.app.state.ctx.store
     factor = await store.second_factor(who.user)
     now = int(time.time() * 1000)
-    sessions: list[dict[str, Any]] = [
-        {
-            "id": s.id,
-            "issued_at": s.issued_at,
-            "expires_at": s.expires_at,
-            "via": s.via,
-            "address": s.address,
-            "agent": s.agent,
-            "current": s.id == who.token_id,
-        }
+    sessions = [
+        OwnSession(s.id, s.issued_at, s.expires_at, s.via, s.address, s.agent, s.id == who.token_id)
         for s in await store.sessions(now, who.user)
         if s.revoked_at is None
     ]
-    return JSONResponse(
-        {
-            "user": who.user,
-            "role": who.role.value,
-            "unit": who.unit,
-            "scope": who.scope.value,
-            "second_factor": {
-                "enrolled": bool(factor and factor[0]),
-                "required": who.role in SECOND_FACTOR_ROLES,
-                "recovery_codes_left": await store.recovery_codes_left(who.user),
-            },
-            "sessions": sessions,
-        },
-        headers={"Cache-Control": "no-store"},
+    state = SecondFactorState(
+        bool(factor and factor[0]), who.role in SECOND_FACTOR_ROLES, await store.recovery_codes_left(who.user)
     )
+    return answer(Account(who.user, who.role.value, who.unit, who.scope.value, state, sessions))
 
 
-async def start(request: Request) -> Response:
-    """POST: a new secret to enrol, as a QR code for an authenticator app (and as text)."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def start(request: Request, who: Principal | None) -> Response:
+    """A new secret to enrol, as a QR code for an authenticator app (and as text)."""
+    assert who is not None
     ctx = request.app.state.ctx
     if await ctx.store.second_factor(who.user) is None:
-        return JSONResponse({"error": "this sign-in has no account to enrol (a demo or CLI token)"}, status_code=409)
+        return error(409, "this sign-in has no account to enrol (a demo or CLI token)")
     secret = new_secret()
     await ctx.store.start_second_factor(who.user, secret)
     uri = provisioning_uri(secret, who.user, f"dispatch-hub {ctx.policy.agency.name}".strip())
-    return JSONResponse({"secret": secret, "uri": uri, "qr": qr_svg(uri)}, headers={"Cache-Control": "no-store"})
+    return answer(Enrolment(secret, uri, qr_svg(uri)))
 
 
-async def confirm(request: Request) -> Response:
-    """POST {code}: the first code from the new secret; it then counts, and recovery codes are made."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def confirm(request: Request, who: Principal | None) -> Response:
+    """The first code from the new secret: it then counts, and recovery codes are made."""
+    assert who is not None
     ctx = request.app.state.ctx
-    ask = await read_json(request, _Code, _MAX_BODY)
+    ask = await read_json(request, Code, _MAX_BODY)
     factor = await ctx.store.second_factor(who.user)
     if factor is None or factor[1] is None:
-        return JSONResponse({"error": "start the set-up first"}, status_code=409)
+        return error(409, "start the set-up first")
     step = matching_step(factor[1], ask.code, time.time(), 0)
     if step is None:
-        return JSONResponse({"error": "that code is not right; check the phone's time and try the next one"}, 422)
+        return error(422, "that code is not right; check the phone's time and try the next one")
     codes = new_recovery_codes()
     await ctx.store.enrol_second_factor(who.user, step, [code_hash(who.user, c) for c in codes])
     if who.scope is Scope.ENROL:  # the first sign-in of a role that needs a second factor: now a full one
         await ctx.tokens.sign_out(who, who.user)
-        return await signed_in(request, who, "enrolment", extra={"recovery_codes": codes})
-    return JSONResponse({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
+        return await signed_in(request, who, "enrolment", recovery_codes=codes)
+    return answer(SignIn(who.user, recovery_codes=codes))
 
 
 async def _code_ok(request: Request, who: Principal) -> bool:
     """A current code (or a recovery code) from the enrolled second factor: asked before changing it."""
     ctx = request.app.state.ctx
-    ask = await read_json(request, _Code, _MAX_BODY)
+    ask = await read_json(request, Code, _MAX_BODY)
     if await ctx.login_limits.codes.take(who.user):
         return False
     factor = await ctx.store.second_factor(who.user)
@@ -126,47 +134,91 @@ async def _code_ok(request: Request, who: Principal) -> bool:
     return bool(await ctx.store.use_recovery_code(who.user, code_hash(who.user, ask.code)))
 
 
-async def remove(request: Request) -> Response:
-    """POST {code}: remove the second factor (not for roles that must have one)."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def remove(request: Request, who: Principal | None) -> Response:
+    """Remove the second factor, with a current code (not for roles that must have one)."""
+    assert who is not None
     if who.role in SECOND_FACTOR_ROLES:
-        return JSONResponse({"error": f"a {who.role.value} must keep a second factor; set up a new one"}, 409)
+        return error(409, f"a {who.role.value} must keep a second factor; set up a new one")
     if not await _code_ok(request, who):
-        return JSONResponse({"error": "that code is not right"}, status_code=422)
+        return error(422, "that code is not right")
     await request.app.state.ctx.store.remove_second_factor(who.user, who.user)
-    return JSONResponse({"second_factor": "removed"})
+    return answer(Done("second factor removed"))
 
 
-async def recovery_codes(request: Request) -> Response:
-    """POST {code}: a new set of recovery codes (the old ones stop working)."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def recovery_codes(request: Request, who: Principal | None) -> Response:
+    """A new set of recovery codes, with a current code (the old ones stop working)."""
+    assert who is not None
     if not await _code_ok(request, who):
-        return JSONResponse({"error": "that code is not right"}, status_code=422)
+        return error(422, "that code is not right")
     codes = new_recovery_codes()
     await request.app.state.ctx.store.replace_recovery_codes(who.user, [code_hash(who.user, c) for c in codes])
-    return JSONResponse({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
+    return answer(RecoveryCodes(codes))
 
 
-async def sign_out_everywhere(request: Request) -> Response:
-    """POST: end every session of this account, this one too, on every hub."""
-    who = await _me(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def sign_out_everywhere(request: Request, who: Principal | None) -> Response:
+    """End every session of this account, this one too, on every hub."""
+    assert who is not None
     if not await request.app.state.ctx.tokens.end_all(who.user, who.user):
         await request.app.state.ctx.tokens.sign_out(who, who.user)  # a token with no account: this one at least
-    return JSONResponse({"signed_out": "everywhere"})
+    return answer(Done("signed out everywhere"))
 
 
-def account_routes() -> list[Route]:
+def endpoints() -> list[Endpoint]:
+    anyone, tag, cap = frozenset(Role), "account", _MAX_BODY
     return [
-        Route("/api/account", account, methods=["GET"]),
-        Route("/api/account/second-factor", start, methods=["POST"]),
-        Route("/api/account/second-factor/confirm", confirm, methods=["POST"]),
-        Route("/api/account/second-factor/remove", remove, methods=["POST"]),
-        Route("/api/account/recovery-codes", recovery_codes, methods=["POST"]),
-        Route("/api/account/sign-out-everywhere", sign_out_everywhere, methods=["POST"]),
+        Endpoint("GET", "/api/account", account, "Read your own account", tag, anyone, {200: Account}, scopes=_ANY),
+        Endpoint(
+            "POST",
+            "/api/account/second-factor",
+            start,
+            "Start setting up a second factor",
+            tag,
+            anyone,
+            {200: Enrolment},
+            scopes=_ANY,
+        ),
+        Endpoint(
+            "POST",
+            "/api/account/second-factor/confirm",
+            confirm,
+            "Confirm a second factor with its first code",
+            tag,
+            anyone,
+            {200: SignIn},
+            body=Code,
+            max_body=cap,
+            scopes=_ANY,
+        ),
+        Endpoint(
+            "POST",
+            "/api/account/second-factor/remove",
+            remove,
+            "Remove your second factor",
+            tag,
+            anyone,
+            {200: Done},
+            body=Code,
+            max_body=cap,
+        ),
+        Endpoint(
+            "POST",
+            "/api/account/recovery-codes",
+            recovery_codes,
+            "Make new recovery codes",
+            tag,
+            anyone,
+            {200: RecoveryCodes},
+            body=Code,
+            max_body=cap,
+        ),
+        Endpoint(
+            "POST",
+            "/api/account/sign-out-everywhere",
+            sign_out_everywhere,
+            "Sign out everywhere",
+            tag,
+            anyone,
+            {200: Done},
+            scopes=_ANY,
+        ),
     ]

@@ -8,107 +8,132 @@ audit trail, and so is every look at the list.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Literal
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
-from server.api import principal
 from server.auth import Principal, Role
+from server.endpoints import Endpoint, answer, error
 
-__all__ = ["admin_routes"]
+__all__ = ["ADMINS", "endpoints"]
 
 ADMINS = frozenset({Role.ADMIN})
+Action = Literal["disable", "enable", "sign-out", "reset-second-factor"]
 
 
-async def _admin(request: Request) -> Principal | JSONResponse:
-    who = await principal(request)
-    if who is None:
-        return JSONResponse({"error": "sign in first"}, status_code=401)
-    if who.role not in ADMINS:
-        return JSONResponse({"error": f"{who.role.value} may not manage accounts"}, status_code=403)
-    return who
+class SessionView(msgspec.Struct):
+    id: str
+    issued_at: int
+    expires_at: int
+    via: str
+    scope: str
+    address: str
+    agent: str
+    revoked_at: int | None
+    revoked_by: str | None
+    current: bool  # the admin's own, this one
 
 
-async def accounts(request: Request) -> Response:
-    """GET: every account with its role, state and unexpired sessions."""
-    who = await _admin(request)
-    if isinstance(who, JSONResponse):
-        return who
+class AccountView(msgspec.Struct):
+    name: str
+    role: str
+    unit: str | None
+    disabled: bool
+    second_factor: bool
+    created_at: int
+    sessions: list[SessionView]
+
+
+class Accounts(msgspec.Struct):
+    accounts: list[AccountView]
+
+
+class ActionDone(msgspec.Struct):
+    name: str
+    done: str
+
+
+class SessionEnded(msgspec.Struct):
+    ended: str
+
+
+async def accounts(request: Request, who: Principal | None) -> Response:
+    """Every account with its role, state and unexpired sessions."""
+    assert who is not None
     ctx = request.app.state.ctx
     now = int(time.time() * 1000)
-    sessions: dict[str, list[dict[str, Any]]] = {}
+    sessions: dict[str, list[SessionView]] = {}
     for s in await ctx.store.sessions(now):
-        sessions.setdefault(s.user, []).append(
-            {
-                "id": s.id,
-                "issued_at": s.issued_at,
-                "expires_at": s.expires_at,
-                "via": s.via,
-                "scope": s.scope,
-                "address": s.address,
-                "agent": s.agent,
-                "revoked_at": s.revoked_at,
-                "revoked_by": s.revoked_by,
-                "current": s.id == who.token_id,
-            }
+        view = SessionView(
+            s.id,
+            s.issued_at,
+            s.expires_at,
+            s.via,
+            s.scope,
+            s.address,
+            s.agent,
+            s.revoked_at,
+            s.revoked_by,
+            s.id == who.token_id,
         )
+        sessions.setdefault(s.user, []).append(view)
     body = [
-        {
-            "name": a.name,
-            "role": a.role.value,
-            "unit": a.unit,
-            "disabled": a.disabled,
-            "second_factor": a.second_factor,
-            "created_at": a.created_at * 1000,
-            "sessions": sessions.get(a.name, []),
-        }
+        AccountView(
+            a.name, a.role.value, a.unit, a.disabled, a.second_factor, a.created_at * 1000, sessions.get(a.name, [])
+        )
         for a in await ctx.store.accounts()
     ]
     await ctx.store.audit(who.user, "accounts.view", "", f"{len(body)} accounts")
-    return JSONResponse({"accounts": body})
+    return answer(Accounts(body))
 
 
-async def account_action(request: Request) -> Response:
-    """POST disable | enable | sign-out | reset-second-factor for one account."""
-    who = await _admin(request)
-    if isinstance(who, JSONResponse):
-        return who
-    tokens = request.app.state.ctx.tokens
+async def account_action(request: Request, who: Principal | None) -> Response:
+    """Disable, enable, sign out everywhere, or reset the second factor of one account."""
+    assert who is not None
+    ctx = request.app.state.ctx
+    tokens = ctx.tokens
     name, action = request.path_params["name"], request.path_params["action"]
     if action == "sign-out":
         found = await tokens.end_all(name, who.user)
     elif action == "reset-second-factor":  # a lost phone: the account enrols again at its next sign-in
-        found = await request.app.state.ctx.store.remove_second_factor(name, who.user)
-        found = found and await tokens.end_all(name, who.user)
+        found = await ctx.store.remove_second_factor(name, who.user) and await tokens.end_all(name, who.user)
     elif action in ("disable", "enable"):
         if action == "disable" and name == who.user:
-            return JSONResponse({"error": "you cannot disable your own account"}, status_code=409)
+            return error(409, "you cannot disable your own account")
         found = await tokens.set_disabled(name, action == "disable", who.user)
     else:
-        return JSONResponse(
-            {"error": "the action is disable, enable, sign-out or reset-second-factor"}, status_code=404
-        )
+        return error(404, "the action is disable, enable, sign-out or reset-second-factor")
     if not found:
-        return JSONResponse({"error": f"no account {name!r}"}, status_code=404)
-    return JSONResponse({"name": name, "done": action})
+        return error(404, f"no account {name!r}")
+    return answer(ActionDone(name, action))
 
 
-async def end_session(request: Request) -> Response:
-    """DELETE one session (its token stops working on every hub)."""
-    who = await _admin(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def end_session(request: Request, who: Principal | None) -> Response:
+    """End one session: its token stops working on every hub."""
+    assert who is not None
     session_id = request.path_params["id"]
     if not await request.app.state.ctx.tokens.end_session(session_id, who.user):
-        return JSONResponse({"error": f"no open session {session_id!r}"}, status_code=404)
-    return JSONResponse({"ended": session_id})
+        return error(404, f"no open session {session_id!r}")
+    return answer(SessionEnded(session_id))
 
 
-def admin_routes() -> list[Route]:
+def endpoints() -> list[Endpoint]:
+    tag = "admin"
     return [
-        Route("/api/admin/accounts", accounts, methods=["GET"]),
-        Route("/api/admin/accounts/{name}/{action}", account_action, methods=["POST"]),
-        Route("/api/admin/sessions/{id}", end_session, methods=["DELETE"]),
+        Endpoint(
+            "GET", "/api/admin/accounts", accounts, "List the accounts and their sessions", tag, ADMINS, {200: Accounts}
+        ),
+        Endpoint(
+            "POST",
+            "/api/admin/accounts/{name}/{action}",
+            account_action,
+            "Change an account",
+            tag,
+            ADMINS,
+            {200: ActionDone},
+            examples={"name": "ana", "action": "sign-out"},
+        ),
+        Endpoint("DELETE", "/api/admin/sessions/{id}", end_session, "End a session", tag, ADMINS, {200: SessionEnded}),
     ]

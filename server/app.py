@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,38 +22,32 @@ from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
-from server.account import account_routes
-from server.admin import admin_routes
+from server import account, admin, api, office, operations, signin, web
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
-from server.api import api_routes
-from server.auth import AuthError, verify_token
+from server.auth import AuthError, Principal, verify_token
 from server.bus import Bus
 from server.commands import DispatchService
 from server.config import Settings
+from server.endpoints import Endpoint, error, openapi, routes_of
 from server.guards import NoStore, SameOriginGuard, allowed_hosts, same_origin
 from server.hub import Hub
 from server.inputs import InputError
-from server.intake.complaints import complaint_routes
-from server.intake.deadletters import dead_letter_routes
+from server.intake import complaints, deadletters, open311
 from server.intake.doors import IntakeDoors
 from server.intake.lane import REFERRALS, Door, IntakeStream
-from server.intake.open311 import open311_routes
 from server.metrics import HubMetrics
-from server.office import office_routes
-from server.operations import operations_routes
 from server.policy import Policy, load_policy
 from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
 from server.session import Session
-from server.signin import SignInLimits, signin_routes
+from server.signin import SignInLimits
 from server.timers import TimerService
 from server.tokens import Tokens
 from server.web import web_routes
@@ -79,7 +74,7 @@ class HubContext:
     tokens: Tokens
 
 
-async def body_error(request: Request, exc: Exception) -> Response:
+async def input_error(request: Request, exc: Exception) -> Response:
     """A body the route cannot take (server/bodies.py), in the API's one error shape."""
     assert isinstance(exc, InputError)
     return JSONResponse({"error": exc.message}, status_code=exc.status)
@@ -174,8 +169,54 @@ class HubApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-async def protocol_schema(request: Request) -> Response:
+async def protocol_schema(request: Request, who: Principal | None) -> Response:
     return JSONResponse(request.app.state.schema)
+
+
+async def openapi_document(request: Request, who: Principal | None) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, f"nothing at {request.url.path}")
+
+
+async def not_allowed(request: Request, exc: Exception) -> Response:
+    return error(405, f"{request.method} is not taken at {request.url.path}")
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("dispatch-hub")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def all_endpoints() -> list[Endpoint]:
+    """Every HTTP endpoint of the hub, as declared by its module (server/endpoints.py)."""
+    docs = "documents"
+    return [
+        *operations.endpoints(),
+        Endpoint(
+            "GET",
+            "/protocol/schema.json",
+            protocol_schema,
+            "Get the WebSocket protocol's JSON Schema",
+            docs,
+            None,
+            {200: dict[str, Any]},
+        ),
+        Endpoint("GET", "/api/openapi.json", openapi_document, "Get this document", docs, None, {200: dict[str, Any]}),
+        *signin.endpoints(),
+        *web.endpoints(),
+        *account.endpoints(),
+        *admin.endpoints(),
+        *api.endpoints(),
+        *office.endpoints(),
+        *complaints.endpoints(),
+        *deadletters.endpoints(),
+        *open311.endpoints(),
+    ]
 
 
 def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[int]]:
@@ -299,6 +340,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
 
     hosts = allowed_hosts(settings.allowed_hosts, settings.host)
+    endpoints = all_endpoints()
     app = HubApp(
         hosts=hosts,
         middleware=[
@@ -306,22 +348,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SameOriginGuard, extra_origins=settings.allowed_origins),
             Middleware(NoStore),
         ],
-        routes=[
-            *operations_routes(),
-            Route("/protocol/schema.json", protocol_schema),
-            *signin_routes(),
-            *api_routes(),
-            *admin_routes(),
-            *account_routes(),
-            *office_routes(),
-            *complaint_routes(),
-            *open311_routes(),
-            *dead_letter_routes(),
-            *web_routes(settings),
-        ],
+        routes=[*routes_of(endpoints), *web_routes(settings)],
         lifespan=lifespan,
-        exception_handlers={InputError: body_error},
+        exception_handlers={InputError: input_error, 404: not_found, 405: not_allowed},
     )
     app.state.schema = json_schema()
+    app.state.openapi = openapi(endpoints, title="dispatch-hub", version=_version())
     app.state.reception = reception
     return app

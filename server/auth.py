@@ -18,6 +18,7 @@ from protocol.state import Incident
 
 __all__ = [
     "COMMAND_ROLES",
+    "DESK_ROLES",
     "OPEN311_DETAIL_ROLES",
     "OPERATIONS_ROLES",
     "SECOND_FACTOR_ROLES",
@@ -72,6 +73,8 @@ class Principal:
 
 
 _DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+# The dispatch desk: the board, the HTTP read API, the office records.
+DESK_ROLES = _DESK
 
 _FIELD = frozenset({Role.OFFICER})
 

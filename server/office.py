@@ -1,33 +1,44 @@
-"""Office records in the records store: the directory of agencies and business
-areas, the inbox of emailed information requests (routed to a business area by
-keywords), and investigations opened from incidents. REST, audited.
+"""Office records over HTTP: the directory of agencies and business areas, the
+inbox of emailed information requests (routed to a business area by keywords),
+and investigations opened from incidents. For the desk; every change audited
+(the SQL is in server/records/office.py).
 """
 
 from __future__ import annotations
 
-import time
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
-from server.api import _desk
-from server.inputs import read_json
+from server.auth import DESK_ROLES, Principal
+from server.endpoints import Endpoint, answer, error
+from server.inputs import read_json, read_query
+from server.records.office import (
+    AgencyRecord,
+    BusinessAreaRecord,
+    InfoRequestRecord,
+    InvestigationRecord,
+    OfficeRecords,
+)
 
-__all__ = ["office_routes", "route_request"]
+__all__ = ["endpoints", "route_request"]
 
 Short = Annotated[str, Meta(max_length=200)]
 Long = Annotated[str, Meta(max_length=20_000)]
 _MAX_BODY = 64 * 1024
-T = TypeVar("T")
+
+
+Kind = Literal["police", "fire", "ems", "security", "311", "municipal", "other"]
+InfoStatus = Literal["new", "routed", "answered", "closed"]
+InvestigationStatus = Literal["open", "assigned", "closed"]
 
 
 class Agency(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    kind: Literal["police", "fire", "ems", "security", "311", "municipal", "other"]
+    kind: Kind
     phone: Short = ""
     email: Short = ""
     notes: Long = ""
@@ -46,7 +57,7 @@ class InfoRequestIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class InfoRequestChange(msgspec.Struct, forbid_unknown_fields=True):
-    status: Literal["new", "routed", "answered", "closed"] | None = None
+    status: InfoStatus | None = None
     business_area: Short | None = None
     incident: Short | None = None
     notes: Long | None = None  # what was done; a 311 referral's status notes
@@ -60,7 +71,7 @@ class InvestigationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class InvestigationChange(msgspec.Struct, forbid_unknown_fields=True):
     assigned_to: Short | None = None
-    status: Literal["open", "assigned", "closed"] | None = None
+    status: InvestigationStatus | None = None
     note: Long = ""
     outcome: Long = ""
 
@@ -76,201 +87,248 @@ def route_request(areas: list[tuple[str, list[str]]], subject: str, body: str) -
     return best
 
 
-async def _body(request: Request, kind: type[T]) -> T:
-    return await read_json(request, kind, _MAX_BODY)
+class Agencies(msgspec.Struct):
+    agencies: list[AgencyRecord]
 
 
-def _rows(cur_rows: list[Any], names: list[str]) -> list[dict[str, Any]]:
-    return [dict(zip(names, row, strict=True)) for row in cur_rows]
+class BusinessAreas(msgspec.Struct):
+    business_areas: list[BusinessAreaRecord]
 
 
-async def _select(request: Request, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    db = request.app.state.ctx.store.db
-    async with db.execute(sql, args) as cur:
-        rows = await cur.fetchall()
-        names = [d[0] for d in cur.description]
-    return _rows(list(rows), names)
+class InfoRequests(msgspec.Struct):
+    info_requests: list[InfoRequestRecord]
 
 
-async def agencies(request: Request) -> Response:
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
-    store = request.app.state.ctx.store
-    if request.method == "POST":
-        item = await _body(request, Agency)
-        await store.db.execute(
-            "INSERT INTO agencies(name, kind, phone, email, notes) VALUES (?,?,?,?,?)"
-            " ON CONFLICT(name) DO UPDATE SET kind=excluded.kind, phone=excluded.phone, email=excluded.email,"
-            " notes=excluded.notes",
-            (item.name, item.kind, item.phone, item.email, item.notes),
-        )
-        await store.audit(who.user, "agency.save", item.name, commit=False)
-        await store.db.commit()
-    kind = request.query_params.get("kind")
-    sql = "SELECT id, name, kind, phone, email, notes FROM agencies"
-    rows = await _select(
-        request, sql + (" WHERE kind=? ORDER BY name" if kind else " ORDER BY name"), (kind,) if kind else ()
-    )
-    return JSONResponse({"agencies": rows})
+class Investigations(msgspec.Struct):
+    investigations: list[InvestigationRecord]
 
 
-async def business_areas(request: Request) -> Response:
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
-    store = request.app.state.ctx.store
-    if request.method == "POST":
-        item = await _body(request, BusinessArea)
-        await store.db.execute(
-            "INSERT INTO business_areas(name, email, keywords) VALUES (?,?,?)"
-            " ON CONFLICT(name) DO UPDATE SET email=excluded.email, keywords=excluded.keywords",
-            (item.name, item.email, ",".join(k.strip() for k in item.keywords)),
-        )
-        await store.audit(who.user, "business_area.save", item.name, commit=False)
-        await store.db.commit()
-    rows = await _select(request, "SELECT id, name, email, keywords FROM business_areas ORDER BY id")
-    for row in rows:
-        row["keywords"] = [k for k in row["keywords"].split(",") if k]
-    return JSONResponse({"business_areas": rows})
+class AgencyQuery(msgspec.Struct):
+    kind: Kind | None = None
 
 
-async def info_requests(request: Request) -> Response:
-    """GET: the inbox (?status=); POST: a request received by email, routed by the directory."""
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
-    store = request.app.state.ctx.store
-    if request.method == "POST":
-        item = await _body(request, InfoRequestIn)
-        areas = [
-            (r["name"], r["keywords"].split(","))
-            for r in await _select(request, "SELECT name, keywords FROM business_areas ORDER BY id")
-        ]
-        area = route_request(areas, item.subject, item.body)
-        now = int(time.time() * 1000)
-        cur = await store.db.execute(
-            "INSERT INTO info_requests(received_at, sender, subject, body, status, business_area, updated_at,"
-            " updated_by) VALUES (?,?,?,?,?,?,?,?)",
-            (now, item.sender, item.subject, item.body, "routed" if area else "new", area, now, who.user),
-        )
-        await store.audit(who.user, "info_request.receive", str(cur.lastrowid), f"routed to {area}", commit=False)
-        await store.db.commit()
-        (row,) = await _select(request, "SELECT * FROM info_requests WHERE id=?", (cur.lastrowid,))
-        return JSONResponse(row, status_code=201)
-    status = request.query_params.get("status")
-    sql = "SELECT * FROM info_requests" + (" WHERE status=?" if status else "") + " ORDER BY received_at DESC LIMIT 500"
-    return JSONResponse({"info_requests": await _select(request, sql, (status,) if status else ())})
+class InfoRequestQuery(msgspec.Struct):
+    status: InfoStatus | None = None
 
 
-async def info_request(request: Request) -> Response:
-    """PATCH: route to another business area, link an incident, or change status."""
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
-    store = request.app.state.ctx.store
+class InvestigationQuery(msgspec.Struct):
+    incident: Annotated[str, Meta(max_length=64)] | None = None
+    status: InvestigationStatus | None = None
+
+
+def _office(request: Request) -> OfficeRecords:
+    return OfficeRecords(request.app.state.ctx.store)
+
+
+async def list_agencies(request: Request, who: Principal | None) -> Response:
+    ask = read_query(request, AgencyQuery)
+    return answer(Agencies(await _office(request).agencies(ask.kind)))
+
+
+async def save_agency(request: Request, who: Principal | None) -> Response:
+    assert who is not None
+    item = await read_json(request, Agency, _MAX_BODY)
+    office = _office(request)
+    await office.save_agency(item.name, item.kind, item.phone, item.email, item.notes, who.user)
+    return answer(Agencies(await office.agencies()))
+
+
+async def list_business_areas(request: Request, who: Principal | None) -> Response:
+    return answer(BusinessAreas(await _office(request).business_areas()))
+
+
+async def save_business_area(request: Request, who: Principal | None) -> Response:
+    assert who is not None
+    item = await read_json(request, BusinessArea, _MAX_BODY)
+    office = _office(request)
+    await office.save_business_area(item.name, item.email, item.keywords, who.user)
+    return answer(BusinessAreas(await office.business_areas()))
+
+
+async def list_info_requests(request: Request, who: Principal | None) -> Response:
+    ask = read_query(request, InfoRequestQuery)
+    return answer(InfoRequests(await _office(request).info_requests(ask.status)))
+
+
+async def receive_info_request(request: Request, who: Principal | None) -> Response:
+    """A request received by email, routed by the directory's keywords."""
+    assert who is not None
+    item = await read_json(request, InfoRequestIn, _MAX_BODY)
+    office = _office(request)
+    areas = [(a.name, a.keywords) for a in await office.business_areas()]
+    area = route_request(areas, item.subject, item.body)
+    return answer(await office.receive_info_request(item.sender, item.subject, item.body, area, who.user), 201)
+
+
+async def change_info_request(request: Request, who: Principal | None) -> Response:
+    """Route to another business area, link an incident, or change status."""
+    assert who is not None
     rid = request.path_params["id"]
-    change = await _body(request, InfoRequestChange)
+    change = await read_json(request, InfoRequestChange, _MAX_BODY)
+    office = _office(request)
     fields = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}
     if "business_area" in fields and "status" not in fields:
         fields["status"] = "routed"
-    if fields:
-        sets = ", ".join(f"{k}=?" for k in fields)
-        cur = await store.db.execute(
-            f"UPDATE info_requests SET {sets}, updated_at=?, updated_by=? WHERE id=?",
-            (*fields.values(), int(time.time() * 1000), who.user, rid),
-        )
-        if cur.rowcount == 0:
-            return JSONResponse({"error": f"no information request {rid}"}, status_code=404)
-        await store.audit(who.user, "info_request.update", str(rid), repr(fields), commit=False)
-        await store.db.commit()
-    rows = await _select(request, "SELECT * FROM info_requests WHERE id=?", (rid,))
-    return JSONResponse(rows[0]) if rows else JSONResponse({"error": f"no information request {rid}"}, status_code=404)
+    if fields and not await office.change_info_request(rid, fields, who.user):
+        return error(404, f"no information request {rid}")
+    found = await office.info_request(rid)
+    return answer(found) if found is not None else error(404, f"no information request {rid}")
 
 
-async def investigations(request: Request) -> Response:
-    """GET: investigations (?incident=, ?status=); POST: open one from an incident."""
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
+async def list_investigations(request: Request, who: Principal | None) -> Response:
+    ask = read_query(request, InvestigationQuery)
+    return answer(Investigations(await _office(request).investigations(ask.incident, ask.status)))
+
+
+async def open_investigation(request: Request, who: Principal | None) -> Response:
+    """Open an investigation from an incident (live or archived)."""
+    assert who is not None
     ctx = request.app.state.ctx
-    if request.method == "POST":
-        item = await _body(request, InvestigationIn)
-        live, _ = await ctx.hub.service.live.incident_or_none(item.incident)
-        if live is None and await ctx.store.archived_incident(item.incident) is None:
-            return JSONResponse({"error": f"no incident {item.incident}"}, status_code=404)
-        now = int(time.time() * 1000)
-        cur = await ctx.store.db.execute(
-            "INSERT INTO investigations(incident, title, status, assigned_to, opened_at, opened_by)"
-            " VALUES (?,?,?,?,?,?)",
-            (item.incident, item.title, "assigned" if item.assigned_to else "open", item.assigned_to, now, who.user),
-        )
-        await ctx.store.audit(who.user, "investigation.open", str(cur.lastrowid), item.incident, commit=False)
-        await ctx.store.db.commit()
-        return JSONResponse(await _investigation(request, cur.lastrowid), status_code=201)
-    where, args = [], []
-    for key in ("incident", "status"):
-        if request.query_params.get(key):
-            where.append(f"{key}=?")
-            args.append(request.query_params[key])
-    sql = "SELECT * FROM investigations" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
-    return JSONResponse({"investigations": await _select(request, sql, tuple(args))})
+    item = await read_json(request, InvestigationIn, _MAX_BODY)
+    live, _ = await ctx.hub.service.live.incident_or_none(item.incident)
+    if live is None and await ctx.store.archived_incident(item.incident) is None:
+        return error(404, f"no incident {item.incident}")
+    office = _office(request)
+    iid = await office.open_investigation(item.incident, item.title, item.assigned_to, who.user)
+    return answer(await office.investigation(iid), 201)
 
 
-async def _investigation(request: Request, iid: Any) -> dict[str, Any] | None:
-    rows = await _select(request, "SELECT * FROM investigations WHERE id=?", (iid,))
-    if not rows:
-        return None
-    rows[0]["notes"] = await _select(
-        request, "SELECT at, by, text FROM investigation_notes WHERE investigation=? ORDER BY at, rowid", (iid,)
-    )
-    return rows[0]
-
-
-async def investigation(request: Request) -> Response:
-    """GET one with its notes; PATCH: assign, add a note, close with an outcome."""
-    who = await _desk(request)
-    if isinstance(who, JSONResponse):
-        return who
-    store = request.app.state.ctx.store
+async def read_investigation(request: Request, who: Principal | None) -> Response:
     iid = request.path_params["id"]
-    current = await _investigation(request, iid)
+    found = await _office(request).investigation(iid)
+    return answer(found) if found is not None else error(404, f"no investigation {iid}")
+
+
+async def change_investigation(request: Request, who: Principal | None) -> Response:
+    """Assign, add a note, close with an outcome (or reopen)."""
+    assert who is not None
+    iid = request.path_params["id"]
+    office = _office(request)
+    current = await office.investigation(iid)
     if current is None:
-        return JSONResponse({"error": f"no investigation {iid}"}, status_code=404)
-    if request.method == "PATCH":
-        change = await _body(request, InvestigationChange)
-        if current["status"] == "closed" and change.status != "open":
-            return JSONResponse({"error": "the investigation is closed; reopen it first"}, status_code=409)
-        now = int(time.time() * 1000)
-        status = change.status or ("assigned" if change.assigned_to else current["status"])
-        await store.db.execute(
-            "UPDATE investigations SET assigned_to=COALESCE(?, assigned_to), status=?, outcome=?,"
-            " closed_at=? WHERE id=?",
-            (
-                change.assigned_to,
-                status,
-                change.outcome or current["outcome"],
-                now if status == "closed" else None,
-                iid,
-            ),
-        )
-        if change.note:
-            await store.db.execute(
-                "INSERT INTO investigation_notes(investigation, at, by, text) VALUES (?,?,?,?)",
-                (iid, now, who.user, change.note),
-            )
-        await store.audit(who.user, "investigation.update", str(iid), status, commit=False)
-        await store.db.commit()
-        current = await _investigation(request, iid)
-    return JSONResponse(current)
+        return error(404, f"no investigation {iid}")
+    change = await read_json(request, InvestigationChange, _MAX_BODY)
+    if current.status == "closed" and change.status != "open":
+        return error(409, "the investigation is closed; reopen it first")
+    status = change.status or ("assigned" if change.assigned_to else current.status)
+    await office.change_investigation(
+        iid, change.assigned_to, status, change.outcome or current.outcome, change.note, who.user
+    )
+    return answer(await office.investigation(iid))
 
 
-def office_routes() -> list[Route]:
+def endpoints() -> list[Endpoint]:
+    desk, tag, rid = DESK_ROLES, "office", {"id": 1}
+    cap = _MAX_BODY
     return [
-        Route("/api/agencies", agencies, methods=["GET", "POST"]),
-        Route("/api/business-areas", business_areas, methods=["GET", "POST"]),
-        Route("/api/info-requests", info_requests, methods=["GET", "POST"]),
-        Route("/api/info-requests/{id:int}", info_request, methods=["PATCH"]),
-        Route("/api/investigations", investigations, methods=["GET", "POST"]),
-        Route("/api/investigations/{id:int}", investigation, methods=["GET", "PATCH"]),
+        Endpoint(
+            "GET", "/api/agencies", list_agencies, "List the agencies", tag, desk, {200: Agencies}, query=AgencyQuery
+        ),
+        Endpoint(
+            "POST",
+            "/api/agencies",
+            save_agency,
+            "Save an agency",
+            tag,
+            desk,
+            {200: Agencies},
+            body=Agency,
+            max_body=cap,
+        ),
+        Endpoint(
+            "GET",
+            "/api/business-areas",
+            list_business_areas,
+            "List the business areas",
+            tag,
+            desk,
+            {200: BusinessAreas},
+        ),
+        Endpoint(
+            "POST",
+            "/api/business-areas",
+            save_business_area,
+            "Save a business area",
+            tag,
+            desk,
+            {200: BusinessAreas},
+            body=BusinessArea,
+            max_body=cap,
+        ),
+        Endpoint(
+            "GET",
+            "/api/info-requests",
+            list_info_requests,
+            "List the information requests",
+            tag,
+            desk,
+            {200: InfoRequests},
+            query=InfoRequestQuery,
+        ),
+        Endpoint(
+            "POST",
+            "/api/info-requests",
+            receive_info_request,
+            "Receive an information request",
+            tag,
+            desk,
+            {201: InfoRequestRecord},
+            body=InfoRequestIn,
+            max_body=cap,
+        ),
+        Endpoint(
+            "PATCH",
+            "/api/info-requests/{id:rowid}",
+            change_info_request,
+            "Change an information request",
+            tag,
+            desk,
+            {200: InfoRequestRecord},
+            body=InfoRequestChange,
+            examples=rid,
+            max_body=cap,
+        ),
+        Endpoint(
+            "GET",
+            "/api/investigations",
+            list_investigations,
+            "List the investigations",
+            tag,
+            desk,
+            {200: Investigations},
+            query=InvestigationQuery,
+        ),
+        Endpoint(
+            "POST",
+            "/api/investigations",
+            open_investigation,
+            "Open an investigation",
+            tag,
+            desk,
+            {201: InvestigationRecord},
+            body=InvestigationIn,
+            max_body=cap,
+        ),
+        Endpoint(
+            "GET",
+            "/api/investigations/{id:rowid}",
+            read_investigation,
+            "Read an investigation",
+            tag,
+            desk,
+            {200: InvestigationRecord},
+            examples=rid,
+        ),
+        Endpoint(
+            "PATCH",
+            "/api/investigations/{id:rowid}",
+            change_investigation,
+            "Change an investigation",
+            tag,
+            desk,
+            {200: InvestigationRecord},
+            body=InvestigationChange,
+            examples=rid,
+            max_body=cap,
+        ),
     ]

@@ -19,20 +19,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from typing import Any
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
 from server.admission import AddressSet
-from server.api import principal, request_token
-from server.auth import OPERATIONS_ROLES
+from server.auth import OPERATIONS_ROLES, Principal
+from server.endpoints import Endpoint, answer, error
 from server.intake.doors import client_address
 from server.intake.lane import COMPLAINTS, REFERRALS
+from server.principals import principal, request_token
 
-__all__ = ["operations_routes", "operator"]
+__all__ = ["endpoints", "operator"]
+
+_OPERATORS_ONLY = "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
+
+
+class Health(msgspec.Struct, omit_defaults=True):
+    status: str  # ok, unavailable
+    checks: dict[str, Any] | None = None  # for operators: redis, records, bus, connections, intake
 
 
 async def operator(request: Request) -> bool:
@@ -47,7 +56,7 @@ async def operator(request: Request) -> bool:
     return who is not None and who.role in OPERATIONS_ROLES
 
 
-async def healthz(request: Request) -> Response:
+async def healthz(request: Request, who: Principal | None) -> Response:
     """200 when Redis, the records store and the bus reader are fine and the hub takes connections,
     503 otherwise; each check named for operators."""
     ctx = request.app.state.ctx
@@ -66,9 +75,9 @@ async def healthz(request: Request) -> Response:
     reader_ok = beat_age is not None and beat_age < 5.0
     ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and ctx.hub.accepting
     status = 200 if ready else 503
-    body: dict[str, object] = {"status": "ok" if ready else "unavailable"}
+    body = Health("ok" if ready else "unavailable")
     if not await operator(request):
-        return JSONResponse(body, status_code=status)
+        return answer(body, status)
     checks["bus"] = {
         "reader": "ok" if reader_ok else "stalled",
         "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
@@ -82,18 +91,24 @@ async def healthz(request: Request) -> Response:
         checks["intake"] = {"queued": queued, "dead_letters": await ctx.store.open_dead_letters()}
     except (RedisError, OSError, TimeoutError) as exc:
         checks["intake"] = f"unknown: {exc or type(exc).__name__}"
-    return JSONResponse(body | {"checks": checks}, status_code=status)
+    body.checks = checks
+    return answer(body, status)
 
 
-async def metrics(request: Request) -> Response:
+async def metrics(request: Request, who: Principal | None) -> Response:
     """Prometheus text, for operators."""
     if not await operator(request):
-        message = "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
-        return JSONResponse({"error": message}, status_code=403)
+        return error(
+            403, "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
+        )
     ctx = request.app.state.ctx
     ctx.metrics.connections.set(len(ctx.hub.sessions))
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def operations_routes() -> list[Route]:
-    return [Route("/healthz", healthz), Route("/metrics", metrics)]
+def endpoints() -> list[Endpoint]:
+    tag = "operations"
+    return [
+        Endpoint("GET", "/healthz", healthz, "Say whether the hub is up", tag, None, {200: Health, 503: Health}),
+        Endpoint("GET", "/metrics", metrics, "Prometheus metrics", tag, None, {200: str}, media=CONTENT_TYPE_LATEST),
+    ]

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
+
 from protocol.messages import RankedUnit
 from protocol.state import Incident, Position, UnitState
 from server.policy import Policy
@@ -20,7 +22,9 @@ __all__ = [
     "KEEPS_CALL",
     "ON_CALL_STATUSES",
     "IncidentStatus",
+    "ResponseReport",
     "ResponseRow",
+    "ResponseSummary",
     "availability_of",
     "coverage_warnings",
     "incident_progress",
@@ -223,20 +227,41 @@ class ResponseRow:
     first_dispatch_at: int | None
 
 
-def _summary(policy: Policy, rows: list[ResponseRow], priority: int | None) -> dict[str, object]:
+class ResponseSummary(msgspec.Struct, omit_defaults=True):
+    """Calls and the time to their first dispatch (seconds): percentiles, and against a priority's target."""
+
+    calls: int
+    dispatched: int
+    p50_s: float | None = None
+    p90_s: float | None = None
+    p95_s: float | None = None
+    max_s: float | None = None
+    target_s: float | None = None
+    within_target: float | None = None  # the share of calls dispatched within the target
+
+
+class ResponseReport(msgspec.Struct):
+    by_priority: dict[str, ResponseSummary]  # "P1", "P2", ...
+    by_day: dict[str, ResponseSummary]  # "2026-11-23", ... (UTC)
+    by_type: dict[str, ResponseSummary]
+
+
+def _summary(policy: Policy, rows: list[ResponseRow], priority: int | None) -> ResponseSummary:
     waits = sorted((r.first_dispatch_at - r.created_at) / 1000 for r in rows if r.first_dispatch_at)
-    out: dict[str, object] = {"calls": len(rows), "dispatched": len(waits)}
+    out = ResponseSummary(calls=len(rows), dispatched=len(waits))
     if waits:
         q = statistics.quantiles(waits, n=100, method="inclusive") if len(waits) > 1 else [waits[0]] * 99
-        out.update(p50_s=round(q[49], 1), p90_s=round(q[89], 1), p95_s=round(q[94], 1), max_s=round(waits[-1], 1))
+        out.p50_s, out.p90_s, out.p95_s = round(q[49], 1), round(q[89], 1), round(q[94], 1)
+        out.max_s = round(waits[-1], 1)
     if priority is not None and priority in policy.priorities:
         target = policy.priority(priority).target_dispatch_s
         within = sum(1 for w in waits if w <= target)
-        out.update(target_s=target, within_target=round(within / len(rows), 3) if rows else None)
+        out.target_s = target
+        out.within_target = round(within / len(rows), 3) if rows else None
     return out
 
 
-def response_time_report(policy: Policy, rows: Sequence[ResponseRow]) -> dict[str, object]:
+def response_time_report(policy: Policy, rows: Sequence[ResponseRow]) -> ResponseReport:
     """Time from call to first dispatch, per priority (against its target), per day and per type.
 
     A call never dispatched counts against the share within target."""
@@ -247,11 +272,11 @@ def response_time_report(policy: Policy, rows: Sequence[ResponseRow]) -> dict[st
         by_priority[r.priority].append(r)
         by_day[datetime.fromtimestamp(r.created_at / 1000, UTC).date().isoformat()].append(r)
         by_type[r.call_type].append(r)
-    return {
-        "by_priority": {f"P{p}": _summary(policy, rs, p) for p, rs in sorted(by_priority.items())},
-        "by_day": {d: _summary(policy, rs, None) for d, rs in sorted(by_day.items())},
-        "by_type": {t: _summary(policy, rs, None) for t, rs in sorted(by_type.items())},
-    }
+    return ResponseReport(
+        by_priority={f"P{p}": _summary(policy, rs, p) for p, rs in sorted(by_priority.items())},
+        by_day={d: _summary(policy, rs, None) for d, rs in sorted(by_day.items())},
+        by_type={t: _summary(policy, rs, None) for t, rs in sorted(by_type.items())},
+    )
 
 
 def primary_of(incident: Incident) -> str | None:

@@ -28,31 +28,49 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
-from server.api import principal
 from server.auth import COOKIE_NAME, SECOND_FACTOR_ROLES, Principal, Scope
+from server.endpoints import Endpoint, ErrorBody, answer, error
 from server.inputs import read_json
 from server.intake.doors import client_address
 from server.ratelimit import SharedLimit
 from server.second_factor import code_hash, matching_step
 
-__all__ = ["SignInLimits", "signed_in", "signin_routes"]
+__all__ = ["SignIn", "SignInLimits", "endpoints", "signed_in"]
 
 _MAX_BODY = 4096
 _CHALLENGE = "dispatch-hub:second-factor"  # the audience of a challenge: no other check accepts it
 CHALLENGE_S = 300
 
 
-class _Login(msgspec.Struct, forbid_unknown_fields=True):
+class Login(msgspec.Struct, forbid_unknown_fields=True):
     user: Annotated[str, msgspec.Meta(max_length=200)]
     password: Annotated[str, msgspec.Meta(max_length=1024)]
 
 
-class _SecondFactor(msgspec.Struct, forbid_unknown_fields=True):
+class SecondFactorCode(msgspec.Struct, forbid_unknown_fields=True):
     challenge: Annotated[str, msgspec.Meta(max_length=2048)]
     code: Annotated[str, msgspec.Meta(max_length=40)]
+
+
+class SignIn(msgspec.Struct, omit_defaults=True):
+    """Signed in (a token, also set as the HttpOnly cookie), or a second factor asked for first."""
+
+    user: str
+    role: str | None = None
+    unit: str | None = None
+    token: str | None = None
+    scope: str | None = None  # "enrol": only good for setting up a second factor, at ``next``
+    next: str | None = None
+    second_factor: str | None = None  # "required": answer ``challenge`` at /api/login/second-factor
+    challenge: str | None = None
+    expires_in: int | None = None  # seconds the challenge is good for
+    recovery_codes: list[str] | None = None  # the first set, when a second factor was just set up
+
+
+class SignedOut(msgspec.Struct):
+    ok: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,49 +98,43 @@ def _challenged(secret: str, challenge: str) -> tuple[str, int] | None:
         return None
 
 
-async def login(request: Request) -> Response:
+async def login(request: Request, signed: Principal | None) -> Response:
     """Exchange a user name and password for a token, or for a second-factor challenge."""
     ctx = request.app.state.ctx
     wait = await ctx.login_limits.passwords.take(client_address(request))
     if wait:
-        return JSONResponse({"error": f"too many sign-in attempts; retry in {wait:.0f}s"}, status_code=429)
-    creds = await read_json(request, _Login, _MAX_BODY)
+        return error(429, f"too many sign-in attempts; retry in {wait:.0f}s")
+    creds = await read_json(request, Login, _MAX_BODY)
     who = await ctx.store.check_password(creds.user, creds.password)
     if who is None:
         await ctx.store.audit(creds.user[:64], "login.failed")
-        return JSONResponse({"error": "user name or password is wrong"}, status_code=401)
+        return error(401, "user name or password is wrong")
     factor = await ctx.store.second_factor(who.user)
     if factor is not None and factor[0] is not None:
         await ctx.store.audit(who.user, "login.password")
-        return JSONResponse(
-            {
-                "user": who.user,
-                "second_factor": "required",
-                "challenge": _challenge(ctx.settings.secret, who),
-                "expires_in": CHALLENGE_S,
-            }
-        )
+        challenge = _challenge(ctx.settings.secret, who)
+        return answer(SignIn(who.user, second_factor="required", challenge=challenge, expires_in=CHALLENGE_S))
     await ctx.store.audit(who.user, "login")
     if who.role in SECOND_FACTOR_ROLES:
         return await signed_in(request, who, "password", Scope.ENROL)
     return await signed_in(request, who, "password")
 
 
-async def second_factor(request: Request) -> Response:
+async def second_factor(request: Request, signed: Principal | None) -> Response:
     """The second step: a challenge from the first, and a code from the authenticator (or a recovery code)."""
     ctx = request.app.state.ctx
-    ask = await read_json(request, _SecondFactor, _MAX_BODY)
+    ask = await read_json(request, SecondFactorCode, _MAX_BODY)
     found = _challenged(ctx.settings.secret, ask.challenge)
     if found is None:
-        return JSONResponse({"error": "the sign-in took too long; enter your password again"}, status_code=401)
+        return error(401, "the sign-in took too long; enter your password again")
     user, version = found
     wait = await ctx.login_limits.codes.take(user)
     if wait:
-        return JSONResponse({"error": f"too many codes tried; retry in {wait:.0f}s"}, status_code=429)
+        return error(429, f"too many codes tried; retry in {wait:.0f}s")
     who = await ctx.store.get_user(user)
     factor = await ctx.store.second_factor(user)
     if who is None or who.version != version or factor is None or factor[0] is None:
-        return JSONResponse({"error": "this sign-in is no longer good; enter your password again"}, status_code=401)
+        return error(401, "this sign-in is no longer good; enter your password again")
     secret, _, last_step = factor
     step = matching_step(secret, ask.code, time.time(), last_step)
     if step is not None and await ctx.store.take_step(user, step):
@@ -131,24 +143,23 @@ async def second_factor(request: Request) -> Response:
         via = "recovery_code"
     else:
         await ctx.store.audit(user, "login.second_factor_failed")
-        return JSONResponse({"error": "that code is not right (or was used already); try the next one"}, 401)
+        return error(401, "that code is not right (or was used already); try the next one")
     await ctx.store.audit(user, "login", detail=via)
     return await signed_in(request, who, via)
 
 
 async def signed_in(
-    request: Request, who: Principal, via: str, scope: Scope = Scope.FULL, extra: dict[str, object] | None = None
+    request: Request, who: Principal, via: str, scope: Scope = Scope.FULL, recovery_codes: list[str] | None = None
 ) -> Response:
-    """A new token for ``who`` (recorded as a session), in the answer (with ``extra``) and in an
-    HttpOnly cookie."""
+    """A new token for ``who`` (recorded as a session), in the answer and in an HttpOnly cookie."""
     ctx = request.app.state.ctx
     token, issued = await ctx.tokens.issue(
         who, via, client_address(request), request.headers.get("user-agent", ""), scope
     )
-    body: dict[str, object] = {"user": who.user, "role": who.role.value, "unit": who.unit, "token": token}
+    body = SignIn(who.user, who.role.value, who.unit, token, recovery_codes=recovery_codes)
     if scope is Scope.ENROL:
-        body |= {"scope": scope.value, "next": "/account/"}
-    resp = JSONResponse(body | (extra or {}), headers={"Cache-Control": "no-store"})
+        body.scope, body.next = scope.value, "/account/"
+    resp = answer(body, headers={"Cache-Control": "no-store"})
     resp.set_cookie(
         COOKIE_NAME,
         token,
@@ -160,24 +171,44 @@ async def signed_in(
     return resp
 
 
-async def logout(request: Request) -> Response:
+async def logout(request: Request, who: Principal | None) -> Response:
     """Sign out: this token is revoked on every hub (and the cookie removed)."""
     ctx = request.app.state.ctx
-    who = await principal(request, scopes=frozenset(Scope))
     if who is not None:
         try:
             await ctx.tokens.sign_out(who, who.user)
         except (RedisError, OSError):  # kept in the records store; hubs check it there while Redis is away
             pass
         await ctx.store.audit(who.user, "logout")
-    resp = JSONResponse({"ok": True})
+    resp = answer(SignedOut(True))
     resp.delete_cookie(COOKIE_NAME)
     return resp
 
 
-def signin_routes() -> list[Route]:
+def endpoints() -> list[Endpoint]:
+    tag = "sign-in"
     return [
-        Route("/api/login", login, methods=["POST"]),
-        Route("/api/login/second-factor", second_factor, methods=["POST"]),
-        Route("/api/logout", logout, methods=["POST"]),
+        Endpoint(
+            "POST",
+            "/api/login",
+            login,
+            "Sign in with a password",
+            tag,
+            None,
+            {200: SignIn, 401: ErrorBody},
+            body=Login,
+            max_body=_MAX_BODY,
+        ),
+        Endpoint(
+            "POST",
+            "/api/login/second-factor",
+            second_factor,
+            "Sign in with a second factor's code",
+            tag,
+            None,
+            {200: SignIn, 401: ErrorBody},
+            body=SecondFactorCode,
+            max_body=_MAX_BODY,
+        ),
+        Endpoint("POST", "/api/logout", logout, "Sign out", tag, None, {200: SignedOut}, scopes=frozenset(Scope)),
     ]

@@ -16,15 +16,17 @@ from urllib.parse import quote, urlsplit
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.api import principal
-from server.auth import Role, Scope
+from server.auth import Principal, Role, Scope
 from server.config import Settings
+from server.endpoints import Endpoint, answer
+from server.policy import PriorityLevel, Welfare
+from server.principals import principal
 
-__all__ = ["home_for", "web_routes"]
+__all__ = ["endpoints", "home_for", "web_routes"]
 
 _DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 _ANY_SCOPE = frozenset(Scope)
@@ -119,32 +121,67 @@ async def complaint(request: Request) -> Response:
     return _page(request.app.state.ctx.settings, "complaint")
 
 
-async def me(request: Request) -> Response:
+class Tiles(msgspec.Struct):
+    url: str
+    attribution: str
+
+
+class StatusInfo(msgspec.Struct):
+    availability: str
+    next: list[str]
+
+
+class CallTypeInfo(msgspec.Struct):
+    priority: int
+    needs: list[str]
+
+
+class Me(msgspec.Struct):
     """Who is signed in, and what a client needs to draw: tiles, priorities, statuses, call types, area."""
-    who = await principal(request)
-    if who is None:
-        return JSONResponse({"error": "sign in first"}, status_code=401)
+
+    user: str
+    role: str
+    unit: str | None
+    expires_at: float | None
+    agency: str
+    tiles: Tiles
+    priorities: dict[str, PriorityLevel]
+    unit_statuses: dict[str, StatusInfo]
+    call_types: dict[str, CallTypeInfo]
+    dispositions: list[str]
+    stale_after_s: float
+    welfare: Welfare
+    area: dict[str, Any] | None  # the service area as GeoJSON
+    server_time: int
+
+
+async def me(request: Request, who: Principal | None) -> Response:
+    assert who is not None
     ctx = request.app.state.ctx
     settings: Settings = ctx.settings
     policy = ctx.policy
-    to_builtins = msgspec.to_builtins
-    body: dict[str, Any] = {
-        "user": who.user,
-        "role": who.role.value,
-        "unit": who.unit,
-        "expires_at": who.expires_at,
-        "agency": policy.agency.name,
-        "tiles": {"url": settings.tile_url, "attribution": settings.tile_attribution},
-        "priorities": {str(k): to_builtins(v) for k, v in policy.priorities.items()},
-        "unit_statuses": {k: {"availability": v.availability, "next": v.next} for k, v in policy.unit_statuses.items()},
-        "call_types": {k: {"priority": v.priority, "needs": v.needs} for k, v in policy.call_types.items()},
-        "dispositions": policy.dispositions.codes,
-        "stale_after_s": policy.positions.stale_after_s,
-        "welfare": to_builtins(policy.welfare),
-        "area": json.loads(policy.area.geojson) if policy.area and policy.area.geojson else None,
-        "server_time": int(time.time() * 1000),
-    }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return answer(
+        Me(
+            user=who.user,
+            role=who.role.value,
+            unit=who.unit,
+            expires_at=who.expires_at,
+            agency=policy.agency.name,
+            tiles=Tiles(settings.tile_url, settings.tile_attribution),
+            priorities={str(k): v for k, v in policy.priorities.items()},
+            unit_statuses={k: StatusInfo(v.availability, list(v.next)) for k, v in policy.unit_statuses.items()},
+            call_types={k: CallTypeInfo(v.priority, list(v.needs)) for k, v in policy.call_types.items()},
+            dispositions=list(policy.dispositions.codes),
+            stale_after_s=policy.positions.stale_after_s,
+            welfare=policy.welfare,
+            area=json.loads(policy.area.geojson) if policy.area and policy.area.geojson else None,
+            server_time=int(time.time() * 1000),
+        )
+    )
+
+
+def endpoints() -> list[Endpoint]:
+    return [Endpoint("GET", "/api/me", me, "Say who is signed in", "account", frozenset(Role), {200: Me})]
 
 
 def web_routes(settings: Settings) -> list[BaseRoute]:
@@ -160,7 +197,6 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/intake/", "intake"),
         _guarded("/admin/", "admin"),
         _guarded("/account/", "account"),
-        Route("/api/me", me),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
         Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),
         Mount(

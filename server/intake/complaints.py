@@ -16,16 +16,16 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
+from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
-from server.api import principal
-from server.auth import Role
+from server.auth import Principal, Role
+from server.endpoints import Endpoint, ErrorBody, answer, error
 from server.inputs import JSON, InputError, bounded, decode_json, read_json
 from server.intake.attachments import AttachmentRef, Checked, discard, keep_uploads, read_uploads
 from server.intake.clocks import due_at
@@ -40,7 +40,7 @@ __all__ = [
     "ComplaintIn",
     "check",
     "code_hash",
-    "complaint_routes",
+    "endpoints",
     "status_code_for",
 ]
 
@@ -223,11 +223,8 @@ def _doors(request: Request) -> IntakeDoors:
     return doors
 
 
-def _problem(message: str, status: int, errors: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
-    if errors is not None:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status)
+def _problem(message: str, status: int, errors: dict[str, str] | None = None) -> Response:
+    return error(status, message, errors)
 
 
 async def _read(request: Request, doors: IntakeDoors) -> tuple[dict[str, Any], Checked, dict[str, str]] | Response:
@@ -271,7 +268,23 @@ def _later(wait_s: float) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}" if minutes >= 1 else "a minute"
 
 
-async def submit(request: Request) -> Response:
+class Receipt(msgspec.Struct):
+    """A complaint taken: its file number and the private status code (the same for a resend)."""
+
+    file_number: str
+    status_code: str
+    received: bool  # False: this submission had reached us before; nothing new was filed
+    message: str
+
+
+class ComplaintForm(msgspec.Struct):
+    """The multipart form of a complaint with files: the complaint as JSON, and up to three files."""
+
+    complaint: str
+    attachments: list[bytes] = []
+
+
+async def submit(request: Request, who: Principal | None) -> Response:
     """A complaint, concern or compliment: checked, queued, answered with a file number and status code.
 
     Public, with two limits per address: attempts of any kind (taken before the
@@ -280,7 +293,6 @@ async def submit(request: Request) -> Response:
     not counted). Case staff signed in enter ones taken by phone, walk-in, mail
     or email: they say which and when it was received, and are recorded as taking it."""
     doors = _doors(request)
-    who = await principal(request)
     staff = who is not None and who.role in STAFF
     address = client_address(request)
     busy = (
@@ -360,16 +372,8 @@ async def submit(request: Request) -> Response:
         discard(folder, made)  # not queued: nothing may stay behind for it
         raise
     doors.count("complaint", "queued" if submitted.new else "repeated")
-    return JSONResponse(
-        {
-            "file_number": submitted.ref,
-            "status_code": code,
-            "received": submitted.new,
-            "message": "Keep the file number and the status code: with them you can check where things stand at"
-            " any time.",
-        },
-        status_code=201 if submitted.new else 200,
-    )
+    keep = "Keep the file number and the status code: with them you can check where things stand at any time."
+    return answer(Receipt(submitted.ref, code, submitted.new, keep), 201 if submitted.new else 200)
 
 
 def _received_at(day: Any, zone: str) -> tuple[int, str]:
@@ -388,9 +392,21 @@ def _received_at(day: Any, zone: str) -> tuple[int, str]:
     return ms, ""
 
 
-class _StatusAsk(msgspec.Struct, forbid_unknown_fields=True):
+class StatusAsk(msgspec.Struct, forbid_unknown_fields=True):
+    file_number: Annotated[str, Meta(max_length=40)]
+    status_code: Annotated[str, Meta(max_length=40)]
+
+
+class FileStatus(msgspec.Struct, omit_defaults=True):
+    """Where a file stands, in plain words (never staff notes)."""
+
     file_number: str
-    status_code: str
+    stage: str
+    message: str
+    kind: str | None = None
+    received: str | None = None
+    status: str | None = None
+    next: str | None = None
 
 
 _STAGES = {
@@ -398,84 +414,103 @@ _STAGES = {
 }
 
 
-async def status(request: Request) -> Response:
+async def status(request: Request, who: Principal | None) -> Response:
     """Where a file stands, for whoever holds its file number and status code."""
     doors = _doors(request)
     wait = await doors.wait(doors.status_checks, client_address(request))
     if wait:
         return _problem(f"Too many checks from your connection. Please try again in {_later(wait)}.", 429)
     try:
-        ask = await read_json(request, _StatusAsk, 4096)
+        ask = await read_json(request, StatusAsk, 4096)
     except InputError as exc:
-        return _problem(
-            f"send {{file_number, status_code}} as JSON: {exc.message}", 400 if exc.status == 422 else exc.status
-        )
+        return _problem(f"send {{file_number, status_code}} as JSON: {exc.message}", exc.status)
     wrong = _problem("We could not find a file with that number and status code. Check both and try again.", 404)
-    if len(ask.file_number) > 40 or len(ask.status_code) > 40:
-        return wrong
     given = code_hash(doors.status_secret, ask.status_code)
     store: RecordsStore = request.app.state.ctx.store
-    async with store.db.execute(
-        "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at"
-        " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
-        " WHERE c.file_number=?",
-        (ask.file_number,),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    found = await store.complaint_status(ask.file_number)
+    if found is None:
         pending = await doors.door.receipt(COMPLAINTS, ask.file_number)
         if pending is None or not hmac.compare_digest(pending, given):
             return wrong
-        return JSONResponse(
-            {
-                "file_number": ask.file_number,
-                "stage": "received",
-                "message": "We have your submission and are opening your file now. Please check again in a few"
-                " minutes.",
-            }
-        )
-    if not hmac.compare_digest(row[0], given):
+        opening = "We have your submission and are opening your file now. Please check again in a few minutes."
+        return answer(FileStatus(ask.file_number, "received", opening))
+    if not hmac.compare_digest(found.code_hash, given):
         return wrong
     await store.audit("public", "complaint.status_check", ask.file_number)
     zone = doors.policy.complaints.timezone
-    out: dict[str, Any] = {
-        "file_number": ask.file_number,
-        "kind": row[1],
-        "received": _local_date(row[2], zone),
-        "stage": row[3],
-        "status": row[4],
-        "message": _STAGES.get(row[3], "Your file is open and being worked on."),
-    }
-    if row[5] is not None and row[6] is None:
-        out["next"] = f"We will contact you to acknowledge your file by {_local_date(row[5], zone)}."
-    return JSONResponse(out)
+    out = FileStatus(
+        ask.file_number,
+        found.stage,
+        _STAGES.get(found.stage, "Your file is open and being worked on."),
+        kind=found.kind,
+        received=_local_date(found.received_at, zone),
+        status=found.status,
+    )
+    if found.acknowledge_due is not None and found.acknowledged_at is None:
+        out.next = f"We will contact you to acknowledge your file by {_local_date(found.acknowledge_due, zone)}."
+    return answer(out)
 
 
 def _local_date(ms: int, zone: str) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)).strftime("%A %B %-d, %Y")
 
 
-async def form(request: Request) -> Response:
-    """What the portal needs to draw the form: police services, limits, and whether staff are entering it."""
+class AttachmentLimits(msgspec.Struct):
+    max: int
+    max_bytes: int
+
+
+class PortalForm(msgspec.Struct):
+    """What the portal draws the form with: police services, limits, who is entering it."""
+
+    police_services: list[str]
+    limits: dict[str, int]
+    attachments: AttachmentLimits
+    staff: str | None  # the case staff member signed in, entering a complaint taken another way
+    submission_id: str  # a new one: a resend of the same form uses it again
+
+
+async def form(request: Request, who: Principal | None) -> Response:
     doors = _doors(request)
-    who = await principal(request)
     s = doors.settings
-    return JSONResponse(
-        {
-            "police_services": doors.policy.complaints.police_services,
-            "limits": {**LIMITS, "officers": MAX_OFFICERS, **{f"officer_{k}": v for k, v in OFFICER_LIMITS.items()}},
-            "attachments": {"max": s.attachments_max, "max_bytes": s.attachment_max_bytes},
-            "staff": who.user if who is not None and who.role in STAFF else None,
-            "submission_id": secrets.token_hex(16),
-        }
+    return answer(
+        PortalForm(
+            police_services=list(doors.policy.complaints.police_services),
+            limits={**LIMITS, "officers": MAX_OFFICERS, **{f"officer_{k}": v for k, v in OFFICER_LIMITS.items()}},
+            attachments=AttachmentLimits(s.attachments_max, s.attachment_max_bytes),
+            staff=who.user if who is not None and who.role in STAFF else None,
+            submission_id=secrets.token_hex(16),
+        )
     )
 
 
-def complaint_routes() -> list[Route]:
+def endpoints() -> list[Endpoint]:
+    tag = "complaints"
+    most = _JSON_MAX + 3 * 8 * 1024 * 1024 + 64 * 1024
     return [
-        Route("/api/complaints", submit, methods=["POST"]),
-        Route("/api/complaints/status", status, methods=["POST"]),
-        Route("/api/complaints/form", form, methods=["GET"]),
+        Endpoint(
+            "POST",
+            "/api/complaints",
+            submit,
+            "File a complaint, concern or compliment",
+            tag,
+            None,
+            {201: Receipt, 200: Receipt, 422: ErrorBody},
+            body={JSON: ComplaintIn, "multipart/form-data": ComplaintForm},
+            max_body=most,
+        ),
+        Endpoint(
+            "POST",
+            "/api/complaints/status",
+            status,
+            "Check where a file stands",
+            tag,
+            None,
+            {200: FileStatus},
+            body=StatusAsk,
+            max_body=4096,
+        ),
+        Endpoint("GET", "/api/complaints/form", form, "Get what the portal's form needs", tag, None, {200: PortalForm}),
     ]
 
 

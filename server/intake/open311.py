@@ -15,27 +15,27 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 import msgspec
+from msgspec import Meta
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from protocol.state import Incident
-from server.api import principal
-from server.auth import OPEN311_DETAIL_ROLES, Role
-from server.inputs import InputError, bounded
+from server.auth import OPEN311_DETAIL_ROLES, Principal, Role
+from server.endpoints import Endpoint, Handler, path_type
+from server.inputs import MAX_MS, InputError, bounded, read_query
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
 from server.intake.referrals import ReferralIn, request_status
 from server.policy import Open311, Service
-from server.records.store import RecordsStore
+from server.records.store import RecordsStore, ServiceRequestRow
 
-__all__ = ["api_key_hash", "check_request", "open311_routes", "render"]
+__all__ = ["api_key_hash", "check_request", "endpoints", "render"]
 
 STAFF = frozenset({Role.INTAKE_311, Role.ADMIN})
 _FORM_MAX = 64 * 1024
@@ -95,19 +95,6 @@ def render(fmt: str, root: str, body: Any, status: int = 200) -> Response:
 def errors(fmt: str, status: int, problems: list[str]) -> Response:
     """The standard's error shape: a list of {code, description}."""
     return render(fmt, "errors", [{"code": status, "description": p} for p in problems], status)
-
-
-def _named(request: Request) -> tuple[str, str] | Response:
-    """(name, format) of a path ending in .json or .xml, or the 404 saying how it must end."""
-    split = _split(request.path_params["name"])
-    return split if split is not None else errors("json", 404, ["not found: end the path in .json or .xml"])
-
-
-def _split(name: str) -> tuple[str, str] | None:
-    stem, dot, fmt = name.rpartition(".")
-    if not dot or fmt not in ("json", "xml") or not stem:
-        return None
-    return stem, fmt
 
 
 def _iso(ms: int | None, zone: str) -> str | None:
@@ -238,82 +225,191 @@ def _check_attributes(service: Service, given: dict[str, str | list[str]]) -> li
 # ---- the endpoints --------------------------------------------------------
 
 
+# ---- the endpoints ----------------------------------------------------------
+
+Fmt = Literal["json", "xml"]
+
+
+class Open311Error(msgspec.Struct):
+    """The standard's error: a list of these."""
+
+    code: int
+    description: str
+
+
+class Endpoint311(msgspec.Struct):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class Discovery(msgspec.Struct):
+    changeset: str
+    contact: str
+    key_service: str
+    endpoints: list[Endpoint311]
+
+
+class ServiceSummary(msgspec.Struct):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool  # true: it has attributes (GET services/{code} for them)
+    type: str
+    keywords: str
+    group: str
+
+
+class AttributeValue(msgspec.Struct):
+    key: str
+    name: str
+
+
+class Attribute(msgspec.Struct, omit_defaults=True):
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str | None
+    order: int
+    description: str
+    values: list[AttributeValue] | None = None
+
+
+class ServiceDefinition(msgspec.Struct):
+    service_code: str
+    attributes: list[Attribute]
+
+
+class ServiceRequestView(msgspec.Struct):
+    """A service request as GET requests shows it; the description and staff notes only to a key
+    holder or the roles allowed (server.auth.OPEN311_DETAIL_ROLES)."""
+
+    service_request_id: str
+    status: str  # open, closed
+    status_notes: str
+    service_name: str
+    service_code: str
+    description: str | None = None
+    agency_responsible: str | None = None
+    service_notice: str | None = None
+    requested_datetime: str | None = None
+    updated_datetime: str | None = None
+    expected_datetime: str | None = None
+    address: str | None = None
+    address_id: str | None = None
+    zipcode: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    media_url: str | None = None
+
+
+class Posted(msgspec.Struct):
+    service_request_id: str
+    token: str
+    service_notice: str
+    account_id: str | None
+
+
+class TokenView(msgspec.Struct):
+    service_request_id: str
+    token: str
+
+
+class RequestForm(msgspec.Struct):
+    """A posted service request (application/x-www-form-urlencoded). Attributes go as
+    ``attribute[CODE]`` fields (see the service's definition); other fields are kept as given."""
+
+    service_code: str
+    api_key: str | None = None
+    jurisdiction_id: str | None = None
+    lat: float | None = None
+    long: float | None = None
+    address_string: str | None = None
+    address_id: str | None = None
+    email: str | None = None
+    device_id: str | None = None
+    account_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    description: str | None = None
+    media_url: str | None = None
+
+
+Short = Annotated[str, Meta(max_length=4000)]
+
+
+class RequestsQuery(msgspec.Struct):
+    service_request_id: Short | None = None  # comma-separated, at most 100; overrides the other filters
+    service_code: Short | None = None  # comma-separated
+    start_date: Annotated[str, Meta(max_length=64)] | None = None  # ISO 8601; default: 90 days before end_date
+    end_date: Annotated[str, Meta(max_length=64)] | None = None
+    status: Annotated[str, Meta(max_length=64)] | None = None  # open, closed, or both
+    api_key: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class KeyQuery(msgspec.Struct):
+    api_key: Annotated[str, Meta(max_length=200)] | None = None
+
+
 def _ctx(request: Request) -> tuple[IntakeDoors, RecordsStore]:
     ctx = request.app.state.ctx
     return ctx.intake, ctx.store
 
 
-def _service_json(code: str, s: Service) -> dict[str, Any]:
-    return {
-        "service_code": code,
-        "service_name": s.name,
-        "description": s.description,
-        "metadata": bool(s.attributes),
-        "type": "realtime",
-        "keywords": ",".join(s.keywords),
-        "group": s.group,
-    }
+def _fmt(request: Request) -> str:
+    return str(request.path_params["fmt"])
 
 
-async def discovery(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None or split[0] != "discovery":
-        return errors("json", 404, ["not found: use discovery.json or discovery.xml"])
+def _out(fmt: str, root: str, body: Any, status: int = 200) -> Response:
+    return render(fmt, root, msgspec.to_builtins(body), status)
+
+
+async def discovery(request: Request, who: Principal | None) -> Response:
     doors, _ = _ctx(request)
     base = str(request.base_url).rstrip("/") + "/open311/v2/"
     config = doors.policy.open311
-    body = {
-        "changeset": "2026-11-23T00:00:00Z",
-        "contact": config.contact,
-        "key_service": config.key_service,
-        "endpoints": [
-            {
-                "specification": "http://wiki.open311.org/GeoReport_v2",
-                "url": base,
-                "changeset": "2026-11-23T00:00:00Z",
-                "type": "production",
-                "formats": ["application/json", "text/xml"],
-            }
-        ],
-    }
-    return render(split[1], "discovery", body)
+    changed = "2026-11-23T00:00:00Z"
+    spec = "http://wiki.open311.org/GeoReport_v2"
+    formats = ["application/json", "text/xml"]
+    body = Discovery(
+        changed, config.contact, config.key_service, [Endpoint311(spec, base, changed, "production", formats)]
+    )
+    return _out(_fmt(request), "discovery", body)
 
 
-async def services(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None or split[0] != "services":
-        return errors("json", 404, ["not found"])
+async def services(request: Request, who: Principal | None) -> Response:
     doors, _ = _ctx(request)
-    body = [_service_json(code, s) for code, s in doors.policy.open311.services.items()]
-    return render(split[1], "services", body)
+    body = [
+        ServiceSummary(code, s.name, s.description, bool(s.attributes), "realtime", ",".join(s.keywords), s.group)
+        for code, s in doors.policy.open311.services.items()
+    ]
+    return _out(_fmt(request), "services", body)
 
 
-async def service_definition(request: Request) -> Response:
-    named = _named(request)
-    if isinstance(named, Response):
-        return named
-    code, fmt = named
+async def service_definition(request: Request, who: Principal | None) -> Response:
+    fmt, code = _fmt(request), request.path_params["service_code"]
     doors, _ = _ctx(request)
     s = doors.policy.open311.services.get(code)
     if s is None:
         return errors(fmt, 404, [f"service_code {code!r} not found"])
-    body = {
-        "service_code": code,
-        "attributes": [
-            {
-                "variable": a.variable,
-                "code": a.code,
-                "datatype": a.datatype,
-                "required": a.required,
-                "datatype_description": a.datatype_description or None,
-                "order": i + 1,
-                "description": a.description,
-                **({"values": [{"key": v.key, "name": v.name} for v in a.values]} if a.values else {}),
-            }
-            for i, a in enumerate(s.attributes)
-        ],
-    }
-    return render(fmt, "service_definition", body)
+    attributes = [
+        Attribute(
+            a.variable,
+            a.code,
+            a.datatype,
+            a.required,
+            a.datatype_description or None,
+            i + 1,
+            a.description,
+            [AttributeValue(v.key, v.name) for v in a.values] if a.values else None,
+        )
+        for i, a in enumerate(s.attributes)
+    ]
+    return _out(fmt, "service_definition", ServiceDefinition(code, attributes))
 
 
 async def _api_key_name(doors: IntakeDoors, store: RecordsStore, key: str) -> str | None:
@@ -325,12 +421,7 @@ async def _api_key_name(doors: IntakeDoors, store: RecordsStore, key: str) -> st
     now = time.monotonic()
     if cached is not None and cached[1] > now:
         return cached[0]
-    async with store.db.execute("SELECT name FROM api_keys WHERE key_hash=? AND revoked_at IS NULL", (digest,)) as cur:
-        row = await cur.fetchone()
-    name = row[0] if row else None
-    if name is not None:
-        await store.db.execute("UPDATE api_keys SET last_used_at=? WHERE name=?", (int(time.time() * 1000), name))
-        await store.db.commit()
+    name = await store.api_key_user(digest)
     if len(cache) > 1000:
         cache.clear()
     cache[digest] = (name, now + doors.settings.api_key_cache_s)
@@ -345,17 +436,9 @@ def _form_lists(form: FormData) -> dict[str, list[str]]:
     return out
 
 
-async def requests_(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    if split is None or split[0] != "requests":
-        return errors("json", 404, ["not found"])
-    fmt = split[1]
-    if request.method == "POST":
-        return await _post(request, fmt)
-    return await _list(request, fmt)
-
-
-async def _post(request: Request, fmt: str) -> Response:
+async def post_request(request: Request, who: Principal | None) -> Response:
+    """A new service request, from a 311 system (with its key) or 311 staff signed in."""
+    fmt = _fmt(request)
     doors, store = _ctx(request)
     try:
         async with bounded(request, _FORM_MAX).form(max_files=0, max_fields=200, max_part_size=8192) as form:
@@ -367,7 +450,6 @@ async def _post(request: Request, fmt: str) -> Response:
             return errors(fmt, 400, [f"the form could not be read: {getattr(exc, 'detail', exc)}"])
         raise
     key = (fields.get("api_key") or [""])[-1]
-    who = await principal(request)
     if not fields and "json" in request.headers.get("content-type", ""):
         return errors(fmt, 400, ["send the request as a form (application/x-www-form-urlencoded), as Open311 does"])
     name = await _api_key_name(doors, store, key) if key else None
@@ -411,117 +493,103 @@ async def _post(request: Request, fmt: str) -> Response:
         if service.route == "incident"
         else f"Sent to {service.business_area}."
     )
-    body = [
-        {
-            "service_request_id": submitted.ref,
-            "token": token,
-            "service_notice": notice,
-            "account_id": referral.account_id or None,
-        }
-    ]
-    return render(fmt, "service_requests", body, 201 if submitted.new else 200)
+    body = [Posted(submitted.ref, token, notice, referral.account_id or None)]
+    return _out(fmt, "service_requests", body, 201 if submitted.new else 200)
 
 
 _incident_decoder = msgspec.msgpack.Decoder(Incident)
 
-_SELECT = (
-    "SELECT s.id, s.service_code, s.requested_at, s.route, s.agency_responsible, s.description, s.address,"
-    " s.address_id, s.lat, s.lon, s.media_url, i.record, f.status, f.business_area, f.notes, f.updated_at,"
-    " s.incident FROM service_requests s LEFT JOIN incidents i ON i.id = s.incident"
-    " LEFT JOIN info_requests f ON f.id = s.info_request"
-)
 
-
-async def _rows(request: Request, where: str, args: tuple[Any, ...], limit: int = 1000) -> list[dict[str, Any]]:
+async def _views(
+    request: Request, who: Principal | None, rows: list[ServiceRequestRow], key: str | None
+) -> list[ServiceRequestView]:
     doors, store = _ctx(request)
     ctx = request.app.state.ctx
     zone = doors.policy.complaints.timezone
-    who = await principal(request)
     # Descriptions and staff notes may name people: only for the roles allowed and holders of a valid key.
-    key = request.query_params.get("api_key", "")
-    show_description = (who is not None and who.role in OPEN311_DETAIL_ROLES) or (
-        bool(key) and await _api_key_name(doors, store, key) is not None
+    full = (who is not None and who.role in OPEN311_DETAIL_ROLES) or (
+        bool(key) and await _api_key_name(doors, store, key or "") is not None
     )
     out = []
-    sql = f"{_SELECT} {where} ORDER BY s.requested_at DESC LIMIT ?"
-    async with store.db.execute(sql, (*args, limit)) as cur:
-        rows = list(await cur.fetchall())
     for r in rows:
-        incident = _incident_decoder.decode(r[11]) if r[11] is not None else None
-        if incident is None and r[16] and len(rows) == 1:
-            incident, _ = await ctx.hub.service.live.incident_or_none(r[16])  # not archived yet
-        info = None if r[12] is None else {"status": r[12], "business_area": r[13], "notes": r[14], "updated_at": r[15]}
-        status, notes, updated = request_status(r[3], r[2], incident, info, full=show_description)
-        service = doors.policy.open311.services.get(r[1])
-        out.append(
-            {
-                "service_request_id": r[0],
-                "status": status,
-                "status_notes": notes,
-                "service_name": service.name if service else r[1],
-                "service_code": r[1],
-                "description": r[5] if show_description else None,
-                "agency_responsible": r[4],
-                "service_notice": None,
-                "requested_datetime": _iso(r[2], zone),
-                "updated_datetime": _iso(updated, zone),
-                "expected_datetime": None,
-                "address": r[6] or (incident.location.address if incident else "") or None,
-                "address_id": r[7] or None,
-                "zipcode": None,
-                "lat": r[8],
-                "long": r[9],
-                "media_url": r[10] or None,
+        incident = _incident_decoder.decode(r.incident_record) if r.incident_record is not None else None
+        if incident is None and r.incident and len(rows) == 1:
+            incident, _ = await ctx.hub.service.live.incident_or_none(r.incident)  # not archived yet
+        info: dict[str, Any] | None = None
+        if r.info_status is not None:
+            info = {
+                "status": r.info_status,
+                "business_area": r.business_area,
+                "notes": r.info_notes,
+                "updated_at": r.info_updated_at,
             }
+        status, notes, updated = request_status(r.route, r.requested_at, incident, info, full=full)
+        service = doors.policy.open311.services.get(r.service_code)
+        out.append(
+            ServiceRequestView(
+                service_request_id=r.id,
+                status=status,
+                status_notes=notes,
+                service_name=service.name if service else r.service_code,
+                service_code=r.service_code,
+                description=r.description if full else None,
+                agency_responsible=r.agency_responsible,
+                requested_datetime=_iso(r.requested_at, zone),
+                updated_datetime=_iso(updated, zone),
+                address=r.address or (incident.location.address if incident else "") or None,
+                address_id=r.address_id or None,
+                lat=r.lat,
+                long=r.lon,
+                media_url=r.media_url or None,
+            )
         )
     return out
 
 
-async def _list(request: Request, fmt: str) -> Response:
-    q = request.query_params
-    where: list[str] = []
-    args: list[Any] = []
-    ids = [i for i in q.get("service_request_id", "").split(",") if i.strip()]
+async def list_requests(request: Request, who: Principal | None) -> Response:
+    fmt = _fmt(request)
+    _, store = _ctx(request)
+    try:
+        q = read_query(request, RequestsQuery)
+    except InputError as exc:
+        return errors(fmt, 400, [exc.message])
+    ids = [i.strip() for i in (q.service_request_id or "").split(",") if i.strip()]
     if len(ids) > 100:
         return errors(fmt, 400, ["at most 100 service_request_id values"])
-    if ids:
-        where.append(f"s.id IN ({','.join('?' * len(ids))})")
-        args += [i.strip() for i in ids]
-    codes = [c for c in q.get("service_code", "").split(",") if c.strip()]
-    if codes:
-        where.append(f"s.service_code IN ({','.join('?' * len(codes))})")
-        args += [c.strip() for c in codes]
+    codes = [c.strip() for c in (q.service_code or "").split(",") if c.strip()]
     bounds = {}
     for name in ("start_date", "end_date"):
-        if q.get(name):
-            ms = _parse_iso(q[name])
-            if ms is None:
+        given = getattr(q, name)
+        if given:
+            ms = _parse_iso(given)
+            if ms is None or not 0 <= ms <= MAX_MS:
                 return errors(fmt, 400, [f"{name} must be an ISO 8601 date and time, e.g. 2026-11-23T00:00:00-07:00"])
             bounds[name] = ms
-    if not ids:  # the standard's default window: the last 90 days
-        end = bounds.get("end_date", int(time.time() * 1000) + 1)
-        start = bounds.get("start_date", end - 90 * 86_400_000)
-        where += ["s.requested_at >= ?", "s.requested_at <= ?"]
-        args += [start, end]
-    statuses = {s.strip() for s in q.get("status", "").split(",") if s.strip()}
+    statuses = {s.strip() for s in (q.status or "").split(",") if s.strip()}
     if statuses - {"open", "closed"}:
         return errors(fmt, 400, ["status must be open, closed or both (comma-separated)"])
     if ids:  # the standard: service_request_id overrides every other filter
-        where, args, statuses = where[:1], args[: len(ids)], set()
-    rows = await _rows(request, ("WHERE " + " AND ".join(where)) if where else "", tuple(args))
+        rows = await store.service_requests(ids=ids)
+        statuses = set()
+    else:  # the standard's default window: the last 90 days
+        end = bounds.get("end_date", int(time.time() * 1000) + 1)
+        start = bounds.get("start_date", end - 90 * 86_400_000)
+        rows = await store.service_requests(codes=codes, since=start, until=end)
+    views = await _views(request, who, rows, q.api_key)
     if statuses:
-        rows = [r for r in rows if r["status"] in statuses]
-    return render(fmt, "service_requests", rows)
+        views = [v for v in views if v.status in statuses]
+    return _out(fmt, "service_requests", views)
 
 
-async def one_request(request: Request) -> Response:
-    named = _named(request)
-    if isinstance(named, Response):
-        return named
-    rid, fmt = named
-    rows = await _rows(request, "WHERE s.id = ?", (rid,))
-    if not rows:
-        doors, _ = _ctx(request)
+async def one_request(request: Request, who: Principal | None) -> Response:
+    fmt, rid = _fmt(request), request.path_params["service_request_id"]
+    doors, store = _ctx(request)
+    try:
+        key = read_query(request, KeyQuery).api_key
+    except InputError as exc:
+        return errors(fmt, 400, [exc.message])
+    views = await _views(request, who, await store.service_requests(ids=[rid]), key)
+    if not views:
         receipt = await doors.door.receipt(REFERRALS, rid)
         if receipt is None:
             return errors(fmt, 404, [f"service_request_id {rid!r} not found"])
@@ -529,58 +597,82 @@ async def one_request(request: Request) -> Response:
         known = msgspec.json.decode(receipt)
         service = doors.policy.open311.services.get(known["service_code"])
         when = _iso(known["at"], doors.policy.complaints.timezone)
-        rows = [
-            {
-                "service_request_id": rid,
-                "status": "open",
-                "status_notes": "Received; being routed.",
-                "service_name": service.name if service else known["service_code"],
-                "service_code": known["service_code"],
-                "agency_responsible": service.agency if service else None,
-                "requested_datetime": when,
-                "updated_datetime": when,
-            }
+        views = [
+            ServiceRequestView(
+                service_request_id=rid,
+                status="open",
+                status_notes="Received; being routed.",
+                service_name=service.name if service else known["service_code"],
+                service_code=known["service_code"],
+                agency_responsible=service.agency if service else None,
+                requested_datetime=when,
+                updated_datetime=when,
+            )
         ]
-    return render(fmt, "service_requests", rows)
+    return _out(fmt, "service_requests", views)
 
 
-async def token(request: Request) -> Response:
-    named = _named(request)
-    if isinstance(named, Response):
-        return named
-    tok, fmt = named
+async def token(request: Request, who: Principal | None) -> Response:
+    fmt, tok = _fmt(request), request.path_params["token"]
     doors, store = _ctx(request)
-    async with store.db.execute("SELECT id FROM service_requests WHERE token=?", (tok,)) as cur:
-        row = await cur.fetchone()
-    ref = row[0] if row else None
+    ref = await store.service_request_of_token(tok)
     if ref is None and re.fullmatch(r"[0-9a-f]{32}", tok):
         raw = await doors.door.redis.get(REFERRALS.door(tok))
         if raw is not None:
             ref = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|", 1)[0]
     if ref is None:
         return errors(fmt, 404, [f"token {tok!r} not found"])
-    return render(fmt, "service_requests", [{"service_request_id": ref, "token": tok}])
+    return _out(fmt, "service_requests", [TokenView(ref, tok)])
 
 
-def open311_routes() -> list[Route]:
-    base = "/open311/v2"
+path_type("fmt", "json|xml", {"type": "string", "enum": ["json", "xml"]})  # how the answer is written
+
+
+def endpoints() -> list[Endpoint]:
+    base, tag = "/open311/v2", "open311"
+    errs = {s: list[Open311Error] for s in (400, 403, 404, 413, 429)}
+
+    def ep(method: str, path: str, handler: Handler, summary: str, ok: Any, **kw: Any) -> Endpoint:
+        answers = {200: ok, **errs, **kw.pop("answers", {})}
+        return Endpoint(method, f"{base}/{path}", handler, summary, tag, None, answers, **kw)
+
     return [
-        Route(f"{base}/{{name:str}}", _top, methods=["GET", "POST"]),
-        Route(f"{base}/services/{{name:str}}", service_definition, methods=["GET"]),
-        Route(f"{base}/requests/{{name:str}}", one_request, methods=["GET"]),
-        Route(f"{base}/tokens/{{name:str}}", token, methods=["GET"]),
+        ep("GET", "discovery.{fmt:fmt}", discovery, "Discover the Open311 endpoint", Discovery),
+        ep("GET", "services.{fmt:fmt}", services, "List the services", list[ServiceSummary]),
+        ep(
+            "GET",
+            "services/{service_code}.{fmt:fmt}",
+            service_definition,
+            "Define a service",
+            ServiceDefinition,
+            examples={"service_code": "NOISE"},
+        ),
+        ep(
+            "GET",
+            "requests.{fmt:fmt}",
+            list_requests,
+            "List service requests",
+            list[ServiceRequestView],
+            query=RequestsQuery,
+        ),
+        ep(
+            "POST",
+            "requests.{fmt:fmt}",
+            post_request,
+            "Post a service request",
+            list[Posted],
+            answers={201: list[Posted]},
+            body={"application/x-www-form-urlencoded": RequestForm},
+            max_body=_FORM_MAX,
+        ),
+        ep(
+            "GET",
+            "requests/{service_request_id}.{fmt:fmt}",
+            one_request,
+            "Read a service request",
+            list[ServiceRequestView],
+            query=KeyQuery,
+            examples={"service_request_id": "1"},
+        ),
+        ep("GET", "tokens/{token}.{fmt:fmt}", token, "Find a request by its token", list[TokenView]),
     ]
-
-
-async def _top(request: Request) -> Response:
-    split = _split(request.path_params["name"])
-    stem = split[0] if split else ""
-    if stem == "requests":
-        return await requests_(request)
-    if request.method != "GET":
-        return errors(split[1] if split else "json", 405, ["only requests takes POST"])
-    if stem == "services":
-        return await services(request)
-    if stem == "discovery":
-        return await discovery(request)
-    return errors(split[1] if split else "json", 404, ["not found: discovery, services, requests, tokens"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,17 @@ from server.config import private_dir
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
 
-__all__ = ["Account", "ArchivedEvent", "RecordsStore", "SessionRecord", "UserExists", "search_words"]
+__all__ = [
+    "Account",
+    "ArchivedEvent",
+    "ComplaintStatus",
+    "DeadLetter",
+    "RecordsStore",
+    "ServiceRequestRow",
+    "SessionRecord",
+    "UserExists",
+    "search_words",
+]
 
 _hasher = PasswordHasher()
 _SESSION = "id, user, issued_at, expires_at, via, scope, address, agent, revoked_at, revoked_by"
@@ -61,6 +72,55 @@ class SessionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceRequestRow:
+    """A filed 311 request, with what it became (an incident's record, an information request's state)."""
+
+    id: str
+    service_code: str
+    requested_at: int
+    route: str
+    agency_responsible: str
+    description: str
+    address: str
+    address_id: str
+    lat: float | None
+    lon: float | None
+    media_url: str
+    incident_record: bytes | None
+    info_status: str | None
+    business_area: str | None
+    info_notes: str | None
+    info_updated_at: int | None
+    incident: str | None
+
+
+class DeadLetter(msgspec.Struct):
+    """An intake entry that could not be filed, and why."""
+
+    id: int
+    stream: str
+    entry_id: str
+    ref: str
+    fields: dict[str, str]
+    reason: str
+    attempts: int
+    at: int
+    replayed_at: int | None
+    replayed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintStatus:
+    code_hash: str
+    kind: str
+    received_at: int
+    stage: str
+    status: str
+    acknowledge_due: int | None
+    acknowledged_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ArchivedEvent:
     topic: str
     id: str
@@ -69,6 +129,14 @@ class ArchivedEvent:
     by: str
     ts: int
     payload: bytes
+
+
+_DEAD_LETTER = "id, stream, entry_id, ref, fields, reason, attempts, at, replayed_at, replayed_by"
+
+
+def _dead_letter(row: Any) -> DeadLetter:
+    fields = msgspec.json.decode(row[4])
+    return DeadLetter(row[0], row[1], row[2], row[3], {str(k): str(v) for k, v in fields.items()}, *row[5:])
 
 
 def search_words(text: str) -> str:
@@ -130,6 +198,17 @@ class RecordsStore:
         except BaseException:
             await self.db.rollback()
             raise
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises. Write audit rows
+        inside with ``audit(..., commit=False)``, so the change and its audit row go together."""
+        try:
+            yield self.db
+        except BaseException:
+            await self.db.rollback()
+            raise
+        await self.db.commit()
 
     async def ping(self) -> bool:
         async with self.db.execute("SELECT 1") as cur:
@@ -381,6 +460,84 @@ class RecordsStore:
         return Principal(row[0], Role(row[1]), row[2], version=int(row[4]))
 
     # ---- intake ------------------------------------------------------------
+
+    async def complaint_status(self, file_number: str) -> ComplaintStatus | None:
+        """What the public status check of a file may tell (and the hash its code is checked against)."""
+        async with self.db.execute(
+            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at"
+            " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
+            " WHERE c.file_number=?",
+            (file_number,),
+        ) as cur:
+            row = await cur.fetchone()
+        return ComplaintStatus(*row) if row else None
+
+    async def dead_letters(self, streams: list[str], *, replayed_too: bool = False) -> list[DeadLetter]:
+        """The newest 500 dead letters of ``streams`` (by default those not replayed yet)."""
+        if not streams:
+            return []
+        sql = f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE stream IN ({','.join('?' * len(streams))})"
+        if not replayed_too:
+            sql += " AND replayed_at IS NULL"
+        async with self.db.execute(sql + " ORDER BY id DESC LIMIT 500", tuple(streams)) as cur:
+            return [_dead_letter(r) for r in await cur.fetchall()]
+
+    async def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        async with self.db.execute(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE id=?", (letter_id,)) as cur:
+            row = await cur.fetchone()
+        return _dead_letter(row) if row else None
+
+    async def api_key_user(self, key_hash: str) -> str | None:
+        """The 311 system a live API key was issued to (and it is marked as used now)."""
+        async with self.db.execute(
+            "SELECT name FROM api_keys WHERE key_hash=? AND revoked_at IS NULL", (key_hash,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        async with self.transaction() as db:
+            await db.execute("UPDATE api_keys SET last_used_at=? WHERE name=?", (int(time.time() * 1000), row[0]))
+        return str(row[0])
+
+    async def service_requests(
+        self,
+        *,
+        ids: list[str] | None = None,
+        codes: list[str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int = 1000,
+    ) -> list[ServiceRequestRow]:
+        """Filed 311 requests by id, or by service and time requested, newest first."""
+        where: list[str] = []
+        args: list[Any] = []
+        if ids:
+            where.append(f"s.id IN ({','.join('?' * len(ids))})")
+            args += ids
+        if codes:
+            where.append(f"s.service_code IN ({','.join('?' * len(codes))})")
+            args += codes
+        if since is not None:
+            where.append("s.requested_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("s.requested_at <= ?")
+            args.append(until)
+        sql = (
+            "SELECT s.id, s.service_code, s.requested_at, s.route, s.agency_responsible, s.description, s.address,"
+            " s.address_id, s.lat, s.lon, s.media_url, i.record, f.status, f.business_area, f.notes, f.updated_at,"
+            " s.incident FROM service_requests s LEFT JOIN incidents i ON i.id = s.incident"
+            " LEFT JOIN info_requests f ON f.id = s.info_request"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        async with self.db.execute(sql + " ORDER BY s.requested_at DESC LIMIT ?", (*args, limit)) as cur:
+            return [ServiceRequestRow(*r) for r in await cur.fetchall()]
+
+    async def service_request_of_token(self, token: str) -> str | None:
+        async with self.db.execute("SELECT id FROM service_requests WHERE token=?", (token,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else None
 
     async def open_dead_letters(self) -> int:
         """Intake entries that could not be filed and wait to be replayed."""

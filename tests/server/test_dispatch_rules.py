@@ -166,8 +166,8 @@ def test_response_time_report() -> None:
     rows.append(ResponseRow(1, "DISORDER", day, None))
     rows.append(ResponseRow(4, "NOISE", day, day + 600_000))
     report = response_time_report(POLICY, rows)
-    p1 = report["by_priority"]["P1"]  # type: ignore[index]
-    assert p1["calls"] == 5 and p1["dispatched"] == 4 and p1["target_s"] == 60
-    assert p1["within_target"] == 0.6 and p1["max_s"] == 70.0
-    assert report["by_type"]["NOISE"]["p50_s"] == 600.0  # type: ignore[index]
-    assert list(report["by_day"]) == ["2026-11-23"]  # type: ignore[arg-type]
+    p1 = report.by_priority["P1"]
+    assert p1.calls == 5 and p1.dispatched == 4 and p1.target_s == 60
+    assert p1.within_target == 0.6 and p1.max_s == 70.0
+    assert report.by_type["NOISE"].p50_s == 600.0
+    assert list(report.by_day) == ["2026-11-23"]
