@@ -178,6 +178,8 @@ async def openapi_document(request: Request, who: Principal | None) -> Response:
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/open311/"):
+        return open311.not_found(request)
     return error(404, f"nothing at {request.url.path}")
 
 

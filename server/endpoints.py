@@ -90,6 +90,7 @@ class Endpoint:
     max_body: int = 0  # the cap its handler reads the body with (documented; enforced by server.inputs)
     scopes: frozenset[Scope] = FULL
     media: str = JSON_TYPE  # what its successful answers are
+    also: tuple[str, ...] = ()  # other media types its answers may come in (as text: Open311's XML)
     examples: Mapping[str, Any] = field(default_factory=dict)  # path parameter -> an example value
 
     @property
@@ -229,6 +230,7 @@ def _responses(e: Endpoint, schema_of: dict[int, Any]) -> dict[str, Any]:
         if kind is not None:
             media = e.media if status < 300 else JSON_TYPE
             entry["content"] = {media: {"schema": schema_of[id(kind)]}}
+            entry["content"].update({other: {"schema": {"type": "string"}} for other in e.also})
         out[str(status)] = entry
     error_body = {"content": {JSON_TYPE: {"schema": schema_of[id(ErrorBody)]}}}
     for status in _error_statuses(e):

@@ -35,7 +35,7 @@ from server.intake.referrals import ReferralIn, request_status
 from server.policy import Open311, Service
 from server.records.store import RecordsStore, ServiceRequestRow
 
-__all__ = ["api_key_hash", "check_request", "endpoints", "render"]
+__all__ = ["api_key_hash", "check_request", "endpoints", "not_found", "render"]
 
 STAFF = frozenset({Role.INTAKE_311, Role.ADMIN})
 _FORM_MAX = 64 * 1024
@@ -628,13 +628,19 @@ async def token(request: Request, who: Principal | None) -> Response:
 path_type("fmt", "json|xml", {"type": "string", "enum": ["json", "xml"]})  # how the answer is written
 
 
+def not_found(request: Request) -> Response:
+    """A path under /open311/ that no endpoint takes: the standard's error shape, as a 311 system expects."""
+    wants = "xml" if request.url.path.endswith(".xml") else "json"
+    return errors(wants, 404, ["not found: discovery, services, requests or tokens, ending in .json or .xml"])
+
+
 def endpoints() -> list[Endpoint]:
     base, tag = "/open311/v2", "open311"
     errs = {s: list[Open311Error] for s in (400, 403, 404, 413, 429)}
 
     def ep(method: str, path: str, handler: Handler, summary: str, ok: Any, **kw: Any) -> Endpoint:
         answers = {200: ok, **errs, **kw.pop("answers", {})}
-        return Endpoint(method, f"{base}/{path}", handler, summary, tag, None, answers, **kw)
+        return Endpoint(method, f"{base}/{path}", handler, summary, tag, None, answers, also=("text/xml",), **kw)
 
     return [
         ep("GET", "discovery.{fmt:fmt}", discovery, "Discover the Open311 endpoint", Discovery),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -139,10 +140,14 @@ def _dead_letter(row: Any) -> DeadLetter:
     return DeadLetter(row[0], row[1], row[2], row[3], {str(k): str(v) for k, v in fields.items()}, *row[5:])
 
 
+_WORD = re.compile(r'[^\s"\x00-\x1f\x7f]+')
+
+
 def search_words(text: str) -> str:
     """Words of a radio search as a full-text query: each one quoted (FTS5's own syntax, its
-    operators and quotes, never reaches it), all of them required. Empty: nothing to search for."""
-    return " ".join(f'"{w}"' for w in text.replace('"', " ").split())
+    operators and quotes, never reaches it; nor do control characters, which end its strings),
+    all of them required. Empty: nothing to search for."""
+    return " ".join(f'"{w}"' for w in _WORD.findall(text))
 
 
 def _statements(sql: str) -> list[str]:
