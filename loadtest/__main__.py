@@ -1,6 +1,6 @@
 """python -m loadtest SCENARIO [options] --json PATH
 
-Scenarios: fanout, shift, panic, intake-flood, reconnect-storm, idle (see
+Scenarios: fanout, shift, panic, abuse, intake-flood, reconnect-storm, idle (see
 loadtest/README.md). The hub runs as its own process with its own embedded
 Valkey; clients run in ``--procs`` worker processes. ``--compare`` (fanout,
 idle) runs the same clients against a bare websockets broadcast server (the
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadtest.abuse import abuse
 from loadtest.fanout import fanout
 from loadtest.flood import intake_flood
 from loadtest.hubproc import raise_fd_limit
@@ -32,6 +33,7 @@ SCENARIOS = {
     "fanout": fanout,
     "shift": shift,
     "panic": panic,
+    "abuse": abuse,
     "intake-flood": intake_flood,
     "reconnect-storm": reconnect_storm,
     "idle": idle,
@@ -75,13 +77,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, default=20.0)
     s.add_argument("--warmup", type=float, default=0.0, help="seconds before the first call")
 
-    a = sub.add_parser("panic", parents=[common], help="panic-button latency to every board under position load")
-    a.add_argument("--boards", type=int, default=200)
-    a.add_argument("--officers", type=int, default=800, help="officer connections reporting positions")
-    a.add_argument("--rate", type=_positive, default=500.0, help="position reports per second in the background")
-    a.add_argument("--panic-rate", type=_positive, default=5.0, help="panic presses per second")
-    a.add_argument("--duration", type=float, default=20.0)
-    a.add_argument("--warmup", type=float, default=2.0, help="seconds of background load before the first press")
+    def panic_options(p: argparse.ArgumentParser, duration: float, duration_help: str | None = None) -> None:
+        p.add_argument("--boards", type=int, default=200)
+        p.add_argument("--officers", type=int, default=800, help="officer connections reporting positions")
+        p.add_argument("--rate", type=_positive, default=500.0, help="position reports per second in the background")
+        p.add_argument("--panic-rate", type=_positive, default=5.0, help="panic presses per second")
+        p.add_argument("--duration", type=float, default=duration, help=duration_help)
+        p.add_argument("--warmup", type=float, default=2.0, help="seconds of background load before the first press")
+
+    panic_options(
+        sub.add_parser("panic", parents=[common], help="panic-button latency to every board under position load"), 20.0
+    )
+    b = sub.add_parser("abuse", parents=[common], help="panic latency without and with one address attacking the hub")
+    panic_options(b, 60.0, "windows past the 10 s head deadline")
+    b.add_argument("--cycles", type=int, default=2, help="alternations of quiet and flood windows")
 
     n = sub.add_parser("intake-flood", parents=[common], help="dispatch latency without and with a complaint flood")
     n.add_argument("--boards", type=int, default=50)

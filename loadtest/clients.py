@@ -68,6 +68,7 @@ class Board:
         "last",
         "located",
         "latencies",
+        "pressed",
         "received",
         "sent_at",
         "staleness",
@@ -84,6 +85,7 @@ class Board:
         self.closed_code: int | None = None
         self.alarms: dict[str, float] = {}  # panic alarm id -> ms from the officer's press to this board
         self.accepted: dict[str, float] = {}  # panic alarm id -> ms from the press to the hub's raising it
+        self.pressed: dict[str, int] = {}  # panic alarm id -> when it was pressed (ms since the epoch)
         self.located = 0  # panic alarms raised with the unit's position
         self.covered = 0  # cover units added to a panic alarm
         self.incidents = 0
@@ -118,6 +120,7 @@ class Board:
                 elif sent is not None:
                     self.alarms[event.alarm.id] = time.time() * 1000 - sent
                     self.accepted[event.alarm.id] = event.alarm.raised_at - sent
+                    self.pressed[event.alarm.id] = sent
                     self.located += event.alarm.position is not None
                     self.tally.per_s[int(time.time())] += 1
             elif isinstance(event, AlarmUpdated) and event.action == "cover":
@@ -139,6 +142,7 @@ class Board:
             "closed_code": self.closed_code,
             "alarms": self.alarms,
             "accepted": self.accepted,
+            "pressed": self.pressed,
             "incidents": self.incidents,
             "located": self.located,
             "covered": self.covered,

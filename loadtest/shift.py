@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from loadtest import field, workers
@@ -18,13 +19,19 @@ from loadtest.hubproc import start_hub
 from loadtest.report import latency, progress
 from loadtest.runs import HUB_ENV, collect, split
 
-__all__ = ["panic", "shift"]
+__all__ = ["panic", "run_panic", "shift"]
 
 WIRE = field.WIRE
 
+# More processes beside the run (an attacker, say): (hub, report queue, start, end) -> started processes.
+Beside = Callable[[Any, Any, float, float], list[Any]]
 
-def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any]:
-    """Boards, officers and one ``side`` process (``panics`` or ``calls``); every report, and costs."""
+
+def _run(
+    args: argparse.Namespace, side: str, side_rate: float, beside: Beside | None = None, reports: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Boards, officers and one ``side`` process (``panics`` or ``calls``); every report, and costs.
+    ``beside`` starts more processes with the run; their ``reports`` come back as ``_<kind>``."""
     ctx = mp.get_context("spawn")
     with start_hub(HUB_ENV) as hub:
         token = hub.token("loadtest")
@@ -67,6 +74,7 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
             args=(hub.url, token, args.officers, *window) if side == "panics" else (hub.url, token, *window),
         )
         side_proc.start()
+        others = beside(hub, q, start_at, end_at) if beside is not None else []
         collect(q, "ready", 1, 60)
         cpu_before = hub.cpu_s()
         progress(start_at, boards_stop.value, "panic" if side == "panics" else "shift")
@@ -75,7 +83,8 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         cpu = hub.cpu_s() - cpu_before
         rss_after = hub.rss_kib()
         boards = collect(q, "boards", len(board_counts), 120)
-        for p in [*procs, side_proc]:
+        extra = {f"_{kind}": collect(q, kind, 1, 120)[0] for kind in reports}
+        for p in [*procs, side_proc, *others]:
             p.join(30)
     sent = sum(o["sent"] for o in officers)
     errors: dict[str, int] = {}
@@ -106,6 +115,7 @@ def _run(args: argparse.Namespace, side: str, side_rate: float) -> dict[str, Any
         "_side": side_report,
         "_boards": per_board,
         "_per_s": [r["per_s"] for r in boards],
+        **extra,
     }
 
 
@@ -121,8 +131,18 @@ def _per_second(per_s: list[dict[int, int]]) -> list[int]:
 
 
 def panic(args: argparse.Namespace) -> dict[str, Any]:
-    run = _run(args, "panics", args.panic_rate)
+    result = run_panic(args)
+    for key in ("_pressed", "_per_alarm"):
+        result.pop(key)
+    return result
+
+
+def run_panic(args: argparse.Namespace, beside: Beside | None = None, reports: Sequence[str] = ()) -> dict[str, Any]:
+    """The panic scenario (with ``beside``, see _run), and per alarm when it was pressed (``_pressed``)
+    and the time it took to its slowest board (``_per_alarm``)."""
+    run = _run(args, "panics", args.panic_rate, beside, reports)
     side, per_board = run.pop("_side"), run.pop("_boards")
+    extra = {k: run.pop(k) for k in [k for k in run if k.startswith("_") and k != "_per_s"]}
     acked = side["acked"]
     per_delivery = [ms for b in per_board for ms in b["alarms"].values()]
     # "Reached every board": per alarm, the slowest board's time (alarms some board missed are lost).
@@ -163,6 +183,9 @@ def panic(args: argparse.Namespace) -> dict[str, Any]:
         "slow_closes": sum(1 for b in per_board if b["closed_code"] == 4008),
         "delivered_by_second": _per_second(run["_per_s"]),
         "_latencies": per_delivery,
+        "_pressed": {alarm: t for b in per_board for alarm, t in b["pressed"].items()},
+        "_per_alarm": [(alarm, ms) for b in per_board for alarm, ms in b["alarms"].items()],
+        **extra,
     }
 
 

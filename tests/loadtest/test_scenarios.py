@@ -84,6 +84,30 @@ def test_panic_reaches_every_board_under_position_load(tmp_path: Path) -> None:
     assert r["connections"] == 16 and r["held"] == 5
 
 
+def test_abuse_keeps_panics_and_the_dispatcher_going_while_one_address_attacks(tmp_path: Path) -> None:
+    """Panics under an attacker's big heads, big bodies, idle sockets and subscribe storms: every press
+    acked and delivered once, the dispatcher signs in during the flood, and the hub cuts every oversized
+    request instead of reading it whole."""
+    r = _run(
+        tmp_path,
+        "abuse",
+        *("--boards", "5", "--officers", "10", "--rate", "50", "--panic-rate", "4", "--duration", "8"),
+        *("--cycles", "1", "--warmup", "0.5"),
+    )
+    assert r["panics"]["acked"] == r["panics"]["sent"] > 0 and r["panics"]["errors"] == {}
+    assert r["lost"] == 0 and r["duplicated"] == 0
+    assert len(r["flood_windows"]) == 1
+    desk = r["dispatcher_during_flood"]
+    assert desk["tries"] >= 1 and desk["signed_in_and_connected"] == desk["tries"] and desk["failures"] == []
+    attacks = r["attacks"]
+    for attack in ("big_heads", "big_bodies"):
+        assert attacks[attack]["opened"] > 0
+        assert attacks[attack].get("cut", 0) == attacks[attack]["opened"]  # none sent whole
+        assert attacks[attack].get("sent_whole", 0) == 0
+    assert attacks["idle_sockets"]["opened"] > 0
+    assert set(r["panic_with_flood_ms"]) == LATENCY_KEYS and set(r["panic_without_flood_ms"]) == LATENCY_KEYS
+
+
 def test_shift_delivers_positions_and_every_call_to_the_boards(tmp_path: Path) -> None:
     """Positions reach the boards (with their staleness measured) and every call reaches every board."""
     r = _run(
