@@ -23,7 +23,8 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-run
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# Front-end libraries (Leaflet) from npm, served by the hub from node_modules.
+# Front-end libraries from npm (Leaflet, Chart.js; axe-core for the accessibility tests),
+# served by the hub from node_modules.
 $(VENDOR)/node_modules/.stamp: $(VENDOR)/package.json $(VENDOR)/package-lock.json
 	cd $(VENDOR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@

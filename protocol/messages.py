@@ -46,8 +46,10 @@ __all__ = [
     "IncidentLink",
     "IncidentMerge",
     "IncidentNote",
+    "IncidentPolice",
     "IncidentReopen",
     "IncidentUnassign",
+    "PullableUnit",
     "RankedUnit",
     "ResourceAssign",
     "ResourceUpsert",
@@ -156,12 +158,14 @@ class IncidentUpdate(_Frame, tag="incident.update"):
 
 
 class IncidentAssign(_Frame, tag="incident.assign"):
-    """Put a unit on a call: the unit is dispatched at once."""
+    """Put a unit on a call: the unit is dispatched at once. ``from_incident``: the unit is on that
+    call, of lower priority, and is pulled from it to this one in the same step (a reassignment)."""
 
     id: Id
     incident: Id
     unit: Id
     primary: bool = False
+    from_incident: Id | None = None
 
 
 class IncidentUnassign(_Frame, tag="incident.unassign"):
@@ -211,6 +215,15 @@ class IncidentNote(_Frame, tag="incident.note"):
     incident: Id
     text: Annotated[str, Meta(min_length=1, max_length=4000)]
     source: Literal["note", "cctv", "phone", "radio", "email"] = "note"
+
+
+class IncidentPolice(_Frame, tag="incident.police"):
+    """Request police support (EPS) for a call, not tied to an alarm: on its timeline, and the
+    supervisors are notified."""
+
+    id: Id
+    incident: Id
+    note: Name = ""
 
 
 class Recommend(_Frame, tag="incident.recommend"):
@@ -342,6 +355,7 @@ Command = (
     | IncidentMerge
     | IncidentLink
     | IncidentNote
+    | IncidentPolice
     | Recommend
     | UnitRoster
     | UnitStatus
@@ -385,10 +399,23 @@ class RankedUnit(msgspec.Struct, omit_defaults=True):
     capabilities: list[str] = []
 
 
+class PullableUnit(msgspec.Struct, omit_defaults=True):
+    """A unit on a lower-priority call that may be pulled to this one (``incident.assign`` with
+    ``from_incident``)."""
+
+    unit: str
+    incident: str  # the call it is on now
+    priority: int  # that call's priority
+    status: str
+    distance_m: float | None  # None: no position, or this call has no coordinates
+    district: str = ""
+
+
 class Recommendation(msgspec.Struct, omit_defaults=True):
     incident: str
     units: list[RankedUnit]
     warnings: list[str] = []
+    pullable: list[PullableUnit] = []  # when the call is more urgent than calls units are on
 
 
 class Ack(_Frame, tag="ack"):

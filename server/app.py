@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
-from server import account, admin, api, office, operations, signin, web
+from server import account, admin, api, office, operations, places, signin, web
 from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
 from server.auth import AuthError, Principal, verify_token
 from server.bus import Bus
@@ -42,6 +42,7 @@ from server.intake import complaints, deadletters, open311
 from server.intake.doors import IntakeDoors
 from server.intake.lane import REFERRALS, Door, IntakeStream
 from server.metrics import HubMetrics
+from server.places import Geocoder
 from server.policy import Policy, load_policy
 from server.reception import HeadLimits, Reception
 from server.records.archiver import Archiver
@@ -72,6 +73,7 @@ class HubContext:
     login_limits: SignInLimits
     intake: IntakeDoors
     tokens: Tokens
+    geocoder: Geocoder | None
 
 
 async def input_error(request: Request, exc: Exception) -> Response:
@@ -214,6 +216,7 @@ def all_endpoints() -> list[Endpoint]:
         *account.endpoints(),
         *admin.endpoints(),
         *api.endpoints(),
+        *places.endpoints(),
         *office.endpoints(),
         *complaints.endpoints(),
         *deadletters.endpoints(),
@@ -320,6 +323,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             SignInLimits.make(redis),
             IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
             tokens,
+            Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
         await tokens.start()
         await hub.start()
@@ -337,6 +341,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for task in (archiving, timing):
                 task.cancel()
                 await _step(task.get_name(), _settle(task))
+            if app.state.ctx.geocoder is not None:
+                await _step("geocoder", app.state.ctx.geocoder.close())
             await _step("records store", store.close())
             await _step("redis client", redis.aclose())
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client

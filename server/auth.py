@@ -89,6 +89,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "incident.merge": _DESK,
     "incident.link": _DESK,
     "incident.note": _DESK,
+    "incident.police": _DESK,
     "incident.recommend": _DESK,
     "unit.roster": _DESK,
     "unit.status": _DESK | _FIELD,

@@ -28,6 +28,7 @@ from protocol.messages import (
     IncidentLink,
     IncidentMerge,
     IncidentNote,
+    IncidentPolice,
     IncidentReopen,
     IncidentUnassign,
     IncidentUpdate,
@@ -151,6 +152,8 @@ class DispatchService:
                 return await i.link(who, cmd)
             case IncidentNote():
                 return await i.note(who, cmd)
+            case IncidentPolice():
+                return await i.request_police(who, cmd)
             case UnitRoster():
                 return await u.roster(who, cmd)
             case UnitStatus():

@@ -101,6 +101,8 @@ class Settings:
     # browser clients: map tiles ({z}/{x}/{y} URL; empty draws the service area on a plain canvas)
     tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tile_attribution: str = "&copy; OpenStreetMap contributors"
+    # places the gazetteer does not know: a Nominatim- or Pelias-style search URL with {q}; empty: none
+    geocoder_url: str = ""
     static_dir: str = ""  # empty: the static/ folder beside the server package
     # intake lane (311 referrals, public complaints)
     intake_workers: int = 1  # worker processes beside the hub (0: none; run python -m server.intake elsewhere)

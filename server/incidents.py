@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from protocol.codes import ErrorCode
-from protocol.events import IncidentCreated, IncidentUpdated, UnitStatusChanged
+from protocol.events import IncidentCreated, IncidentUpdated, Notified, UnitStatusChanged
 from protocol.messages import (
     IncidentAssign,
     IncidentCancel,
@@ -21,23 +21,25 @@ from protocol.messages import (
     IncidentLink,
     IncidentMerge,
     IncidentNote,
+    IncidentPolice,
     IncidentReopen,
     IncidentUnassign,
     IncidentUpdate,
     Recommend,
     Recommendation,
 )
-from protocol.state import Assignment, Incident, Location, TimelineEntry
+from protocol.state import Assignment, Incident, Location, TimelineEntry, UnitState
 from server.auth import Principal, Role, officer_on
 from server.bus import Plan
 from server.geography import distance_m
-from server.live import INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
+from server.live import ALARMS, INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
 from server.rules import (
     Candidate,
     availability_of,
     coverage_warnings,
     incident_transition_allowed,
     is_open,
+    pullable_units,
     rank_units,
 )
 from server.timers import schedule_status, schedule_unassigned, schedule_welfare, unassigned_timer
@@ -215,16 +217,21 @@ class IncidentDesk:
             unit, uv = await self.live.unit(cmd.unit)
             if any(a.unit == unit.id and a.cleared_at is None for a in incident.units):
                 raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is already on {incident.id}")
-            if unit.incident is not None and unit.incident != incident.id:
+            now = now_ms()
+            plan = self.bus.plan().check(INCIDENTS, incident.id, iv).check(UNITS, unit.id, uv)
+            pulled_from, left = None, ""
+            if cmd.from_incident is not None:
+                left = await self._pull(plan, who, incident, unit, cmd.from_incident, now)
+                pulled_from = cmd.from_incident
+            elif unit.incident is not None and unit.incident != incident.id:
                 raise CommandError(
                     ErrorCode.INVALID_TRANSITION, f"{unit.id} is on {unit.incident}: clear it before assigning"
                 )
-            if availability_of(self.policy, unit.status) == "not_available":
+            elif availability_of(self.policy, unit.status) == "not_available":
                 where = f" on {unit.incident}" if unit.incident else ""
                 raise CommandError(
                     ErrorCode.INVALID_TRANSITION, f"{unit.id} is {unit.status}{where}: clear it before assigning"
                 )
-            now = now_ms()
             has_primary = any(a.primary and a.cleared_at is None for a in incident.units)
             primary = cmd.primary or not has_primary
             assignments = [_replace(a, primary=False) if primary and a.primary else a for a in incident.units]
@@ -247,14 +254,14 @@ class IncidentDesk:
                 availability=availability_of(self.policy, "dispatched"),
                 last_contact=now,
             )
-            plan = self.bus.plan().check(INCIDENTS, incident.id, iv).check(UNITS, unit.id, uv)
+            pulled = f", pulled from {pulled_from}" if pulled_from else ""
             entry = self._entry(
                 plan,
                 updated,
                 now,
                 who.user,
                 "assigned",
-                f"{unit.id}{' (primary)' if primary else ''} dispatched",
+                f"{unit.id}{' (primary)' if primary else ''} dispatched{pulled}",
                 unit=unit.id,
             )
             sent = schedule_welfare(plan, self.bus, self.policy, sent, incident)
@@ -263,6 +270,7 @@ class IncidentDesk:
             await self._resolve_alarm(plan, f"unassigned:{incident.id}", who.user, now)
             self._store(plan, updated)
             plan.write(UNITS, sent.id, sent)
+            ours = len(plan.topics)  # a pull emitted the other call's event first
             plan.emit(
                 INCIDENTS,
                 IncidentUpdated(ts=now, by=who.user, incident=updated, changed=["status", "units"], entry=entry),
@@ -270,12 +278,18 @@ class IncidentDesk:
             plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=sent, previous=unit.status))
             results = await self.bus.apply(plan)
             result = {"incident": incident.id, "unit": unit.id, "primary": "yes" if primary else "no"}
-            return INCIDENTS.name, results[0][0], result
+            if pulled_from:
+                result["pulled_from"] = pulled_from
+            if left:
+                result["left"] = left
+            return INCIDENTS.name, results[ours][0], result
 
         # Coverage is judged before the unit leaves: the warning says what sending it does.
         all_units = await self.live.all_units()
         warnings = coverage_warnings(self.policy, all_units, cmd.unit)
         topic, offset, result = await self.live.retrying(attempt, f"incident {cmd.incident}")
+        if result is not None and result.get("left"):
+            warnings.append(result.pop("left"))
         if warnings and result is not None:
             result["warning"] = "; ".join(warnings)
         return topic, offset, result
@@ -287,35 +301,57 @@ class IncidentDesk:
                 raise CommandError(ErrorCode.NOT_FOUND, f"{cmd.unit} is not on {incident.id}")
             now = now_ms()
             plan = self.bus.plan().check(INCIDENTS, incident.id, iv)
-            units = [
-                _replace(a, cleared_at=now, primary=False) if a.unit == cmd.unit and a.cleared_at is None else a
-                for a in incident.units
-            ]
-            active = [a for a in units if a.cleared_at is None]
-            if active and not any(a.primary for a in active):
-                units = [_replace(a, primary=True) if a is active[0] else a for a in units]
-            status = incident.status if active else "pending"
-            updated = _replace(incident, units=units, status=status, updated_at=now, updated_by=who.user)
-            entry = self._entry(
-                plan,
-                updated,
-                now,
-                who.user,
-                "unassigned",
-                f"{cmd.unit} taken off{': ' + cmd.reason if cmd.reason else ''}",
-                unit=cmd.unit,
-            )
-            if not active:
-                schedule_unassigned(plan, self.bus, self.policy, updated, now)
-            self._store(plan, updated)
-            plan.emit(
-                INCIDENTS,
-                IncidentUpdated(ts=now, by=who.user, incident=updated, changed=["units", "status"], entry=entry),
+            self._take_off(
+                plan, who, incident, cmd.unit, now, f"{cmd.unit} taken off{': ' + cmd.reason if cmd.reason else ''}"
             )
             await self._release_units(plan, who, [cmd.unit], incident.id, now)
             return INCIDENTS.name, (await self.bus.apply(plan))[0][0], None
 
         return await self.live.retrying(attempt, f"incident {cmd.incident}")
+
+    def _take_off(
+        self, plan: Plan, who: Principal, incident: Incident, unit_id: str, now: int, detail: str
+    ) -> Incident:
+        """Clear a unit's assignment on an incident (in ``plan``); with none left it waits again."""
+        units = [
+            _replace(a, cleared_at=now, primary=False) if a.unit == unit_id and a.cleared_at is None else a
+            for a in incident.units
+        ]
+        active = [a for a in units if a.cleared_at is None]
+        if active and not any(a.primary for a in active):
+            units = [_replace(a, primary=True) if a is active[0] else a for a in units]
+        status = incident.status if active else "pending"
+        updated = _replace(incident, units=units, status=status, updated_at=now, updated_by=who.user)
+        entry = self._entry(plan, updated, now, who.user, "unassigned", detail, unit=unit_id)
+        if not active:
+            schedule_unassigned(plan, self.bus, self.policy, updated, now)
+        self._store(plan, updated)
+        plan.emit(
+            INCIDENTS,
+            IncidentUpdated(ts=now, by=who.user, incident=updated, changed=["units", "status"], entry=entry),
+        )
+        return updated
+
+    async def _pull(self, plan: Plan, who: Principal, to: Incident, unit: UnitState, from_id: str, now: int) -> str:
+        """A reassignment: take ``unit`` off ``from_id`` (a call of lower priority than ``to``) in ``plan``.
+        Returns what the dispatcher should know of the call it leaves ("" if it still has units)."""
+        if unit.incident != from_id:
+            where = f"on {unit.incident}" if unit.incident else "on no call"
+            raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is {where}, not {from_id}")
+        if unit.status == "emergency":
+            raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is in an emergency: it cannot be pulled")
+        source, sv = await self.live.incident(from_id)
+        if source.priority <= to.priority:
+            raise CommandError(
+                ErrorCode.INVALID_TRANSITION,
+                f"{unit.id} is on P{source.priority} {from_id}: only a unit on a lower-priority call can be "
+                f"pulled to this P{to.priority}; clear it first",
+            )
+        plan.check(INCIDENTS, from_id, sv)
+        left = self._take_off(plan, who, source, unit.id, now, f"{unit.id} pulled to P{to.priority} {to.id}")
+        if not any(a.cleared_at is None for a in left.units):
+            return f"{from_id} (P{source.priority}) waits again with no unit"
+        return ""
 
     async def _release_units(self, plan: Plan, who: Principal, unit_ids: list[str], incident_id: str, now: int) -> None:
         """Units leaving an incident become available (if they were on it)."""
@@ -519,36 +555,77 @@ class IncidentDesk:
 
         return await self.live.retrying(attempt, f"incident {cmd.incident}")
 
+    async def request_police(self, who: Principal, cmd: IncidentPolice) -> Reply:
+        """Police support for a call (no alarm needed): a timeline line, and the supervisors told."""
+
+        async def attempt() -> Reply:
+            incident, version = await self.live.incident(cmd.incident)
+            now = now_ms()
+            touched = _replace(incident, updated_at=now, updated_by=who.user)
+            plan = self.bus.plan().check(INCIDENTS, incident.id, version)
+            detail = f"police support requested by {who.user}" + (f": {cmd.note}" if cmd.note else "")
+            entry = self._entry(plan, touched, now, who.user, "police_requested", detail)
+            self._store(plan, touched)
+            plan.emit(INCIDENTS, IncidentUpdated(ts=now, by=who.user, incident=touched, changed=[], entry=entry))
+            text = (
+                f"Police support requested for {incident.id} (P{incident.priority} {incident.call_type}) by {who.user}"
+            )
+            note = Notified(
+                ts=now,
+                by=who.user,
+                role="supervisor",
+                text=text + (f": {cmd.note}" if cmd.note else ""),
+                incident=incident.id,
+            )
+            plan.emit(ALARMS, note)
+            return INCIDENTS.name, (await self.bus.apply(plan))[0][0], None
+
+        return await self.live.retrying(attempt, f"incident {cmd.incident}")
+
     async def recommend(self, who: Principal, cmd: Recommend) -> Recommendation:
         incident, _ = await self.live.incident(cmd.incident)
         return await self.recommend_near(
-            incident.id, incident.location.lat, incident.location.lon, incident.needs, exclude=set()
+            incident.id,
+            incident.location.lat,
+            incident.location.lon,
+            incident.needs,
+            exclude={a.unit for a in incident.units if a.cleared_at is None},
+            priority=incident.priority,
         )
 
     async def recommend_near(
-        self, label: str, lat: float | None, lon: float | None, needs: list[str], exclude: set[str]
+        self,
+        label: str,
+        lat: float | None,
+        lon: float | None,
+        needs: list[str],
+        exclude: set[str],
+        priority: int | None = None,
     ) -> Recommendation:
-        """Available units by distance that have what the call needs, and the coverage they leave."""
+        """Available units by distance that have what the call needs, and the coverage they leave;
+        with the call's ``priority``, also the units on less urgent calls that could be pulled."""
         units = [u for u in await self.live.all_units() if u.id not in exclude]
         positions = await self.live.positions([u.id for u in units])
         now = now_ms()
         candidates = []
         for u in units:
             pos = positions.get(u.id)
-            if lat is None or lon is None:
-                dist = 0.0
-            elif pos is None:
-                dist = float("inf")
-            else:
-                dist = distance_m(lat, lon, pos.lat, pos.lon)
+            located = lat is not None and lon is not None and pos is not None
+            dist = distance_m(lat, lon, pos.lat, pos.lon) if located else None  # type: ignore[arg-type,union-attr]
             candidates.append(Candidate(u, pos, dist))
         ranked = rank_units(self.policy, candidates, needs, now)
+        pullable = []
+        if priority is not None:
+            on = sorted({u.incident for u in units if u.incident is not None})
+            calls = await self.live.incidents(on)
+            priority_of = {i.id: i.priority for i in calls if i is not None}
+            pullable = pullable_units(self.policy, candidates, needs, priority, priority_of)
         warnings = coverage_warnings(self.policy, units, ranked[0].unit) if ranked else []
         if not ranked:
             warnings.append("no available unit has what this call needs" if needs else "no available unit")
         if lat is None:
-            warnings.append("the call has no coordinates: units are not ranked by distance")
-        return Recommendation(incident=label, units=ranked, warnings=warnings)
+            warnings.append("the call has no location: units are not ranked by distance")
+        return Recommendation(incident=label, units=ranked, warnings=warnings, pullable=pullable)
 
 
 def _show(value: Any) -> str:

@@ -87,6 +87,9 @@ class Live:
         ((raw, version),) = await self._read(INCIDENTS, [incident_id])
         return (_incident.decode(raw) if raw is not None else None), version
 
+    async def incidents(self, incident_ids: list[str]) -> list[Incident | None]:
+        return [(_incident.decode(r) if r is not None else None) for r, _ in await self._read(INCIDENTS, incident_ids)]
+
     async def unit(self, unit_id: str) -> tuple[UnitState, int]:
         ((raw, version),) = await self._read(UNITS, [unit_id])
         if raw is None:

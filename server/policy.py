@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from server.gazetteer import Place, load_places
 from server.geography import ServiceArea
 
 __all__ = ["CallType", "Complaints", "Open311", "Policy", "PriorityLevel", "Service", "StatusRule", "load_policy"]
@@ -73,6 +74,10 @@ class Dispositions(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class AreaFile(msgspec.Struct, forbid_unknown_fields=True):
+    file: str
+
+
+class PlacesFile(msgspec.Struct, forbid_unknown_fields=True):
     file: str
 
 
@@ -138,9 +143,11 @@ class Policy(msgspec.Struct, forbid_unknown_fields=True):
     call_types: dict[str, CallType]
     dispositions: Dispositions
     service_area: AreaFile
+    places: PlacesFile
     open311: Open311
     complaints: Complaints
     area: ServiceArea | None = None  # loaded from service_area.file
+    gazetteer: list[Place] = []  # loaded from places.file
 
     def priority(self, level: int) -> PriorityLevel:
         return self.priorities[level]
@@ -159,12 +166,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_policy(operator_file: Path | None = None) -> Policy:
     """The defaults, with the operator's file (if it exists) merged over them."""
     raw = tomllib.loads(DEFAULT_FILE.read_text())
-    area_base = DEFAULT_FILE.parent
+    area_base = places_base = DEFAULT_FILE.parent
     if operator_file is not None and operator_file.exists():
         override = tomllib.loads(operator_file.read_text())
         raw = _merge(raw, override)
         if "service_area" in override:
             area_base = operator_file.parent
+        if "places" in override:
+            places_base = operator_file.parent
     try:
         policy = msgspec.convert(raw, Policy, strict=False)
     except msgspec.ValidationError as exc:
@@ -181,4 +190,6 @@ def load_policy(operator_file: Path | None = None) -> Policy:
     if not area_path.is_absolute():
         area_path = area_base / area_path
     policy.area = ServiceArea.from_geojson(area_path.read_text())
+    places_path = Path(policy.places.file)
+    policy.gazetteer = load_places(places_path if places_path.is_absolute() else places_base / places_path)
     return policy

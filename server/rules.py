@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from protocol.messages import RankedUnit
+from protocol.messages import PullableUnit, RankedUnit
 from protocol.state import Incident, Position, UnitState
 from server.policy import Policy
 
@@ -30,6 +30,7 @@ __all__ = [
     "incident_progress",
     "incident_transition_allowed",
     "is_open",
+    "pullable_units",
     "rank_units",
     "response_time_report",
     "status_limit_s",
@@ -119,31 +120,40 @@ def availability_of(policy: Policy, status: str) -> str:
 class Candidate:
     unit: UnitState
     position: Position | None
-    distance_m: float
+    distance_m: float | None  # None: the unit has no position, or the call has no coordinates
+
+
+def _capable(c: Candidate, needs: Sequence[str]) -> bool:
+    return set(needs) <= {*c.unit.capabilities, *c.unit.equipment}
+
+
+def _distance_key(c: Candidate) -> float:
+    return c.distance_m if c.distance_m is not None else float("inf")
 
 
 def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[str], now_ms: int) -> list[RankedUnit]:
     """Units to send, best first: available before conditionally available, fresh
     positions before stale, then nearest. Units lacking a needed capability,
-    not available, or beyond the distance limit are left out."""
+    not available, or beyond the distance limit are left out. A call with no
+    coordinates ranks no one by distance (every distance is unknown, never 0)."""
     stale_ms = policy.positions.stale_after_s * 1000
     ranked = []
     for c in candidates:
         availability = availability_of(policy, c.unit.status)
         if availability == "not_available":
             continue
-        if c.position is not None and c.distance_m > policy.recommend.max_distance_m:
+        if c.distance_m is not None and c.distance_m > policy.recommend.max_distance_m:
             continue  # a unit with no position at all is still listed, last, as stale
-        if not set(needs) <= {*c.unit.capabilities, *c.unit.equipment}:
+        if not _capable(c, needs):
             continue
         stale = c.position is None or now_ms - c.position.at > stale_ms
-        key = (availability != "available", stale, c.distance_m if c.position is not None else float("inf"))
+        key = (availability != "available", stale, _distance_key(c))
         ranked.append(
             (
                 key,
                 RankedUnit(
                     unit=c.unit.id,
-                    distance_m=round(c.distance_m, 1),
+                    distance_m=round(c.distance_m, 1) if c.distance_m is not None else None,
                     status=c.unit.status,
                     availability=availability,
                     stale=stale,
@@ -154,6 +164,41 @@ def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[
         )
     ranked.sort(key=lambda pair: pair[0])
     return [r for _, r in ranked[: policy.recommend.count]]
+
+
+def pullable_units(
+    policy: Policy,
+    candidates: Iterable[Candidate],
+    needs: Sequence[str],
+    call_priority: int,
+    priority_of: dict[str, int],
+    limit: int = 3,
+) -> list[PullableUnit]:
+    """Units committed to a lower-priority call (a larger number) that could be pulled to this
+    one, nearest first: what a dispatcher reaches for when nothing is free. ``priority_of``
+    maps the open incidents the candidates are on to their priorities."""
+    found = []
+    for c in candidates:
+        on = c.unit.incident
+        if on is None or on not in priority_of or priority_of[on] <= call_priority:
+            continue
+        if c.unit.status in ("emergency", "off_duty", "out_of_service") or not _capable(c, needs):
+            continue
+        if c.distance_m is not None and c.distance_m > policy.recommend.max_distance_m:
+            continue
+        found.append(
+            PullableUnit(
+                unit=c.unit.id,
+                incident=on,
+                priority=priority_of[on],
+                status=c.unit.status,
+                distance_m=round(c.distance_m, 1) if c.distance_m is not None else None,
+                district=c.unit.district,
+            )
+        )
+    # nearest first; among equals, the least urgent call gives its unit up first
+    found.sort(key=lambda p: (p.distance_m if p.distance_m is not None else float("inf"), -p.priority))
+    return found[:limit]
 
 
 def coverage_warnings(policy: Policy, units: Iterable[UnitState], sending: str) -> list[str]:

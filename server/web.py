@@ -38,6 +38,14 @@ _PAGES = {
     "/intake/": {Role.INTAKE_311, Role.SUPERVISOR, Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN},
     "/admin/": {Role.ADMIN},  # accounts and their sessions (server/admin.py)
     "/account/": set(Role),  # one's own second factor and sessions (server/account.py)
+    # the desk's office work beside the board (static/desk/): one page per duty
+    "/desk/investigations/": _DESK,
+    "/desk/info-requests/": _DESK,
+    "/desk/directory/": _DESK,
+    "/desk/radio/": _DESK,
+    "/desk/reports/": _DESK,
+    "/desk/units/": _DESK,
+    "/desk/resources/": _DESK,
 }
 # Case staff have no page of their own yet: they enter complaints taken by phone on the portal.
 _HOMES = {
@@ -121,6 +129,14 @@ async def complaint(request: Request) -> Response:
     return _page(request.app.state.ctx.settings, "complaint")
 
 
+async def officer_worker(request: Request) -> Response:
+    """The officer app's service worker (static/officer/sw.js), served beside its page so that it
+    may control /officer/: it keeps the app shell for a phone with no signal."""
+    settings: Settings = request.app.state.ctx.settings
+    headers = {**_security_headers(settings), "Service-Worker-Allowed": "/officer/"}
+    return FileResponse(settings.static_path / "officer" / "sw.js", media_type="text/javascript", headers=headers)
+
+
 class Tiles(msgspec.Struct):
     url: str
     attribution: str
@@ -186,19 +202,29 @@ def endpoints() -> list[Endpoint]:
 
 def web_routes(settings: Settings) -> list[BaseRoute]:
     static: Path = settings.static_path
-    leaflet = static / "vendor" / "node_modules" / "leaflet" / "dist"
+    modules = static / "vendor" / "node_modules"
     return [
         Route("/", root),
         Route("/signin/", signin),
         Route("/complaint/", complaint),
         _guarded("/board/", "board"),
         _guarded("/officer/", "officer"),
+        Route("/officer/sw.js", officer_worker),
         _guarded("/referral/", "referral"),
         _guarded("/intake/", "intake"),
         _guarded("/admin/", "admin"),
         _guarded("/account/", "account"),
+        _guarded("/desk/investigations/", "desk/investigations"),
+        _guarded("/desk/info-requests/", "desk/info-requests"),
+        _guarded("/desk/directory/", "desk/directory"),
+        _guarded("/desk/radio/", "desk/radio"),
+        _guarded("/desk/reports/", "desk/reports"),
+        _guarded("/desk/units/", "desk/units"),
+        _guarded("/desk/resources/", "desk/resources"),
         # Leaflet as npm installed it (make serve / make test run `npm ci` in static/vendor).
-        Mount("/vendor/leaflet", StaticFiles(directory=leaflet, check_dir=False), name="leaflet"),
+        Mount("/vendor/leaflet", StaticFiles(directory=modules / "leaflet" / "dist", check_dir=False), name="leaflet"),
+        # Chart.js's UMD build (window.Chart) for the report pages.
+        Mount("/vendor/chart", StaticFiles(directory=modules / "chart.js" / "dist", check_dir=False), name="chart"),
         Mount(
             "/static",
             _StaticWithHeaders(_security_headers(settings), directory=static, check_dir=False),

@@ -316,6 +316,8 @@ async def submit(request: Request, who: Principal | None) -> Response:
     received_at, received_error = _received_at(received, doors.policy.complaints.timezone)
     if received_error:
         errors["received_on"] = received_error
+    elif received and "occurred_on" not in errors:
+        errors |= _after_received(raw.get("occurred_on"), str(received))
     if errors:  # nothing is kept
         doors.count("complaint", "refused")
         return _problem("Some answers need a second look.", 422, errors)
@@ -392,6 +394,18 @@ def _received_at(day: Any, zone: str) -> tuple[int, str]:
     return ms, ""
 
 
+def _after_received(occurred: Any, received: str) -> dict[str, str]:
+    """A day it happened after the day it was received is a slip of the keyboard (and the filer,
+    which checks the date it happened against the day received, would refuse the file)."""
+    try:
+        late = dt.date.fromisoformat(str(occurred)) > dt.date.fromisoformat(received)
+    except ValueError:
+        return {}  # empty or unreadable: check() has told that already
+    if not late:
+        return {}
+    return {"occurred_on": "This is after the day it was received. Check both dates, or leave this one empty."}
+
+
 class StatusAsk(msgspec.Struct, forbid_unknown_fields=True):
     file_number: Annotated[str, Meta(max_length=40)]
     status_code: Annotated[str, Meta(max_length=40)]
@@ -412,6 +426,12 @@ class FileStatus(msgspec.Struct, omit_defaults=True):
 _STAGES = {
     "intake": "We have received your file. A case coordinator is reviewing it.",
 }
+# For a person who chose "Please do not contact me": what happens instead of our contacting them.
+_NOT_CONTACTING = (
+    "We will not contact you, as you asked. You can check on your file yourself at any time: come back to this"
+    " page and enter your file number and status code. If you change your mind, call us and tell us how you"
+    " would like to hear from us."
+)
 
 
 async def status(request: Request, who: Principal | None) -> Response:
@@ -446,7 +466,9 @@ async def status(request: Request, who: Principal | None) -> Response:
         received=_local_date(found.received_at, zone),
         status=found.status,
     )
-    if found.acknowledge_due is not None and found.acknowledged_at is None:
+    if found.contact_by == "none":
+        out.next = _NOT_CONTACTING
+    elif found.acknowledge_due is not None and found.acknowledged_at is None:
         out.next = f"We will contact you to acknowledge your file by {_local_date(found.acknowledge_due, zone)}."
     return answer(out)
 
@@ -468,6 +490,7 @@ class PortalForm(msgspec.Struct):
     attachments: AttachmentLimits
     staff: str | None  # the case staff member signed in, entering a complaint taken another way
     submission_id: str  # a new one: a resend of the same form uses it again
+    today: str = ""  # the agency's date (YYYY-MM-DD): the latest day received that staff may give
 
 
 async def form(request: Request, who: Principal | None) -> Response:
@@ -480,6 +503,7 @@ async def form(request: Request, who: Principal | None) -> Response:
             attachments=AttachmentLimits(s.attachments_max, s.attachment_max_bytes),
             staff=who.user if who is not None and who.role in STAFF else None,
             submission_id=secrets.token_hex(16),
+            today=dt.datetime.now(ZoneInfo(doors.policy.complaints.timezone)).date().isoformat(),
         )
     )
 

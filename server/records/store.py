@@ -119,6 +119,7 @@ class ComplaintStatus:
     status: str
     acknowledge_due: int | None
     acknowledged_at: int | None
+    contact_by: str = ""  # "none": the person asked not to be contacted, so no answer may promise it
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +470,7 @@ class RecordsStore:
     async def complaint_status(self, file_number: str) -> ComplaintStatus | None:
         """What the public status check of a file may tell (and the hash its code is checked against)."""
         async with self.db.execute(
-            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at"
+            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at, c.contact_by"
             " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
             " WHERE c.file_number=?",
             (file_number,),

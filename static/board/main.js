@@ -1,8 +1,9 @@
 // The dispatcher board: wires the connection to the views.
 import { HubConnection } from "/static/common/hub.js";
-import { $, announce } from "/static/common/dom.js";
+import { $, announce, h } from "/static/common/dom.js";
+import { statusLabel } from "/static/common/format.js";
 import { connectionText, signOut, signedIn } from "/static/common/session.js";
-import { enableAudio, playTone } from "/static/common/tones.js";
+import { audioReady, enableAudio, playTone } from "/static/common/tones.js";
 import { AlarmBanner } from "/static/board/alarms.js";
 import { CallForm } from "/static/board/callform.js";
 import { DetailView } from "/static/board/detail.js";
@@ -33,15 +34,47 @@ const queue = new QueueView($("#queue"), $("#queue-count"), me, { onOpen: (id) =
 const units = new UnitsView($("#units"), $("#units-count"), me, { onUnit: (id) => showUnit(id) });
 const radio = new RadioView($("#radio-log"));
 const detail = new DetailView($("#detail"), me, hub, { onError: problem, onShow: (lat, lon) => map?.flyTo(lat, lon) });
-const form = new CallForm($("#call-form"), me, hub, { onCreated: (id) => openIncident(id, false) });
+const form = new CallForm($("#call-form"), me, hub, { onCreated: (id) => openIncident(id) });
+const alarmCommand = (body, done) =>
+  hub.command(body).then(() => announce(done), (e) => problem(`${done}: not done. ${e.message}`));
 const banner = new AlarmBanner($("#alarms"), me, {
-  onAck: (id) => hub.command({ type: "alarm.ack", alarm: id }).then(() => announce(`Alarm acknowledged`), (e) => problem(`Acknowledge: ${e.message}`)),
-  onPolice: (id) => hub.command({ type: "alarm.police", alarm: id }).then(() => announce("Police requested"), (e) => problem(`Police request: ${e.message}`)),
+  onAck: (id) => alarmCommand({ type: "alarm.ack", alarm: id }, "Alarm acknowledged"),
+  onCancel: (id, reason) => alarmCommand({ type: "alarm.cancel", alarm: id, reason }, "Alarm cancelled"),
+  onPolice: (id) => alarmCommand({ type: "alarm.police", alarm: id }, "Police requested"),
+  onCover: (alarm) => sendCover(alarm),
   onShow: (alarm) => {
     const p = state.positions.get(alarm.unit) || alarm.position;
     if (p) map?.flyTo(p.lat, p.lon);
   },
 });
+
+/** Send an alarm's cover units: to the call the unit is on, or to a new P1 emergency call at its position. */
+async function sendCover(alarm) {
+  try {
+    let incident = alarm.incident && state.incidents.has(alarm.incident) ? alarm.incident : null;
+    if (!incident) {
+      const p = state.positions.get(alarm.unit) || alarm.position;
+      const location = { address: `Officer emergency: ${alarm.unit || alarm.id}` };
+      if (p) Object.assign(location, { lat: p.lat, lon: p.lon });
+      const type = Object.keys(me.call_types).find((t) => /panic|duress/i.test(t)) || Object.keys(me.call_types)[0];
+      const ack = await hub.command({ type: "incident.create", call_type: type, priority: 1, location, source: "panic", narrative: alarm.reason });
+      incident = ack.result?.incident;
+    }
+    const sent = [];
+    for (const unit of alarm.cover || []) {
+      try {
+        await hub.command({ type: "incident.assign", incident, unit });
+        sent.push(unit);
+      } catch (err) {
+        problem(`Cover ${unit}: ${err.message}`);
+      }
+    }
+    announce(`Cover sent to ${incident}: ${sent.join(", ") || "none"}`, true);
+    if (incident) openIncident(incident);
+  } catch (err) {
+    problem(`Send cover: ${err.message}`);
+  }
+}
 
 // The map needs Leaflet from npm; without it the board still works, and says so.
 let map = null;
@@ -84,11 +117,25 @@ hub.addEventListener("final", (ev) => {
 });
 hub.addEventListener("problem", (ev) => problem(ev.detail.message));
 
+const trafficToggle = $("#traffic-toggle");
 function showTraffic() {
   const el = $("#traffic");
-  el.hidden = !state.trafficMode;
-  el.textContent = state.trafficMode ? `EMERGENCY TRAFFIC ONLY${state.trafficMode.unit ? ` · ${state.trafficMode.unit}` : ""}` : "";
+  const on = Boolean(state.trafficMode);
+  el.hidden = !on;
+  el.textContent = on ? `EMERGENCY TRAFFIC ONLY${state.trafficMode.unit ? ` · ${state.trafficMode.unit}` : ""}` : "";
+  trafficToggle.setAttribute("aria-pressed", String(on));
+  trafficToggle.textContent = on ? "Clear emergency traffic" : "Declare emergency traffic";
 }
+trafficToggle.addEventListener("click", async () => {
+  const on = !state.trafficMode;
+  const unit = on ? [...state.alarms.values()].find((a) => a.alarm === "panic")?.unit : undefined;
+  try {
+    await hub.command({ type: "traffic.emergency", on, ...(unit ? { unit } : {}), reason: on ? "declared by dispatch" : "cleared by dispatch" });
+    announce(on ? "Emergency traffic only declared" : "Emergency traffic cleared", true);
+  } catch (err) {
+    problem(`Emergency traffic: ${err.message}`);
+  }
+});
 
 // ---- state from the hub ------------------------------------------------------
 
@@ -101,6 +148,7 @@ hub.addEventListener("resync", (ev) => {
     detail.render(state);
   } else if (topic === "units" || topic === "positions") {
     units.render(state);
+    unitChoices();
     map?.renderUnits(state);
   } else if (topic === "alarms") {
     banner.render(state);
@@ -127,6 +175,7 @@ hub.addEventListener("event", (ev) => {
       break;
     case "units":
       units.render(state, update.changed);
+      if (update.previous === undefined) unitChoices();
       map?.renderUnits(state, update.changed);
       if (detail.id && update.unit?.incident === detail.id) detail.render(state);
       break;
@@ -160,12 +209,29 @@ hub.addEventListener("clock", (ev) => {
 
 // ---- sound, keyboard, radio entry, timers -----------------------------------------
 
+// Sound is off after every reload until the browser sees a gesture: the first key or click anywhere
+// turns it on again, and until then a SOUND OFF warning stays on the board.
 const sound = $("#sound");
-sound.addEventListener("click", async () => {
-  const on = await enableAudio();
+const soundOff = $("#sound-off");
+function showSound() {
+  const on = audioReady();
+  soundOff.hidden = on;
+  sound.hidden = on;
   sound.setAttribute("aria-pressed", String(on));
-  sound.textContent = on ? "Sound on" : "Sound off: turn on";
-});
+  document.body.classList.toggle("sound-off", !on);
+}
+async function wakeSound() {
+  if (audioReady()) return;
+  try {
+    await enableAudio();
+  } catch {
+    /* no audio device: the warning stays */
+  }
+  showSound();
+}
+sound.addEventListener("click", wakeSound);
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, wakeSound, { capture: true });
+showSound();
 
 document.addEventListener("keydown", (ev) => {
   // A assigns only while the dispatcher is in the queue or the open call, not typing or on a button
@@ -177,6 +243,9 @@ document.addEventListener("keydown", (ev) => {
   else if (inCall && !ev.ctrlKey && !ev.metaKey && !ev.altKey && ev.key.toLowerCase() === "a" && detail.id) {
     ev.preventDefault();
     detail.assignTop();
+  } else if (inCall && !ev.ctrlKey && !ev.metaKey && !ev.altKey && ev.key.toLowerCase() === "p" && detail.id) {
+    ev.preventDefault();
+    detail.pullTop();
   }
 });
 
@@ -190,6 +259,28 @@ $("#radio-form").addEventListener("submit", async (ev) => {
     text.value = "";
   } catch (err) {
     problem(`Not logged: ${err.message}`);
+  }
+});
+
+// ---- a unit's status from the desk ----------------------------------------------
+
+const statusForm = $("#unit-status-form");
+statusForm.status.replaceChildren(...Object.keys(me.unit_statuses).map((st) => h("option", { value: st }, statusLabel(st))));
+function unitChoices() {
+  $("#unit-ids").replaceChildren(...[...state.units.keys()].sort().map((id) => h("option", { value: id })));
+}
+statusForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const unit = statusForm.unit.value.trim();
+  if (!state.units.has(unit)) return problem(unit ? `No unit ${unit} on the roster` : "Type a unit first");
+  const status = statusForm.status.value;
+  const current = state.units.get(unit);
+  try {
+    await hub.command({ type: "unit.status", unit, status, ...(current.incident ? { incident: current.incident } : {}) });
+    announce(`${unit}: ${statusLabel(status)}`);
+    statusForm.unit.value = "";
+  } catch (err) {
+    problem(`${unit}: ${err.message}`);
   }
 });
 

@@ -4,10 +4,15 @@
 import { h, setText } from "/static/common/dom.js";
 import { duration, statusLabel } from "/static/common/format.js";
 
+/** Black or white text on a badge of this colour: whichever has the higher WCAG contrast. */
 export function textOn(colour) {
   const n = parseInt(colour.slice(1), 16);
-  const lum = 0.2126 * ((n >> 16) & 255) + 0.7152 * ((n >> 8) & 255) + 0.0722 * (n & 255);
-  return lum > 140 ? "#000" : "#fff";
+  const channel = (c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
+  const lum = 0.2126 * channel((n >> 16) & 255) + 0.7152 * channel((n >> 8) & 255) + 0.0722 * channel(n & 255);
+  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#000" : "#fff";
 }
 
 export class QueueView {
@@ -84,8 +89,12 @@ export class QueueView {
     badge.title = level.label || "";
     setText(row.cells.id, incident.id);
     setText(row.cells.type, incident.call_type);
-    setText(row.cells.where, incident.location.address || `${incident.location.lat?.toFixed(4)}, ${incident.location.lon?.toFixed(4)}`);
-    row.cells.where.title = incident.location.district ? `${incident.location.address || ""} (${incident.location.district})` : "";
+    row.cells.type.title = incident.call_type;
+    const loc = incident.location;
+    const where = loc.address || (loc.lat != null ? `${loc.lat.toFixed(4)}, ${loc.lon.toFixed(4)}` : "");
+    setText(row.cells.where, loc.lat == null ? `${where} · NO LOCATION` : where);
+    row.cells.where.classList.toggle("no-location-cell", loc.lat == null);
+    row.cells.where.title = `${where}${loc.district ? ` (${loc.district})` : ""}${loc.lat == null ? ": no location" : ""}`;
     setText(row.cells.status, statusLabel(incident.status));
     const units = (incident.units || []).map((a) => (a.primary ? `${a.unit}*` : a.unit)).join(" ");
     setText(row.cells.units, units);

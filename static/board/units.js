@@ -77,6 +77,8 @@ export class UnitsView {
     setText(row.cells.status.lastChild, statusLabel(unit.status));
     setText(row.cells.incident, unit.incident || "");
     setText(row.cells.district, unit.district || "");
+    row.cells.district.title = unit.district || "";
+    row.cells.unit.title = row.cells.unit.textContent;
     row.tr.classList.toggle("emergency", unit.status === "emergency");
     row.unit = unit;
     this._seen(row, state);
@@ -85,7 +87,7 @@ export class UnitsView {
   _seen(row, state, now = Date.now() + (this.me.skew || 0)) {
     const p = state.positions.get(row.unit.id);
     const stale = !p || now - p.at > this.me.stale_after_s * 1000;
-    setText(row.cells.seen, p ? `${duration(now - p.at)} ago${stale ? " (stale)" : ""}` : "no position");
+    setText(row.cells.seen, p ? `${duration(Math.max(0, now - p.at))} ago${stale ? " (stale)" : ""}` : "no position");
     row.tr.classList.toggle("stale", stale);
   }
 

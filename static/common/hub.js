@@ -3,15 +3,24 @@
 // last offset of every topic, and an outbox of commands that are sent again
 // with the same id until the hub answers (the hub treats a repeated id as a
 // retry, so nothing is applied twice). See docs/protocol.md.
+//
+// The state is honest about the network: the window's offline event (and
+// navigator.onLine) puts it in "offline" at once, without waiting for a socket
+// to time out, and a ping that the hub does not answer with a pong in time
+// drops a connection that only looks open. An urgent command (a panic) goes to
+// the head of the outbox, never expires, and is sent as soon as a socket opens,
+// before the subscription's catch-up.
 
 const SUBPROTOCOL = "dispatch.v1.json";
 // Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes").
 const FINAL = new Set([1003, 1007, 1008, 1009, 4001, 4003]);
 const PING_EVERY_MS = 15000;
+const PONG_WITHIN_MS = 10000;
+// While the browser says it has no network: how often to look again (the online event may not come).
+const OFFLINE_RECHECK_MS = 2000;
 // The hub recognises a repeated command id for 10 minutes; older unsent commands are not
 // replayed (a status from long ago is not news), they are reported as not sent.
 const OUTBOX_MAX_AGE_MS = 9 * 60 * 1000;
-const PONG_WITHIN_MS = 10000;
 
 function randomId() {
   const bytes = new Uint8Array(4);
@@ -25,27 +34,41 @@ export class HubConnection extends EventTarget {
    * @param {string[]} opts.topics        topics to follow
    * @param {string} [opts.outboxKey]     localStorage key: keep unsent commands across reloads
    * @param {string} [opts.url]           defaults to this page's host, /ws
+   * @param {number} [opts.pingEveryMs]   liveness: a ping this often while connected...
+   * @param {number} [opts.pongWithinMs]  ...and the connection is dropped when its pong is this late
    */
-  constructor({ topics, outboxKey = null, url = null }) {
+  constructor({ topics, outboxKey = null, url = null, pingEveryMs = PING_EVERY_MS, pongWithinMs = PONG_WITHIN_MS }) {
     super();
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.url = url || `${scheme}://${location.host}/ws`;
     this.topics = topics;
     this.outboxKey = outboxKey;
-    this.state = "idle"; // idle, connecting, syncing, live, reconnecting, stopped
+    this.state = "idle"; // idle, connecting, syncing, live, reconnecting, offline, stopped
     this.positions = new Map(); // topic -> {offset, epoch}
-    this.outbox = this._loadOutbox(); // [{frame, resolve?, reject?}], oldest first
+    this.outbox = this._loadOutbox(); // [{frame, at, urgent?, resolve?, reject?}]: urgent first, then oldest first
     this.inflight = new Map(); // id -> {resolve, reject}
     this.prefix = `${randomId()}-`;
     this.counter = 0;
     this.attempt = 0;
     this.ws = null;
     this.subscribeId = null;
+    this.pingEveryMs = pingEveryMs;
+    this.pongWithinMs = pongWithinMs;
     this.pingTimer = null;
-    this.pongDeadline = null;
+    this.pongTimer = null; // set while a ping waits for its pong
     this.retryTimer = null;
     this.closeReason = "";
-    addEventListener("online", () => this.reconnectNow());
+    addEventListener("online", () => {
+      this.attempt = Math.min(this.attempt, 1); // the network is back: no long backoff
+      this.reconnectNow();
+    });
+    addEventListener("offline", () => this._networkGone());
+    // A phone that wakes up: find out now whether the connection survived the sleep.
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
+      if (this.retryTimer !== null) this.reconnectNow();
+      else this._ping();
+    });
   }
 
   nextId() {
@@ -76,19 +99,24 @@ export class HubConnection extends EventTarget {
    * With queue: true a command made while offline waits in the outbox
    * (kept in localStorage when the connection has an outboxKey) and goes out on
    * reconnect; otherwise it is refused at once while offline.
+   * With urgent: true (implies queue) it goes ahead of everything not urgent,
+   * is never expired, and is sent the moment a socket opens.
+   * A body may bring its own id (from nextId()) to follow the command in the outbox.
    */
-  command(body, { queue = false } = {}) {
+  command(body, { queue = false, urgent = false } = {}) {
     const frame = { id: this.nextId(), ...body };
     return new Promise((resolve, reject) => {
-      if (this.state !== "live" && !queue) {
+      if (this.state !== "live" && !queue && !urgent) {
         reject(new Error("not connected: try again when the connection is back"));
         return;
       }
-      const item = { frame, resolve, reject, at: Date.now() };
-      this.outbox.push(item);
+      const item = { frame, resolve, reject, at: Date.now(), urgent };
+      const behind = urgent ? this.outbox.findIndex((i) => !i.urgent) : -1;
+      if (behind < 0) this.outbox.push(item);
+      else this.outbox.splice(behind, 0, item);
       this._saveOutbox();
       this._emit("outbox", { size: this.outbox.length });
-      if (this.state === "live") this._send(item);
+      if (this.ws?.readyState === WebSocket.OPEN && (this.state === "live" || urgent)) this._send(item);
     });
   }
 
@@ -119,7 +147,7 @@ export class HubConnection extends EventTarget {
     if (!this.outboxKey) return [];
     try {
       const saved = JSON.parse(localStorage.getItem(this.outboxKey) || "[]");
-      return saved.filter((item) => item && item.frame).map(({ frame, at }) => ({ frame, at }));
+      return saved.filter((item) => item && item.frame).map(({ frame, at, urgent }) => ({ frame, at, urgent: !!urgent }));
     } catch {
       return [];
     }
@@ -127,7 +155,8 @@ export class HubConnection extends EventTarget {
 
   _saveOutbox() {
     if (!this.outboxKey) return;
-    localStorage.setItem(this.outboxKey, JSON.stringify(this.outbox.map(({ frame, at }) => ({ frame, at }))));
+    const kept = this.outbox.map(({ frame, at, urgent }) => (urgent ? { frame, at, urgent } : { frame, at }));
+    localStorage.setItem(this.outboxKey, JSON.stringify(kept));
   }
 
   _open() {
@@ -137,12 +166,20 @@ export class HubConnection extends EventTarget {
       this.ws = null; // its handlers check this and fall silent
       old.close(4000, "replaced");
     }
+    if (navigator.onLine === false) {
+      // No network at all: say so, and look again soon (or at once on the online event).
+      if (this.state !== "offline") this._setState("offline", "no network");
+      this.retryTimer = setTimeout(() => this._open(), OFFLINE_RECHECK_MS);
+      return;
+    }
     this._setState(this.attempt ? "reconnecting" : "connecting");
     const ws = new WebSocket(this.url, [SUBPROTOCOL]);
     this.ws = ws;
     ws.onopen = () => {
       if (ws !== this.ws) return;
       this._setState("syncing");
+      // Urgent commands first, before the catch-up (the hub takes a connection's frames in order).
+      for (const item of this.outbox) if (item.urgent) this._send(item);
       this.subscribeId = this.nextId();
       const topics = this.topics.map((topic) => {
         const at = this.positions.get(topic);
@@ -155,10 +192,26 @@ export class HubConnection extends EventTarget {
     ws.onclose = (ev) => this._closed(ws, ev.code, ev.reason);
   }
 
+  /** Give up on a socket now (no network, or no answer), without waiting for its close handshake. */
+  _abandon(ws, reason) {
+    this._closed(ws, 4000, reason);
+    ws.close(4000, reason.slice(0, 100));
+  }
+
+  _networkGone() {
+    if (this.ws) this._abandon(this.ws, "no network");
+    else if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this._open(); // says offline and waits for the network
+    }
+  }
+
   _closed(ws, code, reason) {
     if (ws !== this.ws) return;
     this.ws = null;
     clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pongTimer = null;
     for (const [id, waiter] of this.inflight) {
       // Sent but not answered: it stays in the outbox and goes again with the same id.
       this.inflight.delete(id);
@@ -171,28 +224,39 @@ export class HubConnection extends EventTarget {
       return;
     }
     this.attempt += 1;
+    if (navigator.onLine === false) {
+      this._setState("offline", "no network");
+      this.retryTimer = setTimeout(() => this._open(), OFFLINE_RECHECK_MS);
+      return;
+    }
     const delay = Math.min(10000, 300 * 2 ** Math.min(this.attempt - 1, 6)) * (0.5 + Math.random() / 2);
     this._setState("reconnecting", reason || (code === 1001 ? "hub restarting" : "connection lost"));
-    this.retryTimer = setTimeout(() => this._open(), navigator.onLine === false ? 2000 : delay);
+    this.retryTimer = setTimeout(() => this._open(), delay);
   }
 
   _startPings() {
     clearInterval(this.pingTimer);
-    this.pongDeadline = null;
-    this.pingTimer = setInterval(() => {
-      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-      if (this.pongDeadline && Date.now() > this.pongDeadline) {
-        this.ws.close(4000, "no answer from the hub"); // a silent network: reconnect
-        return;
-      }
-      this.ws.send(JSON.stringify({ type: "ping", id: this.nextId() }));
-      this.pongDeadline = this.pongDeadline || Date.now() + PONG_WITHIN_MS;
-    }, PING_EVERY_MS);
+    clearTimeout(this.pongTimer);
+    this.pongTimer = null;
+    this.pingTimer = setInterval(() => this._ping(), this.pingEveryMs);
+  }
+
+  /** Ask the hub for a pong (unless a ping already waits for one); no pong in time: a silent network, reconnect. */
+  _ping() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.pongTimer !== null) return;
+    ws.send(JSON.stringify({ type: "ping", id: this.nextId() }));
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = null;
+      if (ws === this.ws) this._abandon(ws, "no answer from the hub");
+    }, this.pongWithinMs);
   }
 
   _send(item) {
+    if (this.inflight.has(item.frame.id)) return;
     this.inflight.set(item.frame.id, item);
     this.ws.send(JSON.stringify(item.frame));
+    this._ping(); // a command with no answer is a connection to doubt: check it now
   }
 
   _settle(ref, ok, frame) {
@@ -203,6 +267,7 @@ export class HubConnection extends EventTarget {
     this._saveOutbox();
     this._emit("outbox", { size: this.outbox.length });
     if (ok) {
+      this._emit("sent", { frame: item.frame, ack: frame }); // saved or not: who waits for it hears
       item.resolve?.(frame);
     } else {
       const err = new Error(frame.message);
@@ -214,7 +279,8 @@ export class HubConnection extends EventTarget {
 
   _expireOutbox() {
     const now = Date.now();
-    const stale = this.outbox.filter((item) => now - (item.at || 0) > OUTBOX_MAX_AGE_MS);
+    // An urgent command (a panic) is news however late it is: it never expires.
+    const stale = this.outbox.filter((item) => !item.urgent && now - (item.at || 0) > OUTBOX_MAX_AGE_MS);
     if (!stale.length) return;
     this.outbox = this.outbox.filter((item) => !stale.includes(item));
     this._saveOutbox();
@@ -249,7 +315,8 @@ export class HubConnection extends EventTarget {
         this._emit("positions", frame);
         break;
       case "pong":
-        this.pongDeadline = null;
+        clearTimeout(this.pongTimer);
+        this.pongTimer = null;
         this._emit("clock", { serverTime: frame.server_time });
         break;
       case "ack":
@@ -257,7 +324,7 @@ export class HubConnection extends EventTarget {
           this.attempt = 0;
           this._expireOutbox();
           this._setState("live");
-          for (const item of this.outbox) this._send(item); // in order, same ids
+          for (const item of this.outbox) this._send(item); // in order, same ids (urgent ones went already)
         } else {
           this._settle(frame.ref, true, frame);
         }

@@ -5,10 +5,17 @@
 // sessionStorage (with the submission id the hub gave the form, so a reload or
 // a second press of Send is the same submission and is filed once), and every
 // refusal (422 by field, 413, 429, no network) leaves the form as it was.
+//
+// The form comes in four short parts. The public see one part at a time, as a
+// phone needs (Back/Next, "Step 2 of 4", the focus on the part's heading), and
+// anyone may show every question on one page instead: the parts are the same
+// form, only hidden, so moving between them loses nothing.
 import { $, h } from "/static/common/dom.js";
 
 const DRAFT_KEY = "complaint-portal:draft";
 const RECEIPT_KEY = "complaint-portal:receipt";
+const STEP_KEY = "complaint-portal:step"; // the part on screen, so a reload comes back to it
+const LAYOUT_KEY = "complaint-portal:layout"; // "steps" or "page", once the person has chosen
 const TEXT_FIELDS = [
   "police_service",
   "occurred_on",
@@ -48,7 +55,25 @@ const SHORT = {
   interpreter: "Interpreter",
   consent_share: "Your permission",
   channel: "How the person got in touch",
+  received_on: "Day it was received",
 };
+// What the review before sending lists, part by part (the last part is the review itself). Staff's own
+// questions (how it came in, the day received) stay on screen above every part, so are not repeated.
+const REVIEWED = [
+  ["kind", "narrative", "occurred_on", "occurred_time", "location", "desired_outcome", "attachments"],
+  ["police_service", "officers"],
+  [
+    "contact_by",
+    "name",
+    "email",
+    "phone",
+    "mailing_address",
+    "safe_times",
+    "ok_to_leave_message",
+    "accessibility",
+    "interpreter",
+  ],
+];
 const OFFICER_PARTS = { name: "name", badge: "badge number", description: "description" };
 const SUBMISSION_ID = /^[A-Za-z0-9-]{8,64}$/; // as the hub checks it
 
@@ -172,7 +197,10 @@ function answers() {
   }
   for (const name of FLAGS) body[name] = field(name).checked;
   body.officers = officers();
-  if (config?.staff) body.channel = field("channel").value;
+  if (config?.staff) {
+    body.channel = field("channel").value;
+    body.received_on = field("received_on").value; // the public door ignores it
+  }
   return body;
 }
 
@@ -184,6 +212,7 @@ function restore(draft) {
   }
   for (const name of FLAGS) field(name).checked = draft[name] === true;
   if (config?.staff && draft.channel) field("channel").value = draft.channel;
+  if (config?.staff && typeof draft.received_on === "string") field("received_on").value = draft.received_on;
   renderOfficers(Array.isArray(draft.officers) ? draft.officers : []);
 }
 
@@ -195,6 +224,145 @@ let draftTimer = 0;
 function saveDraftSoon() {
   clearTimeout(draftTimer);
   draftTimer = setTimeout(saveDraft, 250);
+}
+
+// ---- one part at a time ------------------------------------------------------------
+
+const steps = [...form.querySelectorAll("section.step")];
+const LAST = steps.length - 1;
+let stepped = false; // one part at a time (else every question on one page)
+let current = 0; // the part on screen when stepped
+
+/** The part an element is in (the one on screen for anything outside the parts). */
+function stepOf(el) {
+  const i = steps.findIndex((step) => step.contains(el));
+  return i < 0 ? current : i;
+}
+
+function stepTitle(i) {
+  return steps[i].querySelector(".step-title").lastChild.textContent.trim(); // after "Step n of 4"
+}
+
+/** Show part ``i`` (0-based); ``focus``: move the focus to its heading, so the next thing read is where one is. */
+function showStep(i, { focus = true } = {}) {
+  current = Math.max(0, Math.min(LAST, i));
+  steps.forEach((step, j) => (step.hidden = stepped && j !== current));
+  if (!stepped) return;
+  store(STEP_KEY, current);
+  if (current === LAST) renderReview();
+  if (focus) {
+    steps[current].scrollIntoView({ block: "start" }); // the part's top edge too, not only its heading
+    steps[current].querySelector(".step-title").focus({ preventScroll: true });
+  }
+}
+
+function setLayout(oneAtATime) {
+  stepped = oneAtATime;
+  form.classList.toggle("stepped", stepped);
+  $("#layout-toggle").textContent = stepped ? "Show all the questions on one page" : "Show one part at a time";
+  showStep(current, { focus: false });
+}
+
+function toggleLayout() {
+  setLayout(!stepped);
+  store(LAYOUT_KEY, stepped ? "steps" : "page");
+}
+
+/** On one page, the part last worked in is the one to come back to in parts. */
+function followFocus(ev) {
+  if (stepped) return;
+  const i = steps.findIndex((step) => step.contains(ev.target));
+  if (i >= 0) current = i;
+}
+
+/** Back, Next and the review's Change buttons: each names the part it goes to. */
+function goToPart(ev) {
+  const button = ev.target.closest("button[data-go]");
+  if (button) showStep(Number(button.dataset.go) - 1);
+}
+
+/** Enter in a field moves on to the next part instead of sending what is not finished. */
+function enterMovesOn(ev) {
+  const el = ev.target;
+  if (ev.key !== "Enter" || !stepped || current === LAST || el.tagName !== "INPUT") return;
+  if (["button", "submit", "file"].includes(el.type)) return;
+  ev.preventDefault();
+  showStep(current + 1);
+}
+
+// ---- the review before sending ------------------------------------------------------
+
+/** The words of the chosen radio's label ("A complaint", "By email"), without its hint. */
+function chosenLabel(name) {
+  const radio = form.querySelector(`input[name="${name}"]:checked`);
+  const label = radio && form.querySelector(`label[for="${radio.id}"]`);
+  return label ? label.firstChild.textContent.trim() : "";
+}
+
+function readableDate(iso) {
+  if (!iso) return "";
+  const day = new Date(`${iso}T12:00:00`);
+  return Number.isNaN(day.getTime()) ? iso : day.toLocaleDateString([], { dateStyle: "long" });
+}
+
+/** Whether the review marks an empty answer as still needed (the hub decides at Send; this only points). */
+function needed(key, body) {
+  if (["kind", "narrative", "police_service", "contact_by"].includes(key)) return true;
+  if (key === "email") return body.contact_by === "email";
+  if (key === "phone") return body.contact_by === "phone" || body.contact_by === "text";
+  return key === "mailing_address" && body.contact_by === "mail";
+}
+
+function shownAnswer(key, body) {
+  switch (key) {
+    case "kind":
+    case "contact_by":
+      return chosenLabel(key);
+    case "occurred_on":
+      return readableDate(body[key]);
+    case "attachments":
+      return [...field("attachments").files].map((file) => file.name).join(", ");
+    case "officers":
+      return body.officers
+        .map((o, i) => [i, [o.name, o.badge && `badge ${o.badge}`, o.description].filter((t) => t?.trim())])
+        .filter(([, said]) => said.length)
+        .map(([i, said]) => `Officer ${i + 1}: ${said.join(", ")}`)
+        .join("\n");
+    case "ok_to_leave_message":
+      return body.ok_to_leave_message ? "Yes" : "";
+    default:
+      return (body[key] || "").trim();
+  }
+}
+
+function renderReview() {
+  const body = answers();
+  const parts = REVIEWED.map((keys, i) => {
+    const title = stepTitle(i);
+    const rows = keys.flatMap((key) => {
+      const text = shownAnswer(key, body);
+      if (!text && !needed(key, body)) return [];
+      const answer = text ? h("dd", {}, text) : h("dd", { class: "missing" }, "Not answered yet (required)");
+      return [h("dt", {}, SHORT[key]), answer];
+    });
+    return h(
+      "section",
+      { class: "review-part", "aria-labelledby": `review-part-${i + 1}` },
+      h(
+        "div",
+        { class: "review-head" },
+        h("h4", { id: `review-part-${i + 1}` }, title),
+        h(
+          "button",
+          { type: "button", class: "quiet", "data-go": String(i + 1) },
+          "Change",
+          h("span", { class: "sr-only" }, ` ${title}`),
+        ),
+      ),
+      h("dl", {}, rows),
+    );
+  });
+  $("#review-parts").replaceChildren(...parts);
 }
 
 // ---- problems --------------------------------------------------------------------
@@ -265,6 +433,7 @@ function showFieldErrors(errors) {
     const target = focusTarget(place);
     const go = (ev) => {
       ev.preventDefault();
+      if (stepped) showStep(stepOf(target), { focus: false });
       target.focus();
     };
     return h("li", {}, h("a", { href: `#${target.id}`, onclick: go }, text));
@@ -274,6 +443,7 @@ function showFieldErrors(errors) {
   const first = shown.find((s) => s.place);
   if (first) {
     const target = focusTarget(first.place);
+    if (stepped) showStep(stepOf(target), { focus: false }); // the part the first problem is in
     target.scrollIntoView({ block: "center" });
     target.focus({ preventScroll: true });
   } else {
@@ -312,6 +482,10 @@ function post(body, files) {
 
 async function send(ev) {
   ev.preventDefault();
+  if (stepped && current !== LAST) {
+    showStep(current + 1); // a part not finished yet is not sent
+    return;
+  }
   if (sending || !config) return;
   clearProblems();
   const body = answers();
@@ -338,9 +512,11 @@ async function send(ev) {
     }
     const answer = await resp.json().catch(() => ({}));
     if (resp.status === 200 || resp.status === 201) {
-      store(RECEIPT_KEY, answer);
+      const kept = { ...answer, contact_by: body.contact_by }; // what the receipt may promise
+      store(RECEIPT_KEY, kept);
       store(DRAFT_KEY, null);
-      showReceipt(answer);
+      store(STEP_KEY, null);
+      showReceipt(kept);
     } else if (resp.status === 422 && answer.errors) {
       showFieldErrors(answer.errors);
     } else if (resp.status === 409) {
@@ -364,10 +540,32 @@ async function send(ev) {
 
 // ---- the receipt -----------------------------------------------------------------
 
+/** What happens next, as the person chose it: never a promise of contact to someone who asked for none. */
+function contactWords(contactBy) {
+  if (contactBy === "none") {
+    return {
+      next:
+        "A case coordinator will read what you sent. You asked us not to contact you, so we will not. To see where" +
+        " your file stands, come back to this page at any time and check its status with your file number and" +
+        " status code.",
+      repeat: "If you changed anything after your first try, you can call us to add it.",
+    };
+  }
+  return {
+    next: contactBy
+      ? "A case coordinator will read what you sent, and will contact you in the way you chose."
+      : "A case coordinator will read what you sent. If you asked us to contact you, we will, in the way you chose.",
+    repeat: "If you changed anything after your first try, please tell us about it when we contact you.",
+  };
+}
+
 function showReceipt(r) {
   $("#file-number").textContent = r.file_number;
   $("#status-code").textContent = r.status_code;
   $("#receipt-message").textContent = r.message || "";
+  const words = contactWords(r.contact_by);
+  $("#receipt-contact").textContent = words.next;
+  $("#receipt-repeat-more").textContent = words.repeat;
   $("#receipt-repeat").hidden = r.received !== false;
   form.hidden = true;
   receipt.hidden = false;
@@ -386,8 +584,10 @@ async function startNew() {
   form.reset();
   clearProblems();
   renderOfficers([]);
+  if (config.staff) staffDays();
   receipt.hidden = true;
   form.hidden = false;
+  showStep(0, { focus: false });
   field("kind")[0].focus();
 }
 
@@ -399,7 +599,7 @@ const statusError = $("#status-error");
 let statusAnswers = 0;
 
 async function checkStatus(ev) {
-  ev.preventDefault();
+  ev?.preventDefault();
   const fileInput = $("#s-file");
   const codeInput = $("#s-code");
   const file_number = fileInput.value.trim().toUpperCase();
@@ -460,6 +660,33 @@ async function loadConfig() {
   }
 }
 
+/** Today (YYYY-MM-DD) on this device. Staff's dates use the hub's (config.today) where there is one: the
+ *  hub checks them in the agency's time zone. */
+function localToday() {
+  return new Date().toLocaleDateString("en-CA");
+}
+
+function daysBefore(iso, days) {
+  const day = new Date(`${iso}T12:00:00Z`);
+  day.setUTCDate(day.getUTCDate() - days);
+  return day.toISOString().slice(0, 10);
+}
+
+/** The day a complaint taken by staff was received: today unless changed, within the last year, never ahead. */
+function staffDays() {
+  const received = field("received_on");
+  const today = config.today || localToday();
+  received.max = today;
+  received.min = daysBefore(today, 365);
+  received.defaultValue = today; // what a reset (a new caller) comes back to
+  latestOccurred();
+}
+
+/** Staff entry: the day it happened cannot come after the day it was received. */
+function latestOccurred() {
+  field("occurred_on").max = field("received_on").value || config.today || localToday();
+}
+
 function staffMode(user) {
   $("#staff-name").textContent = user;
   $("#staff-panel").hidden = false;
@@ -489,8 +716,13 @@ async function start() {
   $("#print").addEventListener("click", () => window.print());
   $("#start-new").addEventListener("click", startNew);
   $("#check-this").addEventListener("click", () => {
-    $("#status-title").scrollIntoView({ block: "start" });
-    $("#status-check").focus();
+    // Check the file just sent, as if its number and code had been typed in and "Check status" pressed.
+    $("#s-file").value = $("#file-number").textContent;
+    $("#s-code").value = $("#status-code").textContent;
+    const title = $("#status-title");
+    title.scrollIntoView({ block: "start" });
+    title.focus({ preventScroll: true });
+    checkStatus();
   });
   $("#clear-form").addEventListener("click", async () => {
     if (!window.confirm("Clear everything you have typed in this form?")) return;
@@ -498,13 +730,25 @@ async function start() {
     form.reset();
     renderOfficers([]);
     clearProblems();
+    if (config?.staff) latestOccurred();
+    showStep(0, { focus: false });
     // What is typed next is a new submission, not a retry of the one cleared.
     const fresh = await loadConfig();
     if (fresh) submissionId = fresh.submission_id;
     field("kind")[0].focus();
   });
   statusForm.addEventListener("submit", checkStatus);
-  field("occurred_on").max = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD, local
+  form.addEventListener("click", goToPart);
+  form.addEventListener("keydown", enterMovesOn);
+  form.addEventListener("focusin", followFocus);
+  $("#layout-toggle").addEventListener("click", toggleLayout);
+  field("occurred_on").max = localToday(); // YYYY-MM-DD, local
+  // One part at a time until told otherwise; from where this tab last was.
+  const layout = readStored(LAYOUT_KEY);
+  const step = readStored(STEP_KEY);
+  current = Number.isInteger(step) ? step : 0;
+  setLayout(layout !== "page");
+  $("#form-tools").hidden = false;
 
   const loaded = await loadConfig();
   if (!loaded) return;
@@ -514,13 +758,19 @@ async function start() {
   applyLimits(config.limits);
   const mb = Math.floor(config.attachments.max_bytes / (1024 * 1024));
   $("#c-attachments-hint").prepend(`Up to ${config.attachments.max} files of up to ${mb} MB each. `);
-  if (config.staff) staffMode(config.staff);
+  if (config.staff) {
+    staffMode(config.staff);
+    field("received_on").addEventListener("change", latestOccurred);
+    if (layout === null) setLayout(false); // taking a call, the caller jumps around: every question at once
+  }
 
   const draft = readStored(DRAFT_KEY);
   const kept = typeof draft?.submission_id === "string" && SUBMISSION_ID.test(draft.submission_id);
   submissionId = kept ? draft.submission_id : config.submission_id;
+  if (config.staff) staffDays();
   if (draft) restore(draft);
   else renderOfficers([]);
+  if (config.staff) latestOccurred();
   submitButton.disabled = false;
   const done = readStored(RECEIPT_KEY);
   if (done?.file_number) showReceipt(done);

@@ -1,8 +1,11 @@
 // The 311 referral form: 311 staff (signed in; the cookie stands in for an
 // Open311 api_key) choose a service, answer its attributes, set a point on the
-// map or type an address, and post an Open311 service request. The answer's
-// request id is then polled for its status until the request is closed.
+// map (or type its coordinates) or type an address, and post an Open311 service
+// request. A point outside the service area is warned about as soon as it is set,
+// and may still be sent: the caller may be right. The answer's request id is
+// then polled for its status until the request is closed.
 import { $, announce, h } from "/static/common/dom.js";
+import { kmFrom, roughKm, serviceArea } from "/static/common/geo.js";
 import { baseMap, L } from "/static/common/map.js";
 import { signOut, signedIn } from "/static/common/session.js";
 
@@ -45,10 +48,23 @@ function describeErrors(body, status) {
 // ---- the map -----------------------------------------------------------------
 
 const map = baseMap($("#map"), me, { zoom: 12 });
+const area = serviceArea(me.area); // its polygons; none when the hub has no area
+const corners = area.flatMap((rings) => rings[0].map(([lon, lat]) => [lat, lon]));
+const areaBounds = corners.length ? L.latLngBounds(corners) : null;
 let point = null;
 let marker = null;
 
-function setPoint(latlng) {
+/** The warning for a point outside the service area ("" inside it, or with no area to check against). */
+function outsideWarning(lat, lon) {
+  if (!area.length) return "";
+  const km = kmFrom(area, lat, lon);
+  if (km === 0) return "";
+  const far = km < 1 ? roughKm(km) : `about ${roughKm(km)}`;
+  return `This point is outside the service area (${far} from it): check it, or send it anyway.`;
+}
+
+/** Set the point from a map click, the map centre or (``typed``) the coordinate boxes. */
+function setPoint(latlng, { typed = false } = {}) {
   point = { lat: latlng.lat, lng: latlng.lng };
   $("#lat").value = point.lat.toFixed(6);
   $("#long").value = point.lng.toFixed(6);
@@ -59,20 +75,53 @@ function setPoint(latlng) {
     marker.setLatLng(latlng);
   }
   $("#clear-point").disabled = false;
+  const warning = outsideWarning(point.lat, point.lng);
+  $("#area-warning").textContent = warning;
+  if (typed && warning && areaBounds) map.fitBounds(areaBounds.pad(0.05).extend(latlng)); // how far, at a glance
+  else if (typed) map.panTo(latlng);
   announce(`Point set at ${$("#lat").value}, ${$("#long").value}.`);
 }
 
-function clearPoint() {
+function clearPoint({ keepTyped = false } = {}) {
   point = null;
-  $("#lat").value = "";
-  $("#long").value = "";
+  if (!keepTyped) {
+    $("#lat").value = "";
+    $("#long").value = "";
+  }
   marker?.remove();
   marker = null;
-  $("#clear-point").disabled = true;
+  $("#area-warning").textContent = "";
+  $("#clear-point").disabled = !keepTyped;
+}
+
+const PAIR = /^(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)$/; // "53.5461, -113.4938" pasted in one box
+
+/** Typed coordinates: both boxes read as decimal degrees set the point; anything else leaves none set
+ *  (and is told at Send), with what was typed left in place to correct. */
+function typedPoint() {
+  const latBox = $("#lat");
+  const lonBox = $("#long");
+  const pair = PAIR.exec(latBox.value.trim());
+  if (pair && !lonBox.value.trim()) [latBox.value, lonBox.value] = [pair[1], pair[2]];
+  const [latText, lonText] = [latBox.value.trim(), lonBox.value.trim()];
+  if (!latText && !lonText) {
+    clearPoint();
+    return;
+  }
+  const lat = Number(latText);
+  const lon = Number(lonText);
+  if (latText && lonText && Math.abs(lat) <= 90 && Math.abs(lon) <= 180) setPoint(L.latLng(lat, lon), { typed: true });
+  else clearPoint({ keepTyped: true });
+}
+
+function typedWrongly() {
+  return !point && Boolean($("#lat").value.trim() || $("#long").value.trim());
 }
 
 map.on("click", (ev) => setPoint(ev.latlng));
 $("#use-centre").addEventListener("click", () => setPoint(map.getCenter()));
+$("#lat").addEventListener("change", typedPoint);
+$("#long").addEventListener("change", typedPoint);
 $("#clear-point").addEventListener("click", () => {
   clearPoint();
   announce("Point cleared.");
@@ -206,7 +255,14 @@ function localProblems() {
       problems.push([`Answer “${a.description || a.code}”.`, document.getElementById(`attr-${a.code}`)]);
     }
   }
-  if (!point && !$("#address").value.trim()) problems.push(["Click the map or type an address.", $("#address")]);
+  if (typedWrongly()) {
+    problems.push([
+      "Give both latitude and longitude in decimal degrees (for example 53.5461 and -113.4938), or clear them.",
+      $("#lat"),
+    ]);
+  } else if (!point && !$("#address").value.trim()) {
+    problems.push(["Click the map or type an address.", $("#address")]);
+  }
   return problems;
 }
 
@@ -297,7 +353,8 @@ function when(iso) {
 function sentSummary() {
   const name = services.get(serviceSelect.value)?.service_name || serviceSelect.value;
   const where = [$("#address").value.trim(), point ? `${$("#lat").value}, ${$("#long").value}` : ""].filter(Boolean);
-  return `${name} at ${where.join(" / ")}.`;
+  const outside = point ? outsideWarning(point.lat, point.lng) : "";
+  return `${name} at ${where.join(" / ")}.${outside ? " It is outside the service area." : ""}`;
 }
 
 function sent(answer) {

@@ -734,3 +734,75 @@ async def test_an_officer_links_new_calls_only_to_calls_its_unit_is_on(hub: Runn
     linked, _ = await hub.ctx.hub.service.live.incident(mine["incident"])  # type: ignore[index]
     untouched, _ = await hub.ctx.hub.service.live.incident(theirs["incident"])  # type: ignore[index]
     assert linked.linked == [ok.result["incident"]] and untouched.linked == []  # type: ignore[index]
+
+
+async def test_a_unit_is_pulled_from_a_lower_priority_call_to_a_new_p1(hub: RunningHub) -> None:
+    """With every unit committed, a new P1's recommendation offers the unit on the P4 call; pulling it
+    takes it off the P4 (which waits again, with a warning) and dispatches it, in one step. A unit on
+    a more urgent call cannot be pulled, and a call with no coordinates ranks no one at 0 km."""
+    live = hub.ctx.hub.service.live
+    async with Connection(hub.url, token=hub.token("ana")) as desk:
+        await roster(desk, "U7", 53.5450, -113.4900)
+        await roster(desk, "U8", 53.5000, -113.5000)
+
+        async def call(priority: int, where: Location = DOWNTOWN) -> str:
+            ack = await desk.command(
+                IncidentCreate(id=desk.next_id(), call_type="noise", priority=priority, location=where)
+            )
+            return ack.result["incident"]  # type: ignore[index]
+
+        p4, p2 = await call(4), await call(2)
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=p4, unit="U7"))
+        await desk.command(IncidentAssign(id=desk.next_id(), incident=p2, unit="U8"))
+        p1 = await call(1)
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=p1))).recommendation
+        assert rec is not None and rec.units == [] and "no available unit" in rec.warnings
+        # nearest first: U7 (on the P4, 0.6 km) before U8 (on the P2, 5 km)
+        assert [(p.unit, p.incident, p.priority) for p in rec.pullable] == [("U7", p4, 4), ("U8", p2, 2)]
+
+        with pytest.raises(CommandRejected, match="is on"):  # without from_incident: refused as before
+            await desk.command(IncidentAssign(id=desk.next_id(), incident=p1, unit="U7"))
+        ack = await desk.command(IncidentAssign(id=desk.next_id(), incident=p1, unit="U7", from_incident=p4))
+        assert ack.result is not None and ack.result["pulled_from"] == p4
+        assert f"{p4} (P4) waits again with no unit" in ack.result["warning"]
+        unit, _ = await live.unit("U7")
+        left, _ = await live.incident(p4)
+        taken, _ = await live.incident(p1)
+        assert unit.status == "dispatched" and unit.incident == p1
+        assert left.status == "pending" and all(a.cleared_at is not None for a in left.units)
+        assert [a.unit for a in taken.units if a.cleared_at is None] == ["U7"]
+        assert any("pulled to P1" in e.detail for e in await live.timeline(p4))
+        assert any(f"pulled from {p4}" in e.detail for e in await live.timeline(p1))
+
+        p3 = await call(3)
+        with pytest.raises(CommandRejected, match="only a unit on a lower-priority call"):
+            await desk.command(IncidentAssign(id=desk.next_id(), incident=p3, unit="U7", from_incident=p1))
+        with pytest.raises(CommandRejected, match="not " + p4):
+            await desk.command(IncidentAssign(id=desk.next_id(), incident=p1, unit="U8", from_incident=p4))
+
+        nowhere = await call(3, Location("somewhere on the river valley trail"))
+        await desk.command(UnitStatus(id=desk.next_id(), unit="U8", status="available", incident=None))
+        rec = (await desk.command(Recommend(id=desk.next_id(), incident=nowhere))).recommendation
+        assert rec is not None and [(r.unit, r.distance_m) for r in rec.units] == [("U8", None)]
+        assert "the call has no location: units are not ranked by distance" in rec.warnings
+
+
+async def test_police_support_for_a_call_without_an_alarm(hub: RunningHub) -> None:
+    """incident.police: on the call's timeline, and supervisors are told; officers may not ask it."""
+    from protocol.messages import IncidentPolice
+
+    live = hub.ctx.hub.service.live
+    async with (
+        Connection(hub.url, token=hub.token("ana")) as desk,
+        Connection(hub.url, token=hub.token("sam", Role.SUPERVISOR), topics=["alarms"]) as sup,
+        Connection(hub.url, token=hub.token("u7", Role.OFFICER, "U7")) as officer,
+    ):
+        ack = await desk.command(IncidentCreate(id=desk.next_id(), call_type="DISORDER", location=DOWNTOWN))
+        call = ack.result["incident"]  # type: ignore[index]
+        await desk.command(IncidentPolice(id=desk.next_id(), incident=call, note="one with a knife"))
+        lines = await live.timeline(call)
+        assert any(e.action == "police_requested" and "one with a knife" in e.detail for e in lines)
+        notes = [f.payload for f in await events(sup, 1, "alarms") if isinstance(f.payload, Notified)]
+        assert notes and notes[0].role == "supervisor" and notes[0].incident == call
+        with pytest.raises(CommandRejected):
+            await officer.command(IncidentPolice(id=officer.next_id(), incident=call))

@@ -100,7 +100,7 @@ def test_assign_from_the_recommendation_shows_on_the_officer_app(hub: HubProcess
     expect(first).to_have_text("Assign PO61")
     screenshot(board, "board-recommendation")
     first.click()
-    expect(board.locator("#detail .assigned")).to_contain_text("PO61 (primary)")
+    expect(board.locator("#detail #on-call")).to_contain_text("PO61 (primary)")
     expect(officer.locator("#assignment-title")).to_contain_text("NOISE")
     expect(officer.locator("#assignment-body .address")).to_have_text("Churchill Square")
     expect(officer.locator("#my-status")).to_have_text("Dispatched")
