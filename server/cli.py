@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         default=os.environ.get("DEMO", "") not in ("", "0"),
-        help="also run a demo shift: simulated officers and calls (or DEMO=1)",
+        help="also run a demo shift: simulated officers and calls (or DEMO=1; DEMO_* variables tune it, see README)",
     )
 
     u = sub.add_parser("user", help="manage accounts")
