@@ -45,6 +45,7 @@ serve: $(VENV)/.stamp-run $(VENDOR)/node_modules/.stamp
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy

@@ -12,16 +12,23 @@ chromium), so run it from a checkout after `make test` has installed them.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from loadtest.browser import CHROMIUM, FLAGS, console, sign_in
+from loadtest.hubproc import start_hub
 from protocol.messages import IncidentCreate, UnitPosition, UnitRoster
 from protocol.state import Location
-from tests.static.conftest import CHROMIUM, CHROMIUM_FLAGS, DESKTOP, browser_hub, desk, sign_in
-from tests.static.test_board_scale import FAST, UNITS, _spot
+
+UNITS = [f"U{n:03d}" for n in range(1, 501)]
+# One console sends the whole roster: lift the per-connection command rate for this hub.
+FAST = {"DISPATCH_COMMANDS_PER_S": "100000", "DISPATCH_COMMANDS_BURST": "100000", "DISPATCH_TILE_URL": ""}
+
+
+def _spot(n: int, shift: float = 0.0) -> tuple[float, float]:
+    return 53.47 + (n % 25) * 0.006 + shift, -113.62 + (n // 25) * 0.009
+
 
 _OBSERVE = """
 window.longTasks = [];
@@ -43,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m loadtest.board_render", description=__doc__)
     p.add_argument("--rounds", type=int, default=20)
     args = p.parse_args(argv)
-    hub = browser_hub(Path(tempfile.mkdtemp()) / "hub", env=FAST)
-    try:
+    with start_hub(env=FAST) as hub:
+        token = hub.token("desk", "dispatcher")
         roster = [lambda i, u=u: UnitRoster(id=i, unit=u, district="Downtown") for u in UNITS]
         calls = [
             lambda i, n=n: IncidentCreate(
@@ -52,17 +59,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             for n in range(200)
         ]
-        desk(hub.url, *roster, *calls)
+        console(hub, token, *roster, *calls)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_context(viewport=DESKTOP).new_page()
-            sign_in(page, hub.http, "ana", "/board/")
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_context(viewport={"width": 1600, "height": 900}).new_page()
+            sign_in(page, f"http://127.0.0.1:{hub.port}", "desk", "/board/")
             page.evaluate(_OBSERVE)
             started = time.time()
             for r in range(args.rounds):
                 shift = 0.0005 * (r % 4)
-                desk(
-                    hub.url,
+                console(
+                    hub,
+                    token,
                     *[
                         lambda i, n=n, u=u, s=shift: UnitPosition(id=i, unit=u, lat=_spot(n, s)[0], lon=_spot(n)[1])
                         for n, u in enumerate(UNITS)
@@ -78,8 +86,6 @@ def main(argv: list[str] | None = None) -> int:
             f" max {max(to_paint, default=0):.1f}"
         )
         print(f"long tasks over 50 ms: {len(long_tasks)}, longest {max(long_tasks, default=0):.0f} ms")
-    finally:
-        hub.stop()
     return 0
 
 

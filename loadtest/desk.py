@@ -13,8 +13,6 @@ this process. Between runs the call is closed from the board's Python twin so th
 from __future__ import annotations
 
 import argparse
-import asyncio
-import concurrent.futures
 import json
 import statistics
 import sys
@@ -23,33 +21,12 @@ from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from clients.connection import Connection
-from loadtest.hubproc import HubUnderTest, start_hub
+from loadtest.browser import CHROMIUM, FLAGS, console, sign_in
+from loadtest.hubproc import start_hub
 from loadtest.machine import MachineWatch
 from protocol.messages import IncidentClose, UnitPosition, UnitRoster
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PLACE = ("churchill lrt", 53.5444, -113.4887)
-
-
-def _desk(hub: HubUnderTest, token: str, *commands: Any) -> None:
-    async def run() -> None:
-        async with Connection(hub.url, token=token) as conn:
-            for make in commands:
-                await conn.command(make(conn.next_id()))
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result(timeout=60)
-
-
-def _sign_in(page: Page, http: str, user: str, lands: str) -> None:
-    page.goto(f"{http}/signin/")
-    page.fill("#user", user)
-    page.fill("#password", "loadtest")
-    page.click("#signin-button")
-    page.wait_for_url(f"**{lands}")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=30_000)
 
 
 def _one_call(board: Page, officer: Page) -> tuple[int, float, str]:
@@ -89,7 +66,7 @@ def desk(args: argparse.Namespace) -> dict[str, Any]:
     with start_hub() as hub:
         board_token = hub.token("desk", "dispatcher")
         hub.token("po61", "officer", "PO61")
-        _desk(
+        console(
             hub,
             board_token,
             lambda i: UnitRoster(id=i, unit="PO61", district="Downtown"),
@@ -107,8 +84,8 @@ def desk(args: argparse.Namespace) -> dict[str, Any]:
                 geolocation={"latitude": PLACE[1], "longitude": PLACE[2], "accuracy": 8},
                 permissions=["geolocation"],
             ).new_page()
-            _sign_in(phone, f"http://127.0.0.1:{hub.port}", "po61", "/officer/")
-            _sign_in(board, f"http://127.0.0.1:{hub.port}", "desk", "/board/")
+            sign_in(phone, f"http://127.0.0.1:{hub.port}", "po61", "/officer/")
+            sign_in(board, f"http://127.0.0.1:{hub.port}", "desk", "/board/")
             for n in range(args.runs):
                 actions, ms, incident = _one_call(board, phone)
                 runs.append({"run": n + 1, "actions": actions, "first_key_to_officer_ms": round(ms, 1)})
@@ -116,7 +93,7 @@ def desk(args: argparse.Namespace) -> dict[str, Any]:
                     f"run {n + 1}: {actions} actions, officer shows the call {ms:.0f} ms after the first key",
                     file=sys.stderr,
                 )
-                _desk(
+                console(
                     hub,
                     board_token,
                     lambda i, inc=incident: IncidentClose(id=i, incident=inc, disposition="no action required"),

@@ -150,7 +150,7 @@ def start_floor(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
 @contextlib.contextmanager
 def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
     """python-socketio's AsyncServer with its Redis manager, on its own embedded Valkey."""
-    from server.valkey import EmbeddedValkey
+    from server.bus.valkey import EmbeddedValkey
 
     with tempfile.TemporaryDirectory(prefix="dispatch-peer-") as tmp:
         valkey = EmbeddedValkey(Path(tmp))

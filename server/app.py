@@ -28,31 +28,41 @@ from starlette.websockets import WebSocket
 from protocol.codec import codec_for, negotiate
 from protocol.codes import CloseCode
 from protocol.schema import json_schema
-from server import account, admin, api, office, operations, places, signin, web
-from server.admission import AddressSet, Admission, AdmissionLimits, default_max_connections
-from server.auth import AuthError, Principal, verify_token
-from server.bus import Bus
-from server.commands import DispatchService
+from server.access.auth import AuthError, Principal, verify_token
+from server.access.tokens import Tokens
+from server.agency.policy import Policy, load_policy
+from server.bus.log import Bus
+from server.cases import complaints
 from server.config import Settings
-from server.endpoints import Endpoint, error, openapi, routes_of
-from server.guards import NoStore, SameOriginGuard, allowed_hosts, same_origin
-from server.hub import Hub
-from server.inputs import InputError
-from server.intake import complaints, deadletters, open311
+from server.dispatch import board, places
+from server.dispatch.commands import DispatchService
+from server.dispatch.places import Geocoder
+from server.dispatch.timers import TimerService
+from server.http import account, admin, operations, signin
+from server.http import pages as web
+from server.http.endpoints import Endpoint, error, openapi, routes_of
+from server.http.guards import NoStore, SameOriginGuard, allowed_hosts, same_origin
+from server.http.inputs import InputError
+from server.http.pages import web_routes
+from server.http.signin import SignInLimits
+from server.intake import deadletters, open311
 from server.intake.doors import IntakeDoors
 from server.intake.lane import REFERRALS, Door, IntakeStream
 from server.metrics import HubMetrics
-from server.places import Geocoder
-from server.policy import Policy, load_policy
-from server.reception import HeadLimits, Reception
+from server.office import desk as office
+from server.realtime.admission import (
+    AddressSet,
+    Admission,
+    AdmissionCollector,
+    AdmissionLimits,
+    default_max_connections,
+)
+from server.realtime.hub import Hub
+from server.realtime.reception import HeadLimits, Reception
+from server.realtime.session import Session
+from server.realtime.wire import outlet_of
 from server.records.archiver import Archiver
 from server.records.store import RecordsStore
-from server.session import Session
-from server.signin import SignInLimits
-from server.timers import TimerService
-from server.tokens import Tokens
-from server.web import web_routes
-from server.wire import outlet_of
 
 __all__ = ["HubContext", "create_app"]
 
@@ -197,7 +207,7 @@ def _version() -> str:
 
 
 def all_endpoints() -> list[Endpoint]:
-    """Every HTTP endpoint of the hub, as declared by its module (server/endpoints.py)."""
+    """Every HTTP endpoint of the hub, as declared by its module (server/http/endpoints.py)."""
     docs = "documents"
     return [
         *operations.endpoints(),
@@ -215,7 +225,7 @@ def all_endpoints() -> list[Endpoint]:
         *web.endpoints(),
         *account.endpoints(),
         *admin.endpoints(),
-        *api.endpoints(),
+        *board.endpoints(),
         *places.endpoints(),
         *office.endpoints(),
         *complaints.endpoints(),
@@ -249,7 +259,7 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
 
 
 def reception_for(settings: Settings) -> Reception:
-    """The connection caps and head bounds of one hub process (see server/reception.py)."""
+    """The connection caps and head bounds of one hub process (see server/realtime/reception.py)."""
     most = settings.max_connections or default_max_connections()
     reserve = settings.staff_reserve or max(16, most // 10)
     limits = AdmissionLimits(
@@ -296,7 +306,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         store = RecordsStore(settings.db_path)
         await store.open()
         metrics_ = HubMetrics()
-        metrics_.watch_admission(reception.admission)
+        metrics_.watch(AdmissionCollector(reception.admission))
         bus = Bus(redis, settings)
         service = DispatchService(
             bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm

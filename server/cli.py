@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from server.auth import Principal, Role, issue_token
+from server.access.auth import Principal, Role, issue_token
 from server.config import PRIVATE_UMASK, Settings
 from server.records.store import RecordsStore, UserExists
 
@@ -264,7 +264,7 @@ async def _user_change(args: argparse.Namespace) -> int:
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    from server.tokens import publish_account
+    from server.access.tokens import publish_account
 
     store = await _with_store(args.data_dir)
     try:

@@ -70,7 +70,7 @@ class Settings:
     catch_up_max_bytes: int = 16 * 1024 * 1024  # catch-ups queued and not yet read; more closes 4008
     heartbeat_s: float = 20.0
     hello_timeout_s: float = 5.0  # to authenticate before close 4001
-    # every connection (server/admission.py, server/reception.py)
+    # every connection (server/realtime/admission.py, server/realtime/reception.py)
     max_head_bytes: int = 16 * 1024  # request line and headers; more is answered 431
     max_headers: int = 100
     head_timeout_s: float = 10.0  # to send a whole request head; then 408 and close

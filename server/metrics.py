@@ -5,32 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from server.admission import Admission, Refusal
-
 __all__ = ["HubMetrics"]
-
-
-class _AdmissionCollector(Collector):
-    def __init__(self, admission: Admission) -> None:
-        self._admission = admission
-
-    def collect(self) -> Iterator[Metric]:
-        a = self._admission
-        refused = CounterMetricFamily(
-            "dispatch_connections_refused",
-            "Connections refused or cut by a cap, a head deadline or a head bound",
-            labels=["reason"],
-        )
-        for why in Refusal:
-            refused.add_metric([why.value], float(a.refused[why]))
-        yield refused
-        sockets = GaugeMetricFamily("dispatch_sockets", "Open client connections by standing", labels=["standing"])
-        sockets.add_metric(["all"], float(a.open))
-        sockets.add_metric(["unproven"], float(a.unproven_total))
-        yield sockets
 
 
 class _QueueCollector(Collector):
@@ -74,5 +52,6 @@ class HubMetrics:
     def watch_queues(self, depths: Callable[[], list[int]]) -> None:
         self.registry.register(_QueueCollector(depths))
 
-    def watch_admission(self, admission: Admission) -> None:
-        self.registry.register(_AdmissionCollector(admission))
+    def watch(self, collector: Collector) -> None:
+        """Add a collector that reads its numbers when scraped (the admission's, for one)."""
+        self.registry.register(collector)

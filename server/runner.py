@@ -30,12 +30,12 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess, multiprocess
 
 from protocol.limits import MAX_FRAME_BYTES
-from server.auth import Principal, Role, issue_token
+from server.access.auth import Principal, Role, issue_token
+from server.bus.valkey import EmbeddedValkey, _die_with_parent
 from server.config import PRIVATE_UMASK, Settings
 from server.logs import configure_logging, log_config
-from server.reception import HubHttpProtocol
-from server.valkey import EmbeddedValkey, _die_with_parent
-from server.wire import HubWebSocketProtocol
+from server.realtime.reception import HubHttpProtocol
+from server.realtime.wire import HubWebSocketProtocol
 
 __all__ = ["HubServer", "serve", "uvicorn_config"]
 
@@ -103,14 +103,14 @@ def uvicorn_config(
         workers=settings.workers,
         loop="uvloop",
         # httptools (the C parser: the intake doors take HTTP traffic beside dispatch), with
-        # admission caps, a head deadline and bounded heads (server/reception.py).
+        # admission caps, a head deadline and bounded heads (server/realtime/reception.py).
         http=HubHttpProtocol,
         timeout_keep_alive=settings.keepalive_s,  # type: ignore[arg-type]  # a float works as well
         # X-Forwarded-For and -Proto only from the proxies named; none by default.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         # uvicorn's sans-I/O websockets protocol, extended to let sessions write whole frames
-        # straight to the socket, watching its write buffer themselves (server/wire.py).
+        # straight to the socket, watching its write buffer themselves (server/realtime/wire.py).
         ws=HubWebSocketProtocol,
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,
@@ -239,7 +239,7 @@ def _supervise_intake(
 
 def _raise_file_limit() -> None:
     """Take the hard file limit as the soft one: each client connection is a descriptor, and
-    the connection caps (server/admission.py) are set below this limit."""
+    the connection caps (server/realtime/admission.py) are set below this limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from server.valkey import EmbeddedValkey
+from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process
 
 

@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 import uvicorn
 
+from server.access.auth import Principal, Role, issue_token
 from server.app import HubContext, create_app
-from server.auth import Principal, Role, issue_token
 from server.config import Settings
 from server.runner import uvicorn_config
 
-# The operator token of test hubs: /metrics and /healthz in full (server/operations.py).
+# The operator token of test hubs: /metrics and /healthz in full (server/http/operations.py).
 OPERATOR_TOKEN = "test-operator-token-0123456789"
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 

@@ -16,16 +16,16 @@ import signal
 import uvloop
 from redis.asyncio import Redis
 
-from server.bus import Bus
+from server.agency.policy import load_policy
+from server.bus.log import Bus
+from server.cases.complaints import ComplaintFiler
 from server.config import Settings
-from server.incidents import IncidentDesk
-from server.intake.complaints import ComplaintFiler
+from server.dispatch.incidents import IncidentDesk
+from server.dispatch.live import Live
+from server.dispatch.referrals import ReferralFiler
 from server.intake.lane import COMPLAINTS, REFERRALS
-from server.intake.referrals import ReferralFiler
 from server.intake.worker import Filer, IntakeWorker
-from server.live import Live
 from server.logs import configure_logging
-from server.policy import load_policy
 from server.records.store import RecordsStore
 
 log = logging.getLogger("dispatch.intake")

@@ -6,9 +6,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import Principal, Role
-from server.endpoints import Endpoint, answer, error
-from server.inputs import read_query
+from server.access.auth import Principal, Role
+from server.http.endpoints import Endpoint, answer, error
+from server.http.inputs import read_query
 from server.intake.worker import AlreadyReplayed, replay_dead_letter
 from server.records.store import DeadLetter
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from server.agency.policy import Policy
 from server.config import Settings, key_file
 from server.intake.lane import Door
 from server.metrics import HubMetrics
-from server.policy import Policy
-from server.ratelimit import SharedLimit
+from server.realtime.ratelimit import SharedLimit
 
 __all__ = ["IntakeDoors", "client_address"]
 

@@ -26,13 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from protocol.state import Incident
-from server.auth import OPEN311_DETAIL_ROLES, Principal, Role
-from server.endpoints import Endpoint, Handler, path_type
-from server.inputs import MAX_MS, InputError, bounded, read_query
+from server.access.auth import OPEN311_DETAIL_ROLES, Principal, Role
+from server.agency.policy import Open311, Service
+from server.dispatch.referrals import ReferralIn, request_status
+from server.http.endpoints import Endpoint, Handler, path_type
+from server.http.inputs import MAX_MS, InputError, bounded, read_query
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
-from server.intake.referrals import ReferralIn, request_status
-from server.policy import Open311, Service
 from server.records.store import RecordsStore, ServiceRequestRow
 
 __all__ = ["api_key_hash", "check_request", "endpoints", "not_found", "render"]
@@ -285,7 +285,7 @@ class ServiceDefinition(msgspec.Struct):
 
 class ServiceRequestView(msgspec.Struct):
     """A service request as GET requests shows it; the description and staff notes only to a key
-    holder or the roles allowed (server.auth.OPEN311_DETAIL_ROLES)."""
+    holder or the roles allowed (server.access.auth.OPEN311_DETAIL_ROLES)."""
 
     service_request_id: str
     status: str  # open, closed

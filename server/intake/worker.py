@@ -29,7 +29,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from server.consumers import consumer_name, dead_local_consumers
+from server.bus.consumers import consumer_name, dead_local_consumers
 from server.intake.attachments import sweep_orphans
 from server.intake.lane import COMPLAINTS, GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.store import RecordsStore

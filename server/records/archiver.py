@@ -18,12 +18,12 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from protocol.codec import event_decoder
-from server.bus import TRIM_ARCHIVED, history_length
+from server.bus.consumers import consumer_name, dead_local_consumers
+from server.bus.log import TRIM_ARCHIVED, history_length
+from server.bus.topics import TOPICS, Topic
 from server.config import Settings
-from server.consumers import consumer_name, dead_local_consumers
 from server.metrics import HubMetrics
 from server.records.store import ArchivedEvent, RecordsStore
-from server.topics import TOPICS, Topic
 
 __all__ = ["GROUP", "Archiver"]
 

@@ -19,7 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from protocol.codec import event_decoder
 from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
-from server.auth import Principal, Role
+from server.access.auth import Principal, Role
+from server.access.tokens import SessionRecord
 from server.config import private_dir
 from server.records.migrations import MIGRATIONS
 from server.records.projections import project
@@ -54,22 +55,6 @@ class Account:
     token_version: int
     created_at: int  # seconds
     second_factor: bool  # a TOTP secret is enrolled
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """One token issued at a sign-in (or by the CLI), as the admin page lists it."""
-
-    id: str
-    user: str
-    issued_at: int  # ms
-    expires_at: int  # ms
-    via: str
-    scope: str
-    address: str
-    agent: str
-    revoked_at: int | None
-    revoked_by: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +302,7 @@ class RecordsStore:
         state = await self.account_state(name)
         return state[0] if state else None
 
-    # ---- second factors (server/second_factor.py) ---------------------------
+    # ---- second factors (server/access/second_factor.py) ---------------------------
 
     async def second_factor(self, name: str) -> tuple[str | None, str | None, int] | None:
         """(enrolled secret, secret being enrolled, last step used) of an account; None: no account."""

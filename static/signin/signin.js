@@ -1,5 +1,5 @@
 // Sign in: POST /api/login sets the HttpOnly cookie; then go where the user was
-// heading, or to the role's home (as server/web.py home_for: board for the desk,
+// heading, or to the role's home (as server/http/pages.py home_for: board for the desk,
 // app for officers, the referral form for 311 staff, the portal for case staff).
 // An account with a second factor answers a challenge with a code first; a role
 // that must have one and has none yet goes to the account page to set it up.

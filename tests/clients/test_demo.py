@@ -31,8 +31,8 @@ from protocol.messages import (
     UnitStatus,
 )
 from protocol.state import Alarm, Incident, Location
-from server.auth import Role
-from server.valkey import EmbeddedValkey
+from server.access.auth import Role
+from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, S, hub_in_process, wait_for
 
 SQUARE = [[53.5, -113.6], [53.5, -113.4], [53.6, -113.4], [53.6, -113.6], [53.5, -113.6]]

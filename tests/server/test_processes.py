@@ -15,7 +15,7 @@ import pytest
 from clients.connection import Connection
 from protocol.messages import EventFrame, IncidentCreate, RadioAppend, Resync
 from protocol.state import Location
-from server.valkey import EmbeddedValkey
+from server.bus.valkey import EmbeddedValkey
 from tests.helpers import OPERATOR, HubProcess, S, free_port, start_hub_process, test_token, wait_for
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import time
 import pyotp
 from playwright.sync_api import Page, expect
 
-from server.second_factor import STEP_S
+from server.access.second_factor import STEP_S
 from tests.helpers import ROOT, HubProcess
 from tests.static.conftest import PASSWORDS, Pages, screenshot, sign_in
 

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from protocol.messages import IncidentCreate, RadioAppend, UnitPosition, UnitRoster, UnitStatus
 from protocol.state import Location
-from server.valkey import EmbeddedValkey
+from server.bus.valkey import EmbeddedValkey
 from tests.helpers import HubProcess, S, poll_until, start_hub_process
 from tests.static.conftest import HUB_ENV, PHONE, Pages, add_accounts, desk, screenshot, sign_in
 

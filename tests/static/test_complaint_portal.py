@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from server.auth import Role
+from server.access.auth import Role
 from tests.helpers import HubProcess, poll_until, test_token
 from tests.static.conftest import PHONE, Pages, browser_hub, screenshot
 

@@ -1,0 +1,429 @@
+"""The bus: one atomic Redis step per command, history, snapshots, resume.
+
+``commit`` runs one Lua script that (optionally) checks the version of the
+state record, writes it, (optionally) moves the unit on the GEO index, and
+appends the event to the topic's stream, all at once, returning the stream
+id (the offset) and the topic's epoch. The epoch is made when a stream is
+first written; if Redis loses the stream, it loses the epoch beside it, and
+the next write makes a new one, so clients can tell a gap from continuity.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from protocol.codec import event_decoder, event_encoder
+from protocol.events import Event, RadioLogged
+from protocol.messages import SnapshotItem
+from server.bus.luapack import pack
+from server.bus.topics import DISPATCH_SLOT, Topic, parse_offset
+from server.config import Settings
+
+__all__ = [
+    "TIMERS_KEY",
+    "TIMER_PLANS_KEY",
+    "TRIM_ARCHIVED",
+    "Bus",
+    "Conflict",
+    "Duplicate",
+    "current_command",
+    "History",
+    "Plan",
+    "Snapshot",
+    "history_length",
+]
+
+# The one atomic step. ``apply(plan)`` checks record versions, writes and
+# deletes records, appends to timelines, moves units on the GEO index, sets
+# and cancels timers, and appends events to their streams, or does nothing
+# and returns CONFLICT. Mode "fire" claims due timers and applies the plan
+# each one carries, in the same step, so a timer fires exactly once however
+# many hubs poll.
+_APPLY = """
+local function apply(plan)
+  if plan.once then
+    local prior = redis.call('GET', plan.once[1])
+    if prior then return {'DUPLICATE', prior} end
+  end
+  for _, c in ipairs(plan.checks or {}) do
+    local v = tonumber(redis.call('HGET', c[1], c[2]) or '0')
+    if v ~= c[3] then return {'CONFLICT', c[2]} end
+  end
+  for _, w in ipairs(plan.writes or {}) do
+    redis.call('HSET', w[1], w[3], w[4])
+    redis.call('HINCRBY', w[2], w[3], 1)
+  end
+  for _, d in ipairs(plan.deletes or {}) do
+    redis.call('HDEL', d[1], d[3])
+    redis.call('HINCRBY', d[2], d[3], 1)
+  end
+  for _, l in ipairs(plan.lists or {}) do
+    redis.call('RPUSH', l[1], l[2])
+    redis.call('LTRIM', l[1], -l[3], -1)
+  end
+  for _, x in ipairs(plan.expires or {}) do
+    if x[2] > 0 then redis.call('EXPIRE', x[1], x[2]) else redis.call('PERSIST', x[1]) end
+  end
+  for _, g in ipairs(plan.geo or {}) do
+    redis.call('GEOADD', g[1], g[2], g[3], g[4])
+  end
+  -- cancels first: "cancel the old timer, set the new one" may name the same id
+  for _, t in ipairs(plan.cancels or {}) do
+    redis.call('ZREM', t[1], t[3])
+    redis.call('HDEL', t[2], t[3])
+  end
+  for _, t in ipairs(plan.timers or {}) do
+    redis.call('ZADD', t[1], t[4], t[3])
+    redis.call('HSET', t[2], t[3], t[5])
+  end
+  local out = {}
+  for _, e in ipairs(plan.events or {}) do
+    local epoch = redis.call('GET', e[2])
+    if not epoch then
+      epoch = e[4]
+      redis.call('SET', e[2], epoch)
+    end
+    local id = redis.call('XADD', e[1], 'MAXLEN', '~', e[3], '*', 'e', e[5])
+    table.insert(out, {id, epoch})
+  end
+  if plan.once and #out > 0 then
+    redis.call('SET', plan.once[1], out[1][1], 'EX', plan.once[2])
+  end
+  return out
+end
+
+if ARGV[1] == 'apply' then
+  return apply(cmsgpack.unpack(ARGV[2]))
+end
+-- fire: KEYS[1] timers zset, KEYS[2] timer plans; ARGV[2] now (ms), ARGV[3] limit
+local fired = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
+  local plan = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  if plan then
+    apply(cmsgpack.unpack(plan))
+    table.insert(fired, id)
+  end
+end
+return fired
+"""
+
+TIMERS_KEY = f"{{{DISPATCH_SLOT}}}:timers"
+TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
+
+
+class _PlanParts:
+    __slots__ = ("cancels", "checks", "deletes", "events", "expires", "geo", "lists", "once", "timers", "writes")
+
+    def __init__(self) -> None:
+        self.once: tuple[str, int] | tuple[()] = ()
+        self.checks: list[tuple[str, str, int]] = []
+        self.writes: list[tuple[str, str, str, bytes]] = []
+        self.deletes: list[tuple[str, str, str]] = []
+        self.lists: list[tuple[str, bytes, int]] = []
+        self.geo: list[tuple[str, float, float, str]] = []
+        self.expires: list[tuple[str, int]] = []
+        self.timers: list[tuple[str, str, str, int, bytes]] = []
+        self.cancels: list[tuple[str, str, str]] = []
+        self.events: list[tuple[str, str, int, str, bytes]] = []
+
+
+_record_encoder = msgspec.msgpack.Encoder()
+
+
+class Plan:
+    """What one command changes, applied by ``Bus.apply`` in one atomic step."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._wire = _PlanParts()
+        self.topics: list[Topic] = []
+
+    def check(self, topic: Topic, field: str, version: int) -> Plan:
+        """Apply only if the record is still at this version (0: it never existed)."""
+        self._wire.checks.append((topic.versions, field, version))
+        return self
+
+    def write(self, topic: Topic, field: str, record: Any) -> Plan:
+        data = record if isinstance(record, bytes) else _record_encoder.encode(record)
+        self._wire.writes.append((topic.state, topic.versions, field, data))
+        return self
+
+    def delete(self, topic: Topic, field: str) -> Plan:
+        self._wire.deletes.append((topic.state, topic.versions, field))
+        return self
+
+    def append(self, key: str, record: Any, keep: int) -> Plan:
+        """Append to a list (an incident's timeline), keeping the newest ``keep``."""
+        self._wire.lists.append((key, _record_encoder.encode(record), keep))
+        return self
+
+    def expire(self, key: str, seconds: int) -> Plan:
+        """Let a key go after ``seconds`` (0: keep it for good again)."""
+        self._wire.expires.append((key, seconds))
+        return self
+
+    def geo(self, topic: Topic, member: str, lon: float, lat: float) -> Plan:
+        self._wire.geo.append((topic.geo, lon, lat, member))
+        return self
+
+    def timer(self, timer_id: str, due_ms: int, then: Plan) -> Plan:
+        """Schedule ``then`` to be applied once at ``due_ms`` (replacing a timer of that id)."""
+        self._wire.timers.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id, due_ms, then.encode()))
+        return self
+
+    def cancel_timer(self, timer_id: str) -> Plan:
+        self._wire.cancels.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id))
+        return self
+
+    def emit(self, topic: Topic, event: Event) -> Plan:
+        self._wire.events.append(
+            (
+                topic.stream,
+                topic.epoch,
+                self._bus.maxlen(topic),
+                secrets.token_hex(6),
+                event_encoder.encode(event),
+            )
+        )
+        self.topics.append(topic)
+        return self
+
+    def encode(self) -> bytes:
+        w = self._wire
+        parts = {name: getattr(w, name) for name in w.__slots__ if getattr(w, name)}
+        return pack(parts)
+
+    def keys(self) -> list[str]:
+        w = self._wire
+        found = [k for c in w.checks for k in (c[0],)]
+        found += [k for x in w.writes for k in (x[0], x[1])] + [k for x in w.deletes for k in (x[0], x[1])]
+        found += (
+            [x[0] for x in w.lists]
+            + [x[0] for x in w.geo]
+            + [x[0] for x in w.expires]
+            + [k for x in w.events for k in (x[0], x[1])]
+        )
+        if w.timers or w.cancels:
+            found += [TIMERS_KEY, TIMER_PLANS_KEY]
+        if w.once:
+            found.append(w.once[0])
+        return list(dict.fromkeys(found))
+
+
+# Run by the archiver after each batch: trim a stream to its history length,
+# but never past what the archiver group has acknowledged, so no event leaves
+# Redis before it is in the records store.
+# KEYS: stream; ARGV: history length, group. Returns entries trimmed.
+TRIM_ARCHIVED = """
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess <= 0 then return 0 end
+local pending = redis.call('XPENDING', KEYS[1], ARGV[2])
+local upto
+if tonumber(pending[1]) > 0 then
+  upto = '(' .. pending[2]
+else
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local name, last
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] end
+      if g[i] == 'last-delivered-id' then last = g[i + 1] end
+    end
+    if name == ARGV[2] then upto = last end
+  end
+end
+if not upto then return 0 end
+local old = redis.call('XRANGE', KEYS[1], '-', upto, 'COUNT', excess + 1)
+if #old <= 1 then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', old[#old][1])
+"""
+
+
+def history_length(settings: Settings, topic: Topic) -> int:
+    """Events kept per topic for resume (once archived)."""
+    return settings.history_maxlen if topic.replay else settings.positions_maxlen
+
+
+class Duplicate(Exception):
+    """This command id was applied before (within the window): nothing was done again."""
+
+    def __init__(self, offset: str) -> None:
+        super().__init__(f"already applied at {offset}")
+        self.offset = offset
+
+
+# The command being handled (user, command id), so that its one plan carries
+# the idempotency key. Set by the command router for the duration of a command.
+current_command: ContextVar[tuple[str, str] | None] = ContextVar("current_command", default=None)
+ONCE_TTL_S = 600
+
+
+class Conflict(Exception):
+    """A record changed since it was read (an optimistic check failed)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"record {field} changed")
+        self.field = field
+
+
+@dataclass(slots=True)
+class Snapshot:
+    topic: str
+    epoch: str
+    offset: str
+    items: list[SnapshotItem]
+
+
+@dataclass(slots=True)
+class History:
+    """What a client missed, or None entries when it must resync."""
+
+    epoch: str
+    entries: list[tuple[str, Event]]
+
+
+_record_decoder: msgspec.msgpack.Decoder[SnapshotItem] = msgspec.msgpack.Decoder(SnapshotItem)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Bus:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._script = redis.register_script(_APPLY)
+
+    def maxlen(self, topic: Topic) -> int:
+        """The hard cap on a stream: only reached if the archiver stops for long."""
+        return history_length(self.settings, topic) * self.settings.history_hard_cap_factor
+
+    def plan(self) -> Plan:
+        return Plan(self)
+
+    async def apply(self, plan: Plan) -> list[tuple[str, str]]:
+        """Apply the plan atomically. -> (offset, epoch) of each event, in order.
+
+        Raises Conflict (a checked record changed) or Duplicate (this command id was
+        applied already). Dispatch commands are idempotent by (user, command id) for
+        ONCE_TTL_S: a client that retries after a lost connection changes nothing twice.
+        Positions are not: a repeated report is harmless and they are the bulk of traffic."""
+        command = current_command.get()
+        if command is not None and plan.topics and all(t.slot == DISPATCH_SLOT for t in plan.topics):
+            user, command_id = command
+            plan._wire.once = (f"{{{DISPATCH_SLOT}}}:cmd:{user}:{command_id}", ONCE_TTL_S)
+        out = await self._script(keys=plan.keys(), args=["apply", plan.encode()])
+        if out and _s(out[0]) == "CONFLICT":
+            raise Conflict(_s(out[1]))
+        if out and _s(out[0]) == "DUPLICATE":
+            raise Duplicate(_s(out[1]))
+        return [(_s(o[0]), _s(o[1])) for o in out]
+
+    async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
+        """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""
+        fired = await self._script(keys=[TIMERS_KEY, TIMER_PLANS_KEY], args=["fire", now_ms, limit])
+        return [_s(f) for f in fired]
+
+    async def commit(
+        self,
+        topic: Topic,
+        event: Event,
+        *,
+        record: tuple[str, Any] | None = None,
+        expect_version: int | None = None,
+        geo: tuple[float, float] | None = None,
+    ) -> tuple[str, str]:
+        """One record (optional) and one event. -> (offset, epoch)."""
+        plan = self.plan()
+        if record is not None:
+            field, value = record
+            if expect_version is not None:
+                plan.check(topic, field, expect_version)
+            plan.write(topic, field, value)
+            if geo is not None:
+                plan.geo(topic, field, geo[0], geo[1])
+        plan.emit(topic, event)
+        return (await self.apply(plan))[0]
+
+    async def read_record(self, topic: Topic, field: str) -> tuple[bytes | None, int]:
+        """A state record and its version (0 when absent)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(topic.state, field)
+            pipe.hget(topic.versions, field)
+            value, version = await pipe.execute()
+        return value, int(version or 0)
+
+    async def epoch(self, topic: Topic) -> str:
+        value = await self.redis.get(topic.epoch)
+        return _s(value) if value is not None else ""
+
+    async def epochs(self, topics: Sequence[Topic]) -> dict[str, str]:
+        """Each topic's epoch, made now for a topic that has none yet."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for t in topics:
+                pipe.set(t.epoch, secrets.token_hex(6), nx=True)
+            pipe.mget([t.epoch for t in topics])
+            values = (await pipe.execute())[-1]
+        return {t.name: (_s(v) if v is not None else "") for t, v in zip(topics, values, strict=True)}
+
+    async def last_offsets(self, topics: Sequence[Topic]) -> dict[str, str]:
+        """The newest id in each stream ("0-0" if empty): where a fresh reader starts."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for t in topics:
+                pipe.xrevrange(t.stream, count=1)
+            results = await pipe.execute()
+        return {t.name: (_s(r[0][0]) if r else "0-0") for t, r in zip(topics, results, strict=True)}
+
+    async def snapshot(self, topic: Topic) -> Snapshot:
+        """Current state and the offset it is current as of, read in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(topic.epoch)
+            pipe.xrevrange(topic.stream, count=max(1, self.settings.radio_snapshot))
+            pipe.hvals(topic.state)
+            epoch, recent, values = await pipe.execute()
+        offset = _s(recent[0][0]) if recent else "0-0"
+        items: list[SnapshotItem] = [_record_decoder.decode(v) for v in values]
+        if not items and topic.name == "radio":
+            # The radio log has no state records: its snapshot is the recent tail.
+            for _, fields in reversed(recent):
+                event = event_decoder.decode(fields[b"e"])
+                if isinstance(event, RadioLogged):
+                    items.append(event.entry)
+        return Snapshot(topic.name, _s(epoch) if epoch is not None else "", offset, items)
+
+    async def history(self, topic: Topic, after: str, epoch: str | None, limit: int) -> History | None:
+        """Events after ``after``, in order, or None if the client must resync: its epoch is
+        not this stream's, its offset is past what was trimmed, or it missed more than ``limit``."""
+        mark = parse_offset(after)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            # One transaction: the trim check and the read see the same stream.
+            pipe.get(topic.epoch)
+            pipe.xinfo_stream(topic.stream)
+            pipe.xrange(topic.stream, min=f"({after}", max="+", count=limit + 1)
+            raw_epoch, info, batch = await pipe.execute()
+        current = _s(raw_epoch) if raw_epoch is not None else ""
+        if not current or epoch != current:
+            return None  # no epoch given with an offset cannot be trusted either
+        if mark > parse_offset(_s(info.get("last-generated-id", "0-0"))):
+            return None  # an offset from another life of the stream
+        # MAXLEN trimming does not move max-deleted-entry-id, so count instead:
+        # if anything was trimmed and the client's entry is older than the first
+        # one kept, what lay between may be gone. Resync rather than guess.
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        first = info.get("first-entry")
+        first_id = parse_offset(_s(first[0])) if first else None
+        if trimmed and (first_id is None or mark < first_id):
+            return None
+        if len(batch) > limit:
+            return None
+        entries = [(_s(sid), event_decoder.decode(fields[b"e"])) for sid, fields in batch]
+        return History(current, entries)

@@ -1,0 +1,7 @@
+"""HTTP around the hub: every endpoint declared once (endpoints), bounded bodies and queries
+(inputs), request guards, sign-in, accounts, health and metrics for operators, and the browser
+clients' pages, with one error-body shape.
+
+Domain packages import ``endpoints`` and ``inputs`` to declare their routes; nothing here is
+imported by ``realtime`` or ``bus``.
+"""

@@ -1,0 +1,524 @@
+"""The hub of one process: the bus reader, the fan-out, and subscriptions.
+
+One reader task per process reads every topic stream but positions in
+batches from the last id it read, alarms first. Each event is encoded once
+per wire format in use and the same frame is pushed to every subscribed
+session. Positions are batched: once per tick a ticker reads every report
+since the last tick, keeps the latest per unit, and sends one frame with
+every unit that moved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import msgspec
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from protocol.codec import event_decoder
+from protocol.codes import CloseCode, ErrorCode
+from protocol.events import Event, IncidentCreated, IncidentUpdated, PositionReported
+from protocol.messages import (
+    Ack,
+    Command,
+    Error,
+    EventFrame,
+    PositionsFrame,
+    Resync,
+    Subscribe,
+    TopicOffset,
+)
+from protocol.state import Incident, Position
+from server.access.auth import Principal, may_read, officer_sees
+from server.access.tokens import Tokens
+from server.bus.log import Bus
+from server.bus.topics import TOPICS, Lane, Topic, parse_offset, topic_named, topic_of_stream
+from server.config import Settings
+from server.metrics import HubMetrics
+from server.realtime.session import Frame, Session, SessionState, Subscription
+
+__all__ = ["Hub"]
+
+log = logging.getLogger("dispatch.hub")
+
+_POSITIONS = topic_named("positions")
+_POSITIONS_STREAM = _POSITIONS.stream if _POSITIONS else ""
+_position_decoder = msgspec.msgpack.Decoder(Position)
+
+
+def _visible(sees: Callable[[Incident], bool], event: Any) -> bool:
+    """Whether a filtered feed (an officer's) carries this event: only incident events it may see."""
+    return isinstance(event, IncidentCreated | IncidentUpdated) and sees(event.incident)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class CommandHandler(Protocol):
+    """Who answers commands: the hub hands each one over and sends back what it answers. The
+    dispatch domain's router is one (``server.dispatch.commands.DispatchService``); the hub
+    knows no more of it than this."""
+
+    async def handle(self, who: Principal, cmd: Command) -> Ack | Error: ...
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: Redis,
+        bus: Bus,
+        service: CommandHandler,
+        metrics: HubMetrics,
+        tokens: Tokens,
+    ) -> None:
+        self.settings = settings
+        self.redis = redis
+        self.bus = bus
+        self.service = service
+        self.metrics = metrics
+        self.accepting = True
+        self.sessions: set[Session] = set()
+        self.subs: dict[str, dict[Session, Subscription]] = {t.name: {} for t in TOPICS}
+        self.epochs: dict[str, str] = {t.name: "" for t in TOPICS}
+        self.last_ids: dict[str, str] = {}
+        self.reader_beat = 0.0  # monotonic time of the reader's last completed read
+        self._epoch_checked = 0.0
+        self.redis_ok = False
+        self.latest_positions: dict[str, Position] = {}
+        self._tick_positions: dict[str, Position] = {}
+        self._positions_offset = "0-0"
+        self._catch_up_cache: dict[tuple[str, bool], tuple[str, Frame]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resyncs: set[asyncio.Task[None]] = set()
+        self._per_user: dict[str, int] = {}
+        # Catch-ups at once: a reconnect storm must leave Redis connections for commands.
+        self._catch_ups = asyncio.Semaphore(max(1, settings.redis_connections // 4))
+        self.tokens = tokens
+        self._out = {t.name: metrics.events_out.labels(t.name) for t in TOPICS}
+        self._in = {t.name: metrics.events_in.labels(t.name) for t in TOPICS}
+
+    # ---- life cycle --------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name="bus-reader"),
+            asyncio.create_task(self._tick_positions_forever(), name="positions-ticker"),
+            asyncio.create_task(self._watch_revocations(), name="revocations"),
+        ]
+        self.metrics.watch_queues(lambda: [s.depth for s in self.sessions])
+
+    async def shutdown(self) -> None:
+        """Stop accepting, close every session with 1001 after a bounded drain.
+
+        Called by the server before connections are cut and again by the lifespan;
+        the second time only what is left is closed, without another drain."""
+        first = self.accepting
+        self.accepting = False
+        sessions = [s for s in self.sessions if s.state is SessionState.OPEN]
+        if sessions and first:
+            await asyncio.gather(*(s.drain(self.settings.drain_s) for s in sessions))
+        for s in sessions:
+            s.close(CloseCode.GOING_AWAY, "hub shutting down: reconnect and resume")
+        if sessions:
+            await asyncio.gather(*(s.wait_closed(2.0) for s in sessions))
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            # Bounded, like every shutdown step: a task that does not end is named, not waited for.
+            _, stuck = await asyncio.wait(list(self._tasks), timeout=5.0)
+            for task in stuck:
+                log.error("shutdown: task %s did not end when cancelled; going on", task.get_name())
+
+    def attach(self, session: Session) -> None:
+        self.sessions.add(session)
+        self.metrics.connections.set(len(self.sessions))
+        self.metrics.connects.inc()
+
+    def admit(self, user: str) -> bool:
+        """Count a signed-in session against its account's limit; False when it is full."""
+        n = self._per_user.get(user, 0)
+        if n >= self.settings.max_sessions_per_user:
+            return False
+        self._per_user[user] = n + 1
+        return True
+
+    def forget(self, session: Session) -> None:
+        if session.principal is not None and session.admitted:
+            left = self._per_user.get(session.principal.user, 1) - 1
+            if left > 0:
+                self._per_user[session.principal.user] = left
+            else:
+                self._per_user.pop(session.principal.user, None)
+        self.sessions.discard(session)
+        for subs in self.subs.values():
+            subs.pop(session, None)
+        self.metrics.connections.set(len(self.sessions))
+
+    # ---- commands and subscriptions ---------------------------------------
+
+    def readable_topics(self, who: Principal) -> list[str]:
+        return [t.name for t in TOPICS if may_read(who, t.name)]
+
+    async def command(self, who: Principal, cmd: Command) -> Ack | Error:
+        reply = await self.service.handle(who, cmd)
+        outcome = "ack" if isinstance(reply, Ack) else reply.code
+        self.metrics.commands.labels(type(cmd).__struct_config__.tag, outcome).inc()
+        return reply
+
+    async def subscribe(self, session: Session, frame: Subscribe) -> None:
+        who = session.principal
+        assert who is not None
+        for wanted in frame.topics:
+            topic = topic_named(wanted.topic)
+            if topic is None:
+                session.send_frame(Error(ErrorCode.UNKNOWN_TOPIC, f"no topic {wanted.topic!r}", frame.id))
+                return
+            if not may_read(who, topic.name):
+                session.send_frame(Error(ErrorCode.FORBIDDEN, f"{who.role.value} may not read {topic.name}", frame.id))
+                return
+            if session.catching_up(topic.name):
+                # One catch-up per topic at a time: a client that asks again without reading
+                # the first must not queue snapshot after snapshot.
+                message = f"the catch-up of {topic.name} is still being sent; subscribe again once it has arrived"
+                session.send_frame(Error(ErrorCode.RATE_LIMITED, message, frame.id))
+                return
+        offsets: dict[str, str] = {}
+        unique = {w.topic: w for w in frame.topics}  # the same topic twice is read once
+        for wanted in unique.values():
+            topic = topic_named(wanted.topic)
+            assert topic is not None
+            try:
+                offsets[topic.name] = await self._catch_up(session, topic, wanted)
+            except RedisError as exc:
+                self.subs[topic.name].pop(session, None)
+                session.send_frame(Error(ErrorCode.UNAVAILABLE, f"redis: {exc}", frame.id))
+                return
+        session.send_frame(Ack(ref=frame.id, result=offsets))
+
+    def unsubscribe(self, session: Session, topics: Iterable[str]) -> list[str]:
+        """Stop sending ``topics``. -> the names that are not topics (then nothing is changed, as
+        subscribe refuses them too)."""
+        names = list(topics)
+        unknown = [name for name in names if topic_named(name) is None]
+        if unknown:
+            return unknown
+        for name in names:
+            self.subs[name].pop(session, None)
+            session.subs.pop(name, None)
+        return []
+
+    async def _catch_up(self, session: Session, topic: Topic, wanted: TopicOffset) -> str:
+        """Send what the session missed (or a snapshot), then let live frames through.
+
+        Live frames that arrive while we read Redis are held in the
+        subscription's buffer and released afterwards, skipping any the
+        catch-up already covered: no gap, no duplicate.
+        """
+        sub = session.subs.get(topic.name)
+        if sub is None or sub.buffer is None:
+            sub = Subscription()  # a resync already under way keeps its buffer of live frames
+        if topic.name == "incidents" and session.principal is not None:
+            sub.sees = officer_sees(session.principal)
+        session.subs[topic.name] = sub
+        self.subs[topic.name][session] = sub
+        urgent = topic.lane is Lane.ALARM
+        async with self._catch_ups:
+            floor = await self._queue_catch_up(session, topic, wanted, urgent)
+        mark = parse_offset(floor)
+        buffered, sub.buffer = sub.buffer or [], None
+        sub.floor = mark
+        for offset_t, data, lane in buffered:
+            if offset_t > mark:
+                if lane == "positions":
+                    session.push_positions(data)
+                else:
+                    session.push(data, lane == "urgent")
+                sub.floor = None
+        return floor
+
+    async def _queue_catch_up(self, session: Session, topic: Topic, wanted: TopicOffset, urgent: bool) -> str:
+        """Queue the missed events, or a snapshot; returns the offset they bring the session to."""
+        floor = "0-0"
+        history = None
+        if topic.replay and wanted.offset is not None:
+            history = await self.bus.history(topic, wanted.offset, wanted.epoch, self.settings.replay_max)
+        sees = session.subs[topic.name].sees
+        if history is not None:
+            floor = wanted.offset or "0-0"
+            for offset, event in history.entries:
+                floor = offset
+                if sees is not None and not _visible(sees, event):
+                    continue
+                session.push_catch_up(topic.name, EventFrame(topic.name, offset, history.epoch, event), urgent)
+        else:
+            if not topic.replay:
+                reason = "state"
+            elif wanted.offset is None:
+                reason = "initial"
+            elif wanted.epoch is not None and wanted.epoch != await self.bus.epoch(topic):
+                reason = "epoch"
+            else:
+                reason = "gap"
+            snap = await self.bus.snapshot(topic)
+            items = snap.items if sees is None else [i for i in snap.items if isinstance(i, Incident) and sees(i)]
+            resync = Resync(topic.name, snap.epoch, snap.offset, reason, items)  # type: ignore[arg-type]
+            session.push_catch_up(topic.name, resync, urgent)
+            floor = snap.offset
+        return floor
+
+    # ---- the reader --------------------------------------------------------
+
+    async def _read_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._start_reading()
+                backoff = 0.1
+                while True:
+                    await self._read_once()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                if _cancelling():  # redis-py can turn a cancelled read into a connection error
+                    raise asyncio.CancelledError from exc
+                self.redis_ok = False
+                self.metrics.redis_up.set(0)
+                log.error("bus reader lost redis (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("bus reader failed; restarting")
+                await asyncio.sleep(backoff)
+
+    async def _start_reading(self) -> None:
+        epochs = await self.bus.epochs(TOPICS)
+        if not self.last_ids:
+            # First start: from the newest event; clients fill any gap by resuming.
+            offsets = await self.bus.last_offsets(TOPICS)
+            self.last_ids = {t.stream: offsets[t.name] for t in TOPICS}
+            self.epochs = epochs
+            values: Any = await self.redis.hvals(_POSITIONS.state) if _POSITIONS else []
+            for raw in values:
+                pos = _position_decoder.decode(raw)
+                self.latest_positions[pos.unit] = pos
+        else:
+            await self._check_epochs(epochs)
+        self.redis_ok = True
+        self.metrics.redis_up.set(1)
+        self._epoch_checked = self.reader_beat = time.monotonic()
+
+    async def _check_epochs(self, epochs: dict[str, str]) -> None:
+        for topic in TOPICS:
+            old, new = self.epochs.get(topic.name, ""), epochs.get(topic.name, "")
+            self.epochs[topic.name] = new
+            if old and new != old:
+                # The stream was lost and begun again: its ids start over, so read
+                # it from the start, and have every subscriber resync. Their live
+                # frames wait in the subscription's buffer until their snapshot is
+                # queued; each resync runs in its own task, not in the reader.
+                log.warning("topic %s epoch changed %s -> %s: resyncing subscribers", topic.name, old, new)
+                self.last_ids[topic.stream] = "0-0"
+                for session, sub in list(self.subs[topic.name].items()):
+                    sub.buffer = [] if sub.buffer is None else sub.buffer
+                    task = asyncio.create_task(self._resync(session, topic, old))
+                    self._resyncs.add(task)
+                    task.add_done_callback(self._resyncs.discard)
+
+    async def _resync(self, session: Session, topic: Topic, old_epoch: str) -> None:
+        try:
+            await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old_epoch))
+        except (RedisError, OSError) as exc:
+            log.error("resync of %s for session %s failed: %s", topic.name, session.id, exc)
+            session.close(CloseCode.TRY_AGAIN_LATER, "resync failed: reconnect and resume")
+
+    async def _read_once(self) -> None:
+        if time.monotonic() - self._epoch_checked > 1.0:
+            await self._check_epochs(await self.bus.epochs(TOPICS))
+            self._epoch_checked = time.monotonic()
+        # Positions are read by the ticker, once per tick: waking this reader for each of
+        # hundreds of reports a second would cost a round trip each and delay the alarms.
+        reply: Any = await self.redis.xread(
+            {s: i for s, i in self.last_ids.items() if s != _POSITIONS_STREAM},  # type: ignore[arg-type]
+            count=self.settings.read_batch,
+            block=1000,
+        )
+        self.reader_beat = time.monotonic()
+        if not reply:
+            return
+        batches = []
+        for stream, entries in reply:
+            name = _s(stream)
+            topic = topic_of_stream(name)
+            if topic is not None and entries:
+                batches.append((topic, entries))
+                self.last_ids[topic.stream] = _s(entries[-1][0])
+        batches.sort(key=lambda b: b[0].lane)  # alarms first
+        if any(not self.epochs[t.name] for t, _ in batches):
+            self.epochs.update(await self.bus.epochs(TOPICS))
+        newest = 0
+        for topic, entries in batches:
+            epoch = self.epochs[topic.name]
+            self._in[topic.name].inc(len(entries))
+            for sid, fields in entries:
+                offset = _s(sid)
+                try:
+                    event = event_decoder.decode(fields[b"e"])
+                except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                    # Say so and go on: one entry this hub cannot read (a newer hub's
+                    # event type, say) must not hold back what comes after it.
+                    self.metrics.bad_events.inc()
+                    log.error("undecodable event %s on %s skipped: %s", offset, topic.name, exc)
+                    continue
+                newest = max(newest, event.ts)
+                self._deliver(topic, offset, epoch, event)
+        if newest:
+            self.metrics.bus_lag.set(max(0.0, time.time() - newest / 1000))
+
+    def _deliver(self, topic: Topic, offset: str, epoch: str, event: Event) -> None:
+        subs = self.subs[topic.name]
+        if not subs:
+            return
+        frame = EventFrame(topic.name, offset, epoch, event)
+        self._fan_out(topic, offset, frame, subs, topic.lane is Lane.ALARM, positions=False)
+
+    def _fan_out(
+        self,
+        topic: Topic,
+        offset: str,
+        frame: Any,
+        subs: dict[Session, Subscription],
+        urgent: bool,
+        positions: bool,
+    ) -> None:
+        encoded: dict[tuple[str, bool], Frame] = {}
+        mark: tuple[int, int] | None = None
+        for session, sub in subs.items():
+            if sub.sees is not None and not _visible(sub.sees, frame.payload):
+                continue
+            data = encoded.get(session.key)
+            if data is None:
+                data = encoded[session.key] = session.encode(frame)
+            if sub.buffer is not None or sub.floor is not None:
+                if mark is None:
+                    mark = parse_offset(offset)
+                if sub.buffer is not None:
+                    sub.buffer.append((mark, data, "positions" if positions else "urgent" if urgent else "normal"))
+                    continue
+                assert sub.floor is not None
+                if mark <= sub.floor:
+                    continue
+                sub.floor = None
+            if positions:
+                session.push_positions(data)
+            else:
+                session.push(data, urgent)
+        self._out[topic.name].inc(len(subs))
+
+    # ---- revoked sign-ins ------------------------------------------------------
+
+    async def _watch_revocations(self) -> None:
+        """Close the open sessions whose tokens were revoked (signed out, ended, account disabled)
+        on any hub: poll the revocation counter, and when it moves check every session again."""
+        seen: int | None = None
+        while True:
+            await asyncio.sleep(self.settings.revocation_poll_s)
+            try:
+                now = await self.tokens.revocations()
+                if now == seen:
+                    continue
+                seen = now
+                sessions = [s for s in self.sessions if s.state is SessionState.OPEN and s.principal is not None]
+                verdicts = await self.tokens.check_all([s.principal for s in sessions])  # type: ignore[misc]
+            except (RedisError, OSError) as exc:
+                if _cancelling():
+                    raise asyncio.CancelledError from exc
+                continue  # the reader reports Redis; the records store is checked at the next sign-in
+            for session, why in zip(sessions, verdicts, strict=True):
+                if why is not None:
+                    code = CloseCode.FORBIDDEN if why == "account disabled" else CloseCode.UNAUTHENTICATED
+                    log.info("session %s of %s closed: %s", session.id, session.principal.user, why)  # type: ignore[union-attr]
+                    session.close(code, why)
+
+    # ---- positions ---------------------------------------------------------
+
+    async def _tick_positions_forever(self) -> None:
+        assert _POSITIONS is not None
+        while True:
+            await asyncio.sleep(self.settings.position_tick_s)
+            if _POSITIONS_STREAM not in self.last_ids or not self.redis_ok:
+                continue  # the reader has not started (or lost Redis): it reports that
+            try:
+                await self._read_positions()
+            except (RedisError, OSError) as exc:
+                if _cancelling():
+                    raise asyncio.CancelledError from exc
+                log.warning("positions not read this tick: %s", exc)
+                continue
+            if not self._tick_positions:
+                continue
+            items, self._tick_positions = list(self._tick_positions.values()), {}
+            self._catch_up_cache.clear()
+            subs = self.subs[_POSITIONS.name]
+            if subs:
+                offset = self._positions_offset
+                frame = PositionsFrame(_POSITIONS.name, offset, self.epochs[_POSITIONS.name], items)
+                self._fan_out(_POSITIONS, offset, frame, subs, False, positions=True)
+
+    async def _read_positions(self) -> None:
+        """Every position report since the last tick, without waiting for more."""
+        assert _POSITIONS is not None
+        count = self.settings.read_batch
+        while True:
+            reply: Any = await self.redis.xread({_POSITIONS_STREAM: self.last_ids[_POSITIONS_STREAM]}, count=count)
+            entries = reply[0][1] if reply else []
+            if not entries:
+                return
+            self.last_ids[_POSITIONS_STREAM] = _s(entries[-1][0])
+            self._in[_POSITIONS.name].inc(len(entries))
+            for sid, fields in entries:
+                try:
+                    event = event_decoder.decode(fields[b"e"])
+                except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as exc:
+                    self.metrics.bad_events.inc()
+                    log.error("undecodable event %s on positions skipped: %s", _s(sid), exc)
+                    continue
+                if isinstance(event, PositionReported):
+                    self._tick_positions[event.position.unit] = event.position
+                    self.latest_positions[event.position.unit] = event.position
+                    self._positions_offset = _s(sid)
+            if len(entries) < count:
+                return
+
+    def positions_catch_up(self, session: Session) -> Frame:
+        """Every unit's latest position as one frame, for sessions that fell behind.
+
+        Built at most once per tick and encoding, however many sessions ask.
+        """
+        assert _POSITIONS is not None
+        cached = self._catch_up_cache.get(session.key)
+        if cached is not None and cached[0] == self._positions_offset:
+            return cached[1]
+        frame = PositionsFrame(
+            _POSITIONS.name,
+            self._positions_offset,
+            self.epochs[_POSITIONS.name],
+            list(self.latest_positions.values()),
+        )
+        data = session.encode(frame)
+        self._catch_up_cache[session.key] = (self._positions_offset, data)
+        return data
+
+    def open_sessions(self) -> list[Session]:
+        return [s for s in self.sessions if s.state is SessionState.OPEN]
