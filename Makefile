@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 
 VENDOR := static/vendor
 
-.PHONY: serve test lint typecheck clean chromium
+.PHONY: serve test check lint typecheck clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,16 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(BIN)/mypy
 
+# Everything: the tiers on three workers (each with its own Valkey), then the load scenarios,
+# which measure, one at a time on a quiet machine. JOBS=1 runs it all in one process.
+JOBS ?= 3
 test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not alone" $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
+	$(BIN)/pytest -m alone
+
+# The developer's loop, in under two minutes: lint, types, import rules, the pure and hub tiers.
+check: lint typecheck
+	$(BIN)/pytest -m "not slow" -q -n 3 --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -31,12 +31,12 @@ from protocol.events import (
     UnitUpdated,
 )
 from protocol.messages import EventFrame, PositionsFrame, Resync, ServerFrame
-from protocol.state import Alarm, Incident, Position, RadioEntry, TrafficMode, UnitState
+from protocol.state import Alarm, Incident, IncidentStatus, Position, RadioEntry, TrafficMode, UnitState
 
 __all__ = ["BOARD_TOPICS", "Board", "BoardClient", "main"]
 
 BOARD_TOPICS = ["alarms", "incidents", "units", "positions", "radio"]
-_CLOSED = ("closed", "cancelled")
+_CLOSED = (IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
 
 
 @dataclass

@@ -65,7 +65,7 @@ class ConnectionLost(Exception):
 
 
 class HubClosed(Exception):
-    """The hub closed us with a code that says not to reconnect (e.g. 4001)."""
+    """The hub closed us with a code that says not to reconnect (e.g. 4001, unauthenticated)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"closed by hub: {code} {reason}")
@@ -250,11 +250,12 @@ class Connection:
                 code, reason = await self._session()
             except ConnectionClosed as exc:
                 rcvd = exc.rcvd
-                code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "")
+                code, reason = (rcvd.code, rcvd.reason) if rcvd is not None else (CloseCode.ABNORMAL, "")
             except InvalidStatus as exc:
-                code = 4001 if exc.response.status_code in (401, 403) else 1013
+                refused = exc.response.status_code in (401, 403)
+                code = CloseCode.UNAUTHENTICATED if refused else CloseCode.TRY_AGAIN_LATER
             except (OSError, InvalidHandshake, TimeoutError, FrameError, ConnectionLost) as exc:
-                code, reason = 1006, str(exc)
+                code, reason = CloseCode.ABNORMAL, str(exc)
             except HubClosed as exc:
                 code, reason = exc.code, exc.reason
             finally:
@@ -315,7 +316,7 @@ class Connection:
                     self._was_ready = True
                     continue
                 self._handle(frame)
-            return ws.close_code or 1006, ws.close_reason or ""
+            return ws.close_code or CloseCode.ABNORMAL, ws.close_reason or ""
 
     def _handle(self, frame: ServerFrame) -> None:
         if isinstance(frame, Ack | Error):

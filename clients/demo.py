@@ -48,7 +48,7 @@ from protocol.messages import (
     UnitRoster,
     UnitStatus,
 )
-from protocol.state import Incident, Location
+from protocol.state import CoreUnitStatus, Incident, IncidentStatus, Location
 
 __all__ = [
     "ASSIST_AFTER_S",
@@ -133,6 +133,8 @@ ROSTER = [  # (unit, district, capabilities)
 # the demo accounts new passwords, which ends earlier sign-ins (server/runner.py), so a unit left
 # on duty by a previous run is put off duty again.
 HUMAN_UNITS = [("PO60", "Downtown", ["first_aid"])]
+OFF_DUTY = CoreUnitStatus.OFF_DUTY
+_WAITING = (IncidentStatus.PENDING, IncidentStatus.REOPENED)  # a call waiting for a unit
 DISPOSITIONS = ["report taken", "citation issued", "gone on arrival", "unable to locate", "no action required"]
 
 # How long the assistant leaves a call to a person before working it, in demo seconds (sped up
@@ -248,10 +250,10 @@ class DemoShift:
         statuses = {u["id"]: u["status"] for u in board["units"]}
         for unit, district, caps in HUMAN_UNITS:
             roster = UnitRoster(
-                id=desk.next_id(), unit=unit, call_sign=unit, district=district, capabilities=caps, status="off_duty"
+                id=desk.next_id(), unit=unit, call_sign=unit, district=district, capabilities=caps, status=OFF_DUTY
             )
             await self._try(desk, roster)  # the status counts only for a unit new to the roster
-            if statuses.get(unit, "off_duty") != "off_duty":
+            if statuses.get(unit, OFF_DUTY) != OFF_DUTY:
                 await self._off_duty(desk, unit)
         self.sims = []
         for unit, district, caps in ROSTER:
@@ -295,9 +297,9 @@ class DemoShift:
     async def _off_duty(self, desk: Connection, unit: str) -> None:
         """Put a unit off duty; from a status that may not go there directly (on a call), by way
         of available, which also clears it from the call."""
-        if await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status="off_duty")) is None:
-            await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status="available"))
-            await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status="off_duty"))
+        if await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status=OFF_DUTY)) is None:
+            await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status=CoreUnitStatus.AVAILABLE))
+            await self._try(desk, UnitStatus(id=desk.next_id(), unit=unit, status=OFF_DUTY))
 
     async def _try(self, desk: Connection, cmd: Any) -> Any:
         try:
@@ -344,7 +346,7 @@ class DemoShift:
                     continue
                 now = time.time() * 1000
                 active = [a for a in incident.units if a.cleared_at is None]
-                if incident.status in ("pending", "reopened"):
+                if incident.status in _WAITING:
                     waited_s = (now - incident.created_at) / 1000 * self.speedup
                     if waited_s > self._leaves_for_s(incident.priority) and now >= self._next_try.get(incident.id, 0):
                         self._next_try[incident.id] = now + RETRY_S / self.speedup * 1000
@@ -366,7 +368,7 @@ class DemoShift:
         simulated = {s.unit for s in self.sims}
         units = [r.unit for r in ack.recommendation.units if r.unit in simulated]
         incident = self.incidents.get(incident_id)
-        if not units or incident is None or incident.status not in ("pending", "reopened"):
+        if not units or incident is None or incident.status not in _WAITING:
             return
         if self._persons(incident, self._own_users()):
             return
@@ -374,7 +376,7 @@ class DemoShift:
 
 
 def _open(incident: Incident) -> bool:
-    return incident.status not in ("closed", "cancelled")
+    return incident.status not in (IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
 
 
 def _env_float(name: str, default: float | None) -> str | None:

@@ -24,7 +24,7 @@ from clients.connection import CommandRejected, Connection, ConnectionLost
 from clients.geo import metres_between, random_point, step_towards
 from protocol.events import IncidentCreated, IncidentUpdated, UnitStatusChanged, UnitUpdated
 from protocol.messages import EventFrame, Resync, UnitAcknowledge, UnitCheckIn, UnitPosition, UnitStatus
-from protocol.state import Incident, UnitState
+from protocol.state import CoreUnitStatus, Incident, IncidentStatus, UnitState
 
 __all__ = ["OfficerSimulator"]
 
@@ -107,7 +107,7 @@ class OfficerSimulator:
         if (
             mine
             and (self.call is None or self.call.incident != incident.id)
-            and incident.status not in ("closed", "cancelled")
+            and incident.status not in (IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
         ):
             self.call = _Call(incident.id, incident.location.lat, incident.location.lon)
             self._assigned.set()
@@ -212,16 +212,16 @@ class OfficerSimulator:
     async def _work(self, call: _Call) -> None:
         await self._sleep(self.rng.uniform(2, 6))
         await self._send(UnitAcknowledge(id=self.conn.next_id(), unit=self.unit, incident=call.incident))
-        await self._status("enroute")
+        await self._status(CoreUnitStatus.ENROUTE)
         if call.lat is not None and call.lon is not None:
             await self._drive(call.lat, call.lon, self.response_speed_mps, stop_when_assigned=False)
         if self.call is not call:
             return
-        await self._status("onscene")
+        await self._status(CoreUnitStatus.ONSCENE)
         for _ in range(self.rng.randint(1, 3)):
             await self._sleep(self.rng.uniform(20, 60))
             if self.call is not call:
                 return
             await self._check_in()
-        await self._status("available")
+        await self._status(CoreUnitStatus.AVAILABLE)
         self.call = None

@@ -29,6 +29,8 @@ from loadtest.report import write_outputs
 from loadtest.shift import panic, shift
 from loadtest.storm import reconnect_storm
 
+__all__ = ["main", "parser"]
+
 SCENARIOS = {
     "fanout": fanout,
     "shift": shift,

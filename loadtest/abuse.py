@@ -37,7 +37,7 @@ from loadtest.hubproc import raise_fd_limit
 from loadtest.report import latency
 from loadtest.shift import run_panic
 
-__all__ = ["abuse", "abuser_process", "dispatcher_process"]
+__all__ = ["Attacks", "abuse", "abuser_process", "dispatcher_process"]
 
 ATTACKER = "127.0.0.2"
 

@@ -21,6 +21,8 @@ from loadtest.hubproc import start_hub
 from protocol.messages import IncidentCreate, UnitPosition, UnitRoster
 from protocol.state import Location
 
+__all__ = ["main"]
+
 UNITS = [f"U{n:03d}" for n in range(1, 501)]
 # One console sends the whole roster: lift the per-connection command rate for this hub.
 FAST = {"DISPATCH_COMMANDS_PER_S": "100000", "DISPATCH_COMMANDS_BURST": "100000", "DISPATCH_TILE_URL": ""}

@@ -29,7 +29,7 @@ from protocol.events import AlarmRaised, AlarmUpdated, IncidentCreated, RadioLog
 from protocol.messages import Ack, Error, EventFrame, PositionsFrame, ServerFrame, Subscribe, TopicOffset
 from protocol.state import RadioEntry
 
-__all__ = ["Board", "Publisher", "Tally", "open_board", "open_publisher", "radio_text"]
+__all__ = ["Board", "Publisher", "Tally", "open_board", "open_publisher", "radio_text", "sent_ms_of"]
 
 TEXT_LEN = 96  # the radio line every target carries: 13 digits of send time, a space, filler
 

@@ -26,6 +26,8 @@ from loadtest.hubproc import start_hub
 from loadtest.machine import MachineWatch
 from protocol.messages import IncidentClose, UnitPosition, UnitRoster
 
+__all__ = ["desk", "main"]
+
 PLACE = ("churchill lrt", 53.5444, -113.4887)
 
 

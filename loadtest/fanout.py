@@ -14,7 +14,7 @@ from loadtest.hubproc import ServerUnderTest, start_floor, start_hub, start_peer
 from loadtest.report import progress, radio_result, ratios
 from loadtest.runs import HUB_ENV, collect, split
 
-__all__ = ["fanout", "server"]
+__all__ = ["fanout", "run_on", "server"]
 
 
 @contextlib.contextmanager

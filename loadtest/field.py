@@ -26,7 +26,7 @@ from loadtest.workers import open_in_waves
 from protocol.codec import WireFormat, codec_for
 from protocol.messages import Ack, Error
 
-__all__ = ["calls_process", "officers_process", "panic_process"]
+__all__ = ["Commander", "calls_process", "officers_process", "open_commander", "panic_process", "unit_name"]
 
 WIRE = "dispatch.v1.msgpack"
 _codec = codec_for(WireFormat(WIRE))

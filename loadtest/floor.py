@@ -16,6 +16,8 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 
 from protocol.limits import MAX_FRAME_BYTES
 
+__all__ = ["main"]
+
 
 async def main(port: int) -> None:
     boards: set[ServerConnection] = set()

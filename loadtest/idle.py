@@ -11,7 +11,7 @@ from loadtest import workers
 from loadtest.fanout import server
 from loadtest.runs import collect, split
 
-__all__ = ["idle"]
+__all__ = ["idle", "run_on"]
 
 
 def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:

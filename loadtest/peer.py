@@ -17,6 +17,8 @@ import uvicorn
 
 from protocol.limits import MAX_FRAME_BYTES
 
+__all__ = ["app"]
+
 
 def app(redis_url: str) -> Any:
     sio = socketio.AsyncServer(

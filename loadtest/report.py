@@ -15,7 +15,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["latency", "pct", "progress", "radio_result", "ratios", "write_outputs"]
+from protocol.codes import CloseCode
+
+__all__ = ["charts", "latency", "markdown", "pct", "progress", "radio_result", "ratios", "write_outputs"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,7 +76,7 @@ def radio_result(
         "latency_ms": latency(lat),
         "lost": sum(max(0, published - r) for r in received),
         "duplicated": sum(b["dups"] for b in per_board),
-        "slow_closes": sum(1 for b in per_board if b["closed_code"] == 4008),
+        "slow_closes": sum(1 for b in per_board if b["closed_code"] == CloseCode.SLOW_CONSUMER),
         "memory_per_conn_kib": round((rss["connected"] - rss["before"]) / n, 2) if n else None,
         "cpu_s_per_1k_deliveries": round(cpu_s / max(1, delivered) * 1000, 4),
         "rss_kib": rss,

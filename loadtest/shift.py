@@ -18,6 +18,7 @@ from loadtest import field, workers
 from loadtest.hubproc import start_hub
 from loadtest.report import latency, progress
 from loadtest.runs import HUB_ENV, collect, split
+from protocol.codes import CloseCode
 
 __all__ = ["panic", "run_panic", "shift"]
 
@@ -180,7 +181,7 @@ def run_panic(args: argparse.Namespace, beside: Beside | None = None, reports: S
         "hub_to_board_ms": latency(onward),
         "lost": sum(max(0, acked - len(b["alarms"])) for b in per_board),
         "duplicated": sum(b["dups"] for b in per_board),
-        "slow_closes": sum(1 for b in per_board if b["closed_code"] == 4008),
+        "slow_closes": sum(1 for b in per_board if b["closed_code"] == CloseCode.SLOW_CONSUMER),
         "delivered_by_second": _per_second(run["_per_s"]),
         "_latencies": per_delivery,
         "_pressed": {alarm: t for b in per_board for alarm, t in b["pressed"].items()},
@@ -207,7 +208,7 @@ def shift(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": run["staleness_ms"],
         "lost": sum(max(0, calls - b["incidents"]) for b in per_board),
         "duplicated": sum(b["dups"] for b in per_board),
-        "slow_closes": sum(1 for b in per_board if b["closed_code"] == 4008),
+        "slow_closes": sum(1 for b in per_board if b["closed_code"] == CloseCode.SLOW_CONSUMER),
         "delivered_by_second": series,
         "_latencies": staleness,
     }

@@ -18,6 +18,8 @@ from loadtest.clients import Board, Tally, open_board, open_publisher
 from loadtest.hubproc import raise_fd_limit
 from loadtest.rawws import RawSocket
 
+__all__ = ["board_process", "board_processes", "idle_process", "open_in_waves", "publisher_process", "until"]
+
 ALL_TOPICS = ["alarms", "incidents", "units", "radio", "positions"]
 
 

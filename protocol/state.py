@@ -6,6 +6,7 @@ get defaults and go last (see docs/protocol.md, "Evolution").
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,8 +18,11 @@ __all__ = [
     "Alarm",
     "AlarmKind",
     "Assignment",
+    "Availability",
+    "CoreUnitStatus",
     "Id",
     "Incident",
+    "IncidentStatus",
     "Lat",
     "Location",
     "Lon",
@@ -45,6 +49,40 @@ Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
 Millis = Annotated[int, Meta(ge=0)]
 Names = Annotated[list[Name], Meta(max_length=MAX_LIST)]
 Ids = Annotated[list[Id], Meta(max_length=MAX_LIST)]
+
+
+class IncidentStatus(enum.StrEnum):
+    """An incident's status: the whole life cycle (the rules say which move is allowed)."""
+
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    ENROUTE = "enroute"
+    ONSCENE = "onscene"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    REOPENED = "reopened"
+
+
+class CoreUnitStatus(enum.StrEnum):
+    """The unit statuses the hub and its clients act on. The agency's policy defines every unit
+    status (these and its own, such as ``busy`` or ``court``) and must define each of these."""
+
+    AVAILABLE = "available"
+    DISPATCHED = "dispatched"
+    ENROUTE = "enroute"
+    ONSCENE = "onscene"
+    TRANSPORTING = "transporting"
+    EMERGENCY = "emergency"
+    OUT_OF_SERVICE = "out_of_service"
+    OFF_DUTY = "off_duty"
+
+
+class Availability(enum.StrEnum):
+    """What a unit status means for sending the unit (each policy status names one)."""
+
+    AVAILABLE = "available"
+    CONDITIONAL = "conditional"  # may be sent when no unit is available
+    NOT_AVAILABLE = "not_available"
 
 
 class Location(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -113,7 +151,7 @@ class UnitState(msgspec.Struct, tag="unit", tag_field="kind", omit_defaults=True
     shift: Name = ""
     capabilities: Names = []
     officers: Names = []
-    availability: Name = "available"
+    availability: Name = Availability.AVAILABLE
     last_contact: Millis = 0  # last check-in or status change: welfare timers run from here
     welfare_warn_at: Millis | None = None
     welfare_critical_at: Millis | None = None

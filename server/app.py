@@ -1,7 +1,7 @@
 """The Starlette app: ``/ws``, health, metrics, protocol schema, sign-in.
 
 Every resource (Redis, records store, bus, hub, archiver, metrics) is made
-in the lifespan and kept on ``app.state.ctx``; nothing lives in globals.
+in the lifespan and kept in the app's context (server/context.py); nothing lives in globals.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from protocol.codec import codec_for, negotiate
-from protocol.codes import CloseCode
+from protocol.codes import CloseReason
 from protocol.schema import json_schema
-from server.access.auth import AuthError, Principal, verify_token
-from server.access.tokens import Tokens
-from server.agency.policy import Policy, load_policy
+from server.access.roles import Principal
+from server.access.tokens import AuthError, Tokens, verify_token
+from server.agency.policy import load_policy
 from server.bus.log import Bus
-from server.cases import complaints
 from server.config import Settings
+from server.context import AppContext, context
 from server.dispatch import board, places
 from server.dispatch.commands import DispatchService
 from server.dispatch.places import Geocoder
@@ -45,11 +45,11 @@ from server.http.guards import NoStore, SameOriginGuard, allowed_hosts, same_ori
 from server.http.inputs import InputError
 from server.http.pages import web_routes
 from server.http.signin import SignInLimits
-from server.intake import deadletters, open311
+from server.intake import complaint_door, deadletters, open311
 from server.intake.doors import IntakeDoors
 from server.intake.lane import REFERRALS, Door, IntakeStream
 from server.metrics import HubMetrics
-from server.office import desk as office
+from server.office import directory, info_requests, investigations
 from server.realtime.admission import (
     AddressSet,
     Admission,
@@ -62,28 +62,43 @@ from server.realtime.reception import HeadLimits, Reception
 from server.realtime.session import Session
 from server.realtime.wire import outlet_of
 from server.records.archiver import Archiver
+from server.records.complaints import ComplaintRecords
+from server.records.referrals import ReferralRecords
 from server.records.store import RecordsStore
 
-__all__ = ["HubContext", "create_app"]
+__all__ = [
+    "HubApp",
+    "HubContext",
+    "all_endpoints",
+    "create_app",
+    "input_error",
+    "not_allowed",
+    "not_found",
+    "openapi_document",
+    "protocol_schema",
+    "reception_for",
+    "ws_endpoint",
+]
 
 log = logging.getLogger("dispatch.app")
 
 
-@dataclass(slots=True)
-class HubContext:
-    settings: Settings
-    redis: Redis
-    store: RecordsStore
-    bus: Bus
+@dataclass(slots=True, kw_only=True)
+class HubContext(AppContext):
+    """The app's context, with the services made in the lifespan named (for it and for tests);
+    requests find them as parts (``context(request).part(Hub)``)."""
+
     hub: Hub
     archiver: Archiver
-    metrics: HubMetrics
-    started: float
-    policy: Policy
+    service: DispatchService
     login_limits: SignInLimits
     intake: IntakeDoors
-    tokens: Tokens
     geocoder: Geocoder | None
+
+    def __post_init__(self) -> None:
+        self.add(self.hub, self.archiver, self.service, self.login_limits, self.intake)
+        if self.geocoder is not None:
+            self.add(self.geocoder)
 
 
 async def input_error(request: Request, exc: Exception) -> Response:
@@ -107,9 +122,14 @@ async def _wait_for_redis(redis: Redis, budget_s: float) -> bool:
             delay = min(delay * 2, 2.0)
 
 
-async def _settle(task: asyncio.Task[None]) -> None:
-    with contextlib.suppress(BaseException):
-        await task
+async def _stopped(task: asyncio.Task[None], timeout_s: float = 5.0) -> None:
+    """Await a loop that was asked to stop, bounded: one that does not end is named and cancelled."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        log.error("shutdown: %s did not end when asked to stop; cancelled", task.get_name())
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        log.error("shutdown: %s had failed", task.get_name(), exc_info=task.exception())
 
 
 async def _step(name: str, work: Awaitable[None], timeout_s: float = 5.0) -> None:
@@ -119,11 +139,6 @@ async def _step(name: str, work: Awaitable[None], timeout_s: float = 5.0) -> Non
         log.error("shutdown: %s did not finish in %.0fs; going on", name, timeout_s)
     except Exception:
         log.exception("shutdown: %s failed; going on", name)
-
-
-def _ctx(request: Request | WebSocket) -> HubContext:
-    ctx: HubContext = request.app.state.ctx
-    return ctx
 
 
 def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
@@ -137,21 +152,22 @@ def _origin_allowed(ws: WebSocket, settings: Settings) -> bool:
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
-    ctx = _ctx(ws)
+    ctx = context(ws)
+    hub = ctx.part(Hub)
     offered = list(ws.scope.get("subprotocols") or [])
     fmt = negotiate(offered)
     if not _origin_allowed(ws, ctx.settings):
-        await ws.close(CloseCode.POLICY_VIOLATION)  # a page of another site: HTTP 403
+        await ws.close(CloseReason.OTHER_SITE.code, CloseReason.OTHER_SITE.text)  # HTTP 403
         return
     if fmt is None:
-        await ws.close(CloseCode.POLICY_VIOLATION)  # refused handshake: HTTP 403
+        await ws.close(CloseReason.NO_SUBPROTOCOL.code, CloseReason.NO_SUBPROTOCOL.text)  # HTTP 403
         return
     await ws.accept(subprotocol=fmt.value if offered else None)
-    if not ctx.hub.accepting or not ctx.hub.redis_ok:
-        await ws.close(CloseCode.TRY_AGAIN_LATER, "hub not ready: retry shortly")
+    if not hub.accepting or not hub.redis_ok:
+        await ws.close(CloseReason.NOT_READY.code, CloseReason.NOT_READY.text)
         return
-    session = Session(ctx.hub, ws, codec_for(fmt), outlet_of(ws.scope))
-    ctx.hub.attach(session)
+    session = Session(hub, ws, codec_for(fmt), outlet_of(ws.scope))
+    hub.attach(session)
     await session.run()
 
 
@@ -217,18 +233,19 @@ def all_endpoints() -> list[Endpoint]:
             protocol_schema,
             "Get the WebSocket protocol's JSON Schema",
             docs,
-            None,
             {200: dict[str, Any]},
         ),
-        Endpoint("GET", "/api/openapi.json", openapi_document, "Get this document", docs, None, {200: dict[str, Any]}),
+        Endpoint("GET", "/api/openapi.json", openapi_document, "Get this document", docs, {200: dict[str, Any]}),
         *signin.endpoints(),
         *web.endpoints(),
         *account.endpoints(),
         *admin.endpoints(),
         *board.endpoints(),
         *places.endpoints(),
-        *office.endpoints(),
-        *complaints.endpoints(),
+        *directory.endpoints(),
+        *info_requests.endpoints(),
+        *investigations.endpoints(),
+        *complaint_door.endpoints(),
         *deadletters.endpoints(),
         *open311.endpoints(),
     ]
@@ -240,20 +257,8 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
 
     async def floor(lane: IntakeStream) -> int:
         if lane is REFERRALS:
-            sql = (
-                "SELECT MAX(n) FROM (SELECT CAST(id AS INTEGER) AS n FROM service_requests UNION ALL"
-                " SELECT CAST(ref AS INTEGER) FROM intake_dead_letters WHERE stream='referrals')"
-            )
-        else:
-            # PC-2026-00042: the number after the last dash
-            sql = (
-                "SELECT MAX(CAST(substr(r, length(rtrim(r, '0123456789')) + 1) AS INTEGER)) FROM"
-                " (SELECT file_number AS r FROM complaints UNION ALL"
-                " SELECT ref FROM intake_dead_letters WHERE stream='complaints')"
-            )
-        async with store.db.execute(sql) as cur:
-            row = await cur.fetchone()
-        return int(row[0] or 0) if row else 0
+            return await ReferralRecords(store).highest_request_id()
+        return await ComplaintRecords(store).highest_file_number()
 
     return floor
 
@@ -320,21 +325,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await service.safety.missed_check_in(timer_id.split(":", 1)[1])
 
         timers = TimerService(bus, after_fired=after_fired)
-        app.state.ctx = HubContext(
-            settings,
-            redis,
-            store,
-            bus,
-            hub,
-            archiver,
-            metrics_,
-            time.time(),
-            policy,
-            SignInLimits.make(redis),
-            IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
-            tokens,
-            Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
+        ctx = HubContext(
+            settings=settings,
+            policy=policy,
+            redis=redis,
+            bus=bus,
+            store=store,
+            tokens=tokens,
+            metrics=metrics_,
+            started=time.time(),
+            hub=hub,
+            archiver=archiver,
+            service=service,
+            login_limits=SignInLimits.make(redis),
+            intake=IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
+            geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
+        app.state.ctx = ctx
         await tokens.start()
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
@@ -348,11 +355,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # hangs says so in the log.
             await _step("hub", hub.shutdown())  # idempotent: the runner may have drained already
             await _step("cover searches", service.safety.settle(2.0))
+            archiver.stop()
+            timers.stop()
             for task in (archiving, timing):
-                task.cancel()
-                await _step(task.get_name(), _settle(task))
-            if app.state.ctx.geocoder is not None:
-                await _step("geocoder", app.state.ctx.geocoder.close())
+                await _stopped(task)
+            if ctx.geocoder is not None:
+                await _step("geocoder", ctx.geocoder.close())
             await _step("records store", store.close())
             await _step("redis client", redis.aclose())
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client

@@ -12,7 +12,8 @@ import time
 import uuid
 from pathlib import Path
 
-from server.access.auth import Principal, Role, issue_token
+from server.access.roles import Principal, Role
+from server.access.tokens import issue_token
 from server.config import PRIVATE_UMASK, Settings
 from server.records.store import RecordsStore, UserExists
 
@@ -118,28 +119,20 @@ def _ms(value: int | None) -> str:
 
 async def _apikey(args: argparse.Namespace) -> int:
     import secrets
-    import time
 
     from server.intake.open311 import api_key_hash
+    from server.records.referrals import ReferralRecords
 
     store = await _with_store(args.data_dir)
+    keys = ReferralRecords(store)
     try:
         if args.key_cmd == "add":
             key = f"d311_{secrets.token_urlsafe(32)}"
-            async with store.db.execute("SELECT 1 FROM api_keys WHERE name=?", (args.name,)) as cur:
-                exists = await cur.fetchone() is not None
-            if exists and not getattr(args, "replace", False):
+            if await keys.has_api_key(args.name) and not getattr(args, "replace", False):
                 print(f"{args.name!r} has a key; give --replace to issue a new one", file=sys.stderr)
                 return 1
             try:
-                await store.db.execute(
-                    "INSERT INTO api_keys(name, key_hash, created_at) VALUES (?,?,?)"
-                    " ON CONFLICT(name) DO UPDATE SET key_hash=excluded.key_hash, created_at=excluded.created_at,"
-                    " revoked_at=NULL, last_used_at=NULL",
-                    (args.name, api_key_hash(key), int(time.time() * 1000)),
-                )
-                await store.audit("cli", "apikey.add", args.name, commit=False)
-                await store.db.commit()
+                await keys.issue_api_key(args.name, api_key_hash(key), "cli")
             except Exception as exc:
                 print(f"could not add the key: {exc}", file=sys.stderr)
                 return 1
@@ -147,23 +140,14 @@ async def _apikey(args: argparse.Namespace) -> int:
             print(f"(issued to {args.name}; shown once, keep it in the 311 system's settings)", file=sys.stderr)
             return 0
         if args.key_cmd == "revoke":
-            cur = await store.db.execute(
-                "UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL",
-                (int(time.time() * 1000), args.name),
-            )
-            await store.audit("cli", "apikey.revoke", args.name, commit=False)
-            await store.db.commit()
-            if cur.rowcount == 0:
+            if not await keys.revoke_api_key(args.name, "cli"):
                 print(f"no live key for {args.name!r}", file=sys.stderr)
                 return 1
             print(f"revoked {args.name}")
             return 0
-        async with store.db.execute(
-            "SELECT name, created_at, last_used_at, revoked_at FROM api_keys ORDER BY name"
-        ) as cur:
-            for name, created, used, revoked in await cur.fetchall():
-                state = f"revoked {_ms(revoked)}" if revoked else "live"
-                print(f"{name}\tissued {_ms(created)}\tlast used {_ms(used)}\t{state}")
+        for k in await keys.api_keys():
+            state = f"revoked {_ms(k.revoked_at)}" if k.revoked_at else "live"
+            print(f"{k.name}\tissued {_ms(k.created_at)}\tlast used {_ms(k.last_used_at)}\t{state}")
         return 0
     finally:
         await store.close()
@@ -173,13 +157,9 @@ async def _intake(args: argparse.Namespace) -> int:
     store = await _with_store(args.data_dir)
     try:
         if args.intake_cmd == "dead-letters":
-            async with store.db.execute(
-                "SELECT id, stream, ref, attempts, at, reason FROM intake_dead_letters WHERE replayed_at IS NULL"
-                " ORDER BY id"
-            ) as cur:
-                rows = list(await cur.fetchall())
-            for lid, stream, ref, attempts, at, reason in rows:
-                print(f"{lid}\t{stream}\t{ref or '-'}\t{attempts} tries\t{_ms(at)}\t{reason}")
+            rows = await store.waiting_dead_letters()
+            for d in rows:
+                print(f"{d.id}\t{d.stream}\t{d.ref or '-'}\t{d.attempts} tries\t{_ms(d.at)}\t{d.reason}")
             if not rows:
                 print("the dead-letter list is empty", file=sys.stderr)
             await store.audit("cli", "intake.dead_letters.view", "", f"{len(rows)} shown")

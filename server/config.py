@@ -67,7 +67,7 @@ class Settings:
     commands_burst: int = 60
     subscribes_per_s: float = 1.0  # each reads a snapshot or a replay: a rate of their own
     subscribes_burst: int = 10
-    catch_up_max_bytes: int = 16 * 1024 * 1024  # catch-ups queued and not yet read; more closes 4008
+    catch_up_max_bytes: int = 16 * 1024 * 1024  # catch-ups queued and not yet read; more closes 4108
     heartbeat_s: float = 20.0
     hello_timeout_s: float = 5.0  # to authenticate before close 4001
     # every connection (server/realtime/admission.py, server/realtime/reception.py)

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 
-__all__ = ["configure_logging", "log_config"]
+__all__ = ["JsonFormatter", "configure_logging", "log_config"]
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "color_message"}
 

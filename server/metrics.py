@@ -34,7 +34,7 @@ class HubMetrics:
         self.events_in = Counter("dispatch_events_in", "Events read from the bus", ["topic"], registry=r)
         self.events_out = Counter("dispatch_events_out", "Event frames queued to clients", ["topic"], registry=r)
         self.commands = Counter("dispatch_commands", "Commands answered", ["command", "outcome"], registry=r)
-        self.slow_closes = Counter("dispatch_slow_client_closes", "Connections closed 4008 for not reading", registry=r)
+        self.slow_closes = Counter("dispatch_slow_client_closes", "Connections closed 4108 for not reading", registry=r)
         self.bus_lag = Gauge("dispatch_bus_lag_seconds", "Age of the newest event when the reader got it", registry=r)
         self.archiver_lag = Gauge("dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r)
         self.redis_up = Gauge("dispatch_redis_up", "1 when Redis answers", registry=r)

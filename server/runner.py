@@ -30,7 +30,8 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess, multiprocess
 
 from protocol.limits import MAX_FRAME_BYTES
-from server.access.auth import Principal, Role, issue_token
+from server.access.roles import Principal, Role
+from server.access.tokens import issue_token
 from server.bus.valkey import EmbeddedValkey, _die_with_parent
 from server.config import PRIVATE_UMASK, Settings
 from server.logs import configure_logging, log_config

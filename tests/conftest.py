@@ -32,3 +32,23 @@ async def redis(valkey: EmbeddedValkey) -> AsyncIterator[aioredis.Redis]:
 async def hub(redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path) -> AsyncIterator[RunningHub]:
     async with hub_in_process(valkey.url, tmp_path / "data") as running:
         yield running
+
+
+# The tiers (pyproject.toml's markers), from where a test lives and what it uses:
+# - pure: no server of any kind; hub: a real Valkey and a hub in this process;
+# - slow: hub processes, a browser, the fuzzer or the load scenarios (marked in their modules,
+#   or every test under tests/static/); `make check` runs the tiers that are not slow;
+# - alone: measures load or timing, so `make test` runs it after the rest, by itself.
+_NEEDS_VALKEY = {"valkey", "redis", "hub"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "static" in parts or "loadtest" in parts:
+            item.add_marker(pytest.mark.slow)
+        if "loadtest" in parts:
+            item.add_marker(pytest.mark.alone)
+        if item.get_closest_marker("slow") is None:
+            fixtures = set(getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.hub if fixtures & _NEEDS_VALKEY else pytest.mark.pure)

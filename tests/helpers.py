@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from server.access.auth import Principal, Role, issue_token
+from server.access.roles import Principal, Role
+from server.access.tokens import issue_token
 from server.app import HubContext, create_app
 from server.config import Settings
 from server.runner import uvicorn_config

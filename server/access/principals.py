@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from server.access.auth import COOKIE_NAME, AuthError, Principal, Scope
+from server.access.roles import Principal, Scope
+from server.access.tokens import COOKIE_NAME, AuthError
+from server.context import context
 
 __all__ = ["principal", "request_token"]
 
@@ -25,7 +27,7 @@ async def principal(request: Request, *, scopes: frozenset[Scope] = frozenset({S
         cached = None
         if token:
             try:
-                cached = await request.app.state.ctx.tokens.principal(token)
+                cached = await context(request).tokens.principal(token)
             except AuthError:
                 cached = None
         request.scope["dispatch.principal"] = cached

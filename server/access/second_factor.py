@@ -1,6 +1,6 @@
 """A second factor for sign-in: time-based one-time codes (TOTP, RFC 6238) and recovery codes.
 
-Required for the roles in ``server.access.auth.SECOND_FACTOR_ROLES`` (case staff,
+Required for the roles granted ``Grant.SECOND_FACTOR`` in ``server.access.permissions`` (case staff,
 team leads and admins: case files are the most sensitive records here),
 optional for everyone else. Enrolment shows a QR code of the ``otpauth://``
 URI for an authenticator app, and checks one code before it counts.

@@ -1,7 +1,8 @@
-"""Tokens: issued at sign-in, checked on every request, revocable on every hub within seconds.
+"""Tokens: signed at sign-in, checked on every request, revocable on every hub within seconds.
 
-A token (an HS256 JWT, ``server.access.auth``) is good while its signature and expiry
-hold, and while:
+A token is an HS256 JWT signed with the hub's secret (``issue_token``), carrying the user,
+role and (for officers) the one unit the officer acts for; it expires. It is good while
+its signature and expiry hold (``verify_token``), and while:
 
 - its account is not disabled;
 - it carries its account's current token *version*: disabling an account, or
@@ -35,19 +36,81 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import jwt
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from server.access.auth import AuthError, Principal, Scope, issue_token, verify_token
+from server.access.roles import Principal, Role, Scope
 
-__all__ = ["CACHE_S", "AccountRecords", "SessionRecord", "Tokens", "publish_account", "publish_revoked"]
+__all__ = [
+    "CACHE_S",
+    "COOKIE_NAME",
+    "AccountRecords",
+    "AuthError",
+    "SessionRecord",
+    "Tokens",
+    "issue_token",
+    "publish_account",
+    "publish_revoked",
+    "verify_token",
+]
 
 log = logging.getLogger("dispatch.tokens")
+
+COOKIE_NAME = "dispatch_token"  # the sign-in cookie a browser carries its token in
 
 CACHE_S = 2.0
 _CACHE_MAX = 20_000
 _LOADED = "auth:loaded"
 _COUNTER = "auth:revocations"
+
+
+class AuthError(Exception):
+    """A token that is not good: badly signed, expired, revoked, or of a disabled account."""
+
+
+# ---- signing ----------------------------------------------------------------
+
+
+def issue_token(secret: str, who: Principal, ttl_s: int, *, now: float | None = None) -> str:
+    """A signed token for ``who``: its version, scope and id (made here unless ``who`` has one)."""
+    now = time.time() if now is None else now
+    claims: dict[str, object] = {
+        "sub": who.user,
+        "role": who.role.value,
+        "iat": int(now),
+        "exp": int(now + ttl_s),
+        "jti": who.token_id or uuid.uuid4().hex,
+        "ver": who.version,
+    }
+    if who.unit:
+        claims["unit"] = who.unit
+    if who.scope is not Scope.FULL:
+        claims["scope"] = who.scope.value
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    """The principal a token names, if its signature and expiry hold (revocation: ``Tokens``)."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        version = claims.get("ver", 0)
+        if not isinstance(version, int):
+            raise ValueError("ver is not a number")
+        return Principal(
+            str(claims["sub"]),
+            Role(claims["role"]),
+            claims.get("unit"),
+            float(claims["exp"]),
+            str(claims.get("jti", "")),
+            version,
+            Scope(claims.get("scope", "full")),
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+
+
+# ---- revocation, shared by every hub through Redis ---------------------------
 
 
 def _account_key(name: str) -> str:

@@ -13,14 +13,31 @@ from typing import Any, Literal
 
 import msgspec
 
+from protocol.state import Availability, CoreUnitStatus
 from server.agency.gazetteer import Place, load_places
 from server.agency.geography import ServiceArea
 
-__all__ = ["CallType", "Complaints", "Open311", "Policy", "PriorityLevel", "Service", "StatusRule", "load_policy"]
+__all__ = [
+    "Agency",
+    "AreaFile",
+    "CallType",
+    "Complaints",
+    "Dispositions",
+    "Open311",
+    "PlacesFile",
+    "Policy",
+    "Positions",
+    "PriorityLevel",
+    "Recommend",
+    "Service",
+    "ServiceAttribute",
+    "ServiceValue",
+    "StatusRule",
+    "Welfare",
+    "load_policy",
+]
 
 DEFAULT_FILE = Path(__file__).with_name("policy.default.toml")
-
-Availability = Literal["available", "conditional", "not_available"]
 
 
 class PriorityLevel(msgspec.Struct, forbid_unknown_fields=True):
@@ -181,6 +198,9 @@ def load_policy(operator_file: Path | None = None) -> Policy:
     missing = {s for rule in policy.unit_statuses.values() for s in rule.next} - {"*"} - set(policy.unit_statuses)
     if missing:
         raise ValueError(f"policy file: unit_statuses name unknown next statuses {sorted(missing)}")
+    lacking = {str(s) for s in CoreUnitStatus} - set(policy.unit_statuses)
+    if lacking:  # the hub acts on these: an agency may add statuses, not take these away
+        raise ValueError(f"policy file: unit_statuses lacks {sorted(lacking)}")
     for code, service in policy.open311.services.items():
         if service.route == "incident" and service.call_type not in policy.call_types:
             raise ValueError(f"policy file: open311 service {code} names unknown call type {service.call_type!r}")

@@ -23,13 +23,13 @@ from protocol.codec import event_decoder, event_encoder
 from protocol.events import Event, RadioLogged
 from protocol.messages import SnapshotItem
 from server.bus.luapack import pack
+from server.bus.scripts import APPLY, FIRE_TIMERS
 from server.bus.topics import DISPATCH_SLOT, Topic, parse_offset
 from server.config import Settings
 
 __all__ = [
     "TIMERS_KEY",
     "TIMER_PLANS_KEY",
-    "TRIM_ARCHIVED",
     "Bus",
     "Conflict",
     "Duplicate",
@@ -40,81 +40,9 @@ __all__ = [
     "history_length",
 ]
 
-# The one atomic step. ``apply(plan)`` checks record versions, writes and
-# deletes records, appends to timelines, moves units on the GEO index, sets
-# and cancels timers, and appends events to their streams, or does nothing
-# and returns CONFLICT. Mode "fire" claims due timers and applies the plan
-# each one carries, in the same step, so a timer fires exactly once however
-# many hubs poll.
-_APPLY = """
-local function apply(plan)
-  if plan.once then
-    local prior = redis.call('GET', plan.once[1])
-    if prior then return {'DUPLICATE', prior} end
-  end
-  for _, c in ipairs(plan.checks or {}) do
-    local v = tonumber(redis.call('HGET', c[1], c[2]) or '0')
-    if v ~= c[3] then return {'CONFLICT', c[2]} end
-  end
-  for _, w in ipairs(plan.writes or {}) do
-    redis.call('HSET', w[1], w[3], w[4])
-    redis.call('HINCRBY', w[2], w[3], 1)
-  end
-  for _, d in ipairs(plan.deletes or {}) do
-    redis.call('HDEL', d[1], d[3])
-    redis.call('HINCRBY', d[2], d[3], 1)
-  end
-  for _, l in ipairs(plan.lists or {}) do
-    redis.call('RPUSH', l[1], l[2])
-    redis.call('LTRIM', l[1], -l[3], -1)
-  end
-  for _, x in ipairs(plan.expires or {}) do
-    if x[2] > 0 then redis.call('EXPIRE', x[1], x[2]) else redis.call('PERSIST', x[1]) end
-  end
-  for _, g in ipairs(plan.geo or {}) do
-    redis.call('GEOADD', g[1], g[2], g[3], g[4])
-  end
-  -- cancels first: "cancel the old timer, set the new one" may name the same id
-  for _, t in ipairs(plan.cancels or {}) do
-    redis.call('ZREM', t[1], t[3])
-    redis.call('HDEL', t[2], t[3])
-  end
-  for _, t in ipairs(plan.timers or {}) do
-    redis.call('ZADD', t[1], t[4], t[3])
-    redis.call('HSET', t[2], t[3], t[5])
-  end
-  local out = {}
-  for _, e in ipairs(plan.events or {}) do
-    local epoch = redis.call('GET', e[2])
-    if not epoch then
-      epoch = e[4]
-      redis.call('SET', e[2], epoch)
-    end
-    local id = redis.call('XADD', e[1], 'MAXLEN', '~', e[3], '*', 'e', e[5])
-    table.insert(out, {id, epoch})
-  end
-  if plan.once and #out > 0 then
-    redis.call('SET', plan.once[1], out[1][1], 'EX', plan.once[2])
-  end
-  return out
-end
-
-if ARGV[1] == 'apply' then
-  return apply(cmsgpack.unpack(ARGV[2]))
-end
--- fire: KEYS[1] timers zset, KEYS[2] timer plans; ARGV[2] now (ms), ARGV[3] limit
-local fired = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))) do
-  local plan = redis.call('HGET', KEYS[2], id)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-  if plan then
-    apply(cmsgpack.unpack(plan))
-    table.insert(fired, id)
-  end
-end
-return fired
-"""
+# The one atomic step is ``lua/plan.lua``: ``apply`` runs one plan, ``fire_timers`` claims due
+# timers and applies the plan each one carries, in the same step, so a timer fires exactly once
+# however many hubs poll.
 
 TIMERS_KEY = f"{{{DISPATCH_SLOT}}}:timers"
 TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
@@ -219,34 +147,6 @@ class Plan:
         return list(dict.fromkeys(found))
 
 
-# Run by the archiver after each batch: trim a stream to its history length,
-# but never past what the archiver group has acknowledged, so no event leaves
-# Redis before it is in the records store.
-# KEYS: stream; ARGV: history length, group. Returns entries trimmed.
-TRIM_ARCHIVED = """
-local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
-if excess <= 0 then return 0 end
-local pending = redis.call('XPENDING', KEYS[1], ARGV[2])
-local upto
-if tonumber(pending[1]) > 0 then
-  upto = '(' .. pending[2]
-else
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
-    local name, last
-    for i = 1, #g, 2 do
-      if g[i] == 'name' then name = g[i + 1] end
-      if g[i] == 'last-delivered-id' then last = g[i + 1] end
-    end
-    if name == ARGV[2] then upto = last end
-  end
-end
-if not upto then return 0 end
-local old = redis.call('XRANGE', KEYS[1], '-', upto, 'COUNT', excess + 1)
-if #old <= 1 then return 0 end
-return redis.call('XTRIM', KEYS[1], 'MINID', old[#old][1])
-"""
-
-
 def history_length(settings: Settings, topic: Topic) -> int:
     """Events kept per topic for resume (once archived)."""
     return settings.history_maxlen if topic.replay else settings.positions_maxlen
@@ -297,11 +197,22 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _applied(reply: Any) -> list[tuple[str, str]]:
+    """What ``apply.lua`` answered: (offset, epoch) per event; or a refusal, raised."""
+    if reply and isinstance(reply[0], bytes | str):  # a refusal is {reason, detail}; events are pairs
+        reason, detail = _s(reply[0]), _s(reply[1])
+        if reason == "CONFLICT":
+            raise Conflict(detail)
+        if reason == "DUPLICATE":
+            raise Duplicate(detail)
+        raise RuntimeError(f"apply.lua answered {reply!r}")
+    return [(_s(offset), _s(epoch)) for offset, epoch in reply]
+
+
 class Bus:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
-        self._script = redis.register_script(_APPLY)
 
     def maxlen(self, topic: Topic) -> int:
         """The hard cap on a stream: only reached if the archiver stops for long."""
@@ -321,16 +232,11 @@ class Bus:
         if command is not None and plan.topics and all(t.slot == DISPATCH_SLOT for t in plan.topics):
             user, command_id = command
             plan._wire.once = (f"{{{DISPATCH_SLOT}}}:cmd:{user}:{command_id}", ONCE_TTL_S)
-        out = await self._script(keys=plan.keys(), args=["apply", plan.encode()])
-        if out and _s(out[0]) == "CONFLICT":
-            raise Conflict(_s(out[1]))
-        if out and _s(out[0]) == "DUPLICATE":
-            raise Duplicate(_s(out[1]))
-        return [(_s(o[0]), _s(o[1])) for o in out]
+        return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
 
     async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
         """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""
-        fired = await self._script(keys=[TIMERS_KEY, TIMER_PLANS_KEY], args=["fire", now_ms, limit])
+        fired = await FIRE_TIMERS(self.redis, (TIMERS_KEY, TIMER_PLANS_KEY), (now_ms, limit))
         return [_s(f) for f in fired]
 
     async def commit(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-__all__ = ["DISPATCH_SLOT", "TOPICS", "Lane", "Topic", "parse_offset", "topic_named"]
+__all__ = ["DISPATCH_SLOT", "TOPICS", "Lane", "Topic", "parse_offset", "topic_named", "topic_of_stream"]
 
 DISPATCH_SLOT = "dispatch"
 

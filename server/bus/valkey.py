@@ -95,10 +95,7 @@ class EmbeddedValkey:
 
     def _clear_stale(self) -> None:
         if self.pid_path.exists():
-            try:
-                old = int(self.pid_path.read_text().strip() or "0")
-            except ValueError:
-                old = 0
+            old = _read_pid(self.pid_path)
             if old and _is_our_valkey(old, self.socket_path):
                 # A server from a crashed hub still shutting down: let it finish
                 # writing its AOF, then make sure it is gone.
@@ -224,3 +221,20 @@ class EmbeddedValkey:
         if self._thread is not None:
             self._thread.join(timeout)
         self.socket_path.unlink(missing_ok=True)
+
+
+def _read_pid(path: Path, wait_s: float = 2.0) -> int:
+    """The pid in a server's pid file; 0 if there is none. A server that is starting creates the
+    file before it writes its pid, so an empty file is read again for a moment."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            return 0
+        if text or time.monotonic() >= deadline:
+            try:
+                return int(text or "0")
+            except ValueError:
+                return 0
+        time.sleep(0.02)

@@ -13,15 +13,25 @@ import msgspec
 from redis.exceptions import RedisError
 
 from protocol.codes import ErrorCode
-from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged, UnitStatusChanged
+from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
-from protocol.state import Alarm, Position, RadioEntry, TrafficMode
-from server.access.auth import Principal, Role
+from protocol.state import Alarm, CoreUnitStatus, Position, RadioEntry, TrafficMode
+from server.access.roles import Principal, Role
 from server.bus.log import Duplicate, Plan
 from server.dispatch.incidents import IncidentDesk
-from server.dispatch.live import ALARMS, RADIO, TRAFFIC_MODE_ID, UNITS, CommandError, Live, _alarm, now_ms
-from server.dispatch.rules import availability_of
-from server.dispatch.timers import schedule_status, schedule_welfare
+from server.dispatch.live import (
+    ALARMS,
+    RADIO,
+    TRAFFIC_MODE_ID,
+    UNITS,
+    CommandError,
+    Live,
+    _alarm,
+    now_ms,
+    status_entered,
+)
+from server.dispatch.rules import enter_status
+from server.dispatch.timers import restart_unit_timers
 
 __all__ = ["OfficerSafety"]
 
@@ -29,6 +39,7 @@ Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
 log = logging.getLogger("dispatch.safety")
 _alarm_or_mode = msgspec.msgpack.Decoder(Alarm | TrafficMode)
+EMERGENCY = CoreUnitStatus.EMERGENCY
 
 
 class OfficerSafety:
@@ -58,7 +69,7 @@ class OfficerSafety:
                 alarm="panic",
                 latching=True,
                 incident=unit.incident if unit else None,
-                previous_status=unit.status if unit is not None and unit.status != "emergency" else "",
+                previous_status=unit.status if unit is not None and unit.status != EMERGENCY else "",
             )
             plan = self.bus.plan().write(ALARMS, alarm.id, alarm)
             plan.emit(ALARMS, AlarmRaised(ts=now, by=who.user, alarm=alarm))
@@ -71,17 +82,11 @@ class OfficerSafety:
             self._log(
                 plan, now, who.user, "emergency", f"PANIC raised by {cmd.unit}: {cmd.reason}", cmd.unit, alarm.incident
             )
-            if unit is not None and unit.status != "emergency":
-                distress = _replace(
-                    unit,
-                    status="emergency",
-                    since=now,
-                    last_contact=now,
-                    updated_by=who.user,
-                    availability=availability_of(self.live.policy, "emergency"),
-                )
-                plan.check(UNITS, unit.id, version).write(UNITS, unit.id, distress)
-                plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=distress, previous=unit.status))
+            if unit is not None and unit.status != EMERGENCY:
+                # Its timers run on: the alarm is the escalation now.
+                distress = enter_status(self.live.policy, unit, EMERGENCY, at=now, by=who.user)
+                plan.check(UNITS, unit.id, version)
+                status_entered(plan, unit, distress)
             offset, _ = (await self.bus.apply(plan))[0]
             return ALARMS.name, offset, {"alarm": alarm.id}
 
@@ -172,16 +177,11 @@ class OfficerSafety:
             plan.emit(ALARMS, AlarmUpdated(ts=now, by="system", alarm=detailed, action="located"))
             text = f"MISSED CHECK-IN {unit_id}: treat as officer in distress"
             self._log(plan, now, "system", "emergency", text, unit_id, alarm.incident)
-            if unit is not None and unit.status != "emergency":
-                distress = _replace(
-                    unit,
-                    status="emergency",
-                    since=now,
-                    updated_by="system",
-                    availability=availability_of(self.live.policy, "emergency"),
-                )
-                plan.check(UNITS, unit.id, unit_version).write(UNITS, unit.id, distress)
-                plan.emit(UNITS, UnitStatusChanged(ts=now, by="system", unit=distress, previous=unit.status))
+            if unit is not None and unit.status != EMERGENCY:
+                # No contact: the officer did not answer. Its timers run on (one of them raised this).
+                distress = enter_status(self.live.policy, unit, EMERGENCY, at=now, by="system", contact=False)
+                plan.check(UNITS, unit.id, unit_version)
+                status_entered(plan, unit, distress)
             await self.bus.apply(plan)
 
         await self.live.retrying(attempt, f"missed check-in of {unit_id}", tries=50)
@@ -206,20 +206,12 @@ class OfficerSafety:
             if state == "cancelled" and alarm.unit and alarm.previous_status:
                 # A false alarm: the unit goes back to what it was doing.
                 unit, unit_version = await self.live.unit_or_none(alarm.unit)
-                if unit is not None and unit.status == "emergency":
-                    back = _replace(
-                        unit,
-                        status=alarm.previous_status,
-                        since=now,
-                        last_contact=now,
-                        updated_by=who.user,
-                        availability=availability_of(self.live.policy, alarm.previous_status),
-                    )
+                if unit is not None and unit.status == EMERGENCY:
+                    back = enter_status(self.live.policy, unit, alarm.previous_status, at=now, by=who.user)
                     call = (await self.live.incident_or_none(unit.incident))[0] if unit.incident else None
-                    back = schedule_welfare(plan, self.bus, self.live.policy, back, call)
-                    schedule_status(plan, self.bus, self.live.policy, back, call)
-                    plan.check(UNITS, unit.id, unit_version).write(UNITS, unit.id, back)
-                    plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=back, previous=unit.status))
+                    back = restart_unit_timers(plan, self.bus, self.live.policy, back, call)
+                    plan.check(UNITS, unit.id, unit_version)
+                    status_entered(plan, unit, back)
             return ALARMS.name, (await self.bus.apply(plan))[0][0], None
 
         return await self.live.retrying(attempt, f"alarm {alarm_id}")

@@ -16,8 +16,10 @@ from starlette.responses import Response
 
 from protocol.limits import MAX_ID
 from protocol.state import Alarm, Incident, Position, RadioEntry, TimelineEntry, TrafficMode, UnitState
-from server.access.auth import DESK_ROLES, Principal
+from server.access.roles import Principal
 from server.agency.policy import PriorityLevel, Welfare
+from server.context import context
+from server.dispatch.commands import DispatchService
 from server.dispatch.eido import incident_to_eido
 from server.dispatch.live import ALARMS, INCIDENTS, POSITIONS, RADIO, UNITS
 from server.dispatch.rules import ResponseReport, ResponseRow, response_time_report, welfare_state
@@ -25,7 +27,20 @@ from server.http.endpoints import Endpoint, answer, error
 from server.http.inputs import InputError, Ms, read_query
 from server.records.store import search_words
 
-__all__ = ["endpoints"]
+__all__ = [
+    "Board",
+    "IncidentRecord",
+    "RadioEntries",
+    "RadioQuery",
+    "ReportQuery",
+    "ResponseTimes",
+    "board",
+    "eido",
+    "endpoints",
+    "incident",
+    "radio_search",
+    "response_times",
+]
 
 
 class RadioQuery(msgspec.Struct):
@@ -80,7 +95,7 @@ class ResponseTimes(ResponseReport):
 
 
 async def board(request: Request, who: Principal | None) -> Response:
-    ctx = request.app.state.ctx
+    ctx = context(request)
     got: dict[str, Any] = {}
     offsets, epochs = {}, {}
     for topic in (INCIDENTS, UNITS, POSITIONS, ALARMS, RADIO):
@@ -111,8 +126,8 @@ async def board(request: Request, who: Principal | None) -> Response:
 
 
 async def _incident_and_timeline(request: Request, incident_id: str) -> tuple[Incident | None, list[TimelineEntry]]:
-    ctx = request.app.state.ctx
-    live = ctx.hub.service.live
+    ctx = context(request)
+    live = ctx.part(DispatchService).live
     incident, _ = await live.incident_or_none(incident_id)
     if incident is not None:
         return incident, await live.timeline(incident_id)
@@ -126,18 +141,18 @@ async def incident(request: Request, who: Principal | None) -> Response:
     found, timeline = await _incident_and_timeline(request, incident_id)
     if found is None:
         return error(404, f"no incident {incident_id}")
-    await request.app.state.ctx.store.audit(who.user, "incident.read", incident_id)
+    await context(request).store.audit(who.user, "incident.read", incident_id)
     return answer(IncidentRecord(found, timeline))
 
 
 async def eido(request: Request, who: Principal | None) -> Response:
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     incident_id = request.path_params["incident"]
     found, timeline = await _incident_and_timeline(request, incident_id)
     if found is None:
         return error(404, f"no incident {incident_id}")
-    units = {u.id: u for u in await ctx.hub.service.live.all_units()}
+    units = {u.id: u for u in await ctx.part(DispatchService).live.all_units()}
     await ctx.store.audit(who.user, "incident.export.eido", incident_id)
     return answer(incident_to_eido(ctx.policy, found, timeline, units, agency=f"dispatch-hub@{request.url.hostname}"))
 
@@ -146,14 +161,14 @@ async def radio_search(request: Request, who: Principal | None) -> Response:
     ask = read_query(request, RadioQuery)
     if ask.q and not search_words(ask.q):
         raise InputError(400, "bad query: q has no words to search for")
-    entries = await request.app.state.ctx.store.search_radio(
+    entries = await context(request).store.search_radio(
         text=ask.q, unit=ask.unit, incident=ask.incident, since=ask.since, until=ask.until, limit=ask.limit
     )
     return answer(RadioEntries(entries))
 
 
 async def response_times(request: Request, who: Principal | None) -> Response:
-    ctx = request.app.state.ctx
+    ctx = context(request)
     ask = read_query(request, ReportQuery)
     now = int(time.time() * 1000)
     until = now + 1 if ask.until is None else ask.until
@@ -165,17 +180,15 @@ async def response_times(request: Request, who: Principal | None) -> Response:
 
 
 def endpoints() -> list[Endpoint]:
-    desk = DESK_ROLES
     example = {"incident": "I261123-00001"}
     return [
-        Endpoint("GET", "/api/board", board, "Load a board", "desk", desk, {200: Board}),
+        Endpoint("GET", "/api/board", board, "Load a board", "desk", {200: Board}),
         Endpoint(
             "GET",
             "/api/incidents/{incident}",
             incident,
             "Read an incident and its timeline",
             "desk",
-            desk,
             {200: IncidentRecord},
             examples=example,
         ),
@@ -185,7 +198,6 @@ def endpoints() -> list[Endpoint]:
             eido,
             "Export an incident as NENA EIDO",
             "desk",
-            desk,
             {200: dict[str, Any]},
             examples=example,
         ),
@@ -195,7 +207,6 @@ def endpoints() -> list[Endpoint]:
             radio_search,
             "Search the radio log",
             "desk",
-            desk,
             {200: RadioEntries},
             query=RadioQuery,
         ),
@@ -205,7 +216,6 @@ def endpoints() -> list[Endpoint]:
             response_times,
             "Report response times",
             "desk",
-            desk,
             {200: ResponseTimes},
             query=ReportQuery,
         ),

@@ -45,7 +45,8 @@ from protocol.messages import (
     UnitStatus,
 )
 from protocol.state import Alarm, Incident
-from server.access.auth import Principal, may_command
+from server.access.permissions import may_command
+from server.access.roles import Principal
 from server.agency.policy import Policy
 from server.bus.log import Bus, Duplicate, current_command
 from server.dispatch.alarms import OfficerSafety

@@ -10,13 +10,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.state import Incident, TimelineEntry, UnitState
+from protocol.state import Availability, CoreUnitStatus, Incident, IncidentStatus, TimelineEntry, UnitState
 from server.agency.policy import Policy
-from server.dispatch.rules.lifecycle import EIDO_INCIDENT_STATUS, IncidentStatus, availability_of
+from server.dispatch.rules.lifecycle import EIDO_INCIDENT_STATUS, availability_of
 
 __all__ = ["EIDO_UNIT_STATUS", "incident_to_eido"]
 
-EIDO_UNIT_STATUS = {"available": "Available", "conditional": "ConditionallyAvailable", "not_available": "NotAvailable"}
+EIDO_UNIT_STATUS = {
+    Availability.AVAILABLE: "Available",
+    Availability.CONDITIONAL: "ConditionallyAvailable",
+    Availability.NOT_AVAILABLE: "NotAvailable",
+}
 
 
 def _iso(ms: int | None) -> str | None:
@@ -44,7 +48,7 @@ def incident_to_eido(
     resources = []
     for a in incident.units:
         unit = units.get(a.unit)
-        ours = unit.status if unit is not None and a.cleared_at is None else "available"
+        ours = unit.status if unit is not None and a.cleared_at is None else CoreUnitStatus.AVAILABLE
         resources.append(
             {
                 "componentIdentifier": f"{incident.id}:unit:{a.unit}:{a.assigned_at}",

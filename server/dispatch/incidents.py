@@ -28,21 +28,42 @@ from protocol.messages import (
     Recommend,
     Recommendation,
 )
-from protocol.state import Assignment, Incident, Location, TimelineEntry, UnitState
-from server.access.auth import Principal, Role, officer_on
+from protocol.state import (
+    Assignment,
+    Availability,
+    CoreUnitStatus,
+    Incident,
+    IncidentStatus,
+    Location,
+    TimelineEntry,
+    UnitState,
+)
+from server.access.permissions import officer_on
+from server.access.roles import Principal, Role
 from server.agency.geography import distance_m
 from server.bus.log import Plan
-from server.dispatch.live import ALARMS, INCIDENTS, TIMELINE_KEEP, UNITS, CommandError, Live, now_ms, timeline_key
+from server.dispatch.live import (
+    ALARMS,
+    INCIDENTS,
+    TIMELINE_KEEP,
+    UNITS,
+    CommandError,
+    Live,
+    now_ms,
+    status_entered,
+    timeline_key,
+)
 from server.dispatch.rules import (
     Candidate,
     availability_of,
     coverage_warnings,
+    enter_status,
     incident_transition_allowed,
     is_open,
     pullable_units,
     rank_units,
 )
-from server.dispatch.timers import schedule_status, schedule_unassigned, schedule_welfare, unassigned_timer
+from server.dispatch.timers import restart_unit_timers, schedule_unassigned, unassigned_timer
 
 __all__ = ["IncidentDesk", "Reply"]
 
@@ -50,6 +71,8 @@ Reply = tuple[str, str, dict[str, str] | None]
 
 _replace = msgspec.structs.replace
 CLOSED_TIMELINE_TTL_S = 24 * 3600
+_S = IncidentStatus
+_WAITING = (_S.PENDING, _S.REOPENED)  # a call waiting for a unit
 
 
 class IncidentDesk:
@@ -115,7 +138,7 @@ class IncidentDesk:
             id=incident_id or await self._next_id(),
             call_type=cmd.call_type.upper(),
             priority=self._priority_for(cmd.call_type, cmd.priority),
-            status="pending",
+            status=_S.PENDING,
             location=location,
             narrative=cmd.narrative,
             caller=cmd.caller,
@@ -187,7 +210,7 @@ class IncidentDesk:
                     ErrorCode.INVALID_TRANSITION,
                     f"incident {current.id} cannot go from {current.status} to {changes['status']}",
                 )
-            if "status" in changes and changes["status"] in ("closed", "cancelled"):
+            if "status" in changes and changes["status"] in (_S.CLOSED, _S.CANCELLED):
                 raise CommandError(
                     ErrorCode.INVALID_TRANSITION, "close or cancel with incident.close / incident.cancel"
                 )
@@ -199,8 +222,8 @@ class IncidentDesk:
             detail = ", ".join(f"{k}={_show(changes[k])}" for k in sorted(changes))
             entry = self._entry(plan, updated, now, who.user, "updated", detail)
             self._store(plan, updated)
-            if "priority" in changes and updated.status in ("pending", "reopened"):
-                since = updated.created_at if updated.status == "pending" else now
+            if "priority" in changes and updated.status in _WAITING:
+                since = updated.created_at if updated.status == _S.PENDING else now
                 schedule_unassigned(plan, self.bus, self.policy, updated, since)
             plan.emit(
                 INCIDENTS,
@@ -227,7 +250,7 @@ class IncidentDesk:
                 raise CommandError(
                     ErrorCode.INVALID_TRANSITION, f"{unit.id} is on {unit.incident}: clear it before assigning"
                 )
-            elif availability_of(self.policy, unit.status) == "not_available":
+            elif availability_of(self.policy, unit.status) == Availability.NOT_AVAILABLE:
                 where = f" on {unit.incident}" if unit.incident else ""
                 raise CommandError(
                     ErrorCode.INVALID_TRANSITION, f"{unit.id} is {unit.status}{where}: clear it before assigning"
@@ -236,7 +259,7 @@ class IncidentDesk:
             primary = cmd.primary or not has_primary
             assignments = [_replace(a, primary=False) if primary and a.primary else a for a in incident.units]
             assignments.append(Assignment(unit=unit.id, assigned_at=now, assigned_by=who.user, primary=primary))
-            status = "assigned" if incident.status in ("pending", "reopened") else incident.status
+            status = _S.ASSIGNED if incident.status in _WAITING else incident.status
             updated = _replace(
                 incident,
                 units=assignments,
@@ -245,15 +268,7 @@ class IncidentDesk:
                 updated_by=who.user,
                 first_dispatch_at=incident.first_dispatch_at or now,
             )
-            sent = _replace(
-                unit,
-                status="dispatched",
-                since=now,
-                incident=incident.id,
-                updated_by=who.user,
-                availability=availability_of(self.policy, "dispatched"),
-                last_contact=now,
-            )
+            sent = enter_status(self.policy, unit, CoreUnitStatus.DISPATCHED, at=now, by=who.user, call=incident.id)
             pulled = f", pulled from {pulled_from}" if pulled_from else ""
             entry = self._entry(
                 plan,
@@ -264,18 +279,16 @@ class IncidentDesk:
                 f"{unit.id}{' (primary)' if primary else ''} dispatched{pulled}",
                 unit=unit.id,
             )
-            sent = schedule_welfare(plan, self.bus, self.policy, sent, incident)
-            schedule_status(plan, self.bus, self.policy, sent, incident)
+            sent = restart_unit_timers(plan, self.bus, self.policy, sent, incident)
             plan.cancel_timer(unassigned_timer(incident.id))
             await self._resolve_alarm(plan, f"unassigned:{incident.id}", who.user, now)
             self._store(plan, updated)
-            plan.write(UNITS, sent.id, sent)
             ours = len(plan.topics)  # a pull emitted the other call's event first
             plan.emit(
                 INCIDENTS,
                 IncidentUpdated(ts=now, by=who.user, incident=updated, changed=["status", "units"], entry=entry),
             )
-            plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=sent, previous=unit.status))
+            status_entered(plan, unit, sent)
             results = await self.bus.apply(plan)
             result = {"incident": incident.id, "unit": unit.id, "primary": "yes" if primary else "no"}
             if pulled_from:
@@ -320,7 +333,7 @@ class IncidentDesk:
         active = [a for a in units if a.cleared_at is None]
         if active and not any(a.primary for a in active):
             units = [_replace(a, primary=True) if a is active[0] else a for a in units]
-        status = incident.status if active else "pending"
+        status = incident.status if active else _S.PENDING
         updated = _replace(incident, units=units, status=status, updated_at=now, updated_by=who.user)
         entry = self._entry(plan, updated, now, who.user, "unassigned", detail, unit=unit_id)
         if not active:
@@ -338,7 +351,7 @@ class IncidentDesk:
         if unit.incident != from_id:
             where = f"on {unit.incident}" if unit.incident else "on no call"
             raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is {where}, not {from_id}")
-        if unit.status == "emergency":
+        if unit.status == CoreUnitStatus.EMERGENCY:
             raise CommandError(ErrorCode.INVALID_TRANSITION, f"{unit.id} is in an emergency: it cannot be pulled")
         source, sv = await self.live.incident(from_id)
         if source.priority <= to.priority:
@@ -358,19 +371,10 @@ class IncidentDesk:
         for unit, version in await self.live.units(unit_ids):
             if unit is None or unit.incident != incident_id:
                 continue
-            freed = _replace(
-                unit,
-                status="available",
-                since=now,
-                incident=None,
-                updated_by=who.user,
-                availability=availability_of(self.policy, "available"),
-                last_contact=now,
-            )
-            freed = schedule_welfare(plan, self.bus, self.policy, freed, None)
-            schedule_status(plan, self.bus, self.policy, freed)
-            plan.check(UNITS, unit.id, version).write(UNITS, unit.id, freed)
-            plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=freed, previous=unit.status))
+            freed = enter_status(self.policy, unit, CoreUnitStatus.AVAILABLE, at=now, by=who.user, call=None)
+            freed = restart_unit_timers(plan, self.bus, self.policy, freed, None)
+            plan.check(UNITS, unit.id, version)
+            status_entered(plan, unit, freed)
 
     async def _finish(
         self, who: Principal, incident_id: str, status: str, action: str, detail: str, **fields: Any
@@ -408,12 +412,12 @@ class IncidentDesk:
             )
         detail = cmd.disposition + (f": {cmd.note}" if cmd.note else "")
         return await self._finish(
-            who, cmd.incident, "closed", "closed", detail, disposition=cmd.disposition, closing_note=cmd.note
+            who, cmd.incident, _S.CLOSED, "closed", detail, disposition=cmd.disposition, closing_note=cmd.note
         )
 
     async def cancel(self, who: Principal, cmd: IncidentCancel) -> Reply:
         return await self._finish(
-            who, cmd.incident, "cancelled", "cancelled", cmd.reason, disposition="cancelled", cancel_reason=cmd.reason
+            who, cmd.incident, _S.CANCELLED, "cancelled", cmd.reason, disposition="cancelled", cancel_reason=cmd.reason
         )
 
     async def reopen(self, who: Principal, cmd: IncidentReopen, archived: Incident | None) -> Reply:
@@ -425,14 +429,14 @@ class IncidentDesk:
                 raise CommandError(ErrorCode.INVALID_TRANSITION, f"incident {live.id} is {live.status}, not closed")
             if archived is None:
                 raise CommandError(ErrorCode.NOT_FOUND, f"no incident {cmd.incident}")
-            if archived.closed_at is None or not incident_transition_allowed(archived.status, "reopened"):
+            if archived.closed_at is None or not incident_transition_allowed(archived.status, _S.REOPENED):
                 # The close is not in the records store yet: do not bring back the older copy.
                 raise CommandError(ErrorCode.CONFLICT, f"incident {cmd.incident} is still being recorded; try again")
             now = now_ms()
             units = [_replace(a, cleared_at=a.cleared_at or now, primary=False) for a in archived.units]
             back = _replace(
                 archived,
-                status="reopened",
+                status=_S.REOPENED,
                 closed_at=None,
                 disposition=None,
                 units=units,
@@ -464,7 +468,7 @@ class IncidentDesk:
             ]
             closed = _replace(
                 dup,
-                status="closed",
+                status=_S.CLOSED,
                 disposition="duplicate",
                 merged_into=into.id,
                 closed_at=now,
@@ -483,8 +487,8 @@ class IncidentDesk:
             if moved and not any(a.primary and a.cleared_at is None for a in kept.units):
                 first = next(a for a in kept.units if a.cleared_at is None)
                 kept = _replace(kept, units=[_replace(a, primary=True) if a is first else a for a in kept.units])
-            if moved and kept.status in ("pending", "reopened"):
-                kept = _replace(kept, status="assigned", first_dispatch_at=kept.first_dispatch_at or now)
+            if moved and kept.status in _WAITING:
+                kept = _replace(kept, status=_S.ASSIGNED, first_dispatch_at=kept.first_dispatch_at or now)
             plan = self.bus.plan().check(INCIDENTS, dup.id, dv).check(INCIDENTS, into.id, tv)
             e1 = self._entry(plan, closed, now, who.user, "merged", f"duplicate of {into.id}")
             e2 = self._entry(

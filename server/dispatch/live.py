@@ -16,13 +16,24 @@ from redis.asyncio import Redis
 
 from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
-from protocol.events import AlarmUpdated, Event
+from protocol.events import AlarmUpdated, Event, UnitStatusChanged
 from protocol.state import Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
 from server.agency.policy import Policy
 from server.bus.log import Bus, Conflict, Plan
 from server.bus.topics import DISPATCH_SLOT, Topic, topic_named
 
-__all__ = ["ALARMS", "INCIDENTS", "POSITIONS", "RADIO", "UNITS", "CommandError", "Live", "now_ms"]
+__all__ = [
+    "ALARMS",
+    "INCIDENTS",
+    "POSITIONS",
+    "RADIO",
+    "UNITS",
+    "CommandError",
+    "Live",
+    "now_ms",
+    "status_entered",
+    "timeline_key",
+]
 
 T = TypeVar("T")
 
@@ -58,6 +69,13 @@ def now_ms() -> int:
 
 def timeline_key(incident_id: str) -> str:
     return f"{{{DISPATCH_SLOT}}}:timeline:{incident_id}"
+
+
+def status_entered(plan: Plan, before: UnitState, after: UnitState) -> None:
+    """Write a unit that entered a status (``rules.enter_status``) and tell the boards, with the
+    status it left."""
+    plan.write(UNITS, after.id, after)
+    plan.emit(UNITS, UnitStatusChanged(ts=after.since, by=after.updated_by, unit=after, previous=before.status))
 
 
 class Live:

@@ -22,17 +22,16 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import Principal, Role
+from server.access.roles import Principal
 from server.agency.gazetteer import match_places, parse_geocoder_answer, words_of
 from server.agency.geography import ServiceArea
+from server.context import context
 from server.http.endpoints import Endpoint, answer
 from server.http.inputs import read_query
 
-__all__ = ["Geocoder", "PlaceMatch", "endpoints"]
+__all__ = ["Geocoder", "LocateQuery", "Located", "PlaceMatch", "Places", "PlacesQuery", "endpoints", "locate", "search"]
 
 log = logging.getLogger("dispatch.places")
-# Who looks places up: the desk taking calls, and 311 staff placing referrals.
-PLACE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.INTAKE_311})
 
 
 class PlaceMatch(msgspec.Struct):
@@ -125,14 +124,14 @@ def _matched(
 
 
 async def search(request: Request, who: Principal | None) -> Response:
-    ctx = request.app.state.ctx
+    ctx = context(request)
     ask = read_query(request, PlacesQuery)
     area = ctx.policy.area
     found = [
         _matched(area, p.name, p.kind, p.address, p.lat, p.lon, "gazetteer")
         for p in match_places(ctx.policy.gazetteer, ask.q, ask.limit)
     ]
-    geocoder: Geocoder | None = ctx.geocoder
+    geocoder = ctx.find(Geocoder)
     if not found and geocoder is not None and len(ask.q.strip()) >= 3:
         hits = await geocoder.search(ask.q)
         found = [_matched(area, label, "address", label, lat, lon, "geocoder") for label, lat, lon in hits]
@@ -143,7 +142,7 @@ async def search(request: Request, who: Principal | None) -> Response:
 
 async def locate(request: Request, who: Principal | None) -> Response:
     ask = read_query(request, LocateQuery)
-    area = request.app.state.ctx.policy.area
+    area = context(request).policy.area
     where = area.locate(ask.lat, ask.lon) if area is not None else None
     return answer(Located(inside=where.inside if where else True, district=where.district if where else None))
 
@@ -156,7 +155,6 @@ def endpoints() -> list[Endpoint]:
             search,
             "Suggest places for typed text",
             "places",
-            PLACE_ROLES,
             {200: Places},
             query=PlacesQuery,
         ),
@@ -166,7 +164,6 @@ def endpoints() -> list[Endpoint]:
             locate,
             "Say whether a point is in the service area, and its district",
             "places",
-            PLACE_ROLES,
             {200: Located},
             query=LocateQuery,
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from protocol.events import RadioLogged
 from protocol.messages import RadioAppend
 from protocol.state import RadioEntry
-from server.access.auth import Principal
+from server.access.roles import Principal
 from server.dispatch.live import RADIO, Live, now_ms
 
 __all__ = ["RadioLog"]

@@ -8,21 +8,21 @@ the call is closed or cancelled, or the information request answered.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
 
 from protocol.messages import IncidentCreate
-from protocol.state import Incident, Location
-from server.access.auth import Principal, Role
+from protocol.state import Incident, IncidentStatus, Location
+from server.access.roles import Principal, Role
 from server.agency.policy import Policy, Service
 from server.bus.log import Conflict
 from server.dispatch.incidents import IncidentDesk
 from server.intake.worker import Entry, Malformed
+from server.records.referrals import NewInfoRequest, NewServiceRequest, ReferralRecords
 from server.records.store import RecordsStore
 
-__all__ = ["ReferralFiler", "ReferralIn", "incident_id_for", "request_status"]
+__all__ = ["ReferralFiler", "ReferralIn", "incident_id_for", "narrative_for", "request_status"]
 
 
 class ReferralIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,12 +51,12 @@ def incident_id_for(request_id: str) -> str:
 
 _incident_decoder = msgspec.msgpack.Decoder(Incident)
 
-_ACTIVE = {
-    "pending": "Received by dispatch; waiting for an officer.",
-    "reopened": "Reopened by dispatch; waiting for an officer.",
-    "assigned": "An officer has been assigned.",
-    "enroute": "An officer is on the way.",
-    "onscene": "An officer is on scene.",
+_ACTIVE: dict[str, str] = {
+    IncidentStatus.PENDING: "Received by dispatch; waiting for an officer.",
+    IncidentStatus.REOPENED: "Reopened by dispatch; waiting for an officer.",
+    IncidentStatus.ASSIGNED: "An officer has been assigned.",
+    IncidentStatus.ENROUTE: "An officer is on the way.",
+    IncidentStatus.ONSCENE: "An officer is on scene.",
 }
 
 
@@ -75,11 +75,11 @@ def request_status(
     if route == "incident":
         if incident is None:
             return "open", "Received; being passed to dispatch.", requested_at
-        if incident.status == "closed":
+        if incident.status == IncidentStatus.CLOSED:
             why = incident.disposition or "closed"
             note = f"Closed: {why}." + (f" {incident.closing_note}" if incident.closing_note and full else "")
             return "closed", note, incident.updated_at
-        if incident.status == "cancelled":
+        if incident.status == IncidentStatus.CANCELLED:
             why = (incident.cancel_reason or "no reason given") if full else "by dispatch"
             return "closed", f"Cancelled: {why}.", incident.updated_at
         return "open", _ACTIVE.get(incident.status, "Open with dispatch."), incident.updated_at
@@ -127,54 +127,46 @@ class ReferralFiler:
         service = self.policy.open311.services.get(r.service_code)
         if service is None:
             raise Malformed(f"no service {r.service_code!r} (was it removed from the policy?)")
-        db = self.store.db
-        async with db.execute("SELECT token FROM service_requests WHERE id=?", (ref,)) as cur:
-            filed = await cur.fetchone()
-        if filed is not None:
-            if filed[0] == entry.need("key"):
+        records = ReferralRecords(self.store)
+        filed_with = await records.token_of(ref)
+        if filed_with is not None:
+            if filed_with == entry.need("key"):
                 return  # filed before (a redelivery)
             # Another request has this id (Redis lost its counter): keep this one, do not drop it.
             raise Malformed(f"request id {ref} is already another request's; replay it to file it anew")
         by = entry.fields.get("by") or "311"
         incident: str | None = None
-        info: int | None = None
+        info: NewInfoRequest | None = None
         if service.route == "incident":
             incident = await self._call(service, ref, r, by)
         else:
-            info = await self._info_request(service, ref, r, requested_at, by)
-        await db.execute(
-            "INSERT INTO service_requests(id, token, service_code, requested_at, submitted_by, route, incident,"
-            " info_request, agency_responsible, description, address, address_id, lat, lon, media_url, attributes,"
-            " first_name, last_name, email, phone, device_id, account_id)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                ref,
-                entry.need("key"),
-                r.service_code,
-                requested_at,
-                by,
-                service.route,
-                incident,
-                info,
-                service.agency,
-                r.description,
-                r.address_string,
-                r.address_id,
-                r.lat,
-                r.long,
-                r.media_url,
-                msgspec.json.encode(r.attributes).decode(),
-                r.first_name,
-                r.last_name,
-                r.email,
-                r.phone,
-                r.device_id,
-                r.account_id,
+            info = self._info_request(service, ref, r, requested_at, by)
+        await records.file(
+            NewServiceRequest(
+                id=ref,
+                token=entry.need("key"),
+                service_code=r.service_code,
+                requested_at=requested_at,
+                submitted_by=by,
+                route=service.route,
+                incident=incident,
+                agency_responsible=service.agency,
+                description=r.description,
+                address=r.address_string,
+                address_id=r.address_id,
+                lat=r.lat,
+                lon=r.long,
+                media_url=r.media_url,
+                attributes=msgspec.json.encode(r.attributes).decode(),
+                first_name=r.first_name,
+                last_name=r.last_name,
+                email=r.email,
+                phone=r.phone,
+                device_id=r.device_id,
+                account_id=r.account_id,
             ),
+            info,
         )
-        where = f"incident {incident}" if incident else f"info request {info} ({service.business_area})"
-        await self.store.audit(by, "open311.file", ref, f"{r.service_code} -> {where}", commit=False)
-        await db.commit()
 
     async def _call(self, service: Service, ref: str, r: ReferralIn, by: str) -> str:
         """The call on the board; made once, whatever happens between here and the record."""
@@ -195,21 +187,14 @@ class ReferralFiler:
             pass  # made by an earlier attempt that died before its record was written
         return incident_id
 
-    async def _info_request(self, service: Service, ref: str, r: ReferralIn, requested_at: int, by: str) -> int:
+    def _info_request(self, service: Service, ref: str, r: ReferralIn, requested_at: int, by: str) -> NewInfoRequest:
+        """The information request a referral becomes, routed to its service's business area."""
         sender = " ".join(x for x in (r.first_name, r.last_name) if x) or r.email or f"311 ({by})"
-        cur = await self.store.db.execute(
-            "INSERT INTO info_requests(received_at, sender, subject, body, status, business_area, updated_at,"
-            " updated_by) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                requested_at,
-                sender[:200],
-                f"311 request {ref}: {service.name}"[:200],
-                narrative_for(service, ref, r),
-                "routed",
-                service.business_area,
-                int(time.time() * 1000),
-                by,
-            ),
+        return NewInfoRequest(
+            received_at=requested_at,
+            sender=sender[:200],
+            subject=f"311 request {ref}: {service.name}"[:200],
+            body=narrative_for(service, ref, r),
+            status="routed",
+            business_area=service.business_area,
         )
-        assert cur.lastrowid is not None
-        return cur.lastrowid

@@ -14,7 +14,7 @@ from protocol.codes import ErrorCode
 from protocol.events import ResourceUpdated, UnitUpdated
 from protocol.messages import ResourceAssign, ResourceUpsert
 from protocol.state import Resource, UnitState
-from server.access.auth import Principal
+from server.access.roles import Principal
 from server.bus.log import Plan
 from server.bus.topics import topic_named
 from server.dispatch.live import UNITS, CommandError, Live, now_ms

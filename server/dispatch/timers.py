@@ -7,7 +7,6 @@ a timer does is fixed when it is set: raise an alarm record and its event.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,10 +18,21 @@ from protocol.events import AlarmRaised, Notified
 from protocol.state import Alarm, AlarmKind, Incident, UnitState
 from server.agency.policy import Policy
 from server.bus.log import Bus, Plan
+from server.bus.stopping import StopSignal
 from server.dispatch.live import ALARMS
 from server.dispatch.rules import status_limit_s, welfare_deadlines
 
-__all__ = ["TimerService", "schedule_status", "schedule_unassigned", "schedule_welfare"]
+__all__ = [
+    "TimerService",
+    "restart_unit_timers",
+    "schedule_status",
+    "schedule_unassigned",
+    "schedule_welfare",
+    "status_timer",
+    "unassigned_timer",
+    "welfare_critical_timer",
+    "welfare_warn_timer",
+]
 
 log = logging.getLogger("dispatch.timers")
 
@@ -128,6 +138,15 @@ def schedule_welfare(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, inci
     return msgspec.structs.replace(unit, welfare_warn_at=warn_at, welfare_critical_at=critical_at)
 
 
+def restart_unit_timers(plan: Plan, bus: Bus, policy: Policy, unit: UnitState, call: Incident | None) -> UnitState:
+    """A unit that entered a status (or joined the roster): its welfare timers run from its last
+    contact and its status timer from now, by ``call``'s type and priority when it is on one.
+    Returns the unit with its check-in deadlines."""
+    unit = schedule_welfare(plan, bus, policy, unit, call)
+    schedule_status(plan, bus, policy, unit, call)
+    return unit
+
+
 class TimerService:
     """Polls for due timers; each fires on exactly one hub. The hub that fired one
     (and only it) may then do more with it, through ``after_fired``."""
@@ -139,9 +158,15 @@ class TimerService:
         self.interval_s = interval_s
         self.after_fired = after_fired
         self.fired = 0
+        self.stopping = StopSignal()
+
+    def stop(self) -> None:
+        """End ``run`` at its next turn; the caller then awaits it."""
+        self.stopping.set()
 
     async def run(self) -> None:
-        while True:
+        """Until ``stop()``: fire what is due, every ``interval_s``."""
+        while not self.stopping.is_set():
             try:
                 fired = await self.bus.fire_due_timers(int(time.time() * 1000))
                 self.fired += len(fired)
@@ -154,8 +179,8 @@ class TimerService:
                             except Exception:  # the alarm itself is up already; this only adds detail
                                 log.exception("after timer %s", timer_id)
                     continue  # there may be more due
-            except asyncio.CancelledError:
-                raise
             except (RedisError, OSError) as exc:
+                if self.stopping.is_set():
+                    return
                 log.error("timers: %s", exc)
-            await asyncio.sleep(self.interval_s)
+            await self.stopping.sleep(self.interval_s)

@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 
 from protocol.codes import ErrorCode
-from protocol.events import IncidentUpdated, PositionReported, UnitStatusChanged, UnitUpdated
+from protocol.events import IncidentUpdated, PositionReported, UnitUpdated
 from protocol.messages import UnitAcknowledge, UnitCheckIn, UnitPosition, UnitRoster, UnitStatus
-from protocol.state import Incident, Position, TimelineEntry, UnitState
-from server.access.auth import Principal
+from protocol.state import CoreUnitStatus, Incident, Position, TimelineEntry, UnitState
+from server.access.roles import Principal
 from server.bus.log import Bus, Plan
 from server.dispatch.live import (
     INCIDENTS,
@@ -22,12 +22,20 @@ from server.dispatch.live import (
     CommandError,
     Live,
     now_ms,
+    status_entered,
     timeline_key,
 )
-from server.dispatch.rules import ON_CALL_STATUSES, availability_of, incident_progress, unit_transition_allowed
-from server.dispatch.timers import schedule_status, schedule_welfare
+from server.dispatch.rules import (
+    ON_CALL_STATUSES,
+    SAME_CALL,
+    SameCall,
+    enter_status,
+    incident_progress,
+    unit_transition_allowed,
+)
+from server.dispatch.timers import restart_unit_timers, schedule_welfare
 
-__all__ = ["UnitDesk"]
+__all__ = ["PositionBatches", "UnitDesk"]
 
 Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
@@ -147,16 +155,10 @@ class UnitDesk:
             )
             plan = self.bus.plan().check(UNITS, cmd.unit, version)
             if current is None:
-                unit = UnitState(
-                    id=cmd.unit,
-                    status=cmd.status,
-                    since=now,
-                    last_contact=now,
-                    availability=availability_of(self.policy, cmd.status),
-                    **details,
+                unit = enter_status(
+                    self.policy, UnitState(id=cmd.unit, status="", **details), cmd.status, at=now, by=who.user
                 )
-                unit = schedule_welfare(plan, self.bus, self.policy, unit, None)
-                schedule_status(plan, self.bus, self.policy, unit)
+                unit = restart_unit_timers(plan, self.bus, self.policy, unit, None)
                 reason = "added to the roster"
             else:
                 unit = _replace(current, **details)
@@ -180,15 +182,8 @@ class UnitDesk:
             incident_id = cmd.incident or unit.incident
             now = now_ms()
             plan = self.bus.plan().check(UNITS, unit.id, uv)
-            changed = _replace(
-                unit,
-                status=cmd.status,
-                since=now,
-                last_contact=now,
-                updated_by=who.user,
-                availability=availability_of(self.policy, cmd.status),
-            )
             incident = None
+            call: str | None | SameCall = SAME_CALL
             if incident_id is not None:
                 incident, iv = await self.live.incident_or_none(incident_id)
                 if incident is not None and not any(a.unit == unit.id and a.cleared_at is None for a in incident.units):
@@ -197,11 +192,11 @@ class UnitDesk:
                     incident = None
                 if incident is not None:
                     plan.check(INCIDENTS, incident.id, iv)
-            if cmd.status == "emergency" and incident is not None:
+            if cmd.status == CoreUnitStatus.EMERGENCY and incident is not None:
                 self._on_incident(plan, who, incident, now, "unit status", f"{unit.id} EMERGENCY", unit.id)
-                changed = _replace(changed, incident=incident.id)  # in distress at the call: still on it
+                call = incident.id  # in distress at the call: still on it
             elif cmd.status in ON_CALL_STATUSES and incident is not None:
-                changed = _replace(changed, incident=incident.id)
+                call = incident.id
                 progressed = incident_progress(incident.status, cmd.status)
                 self._on_incident(
                     plan, who, incident, now, "unit status", f"{unit.id} {cmd.status}", unit.id, status=progressed
@@ -219,13 +214,12 @@ class UnitDesk:
                 self._on_incident(
                     plan, who, incident, now, "unit cleared", f"{unit.id} {cmd.status}", unit.id, units=units
                 )
-                changed = _replace(changed, incident=None)
+                call = None
+            changed = enter_status(self.policy, unit, cmd.status, at=now, by=who.user, call=call)
             on_call = incident if incident is not None and changed.incident else None
-            changed = schedule_welfare(plan, self.bus, self.policy, changed, on_call)
-            schedule_status(plan, self.bus, self.policy, changed, on_call)
+            changed = restart_unit_timers(plan, self.bus, self.policy, changed, on_call)
             await self._resolve(plan, [f"status:{unit.id}", f"welfare:{unit.id}"], who.user, now)
-            plan.write(UNITS, unit.id, changed)
-            plan.emit(UNITS, UnitStatusChanged(ts=now, by=who.user, unit=changed, previous=unit.status))
+            status_entered(plan, unit, changed)
             return UNITS.name, (await self.bus.apply(plan))[-1][0], None
 
         return await self.live.retrying(attempt, f"unit {cmd.unit}")

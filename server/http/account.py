@@ -14,7 +14,8 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import SECOND_FACTOR_ROLES, Principal, Role, Scope
+from server.access.permissions import Grant, holds
+from server.access.roles import Principal, Scope
 from server.access.second_factor import (
     code_hash,
     matching_step,
@@ -23,11 +24,27 @@ from server.access.second_factor import (
     provisioning_uri,
     qr_svg,
 )
+from server.context import context
 from server.http.endpoints import Endpoint, answer, error
 from server.http.inputs import read_json
-from server.http.signin import SignIn, signed_in
+from server.http.signin import SignIn, SignInLimits, signed_in
 
-__all__ = ["endpoints"]
+__all__ = [
+    "Account",
+    "Code",
+    "Done",
+    "Enrolment",
+    "OwnSession",
+    "RecoveryCodes",
+    "SecondFactorState",
+    "account",
+    "confirm",
+    "endpoints",
+    "recovery_codes",
+    "remove",
+    "sign_out_everywhere",
+    "start",
+]
 
 _ANY = frozenset(Scope)
 _MAX_BODY = 1024
@@ -81,7 +98,7 @@ class Done(msgspec.Struct):
 async def account(request: Request, who: Principal | None) -> Response:
     """Who you are, your second factor, and your sessions not yet expired."""
     assert who is not None
-    store = request.app.state.ctx.store
+    store = context(request).store
     factor = await store.second_factor(who.user)
     now = int(time.time() * 1000)
     sessions = [
@@ -90,7 +107,7 @@ async def account(request: Request, who: Principal | None) -> Response:
         if s.revoked_at is None
     ]
     state = SecondFactorState(
-        bool(factor and factor[0]), who.role in SECOND_FACTOR_ROLES, await store.recovery_codes_left(who.user)
+        bool(factor and factor[0]), holds(who, Grant.SECOND_FACTOR), await store.recovery_codes_left(who.user)
     )
     return answer(Account(who.user, who.role.value, who.unit, who.scope.value, state, sessions))
 
@@ -98,7 +115,7 @@ async def account(request: Request, who: Principal | None) -> Response:
 async def start(request: Request, who: Principal | None) -> Response:
     """A new secret to enrol, as a QR code for an authenticator app (and as text)."""
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     if await ctx.store.second_factor(who.user) is None:
         return error(409, "this sign-in has no account to enrol (a demo or CLI token)")
     secret = new_secret()
@@ -110,7 +127,7 @@ async def start(request: Request, who: Principal | None) -> Response:
 async def confirm(request: Request, who: Principal | None) -> Response:
     """The first code from the new secret: it then counts, and recovery codes are made."""
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     ask = await read_json(request, Code, _MAX_BODY)
     factor = await ctx.store.second_factor(who.user)
     if factor is None or factor[1] is None:
@@ -128,9 +145,9 @@ async def confirm(request: Request, who: Principal | None) -> Response:
 
 async def _code_ok(request: Request, who: Principal) -> bool:
     """A current code (or a recovery code) from the enrolled second factor: asked before changing it."""
-    ctx = request.app.state.ctx
+    ctx = context(request)
     ask = await read_json(request, Code, _MAX_BODY)
-    if await ctx.login_limits.codes.take(who.user):
+    if await ctx.part(SignInLimits).codes.take(who.user):
         return False
     factor = await ctx.store.second_factor(who.user)
     if factor is None or factor[0] is None:
@@ -144,11 +161,11 @@ async def _code_ok(request: Request, who: Principal) -> bool:
 async def remove(request: Request, who: Principal | None) -> Response:
     """Remove the second factor, with a current code (not for roles that must have one)."""
     assert who is not None
-    if who.role in SECOND_FACTOR_ROLES:
+    if holds(who, Grant.SECOND_FACTOR):
         return error(409, f"a {who.role.value} must keep a second factor; set up a new one")
     if not await _code_ok(request, who):
         return error(422, "that code is not right")
-    await request.app.state.ctx.store.remove_second_factor(who.user, who.user)
+    await context(request).store.remove_second_factor(who.user, who.user)
     return answer(Done("second factor removed"))
 
 
@@ -158,29 +175,28 @@ async def recovery_codes(request: Request, who: Principal | None) -> Response:
     if not await _code_ok(request, who):
         return error(422, "that code is not right")
     codes = new_recovery_codes()
-    await request.app.state.ctx.store.replace_recovery_codes(who.user, [code_hash(who.user, c) for c in codes])
+    await context(request).store.replace_recovery_codes(who.user, [code_hash(who.user, c) for c in codes])
     return answer(RecoveryCodes(codes))
 
 
 async def sign_out_everywhere(request: Request, who: Principal | None) -> Response:
     """End every session of this account, this one too, on every hub."""
     assert who is not None
-    if not await request.app.state.ctx.tokens.end_all(who.user, who.user):
-        await request.app.state.ctx.tokens.sign_out(who, who.user)  # a token with no account: this one at least
+    if not await context(request).tokens.end_all(who.user, who.user):
+        await context(request).tokens.sign_out(who, who.user)  # a token with no account: this one at least
     return answer(Done("signed out everywhere"))
 
 
 def endpoints() -> list[Endpoint]:
-    anyone, tag, cap = frozenset(Role), "account", _MAX_BODY
+    tag, cap = "account", _MAX_BODY
     return [
-        Endpoint("GET", "/api/account", account, "Read your own account", tag, anyone, {200: Account}, scopes=_ANY),
+        Endpoint("GET", "/api/account", account, "Read your own account", tag, {200: Account}, scopes=_ANY),
         Endpoint(
             "POST",
             "/api/account/second-factor",
             start,
             "Start setting up a second factor",
             tag,
-            anyone,
             {200: Enrolment},
             scopes=_ANY,
         ),
@@ -190,7 +206,6 @@ def endpoints() -> list[Endpoint]:
             confirm,
             "Confirm a second factor with its first code",
             tag,
-            anyone,
             {200: SignIn},
             body=Code,
             max_body=cap,
@@ -202,7 +217,6 @@ def endpoints() -> list[Endpoint]:
             remove,
             "Remove your second factor",
             tag,
-            anyone,
             {200: Done},
             body=Code,
             max_body=cap,
@@ -213,7 +227,6 @@ def endpoints() -> list[Endpoint]:
             recovery_codes,
             "Make new recovery codes",
             tag,
-            anyone,
             {200: RecoveryCodes},
             body=Code,
             max_body=cap,
@@ -224,7 +237,6 @@ def endpoints() -> list[Endpoint]:
             sign_out_everywhere,
             "Sign out everywhere",
             tag,
-            anyone,
             {200: Done},
             scopes=_ANY,
         ),

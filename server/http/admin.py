@@ -14,12 +14,21 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import Principal, Role
+from server.access.roles import Principal
+from server.context import context
 from server.http.endpoints import Endpoint, answer, error
 
-__all__ = ["ADMINS", "endpoints"]
-
-ADMINS = frozenset({Role.ADMIN})
+__all__ = [
+    "AccountView",
+    "Accounts",
+    "ActionDone",
+    "SessionEnded",
+    "SessionView",
+    "account_action",
+    "accounts",
+    "end_session",
+    "endpoints",
+]
 Action = Literal["disable", "enable", "sign-out", "reset-second-factor"]
 
 
@@ -62,7 +71,7 @@ class SessionEnded(msgspec.Struct):
 async def accounts(request: Request, who: Principal | None) -> Response:
     """Every account with its role, state and unexpired sessions."""
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     now = int(time.time() * 1000)
     sessions: dict[str, list[SessionView]] = {}
     for s in await ctx.store.sessions(now):
@@ -92,7 +101,7 @@ async def accounts(request: Request, who: Principal | None) -> Response:
 async def account_action(request: Request, who: Principal | None) -> Response:
     """Disable, enable, sign out everywhere, or reset the second factor of one account."""
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     tokens = ctx.tokens
     name, action = request.path_params["name"], request.path_params["action"]
     if action == "sign-out":
@@ -114,7 +123,7 @@ async def end_session(request: Request, who: Principal | None) -> Response:
     """End one session: its token stops working on every hub."""
     assert who is not None
     session_id = request.path_params["id"]
-    if not await request.app.state.ctx.tokens.end_session(session_id, who.user):
+    if not await context(request).tokens.end_session(session_id, who.user):
         return error(404, f"no open session {session_id!r}")
     return answer(SessionEnded(session_id))
 
@@ -122,18 +131,15 @@ async def end_session(request: Request, who: Principal | None) -> Response:
 def endpoints() -> list[Endpoint]:
     tag = "admin"
     return [
-        Endpoint(
-            "GET", "/api/admin/accounts", accounts, "List the accounts and their sessions", tag, ADMINS, {200: Accounts}
-        ),
+        Endpoint("GET", "/api/admin/accounts", accounts, "List the accounts and their sessions", tag, {200: Accounts}),
         Endpoint(
             "POST",
             "/api/admin/accounts/{name}/{action}",
             account_action,
             "Change an account",
             tag,
-            ADMINS,
             {200: ActionDone},
             examples={"name": "ana", "action": "sign-out"},
         ),
-        Endpoint("DELETE", "/api/admin/sessions/{id}", end_session, "End a session", tag, ADMINS, {200: SessionEnded}),
+        Endpoint("DELETE", "/api/admin/sessions/{id}", end_session, "End a session", tag, {200: SessionEnded}),
     ]

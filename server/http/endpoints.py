@@ -1,9 +1,10 @@
 """Every HTTP endpoint, declared once: who may call it, what it takes, what it answers.
 
-An ``Endpoint`` names its method and path, the roles that may call it (or
-none, for a public door), its query parameters and body as msgspec Structs,
-its body cap, and the Struct it answers with for each status. From these
-declarations come:
+An ``Endpoint`` names its method and path, its query parameters and body as
+msgspec Structs, its body cap, and the Struct it answers with for each
+status. The roles that may call it are its entry in the permission table
+(``server.access.permissions.ROUTES``), found by its method and path. From
+these declarations come:
 
 - the Starlette route, which checks the caller before the handler runs (401
   for no sign-in, 403 for another role) and hands the handler the principal;
@@ -27,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.access.auth import Principal, Role, Scope
+from server.access.permissions import route_roles
 from server.access.principals import principal
+from server.access.roles import Principal, Role, Scope
 
 __all__ = ["Endpoint", "ErrorBody", "Handler", "answer", "error", "openapi", "path_type", "routes_of"]
 
@@ -83,7 +85,6 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    roles: frozenset[Role] | None  # None: anyone (the handler may still look at who is signed in)
     answers: Mapping[int, Any]  # status -> the Struct (or type) of the body; None: no JSON body
     query: type | None = None
     body: Any = None  # a type (JSON), or {media type: type} for a body taken in several forms
@@ -93,18 +94,29 @@ class Endpoint:
     also: tuple[str, ...] = ()  # other media types its answers may come in (as text: Open311's XML)
     examples: Mapping[str, Any] = field(default_factory=dict)  # path parameter -> an example value
 
+    def __post_init__(self) -> None:
+        route_roles(self.method, self.path)  # a route the permission table does not name fails here
+
+    @property
+    def roles(self) -> frozenset[Role] | None:
+        """Who may call it, from the permission table; None: anyone (the handler may still look
+        at who is signed in)."""
+        return route_roles(self.method, self.path)
+
     @property
     def name(self) -> str:
         words = re.sub(r"[{][^}]*[}]", "one", self.path).strip("/").replace(".", "_")
         return f"{self.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', words.lower()).strip('_')}"
 
     def route(self) -> Route:
+        roles = self.roles
+
         async def run(request: Request) -> Response:
             who = await principal(request, scopes=self.scopes)
-            if self.roles is not None:
+            if roles is not None:
                 if who is None:
                     return error(401, "sign in first")
-                if who.role not in self.roles:
+                if who.role not in roles:
                     return error(403, f"{who.role.value} may not {self.summary[0].lower()}{self.summary[1:]}")
             return await self.handler(request, who)
 

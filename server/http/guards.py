@@ -29,7 +29,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.access.auth import COOKIE_NAME
+from server.access.tokens import COOKIE_NAME
 
 __all__ = ["NoStore", "SameOriginGuard", "allowed_hosts", "same_origin"]
 

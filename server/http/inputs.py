@@ -27,15 +27,16 @@ from starlette.types import Message
 
 __all__ = [
     "IDLE_S",
+    "InputError",
     "JSON",
     "MAX_MS",
-    "InputError",
     "Ms",
     "bounded",
     "decode_json",
     "read_body",
     "read_json",
     "read_query",
+    "too_large",
 ]
 
 # Times in milliseconds since the epoch, as clients send them: at most what a JavaScript

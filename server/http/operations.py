@@ -27,14 +27,18 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import OPERATIONS_ROLES, Principal
+from server.access.permissions import Grant, holds
 from server.access.principals import principal, request_token
+from server.access.roles import Principal
+from server.context import context
 from server.http.endpoints import Endpoint, answer, error
 from server.intake.doors import client_address
 from server.intake.lane import COMPLAINTS, REFERRALS
 from server.realtime.admission import AddressSet
+from server.realtime.hub import Hub
+from server.records.archiver import Archiver
 
-__all__ = ["endpoints", "operator"]
+__all__ = ["Health", "endpoints", "healthz", "metrics", "operator"]
 
 _OPERATORS_ONLY = "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
 
@@ -46,20 +50,21 @@ class Health(msgspec.Struct, omit_defaults=True):
 
 async def operator(request: Request) -> bool:
     """Whether this request may see the hub's inner workings."""
-    settings = request.app.state.ctx.settings
+    settings = context(request).settings
     if client_address(request) in AddressSet(settings.operations_allow_ips):
         return True
     token = request_token(request) or ""
     if settings.operator_token and hmac.compare_digest(token.encode(), settings.operator_token.encode()):
         return True
     who = await principal(request)
-    return who is not None and who.role in OPERATIONS_ROLES
+    return holds(who, Grant.OPERATIONS)
 
 
 async def healthz(request: Request, who: Principal | None) -> Response:
     """200 when Redis, the records store and the bus reader are fine and the hub takes connections,
     503 otherwise; each check named for operators."""
-    ctx = request.app.state.ctx
+    ctx = context(request)
+    hub = ctx.part(Hub)
     checks: dict[str, object] = {}
     try:
         async with asyncio.timeout(1.0):
@@ -71,9 +76,9 @@ async def healthz(request: Request, who: Principal | None) -> Response:
         checks["records"] = "ok" if await ctx.store.ping() else "down"
     except Exception as exc:
         checks["records"] = f"down: {exc}"
-    beat_age = time.monotonic() - ctx.hub.reader_beat if ctx.hub.reader_beat else None
+    beat_age = time.monotonic() - hub.reader_beat if hub.reader_beat else None
     reader_ok = beat_age is not None and beat_age < 5.0
-    ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and ctx.hub.accepting
+    ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and hub.accepting
     status = 200 if ready else 503
     body = Health("ok" if ready else "unavailable")
     if not await operator(request):
@@ -82,9 +87,9 @@ async def healthz(request: Request, who: Principal | None) -> Response:
         "reader": "ok" if reader_ok else "stalled",
         "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
         "lag_s": round(ctx.metrics.bus_lag._value.get(), 4),
-        "archiver_lag": ctx.archiver.lag,
+        "archiver_lag": ctx.part(Archiver).lag,
     }
-    checks["connections"] = len(ctx.hub.sessions)
+    checks["connections"] = len(hub.sessions)
     try:
         async with asyncio.timeout(1.0):
             queued = {lane.name: int(await ctx.redis.xlen(lane.stream)) for lane in (COMPLAINTS, REFERRALS)}
@@ -101,14 +106,14 @@ async def metrics(request: Request, who: Principal | None) -> Response:
         return error(
             403, "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
         )
-    ctx = request.app.state.ctx
-    ctx.metrics.connections.set(len(ctx.hub.sessions))
+    ctx = context(request)
+    ctx.metrics.connections.set(len(ctx.part(Hub).sessions))
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def endpoints() -> list[Endpoint]:
     tag = "operations"
     return [
-        Endpoint("GET", "/healthz", healthz, "Say whether the hub is up", tag, None, {200: Health, 503: Health}),
-        Endpoint("GET", "/metrics", metrics, "Prometheus metrics", tag, None, {200: str}, media=CONTENT_TYPE_LATEST),
+        Endpoint("GET", "/healthz", healthz, "Say whether the hub is up", tag, {200: Health, 503: Health}),
+        Endpoint("GET", "/metrics", metrics, "Prometheus metrics", tag, {200: str}, media=CONTENT_TYPE_LATEST),
     ]

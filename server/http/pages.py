@@ -20,45 +20,30 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.access.auth import Principal, Role, Scope
+from protocol.codes import CLOSE_RULES, CloseRules
+from server.access.permissions import home_for, may_open
 from server.access.principals import principal
+from server.access.roles import Principal, Scope
 from server.agency.policy import PriorityLevel, Welfare
 from server.config import Settings
+from server.context import context
 from server.http.endpoints import Endpoint, answer
 
-__all__ = ["endpoints", "home_for", "web_routes"]
+__all__ = [
+    "CallTypeInfo",
+    "Me",
+    "StatusInfo",
+    "Tiles",
+    "complaint",
+    "endpoints",
+    "me",
+    "officer_worker",
+    "root",
+    "signin",
+    "web_routes",
+]
 
-_DESK = {Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN}
 _ANY_SCOPE = frozenset(Scope)
-_PAGES = {
-    "/board/": _DESK,
-    "/officer/": {Role.OFFICER},
-    "/referral/": {Role.INTAKE_311, Role.ADMIN},
-    # the intake dead-letter list: each role sees its own lane's (server/intake/deadletters.py)
-    "/intake/": {Role.INTAKE_311, Role.SUPERVISOR, Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN},
-    "/admin/": {Role.ADMIN},  # accounts and their sessions (server/http/admin.py)
-    "/account/": set(Role),  # one's own second factor and sessions (server/http/account.py)
-    # the desk's office work beside the board (static/desk/): one page per duty
-    "/desk/investigations/": _DESK,
-    "/desk/info-requests/": _DESK,
-    "/desk/directory/": _DESK,
-    "/desk/radio/": _DESK,
-    "/desk/reports/": _DESK,
-    "/desk/units/": _DESK,
-    "/desk/resources/": _DESK,
-}
-# Case staff have no page of their own yet: they enter complaints taken by phone on the portal.
-_HOMES = {
-    Role.OFFICER: "/officer/",
-    Role.INTAKE_311: "/referral/",
-    Role.CASE_COORDINATOR: "/complaint/",
-    Role.TEAM_LEAD: "/complaint/",
-}
-
-
-def home_for(role: Role) -> str:
-    """Where a role lands after signing in."""
-    return _HOMES.get(role, "/board/")
 
 
 def _security_headers(settings: Settings) -> dict[str, str]:
@@ -97,16 +82,17 @@ def _page(settings: Settings, name: str) -> Response:
 
 
 def _guarded(path: str, folder: str) -> Route:
-    """A page for some roles: others are sent to sign in (and come back here after)."""
+    """A page for the roles the permission table names (``PAGES``): strangers are sent to sign in
+    (and come back here after), other roles to their home page."""
 
     async def page(request: Request) -> Response:
-        settings: Settings = request.app.state.ctx.settings
+        settings: Settings = context(request).settings
         who = await principal(request, scopes=_ANY_SCOPE)
         if who is None:
             return RedirectResponse(f"/signin/?next={quote(path, safe='')}", status_code=303)
         if who.scope is Scope.ENROL and path != "/account/":
             return RedirectResponse("/account/", status_code=303)  # a second factor to set up first
-        if who.role not in _PAGES[path]:
+        if not may_open(who.role, path):
             return RedirectResponse(home_for(who.role), status_code=303)
         return _page(settings, folder)
 
@@ -121,18 +107,18 @@ async def root(request: Request) -> Response:
 
 
 async def signin(request: Request) -> Response:
-    return _page(request.app.state.ctx.settings, "signin")
+    return _page(context(request).settings, "signin")
 
 
 async def complaint(request: Request) -> Response:
     """The public complaint portal: no account needed (case staff signed in enter phone complaints on it)."""
-    return _page(request.app.state.ctx.settings, "complaint")
+    return _page(context(request).settings, "complaint")
 
 
 async def officer_worker(request: Request) -> Response:
     """The officer app's service worker (static/officer/sw.js), served beside its page so that it
     may control /officer/: it keeps the app shell for a phone with no signal."""
-    settings: Settings = request.app.state.ctx.settings
+    settings: Settings = context(request).settings
     headers = {**_security_headers(settings), "Service-Worker-Allowed": "/officer/"}
     return FileResponse(settings.static_path / "officer" / "sw.js", media_type="text/javascript", headers=headers)
 
@@ -169,11 +155,12 @@ class Me(msgspec.Struct):
     welfare: Welfare
     area: dict[str, Any] | None  # the service area as GeoJSON
     server_time: int
+    close_codes: CloseRules  # the protocol's close codes, and which mean: do not reconnect
 
 
 async def me(request: Request, who: Principal | None) -> Response:
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     settings: Settings = ctx.settings
     policy = ctx.policy
     return answer(
@@ -192,12 +179,13 @@ async def me(request: Request, who: Principal | None) -> Response:
             welfare=policy.welfare,
             area=json.loads(policy.area.geojson) if policy.area and policy.area.geojson else None,
             server_time=int(time.time() * 1000),
+            close_codes=CLOSE_RULES,
         )
     )
 
 
 def endpoints() -> list[Endpoint]:
-    return [Endpoint("GET", "/api/me", me, "Say who is signed in", "account", frozenset(Role), {200: Me})]
+    return [Endpoint("GET", "/api/me", me, "Say who is signed in", "account", {200: Me})]
 
 
 def web_routes(settings: Settings) -> list[BaseRoute]:

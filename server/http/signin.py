@@ -8,7 +8,7 @@
   five minutes, for nothing but the next step) and no token; ``POST
   /api/login/second-factor`` with the challenge and a code (or a recovery
   code) signs in;
-- the role needs a second factor (``SECOND_FACTOR_ROLES``) and none is set
+- the role needs a second factor (``Grant.SECOND_FACTOR``) and none is set
   up: signed in with a token good only for the account page
   (``Scope.ENROL``), which sends the user to enrol one.
 
@@ -30,14 +30,28 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import COOKIE_NAME, SECOND_FACTOR_ROLES, Principal, Scope
+from server.access.permissions import Grant, holds
+from server.access.roles import Principal, Scope
 from server.access.second_factor import code_hash, matching_step
+from server.access.tokens import COOKIE_NAME
+from server.context import context
 from server.http.endpoints import Endpoint, ErrorBody, answer, error
 from server.http.inputs import read_json
 from server.intake.doors import client_address
 from server.realtime.ratelimit import SharedLimit
 
-__all__ = ["SignIn", "SignInLimits", "endpoints", "signed_in"]
+__all__ = [
+    "Login",
+    "SecondFactorCode",
+    "SignIn",
+    "SignInLimits",
+    "SignedOut",
+    "endpoints",
+    "login",
+    "logout",
+    "second_factor",
+    "signed_in",
+]
 
 _MAX_BODY = 4096
 _CHALLENGE = "dispatch-hub:second-factor"  # the audience of a challenge: no other check accepts it
@@ -100,8 +114,8 @@ def _challenged(secret: str, challenge: str) -> tuple[str, int] | None:
 
 async def login(request: Request, signed: Principal | None) -> Response:
     """Exchange a user name and password for a token, or for a second-factor challenge."""
-    ctx = request.app.state.ctx
-    wait = await ctx.login_limits.passwords.take(client_address(request))
+    ctx = context(request)
+    wait = await ctx.part(SignInLimits).passwords.take(client_address(request))
     if wait:
         return error(429, f"too many sign-in attempts; retry in {wait:.0f}s")
     creds = await read_json(request, Login, _MAX_BODY)
@@ -115,27 +129,28 @@ async def login(request: Request, signed: Principal | None) -> Response:
         challenge = _challenge(ctx.settings.secret, who)
         return answer(SignIn(who.user, second_factor="required", challenge=challenge, expires_in=CHALLENGE_S))
     await ctx.store.audit(who.user, "login")
-    if who.role in SECOND_FACTOR_ROLES:
+    if holds(who, Grant.SECOND_FACTOR):
         return await signed_in(request, who, "password", Scope.ENROL)
     return await signed_in(request, who, "password")
 
 
 async def second_factor(request: Request, signed: Principal | None) -> Response:
     """The second step: a challenge from the first, and a code from the authenticator (or a recovery code)."""
-    ctx = request.app.state.ctx
+    ctx = context(request)
     ask = await read_json(request, SecondFactorCode, _MAX_BODY)
     found = _challenged(ctx.settings.secret, ask.challenge)
     if found is None:
         return error(401, "the sign-in took too long; enter your password again")
     user, version = found
-    wait = await ctx.login_limits.codes.take(user)
+    wait = await ctx.part(SignInLimits).codes.take(user)
     if wait:
         return error(429, f"too many codes tried; retry in {wait:.0f}s")
     who = await ctx.store.get_user(user)
     factor = await ctx.store.second_factor(user)
-    if who is None or who.version != version or factor is None or factor[0] is None:
+    secret = factor[0] if factor is not None else None
+    if who is None or who.version != version or factor is None or secret is None:
         return error(401, "this sign-in is no longer good; enter your password again")
-    secret, _, last_step = factor
+    last_step = factor[2]
     step = matching_step(secret, ask.code, time.time(), last_step)
     if step is not None and await ctx.store.take_step(user, step):
         via = "second_factor"
@@ -152,7 +167,7 @@ async def signed_in(
     request: Request, who: Principal, via: str, scope: Scope = Scope.FULL, recovery_codes: list[str] | None = None
 ) -> Response:
     """A new token for ``who`` (recorded as a session), in the answer and in an HttpOnly cookie."""
-    ctx = request.app.state.ctx
+    ctx = context(request)
     token, issued = await ctx.tokens.issue(
         who, via, client_address(request), request.headers.get("user-agent", ""), scope
     )
@@ -173,7 +188,7 @@ async def signed_in(
 
 async def logout(request: Request, who: Principal | None) -> Response:
     """Sign out: this token is revoked on every hub (and the cookie removed)."""
-    ctx = request.app.state.ctx
+    ctx = context(request)
     if who is not None:
         try:
             await ctx.tokens.sign_out(who, who.user)
@@ -194,7 +209,6 @@ def endpoints() -> list[Endpoint]:
             login,
             "Sign in with a password",
             tag,
-            None,
             {200: SignIn, 401: ErrorBody},
             body=Login,
             max_body=_MAX_BODY,
@@ -205,10 +219,9 @@ def endpoints() -> list[Endpoint]:
             second_factor,
             "Sign in with a second factor's code",
             tag,
-            None,
             {200: SignIn, 401: ErrorBody},
             body=SecondFactorCode,
             max_body=_MAX_BODY,
         ),
-        Endpoint("POST", "/api/logout", logout, "Sign out", tag, None, {200: SignedOut}, scopes=frozenset(Scope)),
+        Endpoint("POST", "/api/logout", logout, "Sign out", tag, {200: SignedOut}, scopes=frozenset(Scope)),
     ]

@@ -7,7 +7,6 @@ process lowers its own CPU priority by ``DISPATCH_INTAKE_NICE``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ctypes
 import logging
 import os
@@ -27,6 +26,8 @@ from server.intake.lane import COMPLAINTS, REFERRALS
 from server.intake.worker import Filer, IntakeWorker
 from server.logs import configure_logging
 from server.records.store import RecordsStore
+
+__all__ = ["main", "make_worker", "run"]
 
 log = logging.getLogger("dispatch.intake")
 
@@ -67,10 +68,9 @@ async def run(settings: Settings) -> None:
     task = asyncio.create_task(worker.run(), name="intake")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, worker.stop)  # it finishes the entry in hand, then ends
     log.info("intake worker %s running (nice %d)", worker.consumer, os.nice(0))
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await task
     await store.close()
     await redis.aclose()
 

@@ -6,25 +6,22 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.auth import Principal, Role
+from server.access.permissions import GRANTS, Grant
+from server.access.roles import Principal, Role
+from server.context import context
 from server.http.endpoints import Endpoint, answer, error
 from server.http.inputs import read_query
 from server.intake.worker import AlreadyReplayed, replay_dead_letter
 from server.records.store import DeadLetter
 
-__all__ = ["endpoints", "streams_for"]
+__all__ = ["DeadLetterQuery", "DeadLetters", "Replayed", "dead_letters", "endpoints", "replay", "streams_for"]
 
-# Complaint entries hold what a member of the public told us about police:
-# only case staff see them. Referrals are for 311 staff and dispatch supervisors.
-_SEES = {
-    "complaints": frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN}),
-    "referrals": frozenset({Role.INTAKE_311, Role.SUPERVISOR, Role.ADMIN, Role.TEAM_LEAD}),
-}
-DEAD_LETTER_ROLES = frozenset().union(*_SEES.values())
+# Each lane's dead letters, for the roles the permission table grants them to.
+_SEES = {"complaints": Grant.DEAD_LETTERS_COMPLAINTS, "referrals": Grant.DEAD_LETTERS_REFERRALS}
 
 
 def streams_for(role: Role) -> list[str]:
-    return [name for name, roles in _SEES.items() if role in roles]
+    return [name for name, grant in _SEES.items() if role in GRANTS[grant]]
 
 
 class DeadLetterQuery(msgspec.Struct):
@@ -43,7 +40,7 @@ class Replayed(msgspec.Struct):
 async def dead_letters(request: Request, who: Principal | None) -> Response:
     """The dead letters this role may see."""
     assert who is not None
-    store = request.app.state.ctx.store
+    store = context(request).store
     streams = streams_for(who.role)
     ask = read_query(request, DeadLetterQuery)
     letters = await store.dead_letters(streams, replayed_too=ask.all)
@@ -54,7 +51,7 @@ async def dead_letters(request: Request, who: Principal | None) -> Response:
 async def replay(request: Request, who: Principal | None) -> Response:
     """Queue a dead letter's entry again (after the cause was fixed)."""
     assert who is not None
-    ctx = request.app.state.ctx
+    ctx = context(request)
     letter = int(request.path_params["id"])
     found = await ctx.store.dead_letter(letter)
     if found is None or found.stream not in streams_for(who.role):
@@ -71,7 +68,7 @@ async def replay(request: Request, who: Principal | None) -> Response:
 
 
 def endpoints() -> list[Endpoint]:
-    roles, tag = DEAD_LETTER_ROLES, "intake"
+    tag = "intake"
     return [
         Endpoint(
             "GET",
@@ -79,7 +76,6 @@ def endpoints() -> list[Endpoint]:
             dead_letters,
             "List the intake's dead letters",
             tag,
-            roles,
             {200: DeadLetters},
             query=DeadLetterQuery,
         ),
@@ -89,7 +85,6 @@ def endpoints() -> list[Endpoint]:
             replay,
             "Replay a dead letter",
             tag,
-            roles,
             {200: Replayed},
             examples={"id": 1},
         ),

@@ -13,9 +13,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 from redis.asyncio import Redis
+
+from server.bus.scripts import RAISE_FLOOR, SUBMIT_INTAKE
 
 __all__ = ["COMPLAINTS", "GROUP", "INTAKE_STREAMS", "REFERRALS", "Door", "IntakeStream", "KeyReused", "Submitted"]
 
@@ -54,35 +57,8 @@ REFERRALS = IntakeStream("referrals", "referral")
 COMPLAINTS = IntakeStream("complaints", "complaint")
 INTAKE_STREAMS: tuple[IntakeStream, ...] = (REFERRALS, COMPLAINTS)
 
-# KEYS: door key, sequence, stream, receipts
-# ARGV: door ttl, ref prefix, ref width, receipt value ('' for none), content digest, then field/value pairs
-# -> {1 new | 0 seen before | -1 no sequence (Redis lost it: set its floor first) | -2 key reused
-#     for other content, ref}
-_SUBMIT = """
-local prior = redis.call('GET', KEYS[1])
-if prior then
-  local ref, digest = string.match(prior, '^(.*)|(.*)$')
-  if digest ~= ARGV[5] then return {-2, ref} end
-  return {0, ref}
-end
-if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, ''} end
-local n = redis.call('INCR', KEYS[2])
-local ref = ARGV[2] .. string.format('%0' .. ARGV[3] .. 'd', n)
-redis.call('SET', KEYS[1], ref .. '|' .. ARGV[5], 'EX', tonumber(ARGV[1]))
-local fields = {'ref', ref}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('XADD', KEYS[3], '*', unpack(fields))
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ref, ARGV[4]) end
-return {1, ref}
-"""
-
-# Never hand out a reference at or below one already filed (if Redis lost its data).
-# KEYS: sequence; ARGV: floor
-_FLOOR = """
-local n = redis.call('GET', KEYS[1])
-if not n or tonumber(n) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 0
-"""
+# A submission is queued by ``server/bus/lua/submit_intake.lua`` (its reference handed out in the
+# same step), and a lane's counter raised to what the records hold by ``raise_floor.lua``.
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +82,19 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class _Outcome(IntEnum):
+    """What ``submit_intake.lua`` did with a submission."""
+
+    NEW = 1
+    SEEN = 0  # queued before under this key: nothing added
+    NO_SEQUENCE = -1  # Redis lost the lane's counter: raise its floor, then submit again
+    KEY_REUSED = -2  # the key was used before for other content
+
+
+def _submitted(reply: Any) -> tuple[_Outcome, str]:
+    return _Outcome(int(reply[0])), _s(reply[1])
+
+
 def _digest(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()[:32]
 
@@ -117,8 +106,6 @@ class Door:
     def __init__(self, redis: Redis, floor: Floor) -> None:
         self.redis = redis
         self.floor = floor
-        self._submit = redis.register_script(_SUBMIT)
-        self._floor = redis.register_script(_FLOOR)
 
     async def submit(
         self,
@@ -138,14 +125,13 @@ class Door:
         for name, value in fields.items():
             args += [name, value]
         keys = [lane.door(key), lane.seq, lane.stream, lane.receipts]
-        out = await self._submit(keys=keys, args=args)
-        if int(out[0]) == -1:
+        outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
+        if outcome is _Outcome.NO_SEQUENCE:
             await self.raise_floor(lane, await self.floor(lane))
-            out = await self._submit(keys=keys, args=args)
-        code, ref = int(out[0]), _s(out[1])
-        if code == -2:
+            outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
+        if outcome is _Outcome.KEY_REUSED:
             raise KeyReused(ref)
-        return Submitted(ref, code == 1)
+        return Submitted(ref, outcome is _Outcome.NEW)
 
     async def seen(self, lane: IntakeStream, key: str) -> bool:
         """Was this key queued before (a resend)?"""
@@ -161,7 +147,7 @@ class Door:
         return ref if digest != _digest(content) else None
 
     async def raise_floor(self, lane: IntakeStream, floor: int) -> None:
-        await self._floor(keys=[lane.seq], args=[floor])
+        await RAISE_FLOOR(self.redis, (lane.seq,), (floor,))
 
     async def receipt(self, lane: IntakeStream, ref: str) -> str | None:
         raw = await self.redis.hget(lane.receipts, ref)  # type: ignore[misc]

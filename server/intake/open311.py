@@ -26,18 +26,47 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from protocol.state import Incident
-from server.access.auth import OPEN311_DETAIL_ROLES, Principal, Role
+from server.access.permissions import Grant, holds
+from server.access.roles import Principal
 from server.agency.policy import Open311, Service
+from server.context import context
+from server.dispatch.commands import DispatchService
 from server.dispatch.referrals import ReferralIn, request_status
 from server.http.endpoints import Endpoint, Handler, path_type
 from server.http.inputs import MAX_MS, InputError, bounded, read_query
 from server.intake.doors import IntakeDoors, client_address
 from server.intake.lane import REFERRALS
-from server.records.store import RecordsStore, ServiceRequestRow
+from server.records.referrals import ReferralRecords, ServiceRequestRow
 
-__all__ = ["api_key_hash", "check_request", "endpoints", "not_found", "render"]
+__all__ = [
+    "Attribute",
+    "AttributeValue",
+    "Discovery",
+    "Endpoint311",
+    "KeyQuery",
+    "Open311Error",
+    "Posted",
+    "RequestForm",
+    "RequestsQuery",
+    "ServiceDefinition",
+    "ServiceRequestView",
+    "ServiceSummary",
+    "TokenView",
+    "api_key_hash",
+    "check_request",
+    "discovery",
+    "endpoints",
+    "errors",
+    "list_requests",
+    "not_found",
+    "one_request",
+    "post_request",
+    "render",
+    "service_definition",
+    "services",
+    "token",
+]
 
-STAFF = frozenset({Role.INTAKE_311, Role.ADMIN})
 _FORM_MAX = 64 * 1024
 
 # Singular tag for each list, in XML.
@@ -285,7 +314,7 @@ class ServiceDefinition(msgspec.Struct):
 
 class ServiceRequestView(msgspec.Struct):
     """A service request as GET requests shows it; the description and staff notes only to a key
-    holder or the roles allowed (server.access.auth.OPEN311_DETAIL_ROLES)."""
+    holder or the roles granted it (server.access.permissions, Grant.OPEN311_DETAIL)."""
 
     service_request_id: str
     status: str  # open, closed
@@ -355,9 +384,9 @@ class KeyQuery(msgspec.Struct):
     api_key: Annotated[str, Meta(max_length=200)] | None = None
 
 
-def _ctx(request: Request) -> tuple[IntakeDoors, RecordsStore]:
-    ctx = request.app.state.ctx
-    return ctx.intake, ctx.store
+def _ctx(request: Request) -> tuple[IntakeDoors, ReferralRecords]:
+    ctx = context(request)
+    return ctx.part(IntakeDoors), ReferralRecords(ctx.store)
 
 
 def _fmt(request: Request) -> str:
@@ -412,7 +441,7 @@ async def service_definition(request: Request, who: Principal | None) -> Respons
     return _out(fmt, "service_definition", ServiceDefinition(code, attributes))
 
 
-async def _api_key_name(doors: IntakeDoors, store: RecordsStore, key: str) -> str | None:
+async def _api_key_name(doors: IntakeDoors, store: ReferralRecords, key: str) -> str | None:
     """The 311 system an API key was issued to (None: unknown or revoked). Cached for
     ``api_key_cache_s`` (a revoked key is refused on every hub within that)."""
     digest = api_key_hash(key)
@@ -455,7 +484,7 @@ async def post_request(request: Request, who: Principal | None) -> Response:
     name = await _api_key_name(doors, store, key) if key else None
     if name is not None:
         by = name
-    elif who is not None and who.role in STAFF and not key:
+    elif who is not None and holds(who, Grant.OPEN311_STAFF) and not key:
         by = f"staff:{who.user}"
     else:
         if await doors.wait(doors.attempts, client_address(request)):  # guessing keys is rate-limited too
@@ -504,17 +533,15 @@ async def _views(
     request: Request, who: Principal | None, rows: list[ServiceRequestRow], key: str | None
 ) -> list[ServiceRequestView]:
     doors, store = _ctx(request)
-    ctx = request.app.state.ctx
+    ctx = context(request)
     zone = doors.policy.complaints.timezone
     # Descriptions and staff notes may name people: only for the roles allowed and holders of a valid key.
-    full = (who is not None and who.role in OPEN311_DETAIL_ROLES) or (
-        bool(key) and await _api_key_name(doors, store, key or "") is not None
-    )
+    full = holds(who, Grant.OPEN311_DETAIL) or (bool(key) and await _api_key_name(doors, store, key or "") is not None)
     out = []
     for r in rows:
         incident = _incident_decoder.decode(r.incident_record) if r.incident_record is not None else None
         if incident is None and r.incident and len(rows) == 1:
-            incident, _ = await ctx.hub.service.live.incident_or_none(r.incident)  # not archived yet
+            incident, _ = await ctx.part(DispatchService).live.incident_or_none(r.incident)  # not archived yet
         info: dict[str, Any] | None = None
         if r.info_status is not None:
             info = {
@@ -615,7 +642,7 @@ async def one_request(request: Request, who: Principal | None) -> Response:
 async def token(request: Request, who: Principal | None) -> Response:
     fmt, tok = _fmt(request), request.path_params["token"]
     doors, store = _ctx(request)
-    ref = await store.service_request_of_token(tok)
+    ref = await store.request_of_token(tok)
     if ref is None and re.fullmatch(r"[0-9a-f]{32}", tok):
         raw = await doors.door.redis.get(REFERRALS.door(tok))
         if raw is not None:
@@ -640,7 +667,7 @@ def endpoints() -> list[Endpoint]:
 
     def ep(method: str, path: str, handler: Handler, summary: str, ok: Any, **kw: Any) -> Endpoint:
         answers = {200: ok, **errs, **kw.pop("answers", {})}
-        return Endpoint(method, f"{base}/{path}", handler, summary, tag, None, answers, also=("text/xml",), **kw)
+        return Endpoint(method, f"{base}/{path}", handler, summary, tag, answers, also=("text/xml",), **kw)
 
     return [
         ep("GET", "discovery.{fmt:fmt}", discovery, "Discover the Open311 endpoint", Discovery),

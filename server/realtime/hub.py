@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from protocol.codec import event_decoder
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import CloseReason, ErrorCode
 from protocol.events import Event, IncidentCreated, IncidentUpdated, PositionReported
 from protocol.messages import (
     Ack,
@@ -34,15 +34,17 @@ from protocol.messages import (
     TopicOffset,
 )
 from protocol.state import Incident, Position
-from server.access.auth import Principal, may_read, officer_sees
+from server.access.permissions import may_read, officer_sees
+from server.access.roles import Principal
 from server.access.tokens import Tokens
 from server.bus.log import Bus
+from server.bus.stopping import Stopped, StopSignal
 from server.bus.topics import TOPICS, Lane, Topic, parse_offset, topic_named, topic_of_stream
 from server.config import Settings
 from server.metrics import HubMetrics
-from server.realtime.session import Frame, Session, SessionState, Subscription
+from server.realtime.session import Frame, Session, SessionState, Subscription, refused
 
-__all__ = ["Hub"]
+__all__ = ["CommandHandler", "Hub"]
 
 log = logging.getLogger("dispatch.hub")
 
@@ -54,11 +56,6 @@ _position_decoder = msgspec.msgpack.Decoder(Position)
 def _visible(sees: Callable[[Incident], bool], event: Any) -> bool:
     """Whether a filtered feed (an officer's) carries this event: only incident events it may see."""
     return isinstance(event, IncidentCreated | IncidentUpdated) and sees(event.incident)
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def _s(value: Any) -> str:
@@ -101,6 +98,7 @@ class Hub:
         self._positions_offset = "0-0"
         self._catch_up_cache: dict[tuple[str, bool], tuple[str, Frame]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._stop = StopSignal()  # ends the reader, the ticker and the revocation watch
         self._resyncs: set[asyncio.Task[None]] = set()
         self._per_user: dict[str, int] = {}
         # Catch-ups at once: a reconnect storm must leave Redis connections for commands.
@@ -130,16 +128,18 @@ class Hub:
         if sessions and first:
             await asyncio.gather(*(s.drain(self.settings.drain_s) for s in sessions))
         for s in sessions:
-            s.close(CloseCode.GOING_AWAY, "hub shutting down: reconnect and resume")
+            s.close(CloseReason.SHUTTING_DOWN)
         if sessions:
             await asyncio.gather(*(s.wait_closed(2.0) for s in sessions))
-        for task in self._tasks:
-            task.cancel()
+        # Each loop ends at its next turn once asked (a read blocked on Redis is cut short), then
+        # is awaited: not cancelled, which redis-py can swallow (server/bus/stopping.py). Bounded,
+        # like every shutdown step: a task that does not end is named and cancelled, not waited for.
+        self._stop.set()
         if self._tasks:
-            # Bounded, like every shutdown step: a task that does not end is named, not waited for.
             _, stuck = await asyncio.wait(list(self._tasks), timeout=5.0)
             for task in stuck:
-                log.error("shutdown: task %s did not end when cancelled; going on", task.get_name())
+                log.error("shutdown: task %s did not end when asked to stop; cancelled", task.get_name())
+                task.cancel()
 
     def attach(self, session: Session) -> None:
         self.sessions.add(session)
@@ -282,25 +282,25 @@ class Hub:
 
     async def _read_forever(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stop.is_set():
             try:
                 await self._start_reading()
                 backoff = 0.1
-                while True:
+                while not self._stop.is_set():
                     await self._read_once()
-            except asyncio.CancelledError:
-                raise
+            except Stopped:
+                return
             except (RedisError, OSError) as exc:
-                if _cancelling():  # redis-py can turn a cancelled read into a connection error
-                    raise asyncio.CancelledError from exc
+                if self._stop.is_set():
+                    return
                 self.redis_ok = False
                 self.metrics.redis_up.set(0)
                 log.error("bus reader lost redis (%s); retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
+                await self._stop.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
                 log.exception("bus reader failed; restarting")
-                await asyncio.sleep(backoff)
+                await self._stop.sleep(backoff)
 
     async def _start_reading(self) -> None:
         epochs = await self.bus.epochs(TOPICS)
@@ -341,7 +341,7 @@ class Hub:
             await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old_epoch))
         except (RedisError, OSError) as exc:
             log.error("resync of %s for session %s failed: %s", topic.name, session.id, exc)
-            session.close(CloseCode.TRY_AGAIN_LATER, "resync failed: reconnect and resume")
+            session.close(CloseReason.RESYNC_FAILED)
 
     async def _read_once(self) -> None:
         if time.monotonic() - self._epoch_checked > 1.0:
@@ -349,11 +349,12 @@ class Hub:
             self._epoch_checked = time.monotonic()
         # Positions are read by the ticker, once per tick: waking this reader for each of
         # hundreds of reports a second would cost a round trip each and delay the alarms.
-        reply: Any = await self.redis.xread(
-            {s: i for s, i in self.last_ids.items() if s != _POSITIONS_STREAM},  # type: ignore[arg-type]
-            count=self.settings.read_batch,
-            block=1000,
-        )
+        with self._stop.blocking():
+            reply: Any = await self.redis.xread(
+                {s: i for s, i in self.last_ids.items() if s != _POSITIONS_STREAM},  # type: ignore[arg-type]
+                count=self.settings.read_batch,
+                block=1000,
+            )
         self.reader_beat = time.monotonic()
         if not reply:
             return
@@ -432,8 +433,7 @@ class Hub:
         """Close the open sessions whose tokens were revoked (signed out, ended, account disabled)
         on any hub: poll the revocation counter, and when it moves check every session again."""
         seen: int | None = None
-        while True:
-            await asyncio.sleep(self.settings.revocation_poll_s)
+        while not await self._stop.sleep(self.settings.revocation_poll_s):
             try:
                 now = await self.tokens.revocations()
                 if now == seen:
@@ -441,29 +441,23 @@ class Hub:
                 seen = now
                 sessions = [s for s in self.sessions if s.state is SessionState.OPEN and s.principal is not None]
                 verdicts = await self.tokens.check_all([s.principal for s in sessions])  # type: ignore[misc]
-            except (RedisError, OSError) as exc:
-                if _cancelling():
-                    raise asyncio.CancelledError from exc
+            except (RedisError, OSError):
                 continue  # the reader reports Redis; the records store is checked at the next sign-in
             for session, why in zip(sessions, verdicts, strict=True):
                 if why is not None:
-                    code = CloseCode.FORBIDDEN if why == "account disabled" else CloseCode.UNAUTHENTICATED
                     log.info("session %s of %s closed: %s", session.id, session.principal.user, why)  # type: ignore[union-attr]
-                    session.close(code, why)
+                    session.close(refused(why), why)
 
     # ---- positions ---------------------------------------------------------
 
     async def _tick_positions_forever(self) -> None:
         assert _POSITIONS is not None
-        while True:
-            await asyncio.sleep(self.settings.position_tick_s)
+        while not await self._stop.sleep(self.settings.position_tick_s):
             if _POSITIONS_STREAM not in self.last_ids or not self.redis_ok:
                 continue  # the reader has not started (or lost Redis): it reports that
             try:
                 await self._read_positions()
             except (RedisError, OSError) as exc:
-                if _cancelling():
-                    raise asyncio.CancelledError from exc
                 log.warning("positions not read this tick: %s", exc)
                 continue
             if not self._tick_positions:

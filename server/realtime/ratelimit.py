@@ -17,6 +17,8 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.bus.scripts import TAKE_TOKEN
+
 __all__ = ["AddressLimits", "SharedLimit", "TokenBucket"]
 
 log = logging.getLogger("dispatch.ratelimit")
@@ -61,23 +63,7 @@ class AddressLimits:
         return bucket.take(now)
 
 
-# GCRA: the key holds the "theoretical arrival time" (ms) of the next request; a request is
-# allowed while that time is at most burst - 1 intervals ahead of now. The key expires once
-# the bucket would be full again, so idle clients cost Redis nothing.
-# KEYS: the bucket; ARGV: interval (ms per token), burst -> 0 allowed, or ms to wait
-_TAKE = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local ahead = interval * (tonumber(ARGV[2]) - 1)
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < t then tat = t end
-if tat - t > ahead then return math.ceil(tat - t - ahead) end
-local after = tat + interval
-redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - t))
-return 0
-"""
-
+# The bucket itself is ``server/bus/lua/take_token.lua`` (GCRA, on Redis's own clock).
 _LOG_EVERY_S = 30.0
 
 
@@ -88,7 +74,7 @@ class SharedLimit:
         self.name = name
         self.rate, self.burst = rate, burst
         self._interval_ms = 1000.0 / rate
-        self._script = redis.register_script(_TAKE)
+        self.redis = redis
         self._local = AddressLimits(rate, burst)
         self._complained = -_LOG_EVERY_S
 
@@ -98,7 +84,7 @@ class SharedLimit:
     async def take(self, client: str) -> float:
         """Spend one token of ``client``'s bucket: 0.0 if allowed, else seconds until it would be."""
         try:
-            wait_ms = await self._script(keys=[self.key(client[:200])], args=[self._interval_ms, self.burst])
+            wait_ms = await TAKE_TOKEN(self.redis, (self.key(client[:200]),), (self._interval_ms, self.burst))
         except (RedisError, OSError) as exc:
             now = time.monotonic()
             if now - self._complained > _LOG_EVERY_S:

@@ -46,7 +46,7 @@ __all__ = ["HeadLimits", "HubHttpProtocol", "Reception", "reception_of", "token_
 log = logging.getLogger("dispatch.reception")
 
 LOG_EVERY_S = 10.0
-_COOKIE = b"dispatch_token="  # server.access.auth.COOKIE_NAME, as the bytes of a Cookie header
+_COOKIE = b"dispatch_token="  # server.access.tokens.COOKIE_NAME, as the bytes of a Cookie header
 
 
 @dataclass(frozen=True, slots=True)

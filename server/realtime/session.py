@@ -5,8 +5,8 @@ an ``Outlet`` (see server/realtime/wire.py): while nothing is queued and the soc
 write buffer has room, a frame is written at once, already framed. Otherwise
 frames go into bounded queues, and a writer task (alive only while there is
 a backlog) drains them, alarms first, waiting for the client to read. A client
-that stops reading fills its queue and is closed with 4008 (it resumes on
-reconnect); nobody else waits for it. Positions do not queue up: a session
+that stops reading fills its queue and is closed with 4108, slow consumer (it
+resumes on reconnect); nobody else waits for it. Positions do not queue up: a session
 holds at most one pending positions frame, and one that falls behind gets
 the full current positions instead.
 """
@@ -14,7 +14,6 @@ the full current positions instead.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -28,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
 from protocol.codec import Codec, FrameError, UndecodableFrame
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import CloseReason, ErrorCode
 from protocol.messages import (
     COMMANDS,
     Ack,
@@ -42,19 +41,25 @@ from protocol.messages import (
     Welcome,
 )
 from protocol.state import Incident
-from server.access.auth import COOKIE_NAME, AuthError, Principal, Scope, verify_token
+from server.access.roles import Principal, Scope
+from server.access.tokens import COOKIE_NAME, AuthError, verify_token
 from server.realtime.ratelimit import TokenBucket
 from server.realtime.wire import Outlet, frame, prove
 
 if TYPE_CHECKING:
     from server.realtime.hub import Hub
 
-__all__ = ["Session", "SessionState", "Subscription"]
+__all__ = ["CatchUp", "Session", "SessionState", "Subscription", "refused"]
 
 log = logging.getLogger("dispatch.session")
 
 Frame = str | bytes
 _MAX_BAD_FRAMES = 20  # undecodable frames in a row before close 1007 (frames of the wrong shape do not count)
+
+
+def refused(why: str) -> CloseReason:
+    """The close for a sign-in that is no longer good (``why``, from the token check)."""
+    return CloseReason.ACCOUNT_DISABLED if why == CloseReason.ACCOUNT_DISABLED.text else CloseReason.SIGNED_OUT
 
 
 class SessionState(enum.Enum):
@@ -148,7 +153,7 @@ class Session:
         """Queue a catch-up frame of ``topic`` (encoded here), outside the live queue's limits.
 
         A session whose catch-ups pass ``catch_up_max_bytes`` (it asks for more than it reads)
-        is closed 4008 like any slow reader."""
+        is closed 4108 (slow consumer) like any slow reader."""
         if self.state is not SessionState.OPEN:
             return
         data = self.encode(frame)
@@ -234,17 +239,19 @@ class Session:
             self.depth,
             self.backlog_bytes,
         )
-        self.close(CloseCode.SLOW_CONSUMER, "slow consumer: reconnect and resume")
+        self.close(CloseReason.SLOW_CONSUMER)
 
-    def close(self, code: int, reason: str = "", *, flush: bool = False) -> None:
-        """Start closing (idempotent); queued frames are dropped, or with ``flush`` written first
-        (within a bound): the answer to the frame that closed the session gets through."""
+    def close(self, why: CloseReason, text: str | None = None, *, flush: bool = False) -> None:
+        """Start closing (idempotent), with ``why``'s code and text (or ``text``: which check
+        failed); queued frames are dropped, or with ``flush`` written first (within a bound): the
+        answer to the frame that closed the session gets through."""
         if self.state in (SessionState.CLOSING, SessionState.CLOSED):
             return
         self.state = SessionState.CLOSING
         if not flush:
             self._drop_queued()
-        self._closing = asyncio.get_running_loop().create_task(self._close(code, reason, flush))
+        reason = why.text if text is None else text
+        self._closing = asyncio.get_running_loop().create_task(self._close(why.code, reason, flush))
 
     def _drop_queued(self) -> None:
         self._urgent = self._normal = None
@@ -258,14 +265,12 @@ class Session:
     async def wait_closed(self, timeout: float) -> None:
         """Wait (bounded) for the close handshake that close() started."""
         if self._closing is not None:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(self._closing), timeout)
+            await _settled(self._closing, timeout)
 
     async def _close(self, code: int, reason: str, flush: bool = False) -> None:
         if self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
-            with contextlib.suppress(BaseException):
-                await self._writer
+            await _settled(self._writer)
         if flush:
             try:
                 await asyncio.wait_for(self._flush(), 2.0)
@@ -338,7 +343,7 @@ class Session:
         if not isinstance(exc, WebSocketDisconnect | OSError | ConnectionClosed):
             log.error("writer failed session=%s: %r", self.id, exc)
         # The socket is gone or broken: stop taking frames for it.
-        self.close(CloseCode.INTERNAL_ERROR, "writer stopped")
+        self.close(CloseReason.WRITER_STOPPED)
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until what is queued has been written."""
@@ -363,10 +368,10 @@ class Session:
             return None
         text, data = msg.get("text"), msg.get("bytes")
         if self._text and text is None:
-            self.close(CloseCode.UNSUPPORTED_DATA, "binary frame on dispatch.v1.json")
+            self.close(CloseReason.BINARY_ON_JSON)
             return None
         if not self._text and data is None:
-            self.close(CloseCode.UNSUPPORTED_DATA, "text frame on dispatch.v1.msgpack")
+            self.close(CloseReason.TEXT_ON_MSGPACK)
             return None
         return text if text is not None else data  # type: ignore[no-any-return]
 
@@ -377,7 +382,7 @@ class Session:
             try:
                 return verify_token(secret, token)
             except AuthError as exc:
-                self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
+                self.close(CloseReason.TOKEN_REFUSED, str(exc)[:120])
                 return None
         return await self._hello(secret)
 
@@ -401,11 +406,11 @@ class Session:
                         try:
                             return verify_token(secret, frame.token)
                         except AuthError as exc:
-                            self.close(CloseCode.UNAUTHENTICATED, str(exc)[:120])
+                            self.close(CloseReason.TOKEN_REFUSED, str(exc)[:120])
                             return None
                     self.send_frame(Error(ErrorCode.UNAUTHENTICATED, "send hello with a token first", _ref(frame)))
         except TimeoutError:
-            self.close(CloseCode.UNAUTHENTICATED, "no hello within the time allowed")
+            self.close(CloseReason.NO_HELLO)
             return None
 
     async def run(self) -> None:
@@ -419,21 +424,19 @@ class Session:
                 await self.hub.tokens.why_not(who) if who.scope is Scope.FULL else "this sign-in is only for enrolling"
             )
             if why is not None:
-                self.close(CloseCode.FORBIDDEN if why == "account disabled" else CloseCode.UNAUTHENTICATED, why)
+                self.close(refused(why), why)
                 return
             self.principal = who
             prove(self.ws.scope)  # signed in: no longer counted as an anonymous connection
             self._forget_handshake()
             if not self.hub.admit(who.user):
-                self.close(CloseCode.POLICY_VIOLATION, "too many sessions for this account")
+                self.close(CloseReason.TOO_MANY_SESSIONS)
                 return
             self.admitted = True
             if who.expires_at is not None:
                 # The session ends with its token: sign in again for a new one.
                 delay = max(0.0, who.expires_at - time.time())
-                self._expiry = asyncio.get_running_loop().call_later(
-                    delay, self.close, CloseCode.UNAUTHENTICATED, "token expired"
-                )
+                self._expiry = asyncio.get_running_loop().call_later(delay, self.close, CloseReason.TOKEN_EXPIRED)
             self.send_frame(
                 Welcome(
                     session=self.id,
@@ -456,11 +459,9 @@ class Session:
                 self.state = SessionState.CLOSED
             if self._writer is not None:
                 self._writer.cancel()
-                with contextlib.suppress(BaseException):
-                    await self._writer
+                await _settled(self._writer)
             if self._closing is not None:
-                with contextlib.suppress(BaseException):
-                    await self._closing
+                await _settled(self._closing)
             self.state = SessionState.CLOSED
 
     def _invalid(self, raw: Frame, exc: FrameError, undecodable: int) -> int:
@@ -475,7 +476,7 @@ class Session:
             self.send_frame(Error(ErrorCode.INVALID_FRAME, str(exc), ref))
         run = undecodable + 1 if isinstance(exc, UndecodableFrame) else 0
         if run > _MAX_BAD_FRAMES:
-            self.close(CloseCode.INVALID_FRAME_DATA, "too many undecodable frames", flush=True)
+            self.close(CloseReason.UNDECODABLE_FRAMES, flush=True)
             return -1
         return run
 
@@ -532,3 +533,12 @@ class Session:
 def _ref(frame: Any) -> str | None:
     ref = getattr(frame, "id", None)
     return ref if isinstance(ref, str) else None
+
+
+async def _settled(task: asyncio.Task[Any], timeout: float | None = None) -> None:
+    """Wait (bounded, if ``timeout``) for a task this session ended or started, without taking
+    on its outcome: its cancellation or error stays its own (an error is logged where it is
+    raised), while a cancellation of the waiting task itself still goes through."""
+    await asyncio.wait({task}, timeout=timeout)
+    if task.done() and not task.cancelled():
+        task.exception()  # retrieved: asyncio would otherwise report it as never retrieved

@@ -1,26 +1,30 @@
 """The archiver: a consumer group that writes every event into SQLite once.
 
 Each hub process is one consumer of the group ``archiver`` on every topic
-stream. Entries are acknowledged only after they are committed to SQLite;
-the insert ignores ids already archived, so redelivery after a crash (our
-own pending entries, or a dead consumer's reclaimed with XAUTOCLAIM) never
-duplicates a record.
+stream, through the bus's one consumer-group loop (``server/bus/group.py``:
+reading, acknowledging, taking over from dead consumers, stopping). Entries
+are acknowledged only after they are committed to SQLite; the insert ignores
+ids already archived, so redelivery after a crash (our own pending entries,
+or a dead consumer's taken over) never duplicates a record. The archive
+loses nothing: a batch that cannot be written is retried for good, never
+dead-lettered, and an event this hub cannot decode is archived as it is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.asyncio.client import Pipeline
 
 from protocol.codec import event_decoder
-from server.bus.consumers import consumer_name, dead_local_consumers
-from server.bus.log import TRIM_ARCHIVED, history_length
-from server.bus.topics import TOPICS, Topic
+from server.bus.group import ConsumerGroup, Delivery, Failure, GroupMember
+from server.bus.log import history_length
+from server.bus.scripts import TRIM_ARCHIVED
+from server.bus.topics import TOPICS, Topic, topic_of_stream
 from server.config import Settings
 from server.metrics import HubMetrics
 from server.records.store import ArchivedEvent, RecordsStore
@@ -30,13 +34,14 @@ __all__ = ["GROUP", "Archiver"]
 log = logging.getLogger("dispatch.archiver")
 
 GROUP = "archiver"
+_ALARMS_FIRST = tuple(sorted(TOPICS, key=lambda t: t.lane))
 
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class Archiver:
+class Archiver(GroupMember):
     def __init__(
         self,
         redis: Redis,
@@ -50,108 +55,60 @@ class Archiver:
     ) -> None:
         self.redis = redis
         self.settings = settings
-        self._trim = redis.register_script(TRIM_ARCHIVED)
         self.store = store
         self.metrics = metrics
-        self.batch = batch
-        self.claim_idle_ms = claim_idle_ms
-        self.consumer = consumer or consumer_name()
-        self.beat = 0.0
         self.lag = 0
+        self.group = ConsumerGroup(
+            redis,
+            self,
+            group=GROUP,
+            streams=[t.stream for t in _ALARMS_FIRST],
+            consumer=consumer,
+            batch=batch,
+            claim_idle_ms=claim_idle_ms,
+            gather_s=settings.archive_every_s,
+            on_maintain=self._measure,
+            log=log,
+        )
 
-    async def ensure_groups(self) -> None:
-        for topic in TOPICS:
-            try:
-                await self.redis.xgroup_create(topic.stream, GROUP, id="0", mkstream=True)
-            except ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+    # ---- the group's handler ------------------------------------------------------
 
-    async def _store(self, topic: Topic, entries: list[Any]) -> None:
-        if not entries:
-            return
+    async def handle(self, stream: str, entries: Sequence[Delivery]) -> Mapping[str, Failure]:
+        """Archive a batch of one topic in one transaction; nothing fails alone."""
+        topic = topic_of_stream(stream)
+        assert topic is not None, stream
         epoch = _s(await self.redis.get(topic.epoch) or b"")
         rows = []
-        ids = []
-        for sid, fields in entries:
-            if not fields:  # trimmed while pending: nothing left to archive
-                ids.append(sid)
-                continue
-            raw = fields.get(b"e", b"")
+        for entry in entries:
+            raw = entry.fields.get(b"e", b"")
             try:
                 event = event_decoder.decode(raw)
                 kind, by, ts = str(type(event).__struct_config__.tag), event.by, event.ts
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 # Keep it, raw, rather than stall the archive or lose it.
-                log.error("archiving undecodable event %s on %s as is: %s", _s(sid), topic.name, exc)
+                log.error("archiving undecodable event %s on %s as is: %s", entry.id, topic.name, exc)
                 self.metrics.bad_events.inc()
                 kind, by, ts = "undecodable", "", 0
-            rows.append(ArchivedEvent(topic.name, _s(sid), epoch, kind, by, ts, raw))
-            ids.append(sid)
-        added = await self.store.archive(rows)
-        self.metrics.archived.inc(added)
-        # One round trip: the ack and the trim by its hash (a pipeline given the script
-        # itself would ask Redis whether it has it first, every time).
-        length = history_length(self.settings, topic)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(topic.stream, GROUP, *ids)
-            pipe.evalsha(self._trim.sha, 1, topic.stream, length, GROUP)
-            try:
-                await pipe.execute()
-            except NoScriptError:  # a fresh Redis: the ack went through; trim loading the script
-                await self._trim(keys=[topic.stream], args=[length, GROUP])
+            rows.append(ArchivedEvent(topic.name, entry.id, epoch, kind, by, ts, raw))
+        self.metrics.archived.inc(await self.store.archive(rows))
+        return {}
+
+    def settle(self, pipe: Pipeline, stream: str, entries: Sequence[Delivery], *, dead: bool) -> None:
+        """With the acknowledgement, trim the stream to its history length: never past what is
+        acknowledged, so no event leaves Redis before it is archived."""
+        topic = topic_of_stream(stream)
+        assert topic is not None, stream
+        TRIM_ARCHIVED.queue(pipe, (stream,), (history_length(self.settings, topic), GROUP))
+
+    # ---- running -----------------------------------------------------------------
+
+    async def _store(self, topic: Topic, raw: list[Any]) -> None:
+        """Archive and acknowledge entries read by hand (a test's stand-in for the loop)."""
+        await self.group._take(topic.stream, raw)
 
     async def _drain_own_pending(self) -> None:
-        for topic in TOPICS:
-            start = "0"
-            while True:
-                reply: Any = await self.redis.xreadgroup(GROUP, self.consumer, {topic.stream: start}, count=self.batch)
-                entries = reply[0][1] if reply else []
-                if not entries:
-                    break
-                await self._store(topic, entries)
-                start = _s(entries[-1][0])
-
-    async def reclaim(self) -> int:
-        """Take over entries another consumer has held too long (it died). -> count."""
-        total = 0
-        for topic in TOPICS:
-            start = "0-0"
-            while True:
-                claimed: Any = await self.redis.xautoclaim(
-                    topic.stream, GROUP, self.consumer, self.claim_idle_ms, start_id=start, count=self.batch
-                )
-                start, entries = _s(claimed[0]), claimed[1]
-                await self._store(topic, entries)
-                total += len(entries)
-                if start == "0-0":
-                    break
-        return total
-
-    async def reclaim_dead_local(self) -> int:
-        """Take over at once what consumers of this host whose process is gone were holding.
-
-        Consumers are named host-pid; one on this host without a live process
-        died (SIGKILL, a crash). Others are reclaimed by ``reclaim`` after idling.
-        """
-        total = 0
-        for topic in TOPICS:
-            for name in await dead_local_consumers(self.redis, topic.stream, GROUP, self.consumer):
-                while True:
-                    pending: Any = await self.redis.xpending_range(
-                        topic.stream, GROUP, min="-", max="+", count=self.batch, consumername=name
-                    )
-                    if not pending:
-                        break
-                    ids = [p["message_id"] for p in pending]
-                    claimed: Any = await self.redis.xclaim(topic.stream, GROUP, self.consumer, 0, ids)
-                    await self._store(topic, claimed)
-                    total += len(claimed)
-                    if len(claimed) < len(ids):  # trimmed while pending: ack what is gone
-                        await self.redis.xack(topic.stream, GROUP, *ids)
-                await self.redis.xgroup_delconsumer(topic.stream, GROUP, name)
-                log.warning("archiver: took over %s, which died", name)
-        return total
+        """Archive what this consumer read and did not acknowledge (before a crash)."""
+        await self.group.retry_own()
 
     async def measure_lag(self) -> int:
         lag = 0
@@ -163,44 +120,5 @@ class Archiver:
         self.metrics.archiver_lag.set(lag)
         return lag
 
-    async def run(self) -> None:
-        backoff = 0.2
-        while True:
-            try:
-                await self.ensure_groups()
-                await self._drain_own_pending()
-                await self.reclaim_dead_local()
-                await self.reclaim()
-                ticks = 0
-                while True:
-                    got: Any = await self.redis.xreadgroup(
-                        GROUP, self.consumer, {t.stream: ">" for t in TOPICS}, count=self.batch, block=1000
-                    )
-                    self.beat = asyncio.get_running_loop().time()
-                    by_name = {t.stream: t for t in TOPICS}
-                    full = False
-                    for stream, entries in sorted(got or [], key=lambda r: by_name[_s(r[0])].lane):
-                        await self._store(by_name[_s(stream)], entries)
-                        full = full or len(entries) >= self.batch
-                    if not full:
-                        # Caught up: let the next events gather into one batch rather than
-                        # waking (and committing) for each as it comes.
-                        await asyncio.sleep(self.settings.archive_every_s)
-                    ticks += 1
-                    if ticks % 10 == 0:
-                        await self.reclaim_dead_local()
-                        await self.reclaim()
-                        await self.measure_lag()
-                    backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                # NOGROUP after Redis lost its data lands here too: groups are
-                # made again on the next pass.
-                log.error("archiver: %s; retrying in %.1fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("archiver failed; retrying")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+    async def _measure(self) -> None:
+        await self.measure_lag()

@@ -82,8 +82,7 @@ class OfficeRecords:
         self.store = store
 
     async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
-        async with self.store.db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        return await self.store._rows(sql, args)
 
     # ---- the directory ----------------------------------------------------
 
@@ -95,7 +94,7 @@ class OfficeRecords:
                 " notes=excluded.notes",
                 (name, kind, phone, email, notes),
             )
-            await self.store.audit(by, "agency.save", name, commit=False)
+            await self.store.audit(by, "agency.save", name)
 
     async def agencies(self, kind: str | None = None) -> list[AgencyRecord]:
         where = " WHERE kind=?" if kind else ""
@@ -109,7 +108,7 @@ class OfficeRecords:
                 " ON CONFLICT(name) DO UPDATE SET email=excluded.email, keywords=excluded.keywords",
                 (name, email, ",".join(k.strip() for k in keywords)),
             )
-            await self.store.audit(by, "business_area.save", name, commit=False)
+            await self.store.audit(by, "business_area.save", name)
 
     async def business_areas(self) -> list[BusinessAreaRecord]:
         rows = await self._all("SELECT id, name, email, keywords FROM business_areas ORDER BY id")
@@ -128,7 +127,7 @@ class OfficeRecords:
                 (now, sender, subject, body, "routed" if area else "new", area, now, by),
             )
             rid = int(cur.lastrowid or 0)
-            await self.store.audit(by, "info_request.receive", str(rid), f"routed to {area}", commit=False)
+            await self.store.audit(by, "info_request.receive", str(rid), f"routed to {area}")
         found = await self.info_request(rid)
         assert found is not None
         return found
@@ -154,7 +153,7 @@ class OfficeRecords:
             )
             if cur.rowcount == 0:
                 return False
-            await self.store.audit(by, "info_request.update", str(rid), repr(fields), commit=False)
+            await self.store.audit(by, "info_request.update", str(rid), repr(fields))
         return True
 
     # ---- investigations ---------------------------------------------------
@@ -167,7 +166,7 @@ class OfficeRecords:
                 (incident, title, "assigned" if assigned_to else "open", assigned_to, _now(), by),
             )
             iid = int(cur.lastrowid or 0)
-            await self.store.audit(by, "investigation.open", str(iid), incident, commit=False)
+            await self.store.audit(by, "investigation.open", str(iid), incident)
         return iid
 
     async def investigations(self, incident: str | None, status: str | None) -> list[InvestigationRecord]:
@@ -205,4 +204,4 @@ class OfficeRecords:
                     "INSERT INTO investigation_notes(investigation, at, by, text) VALUES (?,?,?,?)",
                     (iid, now, by, note),
                 )
-            await self.store.audit(by, "investigation.update", str(iid), status, commit=False)
+            await self.store.audit(by, "investigation.update", str(iid), status)

@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from protocol.codec import event_decoder
 from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
-from server.access.auth import Principal, Role
+from server.access.roles import Principal, Role
 from server.access.tokens import SessionRecord
 from server.config import private_dir
 from server.records.migrations import MIGRATIONS
@@ -28,10 +28,8 @@ from server.records.projections import project
 __all__ = [
     "Account",
     "ArchivedEvent",
-    "ComplaintStatus",
     "DeadLetter",
     "RecordsStore",
-    "ServiceRequestRow",
     "SessionRecord",
     "UserExists",
     "search_words",
@@ -57,29 +55,6 @@ class Account:
     second_factor: bool  # a TOTP secret is enrolled
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceRequestRow:
-    """A filed 311 request, with what it became (an incident's record, an information request's state)."""
-
-    id: str
-    service_code: str
-    requested_at: int
-    route: str
-    agency_responsible: str
-    description: str
-    address: str
-    address_id: str
-    lat: float | None
-    lon: float | None
-    media_url: str
-    incident_record: bytes | None
-    info_status: str | None
-    business_area: str | None
-    info_notes: str | None
-    info_updated_at: int | None
-    incident: str | None
-
-
 class DeadLetter(msgspec.Struct):
     """An intake entry that could not be filed, and why."""
 
@@ -93,18 +68,6 @@ class DeadLetter(msgspec.Struct):
     at: int
     replayed_at: int | None
     replayed_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ComplaintStatus:
-    code_hash: str
-    kind: str
-    received_at: int
-    stage: str
-    status: str
-    acknowledge_due: int | None
-    acknowledged_at: int | None
-    contact_by: str = ""  # "none": the person asked not to be contacted, so no answer may promise it
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,61 +115,94 @@ def _statements(sql: str) -> list[str]:
 class RecordsStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: aiosqlite.Connection | None = None
+        self._connection: aiosqlite.Connection | None = None
+        # One connection, shared by every task of the process: writes take turns (see transaction).
+        self._writing = asyncio.Lock()
+        self._writer: asyncio.Task[Any] | None = None
 
     @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
+    def _db(self) -> aiosqlite.Connection:
+        """The connection: for the store modules of ``server.records`` only."""
+        if self._connection is None:
             raise RuntimeError("records store is not open")
-        return self._db
+        return self._connection
 
     async def open(self) -> None:
         private_dir(self.path.parent)
-        self._db = await aiosqlite.connect(self.path, timeout=30)
-        await self.db.execute("PRAGMA journal_mode=WAL")
-        await self.db.execute("PRAGMA synchronous=NORMAL")
-        await self.db.execute("PRAGMA busy_timeout=30000")
-        await self.db.execute("PRAGMA foreign_keys=ON")
+        self._connection = await aiosqlite.connect(self.path, timeout=30)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA busy_timeout=30000")
+        await self._db.execute("PRAGMA foreign_keys=ON")
         await self._migrate()
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
 
     async def _migrate(self) -> None:
         # BEGIN IMMEDIATE serialises migrations between hub processes.
-        await self.db.execute("BEGIN IMMEDIATE")
+        await self._db.execute("BEGIN IMMEDIATE")
         try:
-            async with self.db.execute("PRAGMA user_version") as cur:
+            async with self._db.execute("PRAGMA user_version") as cur:
                 row = await cur.fetchone()
             version = int(row[0]) if row else 0
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in _statements(sql):
-                    await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version={number}")
-            await self.db.commit()
+                    await self._db.execute(statement)
+                await self._db.execute(f"PRAGMA user_version={number}")
+            await self._db.commit()
         except BaseException:
-            await self.db.rollback()
+            await self._db.rollback()
             raise
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One transaction: committed when the block ends, rolled back if it raises. Write audit rows
-        inside with ``audit(..., commit=False)``, so the change and its audit row go together."""
-        try:
-            yield self.db
-        except BaseException:
-            await self.db.rollback()
-            raise
-        await self.db.commit()
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Every write of the store runs in one, so a change and its audit row are written
+        together: ``async with store.transaction(): await store.x(...); await store.audit(...)``.
+        A store method called inside joins the transaction already open in this task (it
+        commits nothing itself). Transactions of different tasks take turns: the connection
+        is shared, and one task's commit or rollback would otherwise end another's writes
+        half way. So do not await anything slow (Redis, the network) inside one.
+
+        It yields the connection for the store modules of ``server.records``; nothing else
+        runs SQL on it.
+        """
+        task = asyncio.current_task()
+        if task is not None and self._writer is task:
+            yield self._db  # part of the transaction this task has open
+            return
+        async with self._writing:
+            self._writer = task
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.rollback()
+                raise
+            else:
+                await self._db.commit()
+            finally:
+                self._writer = None
+
+    async def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        """Every row a query reads: for the store modules of ``server.records``."""
+        async with self._db.execute(sql, tuple(args)) as cur:
+            return list(await cur.fetchall())
+
+    async def _row(self, sql: str, args: Iterable[Any] = ()) -> Any | None:
+        """The first row a query reads, or None: for the store modules of ``server.records``."""
+        async with self._db.execute(sql, tuple(args)) as cur:
+            return await cur.fetchone()
 
     async def ping(self) -> bool:
-        async with self.db.execute("SELECT 1") as cur:
+        async with self._db.execute("SELECT 1") as cur:
             return (await cur.fetchone()) is not None
 
     async def schema_version(self) -> int:
-        async with self.db.execute("PRAGMA user_version") as cur:
+        async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -216,28 +212,28 @@ class RecordsStore:
         if role is Role.OFFICER and not unit:
             raise ValueError("an officer account is bound to one unit: give --unit")
         hashed = await asyncio.to_thread(_hasher.hash, password)
-        try:
-            await self.db.execute(
-                "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?)",
-                (name, role.value, unit, hashed, int(time.time())),
-            )
-        except aiosqlite.IntegrityError:
-            raise UserExists(name) from None
-        await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}", commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            try:
+                await db.execute(
+                    "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?)",
+                    (name, role.value, unit, hashed, int(time.time())),
+                )
+            except aiosqlite.IntegrityError:
+                raise UserExists(name) from None
+            await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}")
 
     async def set_user(self, name: str, role: Role, password: str, unit: str | None = None) -> None:
         """Add the account, or give an existing one this role, unit and password (and enable it).
         Tokens issued before are ended: their version is raised."""
         hashed = await asyncio.to_thread(_hasher.hash, password)
-        await self.db.execute(
-            "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(name) DO UPDATE SET role=excluded.role, unit=excluded.unit, "
-            "password_hash=excluded.password_hash, disabled=0, token_version=users.token_version+1",
-            (name, role.value, unit, hashed, int(time.time())),
-        )
-        await self.audit("cli", "user.set", name, f"role={role.value} unit={unit or ''}", commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET role=excluded.role, unit=excluded.unit, "
+                "password_hash=excluded.password_hash, disabled=0, token_version=users.token_version+1",
+                (name, role.value, unit, hashed, int(time.time())),
+            )
+            await self.audit("cli", "user.set", name, f"role={role.value} unit={unit or ''}")
 
     async def is_active(self, name: str) -> bool:
         """False for a disabled account."""
@@ -246,23 +242,23 @@ class RecordsStore:
 
     async def account_state(self, name: str) -> tuple[int, bool] | None:
         """(token version, disabled) of an account; None for a name with no account."""
-        async with self.db.execute("SELECT token_version, disabled FROM users WHERE name=?", (name,)) as cur:
+        async with self._db.execute("SELECT token_version, disabled FROM users WHERE name=?", (name,)) as cur:
             row = await cur.fetchone()
         return (int(row[0]), bool(row[1])) if row else None
 
     async def account_states(self) -> list[tuple[str, int, bool]]:
-        async with self.db.execute("SELECT name, token_version, disabled FROM users") as cur:
+        async with self._db.execute("SELECT name, token_version, disabled FROM users") as cur:
             return [(r[0], int(r[1]), bool(r[2])) async for r in cur]
 
     async def accounts(self) -> list[Account]:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT name, role, unit, disabled, token_version, created_at, totp_secret IS NOT NULL FROM users"
             " ORDER BY name"
         ) as cur:
             return [Account(r[0], Role(r[1]), r[2], bool(r[3]), int(r[4]), int(r[5]), bool(r[6])) async for r in cur]
 
     async def get_user(self, name: str) -> Principal | None:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT name, role, unit, token_version FROM users WHERE name=? AND disabled=0", (name,)
         ) as cur:
             row = await cur.fetchone()
@@ -272,33 +268,32 @@ class RecordsStore:
         """Disable (ending every token of the account) or enable it. -> its token version; None: no account."""
         bump = 1 if disabled else 0
         now = int(time.time() * 1000)
-        cur = await self.db.execute(
-            "UPDATE users SET disabled=?, token_version=token_version+? WHERE name=?", (int(disabled), bump, name)
-        )
-        if cur.rowcount == 0:
-            await self.db.rollback()
-            return None
-        if disabled:
-            await self.db.execute(
-                "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE users SET disabled=?, token_version=token_version+? WHERE name=?", (int(disabled), bump, name)
             )
-        await self.audit(by, "user.disable" if disabled else "user.enable", name, commit=False)
-        await self.db.commit()
+            if cur.rowcount == 0:
+                return None
+            if disabled:
+                await db.execute(
+                    "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL",
+                    (now, by, name),
+                )
+            await self.audit(by, "user.disable" if disabled else "user.enable", name)
         state = await self.account_state(name)
         return state[0] if state else None
 
     async def end_sessions(self, name: str, by: str) -> int | None:
         """End every token of an account ("sign out everywhere"). -> its new token version; None: no account."""
         now = int(time.time() * 1000)
-        cur = await self.db.execute("UPDATE users SET token_version=token_version+1 WHERE name=?", (name,))
-        if cur.rowcount == 0:
-            await self.db.rollback()
-            return None
-        await self.db.execute(
-            "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
-        )
-        await self.audit(by, "user.sessions.end", name, commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            cur = await db.execute("UPDATE users SET token_version=token_version+1 WHERE name=?", (name,))
+            if cur.rowcount == 0:
+                return None
+            await db.execute(
+                "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
+            )
+            await self.audit(by, "user.sessions.end", name)
         state = await self.account_state(name)
         return state[0] if state else None
 
@@ -306,7 +301,7 @@ class RecordsStore:
 
     async def second_factor(self, name: str) -> tuple[str | None, str | None, int] | None:
         """(enrolled secret, secret being enrolled, last step used) of an account; None: no account."""
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE name=?", (name,)
         ) as cur:
             row = await cur.fetchone()
@@ -314,51 +309,53 @@ class RecordsStore:
 
     async def start_second_factor(self, name: str, secret: str) -> None:
         """Keep a secret being enrolled (it counts once a code from it is confirmed)."""
-        await self.db.execute("UPDATE users SET totp_pending=? WHERE name=?", (secret, name))
-        await self.db.commit()
+        async with self.transaction() as db:
+            await db.execute("UPDATE users SET totp_pending=? WHERE name=?", (secret, name))
 
     async def enrol_second_factor(self, name: str, step: int, recovery: list[str]) -> None:
         """The secret being enrolled becomes the account's, with new recovery codes (their hashes)."""
-        await self.db.execute(
-            "UPDATE users SET totp_secret=totp_pending, totp_pending=NULL, totp_last_step=? WHERE name=?",
-            (step, name),
-        )
-        await self._replace_recovery_codes(name, recovery)
-        await self.audit(name, "second_factor.enrol", name, commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE users SET totp_secret=totp_pending, totp_pending=NULL, totp_last_step=? WHERE name=?",
+                (step, name),
+            )
+            await self._replace_recovery_codes(name, recovery)
+            await self.audit(name, "second_factor.enrol", name)
 
     async def take_step(self, name: str, step: int) -> bool:
         """Use a TOTP step: False if it (or a later one) was used already, by this request or another."""
-        cur = await self.db.execute(
-            "UPDATE users SET totp_last_step=? WHERE name=? AND totp_last_step < ?", (step, name, step)
-        )
-        await self.db.commit()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE users SET totp_last_step=? WHERE name=? AND totp_last_step < ?", (step, name, step)
+            )
         return bool(cur.rowcount)
 
     async def use_recovery_code(self, name: str, code_hash: str) -> bool:
-        cur = await self.db.execute(
-            "UPDATE recovery_codes SET used_at=? WHERE user=? AND code_hash=? AND used_at IS NULL",
-            (int(time.time() * 1000), name, code_hash),
-        )
-        if cur.rowcount:
-            await self.audit(name, "second_factor.recovery_code", name, commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE recovery_codes SET used_at=? WHERE user=? AND code_hash=? AND used_at IS NULL",
+                (int(time.time() * 1000), name, code_hash),
+            )
+            if cur.rowcount:
+                await self.audit(name, "second_factor.recovery_code", name)
         return bool(cur.rowcount)
 
     async def replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
-        await self._replace_recovery_codes(name, recovery)
-        await self.audit(name, "second_factor.recovery_codes", name, commit=False)
-        await self.db.commit()
+        async with self.transaction():
+            await self._replace_recovery_codes(name, recovery)
+            await self.audit(name, "second_factor.recovery_codes", name)
 
     async def _replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
         now = int(time.time() * 1000)
-        await self.db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
-        await self.db.executemany(
-            "INSERT INTO recovery_codes(user, code_hash, made_at) VALUES (?,?,?)", [(name, h, now) for h in recovery]
-        )
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+            await db.executemany(
+                "INSERT INTO recovery_codes(user, code_hash, made_at) VALUES (?,?,?)",
+                [(name, h, now) for h in recovery],
+            )
 
     async def recovery_codes_left(self, name: str) -> int:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT COUNT(*) FROM recovery_codes WHERE user=? AND used_at IS NULL", (name,)
         ) as cur:
             row = await cur.fetchone()
@@ -366,49 +363,40 @@ class RecordsStore:
 
     async def remove_second_factor(self, name: str, by: str) -> bool:
         """Remove an account's second factor (its owner, or an admin resetting a lost phone)."""
-        cur = await self.db.execute("UPDATE users SET totp_secret=NULL, totp_pending=NULL WHERE name=?", (name,))
-        if cur.rowcount == 0:
-            await self.db.rollback()
-            return False
-        await self.db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
-        await self.audit(by, "second_factor.remove", name, commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            cur = await db.execute("UPDATE users SET totp_secret=NULL, totp_pending=NULL WHERE name=?", (name,))
+            if cur.rowcount == 0:
+                return False
+            await db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+            await self.audit(by, "second_factor.remove", name)
         return True
 
     # ---- sessions (the tokens sign-ins made) --------------------------------
 
     async def record_session(self, who: Principal, issued_at: int, via: str, address: str, agent: str) -> None:
         assert who.expires_at is not None and who.token_id
-        await self.db.execute(
-            "INSERT INTO sessions(id, user, issued_at, expires_at, via, scope, address, agent)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (
-                who.token_id,
-                who.user,
-                issued_at,
-                int(who.expires_at * 1000),
-                via,
-                who.scope.value,
-                address[:64],
-                agent[:200],
-            ),
-        )
-        await self.db.commit()
+        row = (who.token_id, who.user, issued_at, int(who.expires_at * 1000), via, who.scope.value, address[:64])
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO sessions(id, user, issued_at, expires_at, via, scope, address, agent)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (*row, agent[:200]),
+            )
 
     async def revoke_session(self, token_id: str, by: str) -> SessionRecord | None:
         """Revoke one token (signing out). -> the session as it was; None if unknown or already revoked."""
         found = await self.session(token_id)
         if found is None or found.revoked_at is not None:
             return None
-        await self.db.execute(
-            "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE id=?", (int(time.time() * 1000), by, token_id)
-        )
-        await self.audit(by, "session.revoke", found.user, token_id[:12], commit=False)
-        await self.db.commit()
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE id=?", (int(time.time() * 1000), by, token_id)
+            )
+            await self.audit(by, "session.revoke", found.user, token_id[:12])
         return found
 
     async def session(self, token_id: str) -> SessionRecord | None:
-        async with self.db.execute(f"SELECT {_SESSION} FROM sessions WHERE id=?", (token_id,)) as cur:
+        async with self._db.execute(f"SELECT {_SESSION} FROM sessions WHERE id=?", (token_id,)) as cur:
             row = await cur.fetchone()
         return SessionRecord(*row) if row else None
 
@@ -419,23 +407,23 @@ class RecordsStore:
         if user is not None:
             sql += " AND user = ?"
             args += (user,)
-        async with self.db.execute(sql + " ORDER BY issued_at DESC LIMIT 2000", args) as cur:
+        async with self._db.execute(sql + " ORDER BY issued_at DESC LIMIT 2000", args) as cur:
             return [SessionRecord(*r) async for r in cur]
 
     async def revoked_sessions(self, now_ms: int) -> list[tuple[str, int]]:
         """(token id, expires at ms) of revoked tokens that have not expired yet."""
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT id, expires_at FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > ?", (now_ms,)
         ) as cur:
             return [(r[0], int(r[1])) async for r in cur]
 
     async def forget_expired_sessions(self, before_ms: int) -> int:
-        cur = await self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (before_ms,))
-        await self.db.commit()
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM sessions WHERE expires_at < ?", (before_ms,))
         return int(cur.rowcount)
 
     async def check_password(self, name: str, password: str) -> Principal | None:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT name, role, unit, password_hash, token_version FROM users WHERE name=? AND disabled=0", (name,)
         ) as cur:
             row = await cur.fetchone()
@@ -450,18 +438,7 @@ class RecordsStore:
             return None
         return Principal(row[0], Role(row[1]), row[2], version=int(row[4]))
 
-    # ---- intake ------------------------------------------------------------
-
-    async def complaint_status(self, file_number: str) -> ComplaintStatus | None:
-        """What the public status check of a file may tell (and the hash its code is checked against)."""
-        async with self.db.execute(
-            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at, c.contact_by"
-            " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
-            " WHERE c.file_number=?",
-            (file_number,),
-        ) as cur:
-            row = await cur.fetchone()
-        return ComplaintStatus(*row) if row else None
+    # ---- intake: dead letters --------------------------------------------------
 
     async def dead_letters(self, streams: list[str], *, replayed_too: bool = False) -> list[DeadLetter]:
         """The newest 500 dead letters of ``streams`` (by default those not replayed yet)."""
@@ -470,77 +447,30 @@ class RecordsStore:
         sql = f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE stream IN ({','.join('?' * len(streams))})"
         if not replayed_too:
             sql += " AND replayed_at IS NULL"
-        async with self.db.execute(sql + " ORDER BY id DESC LIMIT 500", tuple(streams)) as cur:
+        async with self._db.execute(sql + " ORDER BY id DESC LIMIT 500", tuple(streams)) as cur:
             return [_dead_letter(r) for r in await cur.fetchall()]
 
+    async def waiting_dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter not replayed yet, of every stream, oldest first."""
+        rows = await self._rows(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE replayed_at IS NULL ORDER BY id")
+        return [_dead_letter(r) for r in rows]
+
     async def dead_letter(self, letter_id: int) -> DeadLetter | None:
-        async with self.db.execute(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE id=?", (letter_id,)) as cur:
+        async with self._db.execute(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE id=?", (letter_id,)) as cur:
             row = await cur.fetchone()
         return _dead_letter(row) if row else None
 
-    async def api_key_user(self, key_hash: str) -> str | None:
-        """The 311 system a live API key was issued to (and it is marked as used now)."""
-        async with self.db.execute(
-            "SELECT name FROM api_keys WHERE key_hash=? AND revoked_at IS NULL", (key_hash,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        async with self.transaction() as db:
-            await db.execute("UPDATE api_keys SET last_used_at=? WHERE name=?", (int(time.time() * 1000), row[0]))
-        return str(row[0])
-
-    async def service_requests(
-        self,
-        *,
-        ids: list[str] | None = None,
-        codes: list[str] | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        limit: int = 1000,
-    ) -> list[ServiceRequestRow]:
-        """Filed 311 requests by id, or by service and time requested, newest first."""
-        where: list[str] = []
-        args: list[Any] = []
-        if ids:
-            where.append(f"s.id IN ({','.join('?' * len(ids))})")
-            args += ids
-        if codes:
-            where.append(f"s.service_code IN ({','.join('?' * len(codes))})")
-            args += codes
-        if since is not None:
-            where.append("s.requested_at >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("s.requested_at <= ?")
-            args.append(until)
-        sql = (
-            "SELECT s.id, s.service_code, s.requested_at, s.route, s.agency_responsible, s.description, s.address,"
-            " s.address_id, s.lat, s.lon, s.media_url, i.record, f.status, f.business_area, f.notes, f.updated_at,"
-            " s.incident FROM service_requests s LEFT JOIN incidents i ON i.id = s.incident"
-            " LEFT JOIN info_requests f ON f.id = s.info_request"
-        )
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        async with self.db.execute(sql + " ORDER BY s.requested_at DESC LIMIT ?", (*args, limit)) as cur:
-            return [ServiceRequestRow(*r) for r in await cur.fetchall()]
-
-    async def service_request_of_token(self, token: str) -> str | None:
-        async with self.db.execute("SELECT id FROM service_requests WHERE token=?", (token,)) as cur:
-            row = await cur.fetchone()
-        return str(row[0]) if row else None
-
     async def open_dead_letters(self) -> int:
         """Intake entries that could not be filed and wait to be replayed."""
-        async with self.db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
+        async with self._db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
     async def attachment_digests(self) -> set[str]:
         """The attachment files the records name: filed complaints', and dead letters' (replayable)."""
-        async with self.db.execute("SELECT sha256 FROM complaint_attachments") as cur:
+        async with self._db.execute("SELECT sha256 FROM complaint_attachments") as cur:
             named = {r[0] async for r in cur}
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT fields FROM intake_dead_letters WHERE stream='complaints' AND replayed_at IS NULL"
         ) as cur:
             for (fields,) in await cur.fetchall():
@@ -553,16 +483,17 @@ class RecordsStore:
 
     # ---- audit ------------------------------------------------------------
 
-    async def audit(self, actor: str, action: str, subject: str = "", detail: str = "", *, commit: bool = True) -> None:
-        await self.db.execute(
-            "INSERT INTO audit(at, actor, action, subject, detail) VALUES (?,?,?,?,?)",
-            (int(time.time() * 1000), actor, action, subject, detail),
-        )
-        if commit:
-            await self.db.commit()
+    async def audit(self, actor: str, action: str, subject: str = "", detail: str = "") -> None:
+        """One audit row: part of the transaction open in this task (written with the change it
+        is about), else a transaction of its own."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO audit(at, actor, action, subject, detail) VALUES (?,?,?,?,?)",
+                (int(time.time() * 1000), actor, action, subject, detail),
+            )
 
     async def audit_trail(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT at, actor, action, subject, detail FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
         ) as cur:
             return [(r[0], r[1], r[2], r[3], r[4]) async for r in cur]
@@ -580,26 +511,27 @@ class RecordsStore:
             rows.append((e.topic, e.id, int(ms), int(seq), e.epoch, e.kind, e.by, e.ts, e.payload))
         if not rows:
             return 0
-        before = self.db.total_changes
-        await self.db.executemany(
-            "INSERT OR IGNORE INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload) VALUES (?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        added = self.db.total_changes - before
-        for e in events:
-            if e.kind != "undecodable":
-                for sql, args in project(e.id, event_decoder.decode(e.payload)):
-                    await self.db.execute(sql, args)
-        await self.db.commit()
+        async with self.transaction() as db:
+            before = db.total_changes
+            await db.executemany(
+                "INSERT OR IGNORE INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            added = db.total_changes - before
+            for e in events:
+                if e.kind != "undecodable":
+                    for sql, args in project(e.id, event_decoder.decode(e.payload)):
+                        await db.execute(sql, args)
         return added
 
     async def archived_incident(self, incident_id: str) -> Incident | None:
-        async with self.db.execute("SELECT record FROM incidents WHERE id=?", (incident_id,)) as cur:
+        async with self._db.execute("SELECT record FROM incidents WHERE id=?", (incident_id,)) as cur:
             row = await cur.fetchone()
         return _incident_decoder.decode(row[0]) if row else None
 
     async def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=? ORDER BY at, event_id",
             (incident_id,),
         ) as cur:
@@ -636,12 +568,12 @@ class RecordsStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.at DESC, r.seq DESC LIMIT ?"
-        async with self.db.execute(sql, (*args, max(1, min(limit, 1000)))) as cur:
+        async with self._db.execute(sql, (*args, max(1, min(limit, 1000)))) as cur:
             return [RadioEntry(channel=r[0], text=r[1], at=r[2], by=r[3], unit=r[4], incident=r[5]) async for r in cur]
 
     async def response_rows(self, since: int, until: int) -> list[tuple[int, str, int, int | None]]:
         """(priority, call type, created, first dispatch) of calls received in [since, until)."""
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT priority, call_type, created_at, first_dispatch_at FROM incidents"
             " WHERE created_at >= ? AND created_at < ? AND (disposition IS NULL OR disposition != 'duplicate')",
             (since, until),
@@ -671,13 +603,13 @@ class RecordsStore:
         )
 
     async def alarm_record(self, alarm_id: str) -> dict[str, Any] | None:
-        async with self.db.execute("SELECT * FROM alarms WHERE id=?", (alarm_id,)) as cur:
+        async with self._db.execute("SELECT * FROM alarms WHERE id=?", (alarm_id,)) as cur:
             row = await cur.fetchone()
             names = [d[0] for d in cur.description]
         return dict(zip(names, row, strict=True)) if row else None
 
     async def archived(self, topic: str, limit: int = 10_000) -> list[ArchivedEvent]:
-        async with self.db.execute(
+        async with self._db.execute(
             "SELECT topic, id, epoch, kind, by, ts, payload FROM events WHERE topic=? ORDER BY ms, seq LIMIT ?",
             (topic, limit),
         ) as cur:
@@ -687,6 +619,6 @@ class RecordsStore:
         sql, args = ("SELECT COUNT(*) FROM events", ())
         if topic is not None:
             sql, args = ("SELECT COUNT(*) FROM events WHERE topic=?", (topic,))  # type: ignore[assignment]
-        async with self.db.execute(sql, args) as cur:
+        async with self._db.execute(sql, args) as cur:
             row = await cur.fetchone()
         return int(row[0]) if row else 0

@@ -22,7 +22,7 @@ $("#whoami").textContent = `${me.user} (${me.role})`;
 $("#signout").addEventListener("click", signOut);
 
 const state = new BoardState();
-const hub = new HubConnection({ topics: TOPICS });
+const hub = new HubConnection({ topics: TOPICS, closeCodes: me.close_codes });
 const problem = (text) => {
   const el = $("#radio-error");
   el.textContent = text;
@@ -113,7 +113,7 @@ function showConnection() {
 hub.addEventListener("state", showConnection);
 hub.addEventListener("outbox", showConnection);
 hub.addEventListener("final", (ev) => {
-  if (ev.detail.code === 4001) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
+  if (ev.detail.signIn) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
 });
 hub.addEventListener("problem", (ev) => problem(ev.detail.message));
 

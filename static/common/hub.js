@@ -12,8 +12,6 @@
 // before the subscription's catch-up.
 
 const SUBPROTOCOL = "dispatch.v1.json";
-// Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes").
-const FINAL = new Set([1003, 1007, 1008, 1009, 4001, 4003]);
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 10000;
 // While the browser says it has no network: how often to look again (the online event may not come).
@@ -21,6 +19,16 @@ const OFFLINE_RECHECK_MS = 2000;
 // The hub recognises a repeated command id for 10 minutes; older unsent commands are not
 // replayed (a status from long ago is not news), they are reported as not sent.
 const OUTBOX_MAX_AGE_MS = 9 * 60 * 1000;
+
+/**
+ * Whether reconnecting cannot help after this close code, by the hub's rules (the
+ * `close_codes` of /api/me; docs/protocol.md, "Close codes"). Without them (a sign-in kept
+ * from a hub that did not send them) nothing is final: keep trying, with backoff.
+ */
+export function isFinal(code, rules) {
+  if (!rules) return false;
+  return rules.final.includes(code) || rules.final_ranges.some(([first, last]) => first <= code && code <= last);
+}
 
 function randomId() {
   const bytes = new Uint8Array(4);
@@ -36,9 +44,21 @@ export class HubConnection extends EventTarget {
    * @param {string} [opts.url]           defaults to this page's host, /ws
    * @param {number} [opts.pingEveryMs]   liveness: a ping this often while connected...
    * @param {number} [opts.pongWithinMs]  ...and the connection is dropped when its pong is this late
+   * @param {object} [opts.closeCodes]    the close codes and their rules, from /api/me (close_codes)
    */
-  constructor({ topics, outboxKey = null, url = null, pingEveryMs = PING_EVERY_MS, pongWithinMs = PONG_WITHIN_MS }) {
+  constructor({
+    topics,
+    outboxKey = null,
+    url = null,
+    pingEveryMs = PING_EVERY_MS,
+    pongWithinMs = PONG_WITHIN_MS,
+    closeCodes = null,
+  }) {
     super();
+    this.closeRules = closeCodes;
+    this.codes = closeCodes?.codes ?? {};
+    // Closing its own socket to reconnect (no pong, no network, replaced): a code that says so.
+    this.dropCode = this.codes.CLIENT_RECONNECT ?? 1000;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     this.url = url || `${scheme}://${location.host}/ws`;
     this.topics = topics;
@@ -91,7 +111,7 @@ export class HubConnection extends EventTarget {
 
   /** Drop the connection as if the network went away (tests and the "go offline" control). */
   drop() {
-    if (this.ws) this.ws.close(4000, "dropped by the client");
+    if (this.ws) this.ws.close(this.dropCode, "dropped by the client");
   }
 
   /**
@@ -164,7 +184,7 @@ export class HubConnection extends EventTarget {
     if (this.ws) {
       const old = this.ws;
       this.ws = null; // its handlers check this and fall silent
-      old.close(4000, "replaced");
+      old.close(this.dropCode, "replaced");
     }
     if (navigator.onLine === false) {
       // No network at all: say so, and look again soon (or at once on the online event).
@@ -194,8 +214,8 @@ export class HubConnection extends EventTarget {
 
   /** Give up on a socket now (no network, or no answer), without waiting for its close handshake. */
   _abandon(ws, reason) {
-    this._closed(ws, 4000, reason);
-    ws.close(4000, reason.slice(0, 100));
+    this._closed(ws, this.dropCode, reason);
+    ws.close(this.dropCode, reason.slice(0, 100));
   }
 
   _networkGone() {
@@ -217,9 +237,9 @@ export class HubConnection extends EventTarget {
       this.inflight.delete(id);
       void waiter;
     }
-    if (FINAL.has(code)) {
+    if (isFinal(code, this.closeRules)) {
       this._setState("stopped", reason || `closed (${code})`);
-      this._emit("final", { code, reason });
+      this._emit("final", { code, reason, signIn: code === this.codes.UNAUTHENTICATED });
       for (const item of this.outbox) item.reject?.(new Error(reason || `connection closed (${code})`));
       return;
     }
@@ -230,7 +250,7 @@ export class HubConnection extends EventTarget {
       return;
     }
     const delay = Math.min(10000, 300 * 2 ** Math.min(this.attempt - 1, 6)) * (0.5 + Math.random() / 2);
-    this._setState("reconnecting", reason || (code === 1001 ? "hub restarting" : "connection lost"));
+    this._setState("reconnecting", reason || (code === this.codes.GOING_AWAY ? "hub restarting" : "connection lost"));
     this.retryTimer = setTimeout(() => this._open(), delay);
   }
 
@@ -332,7 +352,7 @@ export class HubConnection extends EventTarget {
       case "error":
         if (frame.ref && frame.ref === this.subscribeId) {
           this._emit("problem", frame);
-          this.ws?.close(4000, frame.message); // e.g. Redis briefly unavailable: back off and retry
+          this.ws?.close(this.dropCode, frame.message); // e.g. Redis briefly unavailable: back off and retry
         } else if (frame.ref) {
           this._settle(frame.ref, false, frame);
         } else {

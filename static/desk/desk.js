@@ -20,9 +20,13 @@ export const DESK_PAGES = [
   { path: "/desk/resources/", label: "Resources" },
 ];
 
+// The hub's close codes (from /api/me), for the page's live connection.
+let closeCodes = null;
+
 /** Sign-in check, header and navigation; -> /api/me of who is signed in. */
 export async function deskPage() {
   const me = await signedIn((role) => DESK_ROLES.has(role));
+  closeCodes = me.close_codes;
   const nav = $("#desk-nav");
   const here = location.pathname;
   const links = [{ path: "/board/", label: "Board" }, ...DESK_PAGES].map(({ path, label }) =>
@@ -187,7 +191,7 @@ export function fillSelect(select, options, { blank = null } = {}) {
  * #connection pill kept in words. Commands go through hub.command(); it rejects while offline.
  */
 export function liveHub(topics) {
-  const hub = new HubConnection({ topics });
+  const hub = new HubConnection({ topics, closeCodes });
   const pill = $("#connection");
   const show = () => {
     const { text, cls } = connectionText(hub.state, hub.closeReason, hub.pending);
@@ -198,7 +202,7 @@ export function liveHub(topics) {
   hub.addEventListener("state", show);
   hub.addEventListener("outbox", show);
   hub.addEventListener("final", (ev) => {
-    if (ev.detail.code === 4001) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
+    if (ev.detail.signIn) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
   });
   hub.addEventListener("problem", (ev) => problem(`The hub: ${ev.detail.message}`));
   show();

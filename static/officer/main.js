@@ -86,6 +86,7 @@ const hub = new HubConnection({
   outboxKey: `dispatch-outbox:${me.user}`,
   pingEveryMs: PING_EVERY_MS,
   pongWithinMs: PONG_WITHIN_MS,
+  closeCodes: me.close_codes,
 });
 const incidents = new Map();
 const alarms = new Map();
@@ -576,7 +577,7 @@ hub.addEventListener("state", (ev) => {
 hub.addEventListener("outbox", showConnection);
 hub.addEventListener("rejected", (ev) => ev.detail.frame.type !== "unit.panic" && problem(`${ev.detail.frame.type} not accepted: ${ev.detail.error.message}`));
 hub.addEventListener("final", (ev) => {
-  if (ev.detail.code === 4001) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
+  if (ev.detail.signIn) location.assign(`/signin/?next=${encodeURIComponent(location.pathname)}`);
 });
 
 function unitChanged(next) {

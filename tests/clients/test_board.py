@@ -6,7 +6,7 @@ from clients.board import BoardClient
 from clients.connection import Connection
 from protocol.messages import IncidentCreate, UnitPanic, UnitPosition, UnitRoster, UnitStatus
 from protocol.state import Location
-from server.access.auth import Role
+from server.access.roles import Role
 from tests.helpers import RunningHub, wait_for
 
 

@@ -7,7 +7,7 @@ import pytest
 from clients.connection import CommandRejected, Connection, HubClosed
 from protocol.codec import WireFormat
 from protocol.messages import EventFrame, RadioAppend, UnitStatus
-from server.access.auth import Role
+from server.access.roles import Role
 from tests.helpers import RunningHub, wait_for
 
 

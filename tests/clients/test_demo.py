@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from clients.connection import Connection
@@ -31,7 +32,7 @@ from protocol.messages import (
     UnitStatus,
 )
 from protocol.state import Alarm, Incident, Location
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, S, hub_in_process, wait_for
 
@@ -151,19 +152,18 @@ async def test_demo_shift_works_calls_from_dispatch_to_close(
     async with demo(valkey, tmp_path, calls_per_minute=60, speedup=60, seed=7) as (hub, shift, _):
 
         async def closed_call() -> bool:
-            async with hub.ctx.store.db.execute(
+            row = await hub.ctx.store._row(
                 "SELECT COUNT(*) FROM incident_timeline t JOIN incidents i ON i.id = t.incident"
                 " WHERE i.status = 'closed' AND t.action IN ('acknowledged', 'closed')"
-            ) as cur:
-                row = await cur.fetchone()
+            )
             return bool(row and row[0] >= 2)
 
         await wait_for(closed_call, 90)
         assert shift.created > 0
-        async with hub.ctx.store.db.execute(
+        timeline = await hub.ctx.store._rows(
             "SELECT detail FROM incident_timeline WHERE action = 'unit status' ORDER BY at"
-        ) as cur:
-            steps = [r[0].split()[-1] for r in await cur.fetchall()]
+        )
+        steps = [r[0].split()[-1] for r in timeline]
         assert "enroute" in steps and "onscene" in steps
 
 
@@ -206,6 +206,7 @@ async def test_a_person_signed_in_as_dispatcher_takes_a_p1_before_the_assistant(
         assert not {first, second, third} & {call for call, _ in board.assigned_by(DEMO_DESK)}
 
 
+@pytest.mark.slow  # a sped-up shift of simulated minutes
 async def test_po60_is_left_to_the_person(redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path) -> None:
     """Nobody signed in: PO60 is off duty, raises no alarm while another unattended unit's check-in
     goes missed, and is never assigned. Signed in and on duty near the calls, with every simulated
@@ -282,6 +283,7 @@ async def test_po60_left_on_duty_by_an_earlier_run_starts_off_duty(
         assert board.unit_alarms({PERSON_UNIT}) == []
 
 
+@pytest.mark.slow  # a sped-up shift of simulated minutes
 async def test_simulated_officers_check_in_before_their_welfare_timers(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:
@@ -303,6 +305,7 @@ async def test_simulated_officers_check_in_before_their_welfare_timers(
         assert all(sim.check_ins >= 3 for sim in shift.sims), {sim.unit: sim.check_ins for sim in shift.sims}
 
 
+@pytest.mark.slow  # a sped-up shift of simulated minutes
 async def test_open_calls_stay_bounded_at_the_matched_rate(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:

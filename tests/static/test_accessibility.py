@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from protocol.messages import IncidentAssign, IncidentCreate, UnitPanic, UnitPosition, UnitRoster
 from protocol.state import Location
-from server.access.auth import COOKIE_NAME, Role
+from server.access.roles import Role
+from server.access.tokens import COOKIE_NAME
 from tests.helpers import ROOT, HubProcess, test_token
 from tests.static.conftest import DESKTOP, PHONE, browser_hub, desk
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from server.access.auth import Role
+from server.access.roles import Role
 from tests.helpers import HubProcess, poll_until, test_token
 from tests.static.conftest import PHONE, Pages, browser_hub, screenshot
 
@@ -333,8 +333,9 @@ def test_a_person_who_asked_not_to_be_contacted_is_never_told_we_will_contact_th
     assert "we will, in the way you chose" not in receipt.inner_text()
 
     page.click("#check-this")
-    check_status_until(page, "A case coordinator is reviewing it")  # filed, not just received
     result = page.locator("#status-result")
+    expect(result).to_have_attribute("data-answers", "1")  # its own check answered before any other
+    check_status_until(page, "A case coordinator is reviewing it")  # filed, not just received
     expect(result).to_contain_text("We will not contact you, as you asked.")
     expect(result).to_contain_text("enter your file number and status code")
     assert "We will contact you" not in result.inner_text()

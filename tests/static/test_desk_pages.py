@@ -12,7 +12,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 
 from protocol.messages import IncidentAssign, IncidentCreate, RadioAppend, UnitRoster
 from protocol.state import Location
-from server.access.auth import Role
+from server.access.roles import Role
 from tests.helpers import ROOT, HubProcess, S, poll_until, test_token
 from tests.static.conftest import Pages, browser_hub, desk, screenshot, sign_in
 

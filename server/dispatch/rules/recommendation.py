@@ -7,9 +7,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from protocol.messages import PullableUnit, RankedUnit
-from protocol.state import Position, UnitState
+from protocol.state import Availability, CoreUnitStatus, Position, UnitState
 from server.agency.policy import Policy
 from server.dispatch.rules.lifecycle import availability_of
+
+__all__ = ["Candidate", "coverage_warnings", "pullable_units", "rank_units"]
+
+_NEVER_PULLED = frozenset({CoreUnitStatus.EMERGENCY, CoreUnitStatus.OFF_DUTY, CoreUnitStatus.OUT_OF_SERVICE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +40,14 @@ def rank_units(policy: Policy, candidates: Iterable[Candidate], needs: Sequence[
     ranked = []
     for c in candidates:
         availability = availability_of(policy, c.unit.status)
-        if availability == "not_available":
+        if availability == Availability.NOT_AVAILABLE:
             continue
         if c.distance_m is not None and c.distance_m > policy.recommend.max_distance_m:
             continue  # a unit with no position at all is still listed, last, as stale
         if not _capable(c, needs):
             continue
         stale = c.position is None or now_ms - c.position.at > stale_ms
-        key = (availability != "available", stale, _distance_key(c))
+        key = (availability != Availability.AVAILABLE, stale, _distance_key(c))
         ranked.append(
             (
                 key,
@@ -78,7 +82,7 @@ def pullable_units(
         on = c.unit.incident
         if on is None or on not in priority_of or priority_of[on] <= call_priority:
             continue
-        if c.unit.status in ("emergency", "off_duty", "out_of_service") or not _capable(c, needs):
+        if c.unit.status in _NEVER_PULLED or not _capable(c, needs):
             continue
         if c.distance_m is not None and c.distance_m > policy.recommend.max_distance_m:
             continue
@@ -106,7 +110,9 @@ def coverage_warnings(policy: Policy, units: Iterable[UnitState], sending: str) 
     left = [
         u
         for u in units
-        if u.id != sending and u.district == chosen.district and availability_of(policy, u.status) == "available"
+        if u.id != sending
+        and u.district == chosen.district
+        and availability_of(policy, u.status) == Availability.AVAILABLE
     ]
     if left:
         return []

@@ -13,6 +13,8 @@ import msgspec
 
 from server.agency.policy import Policy
 
+__all__ = ["ResponseReport", "ResponseRow", "ResponseSummary", "response_time_report"]
+
 
 @dataclass(frozen=True, slots=True)
 class ResponseRow:

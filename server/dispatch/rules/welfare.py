@@ -3,9 +3,11 @@ critical, and how long a unit may stay in one status."""
 
 from __future__ import annotations
 
-from protocol.state import UnitState
+from protocol.state import CoreUnitStatus, UnitState
 from server.agency.policy import Policy
 from server.dispatch.rules.lifecycle import KEEPS_CALL
+
+__all__ = ["status_limit_s", "welfare_deadlines", "welfare_state"]
 
 
 def welfare_deadlines(
@@ -15,7 +17,7 @@ def welfare_deadlines(
 
     On a call: the call type's interval (first check, then `welfare_every_s` after a check-in),
     else the priority's, else welfare.on_call_s. Off a call: welfare.idle_s."""
-    if unit.status in ("off_duty", "out_of_service"):
+    if unit.status in (CoreUnitStatus.OFF_DUTY, CoreUnitStatus.OUT_OF_SERVICE):
         return None
     if unit.status in KEEPS_CALL and call_type is not None:
         interval = policy.welfare.on_call_s

@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from protocol.codes import CloseCode
-from server.access.auth import Role
+from server.access.roles import Role
 from server.access.second_factor import STEP_S, code_hash, matching_step, new_recovery_codes, new_secret
 from tests.helpers import RunningHub
 

@@ -18,8 +18,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from protocol.codes import CloseCode
-from server.access.auth import AuthError, Role
-from server.access.tokens import CACHE_S, Tokens
+from server.access.roles import Role
+from server.access.tokens import CACHE_S, AuthError, Tokens
 from server.bus.valkey import EmbeddedValkey
 from server.records.store import RecordsStore
 from tests.helpers import ROOT, RunningHub, hub_in_process, wait_for

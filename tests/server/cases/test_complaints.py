@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, S, wait_for
 from tests.server.intake.test_intake_lane import complaint, rows, worker_running

@@ -35,7 +35,7 @@ from protocol.messages import (
     UnitStatus,
 )
 from protocol.state import Location
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from server.dispatch.live import UNITS
 from tests.helpers import RunningHub, hub_in_process, start_hub_process, test_token, wait_for

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from server.access.auth import Role
+from server.access.roles import Role
 from server.agency.gazetteer import Place, match_places, parse_geocoder_answer
 from server.agency.policy import load_policy
 from server.bus.valkey import EmbeddedValkey

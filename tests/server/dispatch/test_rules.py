@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.access.auth import AuthError, Principal, Role, issue_token, may_command, may_read, verify_token
+from server.access.permissions import may_command, may_read
+from server.access.roles import Principal, Role
+from server.access.tokens import AuthError, issue_token, verify_token
 from server.agency.policy import load_policy
 from server.dispatch.rules import incident_transition_allowed, unit_transition_allowed
 from server.realtime.ratelimit import TokenBucket

@@ -7,7 +7,7 @@ import socket
 
 import httpx
 
-from server.access.auth import Role
+from server.access.roles import Role
 from server.http.guards import allowed_hosts, same_origin
 from tests.helpers import RunningHub
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from server.access.auth import Role
+from server.access.roles import Role
 from server.app import create_app
 from server.config import Settings
 from tests.helpers import HubProcess, S, start_hub_process, test_token

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clients.connection import Connection
 from protocol.messages import RadioAppend
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import OPERATOR, RunningHub, hub_in_process, wait_for
 

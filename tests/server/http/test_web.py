@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from server.access.auth import Role
+from server.access.roles import Role
 from tests.helpers import RunningHub
 
 

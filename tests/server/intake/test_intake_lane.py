@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from clients.connection import Connection
 from protocol.messages import EventFrame, RadioAppend, ServerFrame
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from server.intake.__main__ import make_worker
 from server.intake.lane import COMPLAINTS, GROUP, IntakeStream
@@ -55,9 +55,8 @@ async def worker_running(hub: RunningHub, redis_url: str, **kw: Any) -> AsyncIte
     try:
         yield worker
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        worker.stop()  # as SIGTERM does: the entry in hand is finished, then the loop ends
+        await asyncio.wait_for(task, 10 * S)
         await store.close()
         await redis.aclose()
 
@@ -70,8 +69,7 @@ async def read_one(redis: aioredis.Redis, lane: IntakeStream, consumer: str) -> 
 
 
 async def rows(hub: RunningHub, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    async with hub.ctx.store.db.execute(sql, args) as cur:
-        return list(await cur.fetchall())
+    return await hub.ctx.store._rows(sql, args)
 
 
 async def test_a_complaint_is_filed_once_with_its_clock_however_often_it_is_sent(
@@ -84,7 +82,7 @@ async def test_a_complaint_is_filed_once_with_its_clock_however_often_it_is_sent
         assert first.json()["file_number"] == again.json()["file_number"]
         assert first.json()["status_code"] == again.json()["status_code"]
         number = first.json()["file_number"]
-        await wait_for(lambda: hub.ctx.store.db is not None, 1)
+        await wait_for(lambda: hub.ctx.store._db is not None, 1)
 
         async def filed() -> bool:
             return bool(await rows(hub, "SELECT 1 FROM complaints WHERE file_number=?", number))

@@ -15,9 +15,10 @@ import pytest
 from clients.connection import Connection
 from protocol.messages import IncidentClose
 from server import cli
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.valkey import EmbeddedValkey
 from server.dispatch.referrals import incident_id_for
+from server.records.referrals import ReferralRecords
 from tests.helpers import RunningHub
 from tests.server.intake.test_intake_lane import read_one, worker_running
 
@@ -250,8 +251,8 @@ async def test_a_referral_redelivered_at_any_step_makes_one_call_and_one_record(
         await store.close()
     incidents = [k for k in await redis.hkeys("{dispatch}:incidents:state") if k.startswith(b"311-")]
     assert incidents == [incident_id_for(request_id).encode()]
-    async with hub.ctx.store.db.execute("SELECT id, incident FROM service_requests") as cur:
-        assert list(await cur.fetchall()) == [(request_id, incident_id_for(request_id))]
+    filed = await ReferralRecords(hub.ctx.store).service_requests()
+    assert [(r.id, r.incident) for r in filed] == [(request_id, incident_id_for(request_id))]
 
 
 async def test_a_revoked_key_is_refused(

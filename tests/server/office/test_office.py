@@ -7,8 +7,8 @@ import httpx
 from clients.connection import Connection
 from protocol.messages import IncidentCreate
 from protocol.state import Location
-from server.access.auth import Role
-from server.office.desk import route_request
+from server.access.roles import Role
+from server.office.info_requests import route_request
 from tests.helpers import RunningHub
 
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol.codes import CloseCode
 from protocol.limits import MAX_FRAME_BYTES
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.topics import topic_named
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process

@@ -18,7 +18,7 @@ from protocol.messages import (
     UnitRoster,
 )
 from protocol.state import Location
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.topics import parse_offset
 from tests.helpers import RunningHub, wait_for
 

@@ -1,4 +1,4 @@
-"""A client that stops reading is closed with 4008; nobody else is slowed."""
+"""A client that stops reading is closed 4108 (slow consumer); nobody else is slowed."""
 
 from __future__ import annotations
 
@@ -37,10 +37,10 @@ async def _stalled_reader(hub: RunningHub) -> ClientConnection:
     return stalled
 
 
-async def test_stalled_reader_closed_4008_while_others_keep_receiving(
+async def test_stalled_reader_closed_as_slow_while_others_keep_receiving(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:
-    """The stalled client's queue overflows and it gets 4008; a healthy board gets every event."""
+    """The stalled client's queue overflows and it gets 4108 (slow consumer); a healthy board gets every event."""
     overrides = dict(queue_max_messages=100, queue_max_bytes=256 * 1024, commands_per_s=1e6, commands_burst=10**6)
     async with hub_in_process(valkey.url, tmp_path, **overrides) as hub:
         stalled = await _stalled_reader(hub)
@@ -78,7 +78,7 @@ async def test_stalled_reader_closed_4008_while_others_keep_receiving(
 async def test_client_that_never_reads_again_is_cut_and_forgotten(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:
-    """After its 4008 the stalled client reads nothing, so its close frame cannot get through:
+    """After its 4108 the stalled client reads nothing, so its close frame cannot get through:
     the hub cuts the connection within its close bound and forgets the session (it no longer
     counts against the account, nor is it walked by the fan-out)."""
     overrides = dict(queue_max_messages=50, queue_max_bytes=128 * 1024, commands_per_s=1e6, commands_burst=10**6)
@@ -146,10 +146,10 @@ async def test_subscribes_have_their_own_rate(hub: RunningHub) -> None:
         assert json.loads(await ws.recv())["type"] == "pong"
 
 
-async def test_catch_ups_past_their_byte_cap_close_4008(
+async def test_catch_ups_past_their_byte_cap_close_as_slow(
     redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
 ) -> None:
-    """A client whose unread catch-ups pass catch_up_max_bytes is closed 4008, like any slow reader."""
+    """A client whose unread catch-ups pass catch_up_max_bytes is closed 4108, like any slow reader."""
     async with hub_in_process(
         valkey.url, tmp_path, catch_up_max_bytes=100_000, commands_per_s=1e6, commands_burst=10**6
     ) as hub:

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from protocol.events import RadioLogged
 from protocol.state import RadioEntry
-from server.access.auth import Role
+from server.access.roles import Role
 from server.bus.log import Bus
 from server.bus.topics import topic_named
 from server.config import Settings
@@ -45,8 +45,7 @@ async def test_migrations_are_applied_once(tmp_path: Path) -> None:
         store = RecordsStore(tmp_path / "r.sqlite3")
         await store.open()
         assert await store.schema_version() == len(MIGRATIONS)
-        async with store.db.execute("PRAGMA journal_mode") as cur:
-            assert (await cur.fetchone())[0] == "wal"  # type: ignore[index]
+        assert (await store._row("PRAGMA journal_mode"))[0] == "wal"
         await store.close()
 
 
@@ -56,8 +55,7 @@ async def test_users_with_argon2_passwords(store: RecordsStore) -> None:
     assert (await store.check_password("ana", "correct horse")) is not None
     assert await store.check_password("ana", "wrong") is None
     assert await store.check_password("nobody", "x") is None
-    async with store.db.execute("SELECT password_hash FROM users WHERE name='ana'") as cur:
-        assert (await cur.fetchone())[0].startswith("$argon2id$")  # type: ignore[index]
+    assert (await store._row("SELECT password_hash FROM users WHERE name='ana'"))[0].startswith("$argon2id$")
     with pytest.raises(UserExists):
         await store.add_user("ana", Role.DISPATCHER, "x")
     with pytest.raises(ValueError, match="unit"):

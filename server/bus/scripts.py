@@ -1,0 +1,85 @@
+"""The Lua scripts, one ``.lua`` file each under ``server/bus/lua/``, read once at import.
+
+Each file's header says its KEYS, its ARGV and what it returns; the Python side reads the
+answer through a small decode function beside the code that calls it, so nobody reads a
+reply by tuple index far from the script that made it. A script may start with a shared
+part (``plan.lua``: the one atomic step, used by ``apply`` and ``fire_timers``).
+
+A ``Script`` is run by its hash (EVALSHA) and loaded on NOSCRIPT (a fresh or restarted
+Redis), as redis-py's own ``register_script`` does, but made once per process rather than
+per client, and usable in a pipeline (``queue``) without a SCRIPT EXISTS each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from importlib.resources import files
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
+
+__all__ = [
+    "APPLY",
+    "FIRE_TIMERS",
+    "RAISE_FLOOR",
+    "SCRIPTS",
+    "SUBMIT_INTAKE",
+    "TAKE_TOKEN",
+    "TRIM_ARCHIVED",
+    "Script",
+    "load_all",
+]
+
+Arg = str | bytes | int | float
+
+
+def _read(name: str) -> str:
+    return (files("server.bus") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Script:
+    """One Lua script: its name (its file), its source and the hash Redis knows it by."""
+
+    __slots__ = ("name", "sha", "source")
+
+    def __init__(self, name: str, *, prelude: str | None = None) -> None:
+        self.name = name
+        self.source = (_read(prelude) + "\n" if prelude else "") + _read(name)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    async def __call__(self, redis: Redis, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """Run it: by hash, loading it first if this Redis does not have it."""
+        try:
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+        except NoScriptError:
+            await redis.script_load(self.source)
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)  # type: ignore[misc]
+
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Arg]) -> None:
+        """Queue it in a pipeline, by hash only: the pipeline raises NoScriptError if this Redis
+        does not have it yet (``load_all``, then run the pipeline again)."""
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+    def __repr__(self) -> str:
+        return f"Script({self.name!r}, sha={self.sha[:12]})"
+
+
+APPLY = Script("apply", prelude="plan")
+FIRE_TIMERS = Script("fire_timers", prelude="plan")
+TRIM_ARCHIVED = Script("trim_archived")
+TAKE_TOKEN = Script("take_token")
+SUBMIT_INTAKE = Script("submit_intake")
+RAISE_FLOOR = Script("raise_floor")
+
+SCRIPTS: tuple[Script, ...] = (APPLY, FIRE_TIMERS, TRIM_ARCHIVED, TAKE_TOKEN, SUBMIT_INTAKE, RAISE_FLOOR)
+
+
+async def load_all(redis: Redis) -> None:
+    """Load every script into this Redis (before a pipeline that runs them by hash)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for script in SCRIPTS:
+            pipe.script_load(script.source)
+        await pipe.execute()
