@@ -1,5 +1,5 @@
-# The two commands: `make serve` and `make test`. Both create .venv when it is
-# missing and install what they need; a second run only checks stamps.
+# The two commands: `make serve` and `make test` (and `make check`, the fast loop). Each creates
+# .venv when it is missing and installs what it needs; a second run only checks stamps.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -102,7 +102,7 @@ class HubContext(AppContext):
 
 
 async def input_error(request: Request, exc: Exception) -> Response:
-    """A body the route cannot take (server/bodies.py), in the API's one error shape."""
+    """A body the route cannot take (server/http/inputs.py), in the API's one error shape."""
     assert isinstance(exc, InputError)
     return JSONResponse({"error": exc.message}, status_code=exc.status)
 

@@ -6,6 +6,7 @@
 - ``tokens``: signing tokens, and revoking them on every hub;
 - ``principals``: who a request is from; ``second_factor``: one-time codes.
 
-It may import ``protocol``, ``server.bus`` and ``server.records`` (accounts live there), and no
-domain package.
+It imports ``protocol`` and the app context (``server.context``), and no domain package; it
+reaches the accounts in the records store only through the ``AccountRecords`` protocol, and
+``server.records`` imports it.
 """

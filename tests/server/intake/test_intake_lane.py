@@ -364,8 +364,20 @@ async def test_references_never_repeat_when_redis_loses_its_counters(hub: Runnin
 async def test_staff_entering_a_mailed_complaint_start_its_clock_on_the_day_received(
     hub: RunningHub, valkey: EmbeddedValkey
 ) -> None:
+    """A letter received on a Friday: its two business days are the Monday and the Tuesday after."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import holidays
+
     staff = {"authorization": f"Bearer {hub.token('casey', Role.CASE_COORDINATOR)}"}
-    friday = "2026-11-20"
+    # A recent Friday (the door takes days within the last year) with no Alberta holiday on it
+    # or on the Monday and Tuesday after, so that those two are plainly the business days.
+    alberta = holidays.country_holidays("CA", subdiv="AB")
+    day = dt.datetime.now(ZoneInfo("America/Edmonton")).date() - dt.timedelta(days=7)
+    while day.weekday() != 4 or any(day + dt.timedelta(days=n) in alberta for n in (0, 3, 4)):
+        day -= dt.timedelta(days=1)
+    friday, tuesday = day.isoformat(), day + dt.timedelta(days=4)
     async with worker_running(hub, valkey.url) as worker, httpx.AsyncClient(base_url=hub.http) as http:
         sent = await http.post("/api/complaints", json=complaint(80, channel="mail", received_on=friday), headers=staff)
         assert sent.status_code == 201
@@ -374,11 +386,8 @@ async def test_staff_entering_a_mailed_complaint_start_its_clock_on_the_day_rece
         hub,
         "SELECT c.channel, k.due_at FROM complaints c JOIN complaint_clocks k USING (file_number)",
     )
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
     local = dt.datetime.fromtimestamp(due / 1000, ZoneInfo("America/Edmonton"))
-    assert channel == "mail" and (local.date(), local.hour) == (dt.date(2026, 11, 24), 23)  # Mon, Tue
+    assert channel == "mail" and (local.date(), local.hour) == (tuesday, 23)  # Mon, Tue
 
 
 async def test_status_checks_are_limited_per_address(
