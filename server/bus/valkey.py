@@ -71,6 +71,12 @@ def _is_our_valkey(pid: int, sock_path: Path) -> bool:
     return b"valkey-server" in cmdline and str(sock_path).encode() in cmdline
 
 
+def _servers_on(sock_path: Path) -> list[int]:
+    """The valkey-servers running on this socket (at most one, left by a hub that died)."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [pid for pid in pids if _is_our_valkey(pid, sock_path)]
+
+
 class EmbeddedValkey:
     """Owns one valkey-server process for a data dir."""
 
@@ -94,21 +100,21 @@ class EmbeddedValkey:
         return self._proc.pid if self._proc else None
 
     def _clear_stale(self) -> None:
-        if self.pid_path.exists():
-            old = _read_pid(self.pid_path)
-            if old and _is_our_valkey(old, self.socket_path):
-                # A server from a crashed hub still shutting down: let it finish
-                # writing its AOF, then make sure it is gone.
-                log.warning("stale valkey-server pid=%s still running; stopping it", old)
+        # A server from a crashed hub still running on our socket: found by its command line (it
+        # retitles itself with the socket), not by its pid file, which a server that is starting
+        # has created but may not have written yet. Let it finish writing its AOF, then make sure
+        # it is gone.
+        for old in _servers_on(self.socket_path):
+            log.warning("stale valkey-server pid=%s still running; stopping it", old)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(old, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _is_our_valkey(old, self.socket_path) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _is_our_valkey(old, self.socket_path):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(old, signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while _is_our_valkey(old, self.socket_path) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if _is_our_valkey(old, self.socket_path):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(old, signal.SIGKILL)
-            self.pid_path.unlink(missing_ok=True)
+                    os.kill(old, signal.SIGKILL)
+        self.pid_path.unlink(missing_ok=True)
         self.socket_path.unlink(missing_ok=True)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
@@ -221,20 +227,3 @@ class EmbeddedValkey:
         if self._thread is not None:
             self._thread.join(timeout)
         self.socket_path.unlink(missing_ok=True)
-
-
-def _read_pid(path: Path, wait_s: float = 2.0) -> int:
-    """The pid in a server's pid file; 0 if there is none. A server that is starting creates the
-    file before it writes its pid, so an empty file is read again for a moment."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            text = path.read_text().strip()
-        except FileNotFoundError:
-            return 0
-        if text or time.monotonic() >= deadline:
-            try:
-                return int(text or "0")
-            except ValueError:
-                return 0
-        time.sleep(0.02)

@@ -26,6 +26,7 @@ from server.dispatch.live import (
     UNITS,
     CommandError,
     Live,
+    Reply,
     _alarm,
     now_ms,
     status_entered,
@@ -35,7 +36,6 @@ from server.dispatch.timers import restart_unit_timers
 
 __all__ = ["OfficerSafety"]
 
-Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
 log = logging.getLogger("dispatch.safety")
 _alarm_or_mode = msgspec.msgpack.Decoder(Alarm | TrafficMode)

@@ -51,7 +51,7 @@ from server.agency.policy import Policy
 from server.bus.log import Bus, Duplicate, current_command
 from server.dispatch.alarms import OfficerSafety
 from server.dispatch.incidents import IncidentDesk
-from server.dispatch.live import INCIDENTS, CommandError, Live
+from server.dispatch.live import INCIDENTS, CommandError, Live, Reply
 from server.dispatch.radio_log import RadioLog
 from server.dispatch.resources import ResourceDesk
 from server.dispatch.units import UnitDesk
@@ -130,7 +130,7 @@ class DispatchService:
             return None
         return event.incident.id if isinstance(event, IncidentCreated) else None
 
-    async def _apply(self, who: Principal, cmd: Command) -> tuple[str, str, dict[str, str] | None]:
+    async def _apply(self, who: Principal, cmd: Command) -> Reply:
         i, u, s = self.incidents, self.units, self.safety
         match cmd:
             case IncidentCreate():

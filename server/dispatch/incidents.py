@@ -49,6 +49,7 @@ from server.dispatch.live import (
     UNITS,
     CommandError,
     Live,
+    Reply,
     now_ms,
     status_entered,
     timeline_key,
@@ -65,9 +66,8 @@ from server.dispatch.rules import (
 )
 from server.dispatch.timers import restart_unit_timers, schedule_unassigned, unassigned_timer
 
-__all__ = ["IncidentDesk", "Reply"]
+__all__ = ["IncidentDesk"]
 
-Reply = tuple[str, str, dict[str, str] | None]
 
 _replace = msgspec.structs.replace
 CLOSED_TIMELINE_TTL_S = 24 * 3600

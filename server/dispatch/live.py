@@ -30,12 +30,16 @@ __all__ = [
     "UNITS",
     "CommandError",
     "Live",
+    "Reply",
     "now_ms",
     "status_entered",
     "timeline_key",
 ]
 
 T = TypeVar("T")
+# What a desk's command answers: the topic it wrote to, the event's offset there, and the ack's
+# result fields (or None).
+Reply = tuple[str, str, dict[str, str] | None]
 
 
 def _topic(name: str) -> Topic:

@@ -21,6 +21,7 @@ from server.dispatch.live import (
     UNITS,
     CommandError,
     Live,
+    Reply,
     now_ms,
     status_entered,
     timeline_key,
@@ -37,7 +38,6 @@ from server.dispatch.timers import restart_unit_timers, schedule_welfare
 
 __all__ = ["PositionBatches", "UnitDesk"]
 
-Reply = tuple[str, str, dict[str, str] | None]
 _replace = msgspec.structs.replace
 
 MAX_POSITION_BATCH = 500
