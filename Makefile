@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 
 VENDOR := static/vendor
 
-.PHONY: serve test check lint typecheck clean chromium
+.PHONY: serve test check lint typecheck clean chromium postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,12 +53,23 @@ typecheck: $(VENV)/.stamp-dev
 # Everything: the tiers on three workers (each with its own Valkey), then the load scenarios,
 # which measure, one at a time on a quiet machine. JOBS=1 runs it all in one process.
 JOBS ?= 3
-test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium lint typecheck
+# The records-store tests run on SQLite and on a private PostgreSQL server each test session
+# starts (server/records/private_postgres.py) from Debian's postgresql: installed when missing
+# and we are root. Nothing is started as a system service.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "the records-store tests need Debian's postgresql: sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; }
+
+test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium postgresql lint typecheck
 	$(BIN)/pytest -m "not alone" $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 	$(BIN)/pytest -m alone
 
 # The developer's loop, in under two minutes: lint, types, import rules, the pure and hub tiers.
-check: lint typecheck
+check: postgresql lint typecheck
 	$(BIN)/pytest -m "not slow" -q -n 3 --dist loadfile
 
 clean:

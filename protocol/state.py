@@ -15,6 +15,7 @@ from msgspec import Meta
 from protocol.limits import MAX_ID, MAX_LIST, MAX_NAME, MAX_TEXT
 
 __all__ = [
+    "TRAFFIC_MODE_ID",
     "Alarm",
     "AlarmKind",
     "Assignment",
@@ -216,6 +217,9 @@ class Resource(msgspec.Struct, tag="resource", tag_field="kind", omit_defaults=T
     note: Name = ""
     updated_at: Millis = 0
     updated_by: Name = ""
+
+
+TRAFFIC_MODE_ID = "emergency-traffic"  # where the mode is kept among the alarms' records
 
 
 class TrafficMode(msgspec.Struct, tag="traffic_mode", tag_field="kind", omit_defaults=True):

@@ -11,6 +11,7 @@ import contextlib
 import importlib.metadata
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from server.context import AppContext, context
 from server.dispatch import board, places
 from server.dispatch.commands import DispatchService
 from server.dispatch.places import Geocoder
+from server.dispatch.recovery import Recovery
 from server.dispatch.timers import TimerService
 from server.http import account, admin, operations, signin
 from server.http import pages as web
@@ -63,6 +65,8 @@ from server.realtime.session import Session
 from server.realtime.wire import outlet_of
 from server.records.archiver import Archiver
 from server.records.complaints import ComplaintRecords
+from server.records.keys import with_shared_keys
+from server.records.live import LiveRecords
 from server.records.referrals import ReferralRecords
 from server.records.store import RecordsStore
 
@@ -263,8 +267,9 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
     return floor
 
 
-def reception_for(settings: Settings) -> Reception:
-    """The connection caps and head bounds of one hub process (see server/realtime/reception.py)."""
+def reception_for(settings: Settings, secret: Callable[[], str] | None = None) -> Reception:
+    """The connection caps and head bounds of one hub process (see server/realtime/reception.py).
+    ``secret``: the token key (read from the records store once it is open); else the settings'."""
     most = settings.max_connections or default_max_connections()
     reserve = settings.staff_reserve or max(16, most // 10)
     limits = AdmissionLimits(
@@ -278,11 +283,11 @@ def reception_for(settings: Settings) -> Reception:
         max_headers=settings.max_headers,
         head_timeout_s=settings.head_timeout_s,
     )
-    secret = settings.secret
+    key = secret or (lambda: settings.secret)
 
     def token_ok(token: str) -> bool:
         try:
-            verify_token(secret, token)
+            verify_token(key(), token)
         except AuthError:
             return False
         return True
@@ -291,14 +296,16 @@ def reception_for(settings: Settings) -> Reception:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = (settings or Settings.from_env()).resolved()
-    policy = load_policy(settings.policy_path)  # fail at start, not at the first call
-    reception = reception_for(settings)
+    given = (settings or Settings.from_env()).resolved()
+    policy = load_policy(given.policy_path)  # fail at start, not at the first call
+    keys: list[Settings] = [given]  # with the keys filled in, once the records store is open
+    reception = reception_for(given, lambda: keys[0].secret)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # A blocking pool: a burst of catch-ups (a reconnect storm) waits for a
         # connection instead of failing; the bus reader and archiver hold one each.
+        settings = given
         pool = BlockingConnectionPool.from_url(
             settings.redis_url,
             max_connections=settings.redis_connections,
@@ -308,11 +315,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         redis = Redis(connection_pool=pool)
         await _wait_for_redis(redis, 30.0)
-        store = RecordsStore(settings.db_path)
-        await store.open()
+        store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
+        try:
+            await store.open()
+            settings = keys[0] = await with_shared_keys(settings, store)
+            store_id = await store.shared_key("store-id", uuid.uuid4().hex)
+            bus = Bus(redis, settings)
+            recovery = Recovery(bus, redis, LiveRecords(store), policy, store_id, store.describe)
+            bus.on_empty = recovery.ensure
+            await recovery.ensure()  # rebuilt if Redis came back empty; refused if it serves another store
+        except BaseException:
+            # Not started: close what was opened, or its threads keep the process from exiting.
+            await _step("records store", store.close())
+            await _step("redis client", redis.aclose())
+            await _step("redis pool", pool.aclose())
+            raise
         metrics_ = HubMetrics()
         metrics_.watch(AdmissionCollector(reception.admission))
-        bus = Bus(redis, settings)
         service = DispatchService(
             bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm
         )
@@ -346,7 +365,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
         timing = asyncio.create_task(timers.run(), name="timers")
-        log.info("hub ready redis=%s records=%s", settings.redis_url, settings.db_path)
+        log.info("hub ready redis=%s records=%s", settings.redis_url, store.describe)
         log.info("answering to Host %s (set DISPATCH_ALLOWED_HOSTS for others)", ", ".join(hosts))
         try:
             yield
@@ -365,16 +384,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await _step("redis client", redis.aclose())
             await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
 
-    hosts = allowed_hosts(settings.allowed_hosts, settings.host)
+    hosts = allowed_hosts(given.allowed_hosts, given.host)
     endpoints = all_endpoints()
     app = HubApp(
         hosts=hosts,
         middleware=[
             Middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False),
-            Middleware(SameOriginGuard, extra_origins=settings.allowed_origins),
+            Middleware(SameOriginGuard, extra_origins=given.allowed_origins),
             Middleware(NoStore),
         ],
-        routes=[*routes_of(endpoints), *web_routes(settings)],
+        routes=[*routes_of(endpoints), *web_routes(given)],
         lifespan=lifespan,
         exception_handlers={InputError: input_error, 404: not_found, 405: not_allowed},
     )

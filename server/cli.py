@@ -15,6 +15,7 @@ from pathlib import Path
 from server.access.roles import Principal, Role
 from server.access.tokens import issue_token
 from server.config import PRIVATE_UMASK, Settings
+from server.records.keys import with_shared_keys
 from server.records.store import RecordsStore, UserExists
 
 __all__ = ["main"]
@@ -26,6 +27,12 @@ def _data_dir_arg(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path(os.environ.get("DATA_DIR", "./var")),
         help="where the SQLite records and the embedded Valkey live (default ./var, or DATA_DIR)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", ""),
+        help="a PostgreSQL records store every hub shares, postgresql://... (default: DATABASE_URL,"
+        " else SQLite in the data dir)",
     )
 
 
@@ -123,7 +130,7 @@ async def _apikey(args: argparse.Namespace) -> int:
     from server.intake.open311 import api_key_hash
     from server.records.referrals import ReferralRecords
 
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     keys = ReferralRecords(store)
     try:
         if args.key_cmd == "add":
@@ -154,7 +161,7 @@ async def _apikey(args: argparse.Namespace) -> int:
 
 
 async def _intake(args: argparse.Namespace) -> int:
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     try:
         if args.intake_cmd == "dead-letters":
             rows = await store.waiting_dead_letters()
@@ -190,8 +197,8 @@ async def _intake(args: argparse.Namespace) -> int:
         await store.close()
 
 
-async def _with_store(data_dir: Path) -> RecordsStore:
-    store = RecordsStore(data_dir.resolve() / "records.sqlite3")
+async def _with_store(args: argparse.Namespace) -> RecordsStore:
+    store = RecordsStore(args.database_url or args.data_dir.resolve() / "records.sqlite3")
     await store.open()
     return store
 
@@ -212,7 +219,7 @@ def _read_password(given: str | None) -> str:
 
 async def _user_add(args: argparse.Namespace) -> int:
     password = _read_password(args.password)
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     try:
         await store.add_user(args.name, Role(args.role), password, args.unit)
     except UserExists:
@@ -228,7 +235,7 @@ async def _user_add(args: argparse.Namespace) -> int:
 
 
 async def _user_list(args: argparse.Namespace) -> int:
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     try:
         for a in await store.accounts():
             state = "disabled" if a.disabled else "active"
@@ -246,7 +253,7 @@ async def _user_change(args: argparse.Namespace) -> int:
 
     from server.access.tokens import publish_account
 
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     try:
         if args.user_cmd == "sign-out":
             version = await store.end_sessions(args.name, "cli")
@@ -285,13 +292,15 @@ async def _user_change(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> int:
-    store = await _with_store(args.data_dir)
+    store = await _with_store(args)
     try:
         who: Principal | None = await store.get_user(args.name)
         if who is None:
             print(f"no user {args.name!r}; add one with: dispatch user add", file=sys.stderr)
             return 1
-        settings = Settings(data_dir=args.data_dir).resolved()
+        settings = await with_shared_keys(
+            Settings.from_env(data_dir=args.data_dir, database_url=args.database_url).resolved(), store
+        )
         ttl = args.ttl or settings.token_ttl_s
         now = time.time()
         issued = dataclasses.replace(who, expires_at=float(int(now + ttl)), token_id=uuid.uuid4().hex)
@@ -316,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 data_dir=args.data_dir,
                 redis_url=args.redis_url,
+                database_url=args.database_url,
                 workers=args.workers,
                 log_level=args.log_level,
             ),

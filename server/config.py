@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,14 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def key_file(data_dir: Path, name: str) -> str:
-    """A random key kept in a file of the data dir (made once, readable by this user only)."""
+def key_file(data_dir: Path, name: str) -> str | None:
+    """A key an older version kept in a file of the data dir, if there is one (the records
+    store keeps keys now, seeded from these so that tokens and status codes stay valid)."""
     path = data_dir / name
-    if path.exists():
-        return path.read_text().strip()
-    private_dir(data_dir)
-    # Written whole, then linked into place: processes starting together all read the one that won.
-    tmp = data_dir / f".{name}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(48))
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_text().strip()
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,8 +43,12 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("./var")
     redis_url: str = ""  # empty: run the embedded Valkey in data_dir
+    # The records store: empty for SQLite in data_dir (one host); postgresql://... for a database
+    # every hub shares (DATABASE_URL). Its keys (below) are then kept in it, shared too.
+    database_url: str = ""
     workers: int = 1
-    secret: str = ""  # empty: DISPATCH_SECRET or data_dir/secret.key
+    secret: str = ""  # the token-signing key; empty: DISPATCH_SECRET, else kept in the records store
+    status_secret: str = ""  # complaint status codes' key; empty: kept in the records store
     token_ttl_s: int = 12 * 3600  # one shift and a half
     revocation_poll_s: float = 1.0  # how often each hub looks for revoked sign-ins to close
     log_level: str = "info"
@@ -117,12 +110,21 @@ class Settings:
     api_key_cache_s: float = 60.0  # a revoked Open311 key is refused by every hub within this
     attachments_max: int = 3  # files with one complaint
     attachment_max_bytes: int = 8 * 1024 * 1024
+    # durability on a machine crash (README, "Durability"): every write to disk before it is
+    # acked ("always", "FULL"), or within a second / at the next checkpoint ("everysec", "NORMAL")
+    valkey_fsync: str = "always"  # the embedded Valkey's appendfsync: always, everysec
+    sqlite_synchronous: str = "FULL"  # SQLite's synchronous level: FULL, NORMAL
     # shutdown
     drain_s: float = 5.0
 
     @property
     def db_path(self) -> Path:
         return self.data_dir / "records.sqlite3"
+
+    @property
+    def records_target(self) -> Path | str:
+        """Where the records store is: the PostgreSQL URL, else the SQLite file in data_dir."""
+        return self.database_url or self.db_path
 
     @property
     def policy_path(self) -> Path:
@@ -141,12 +143,19 @@ class Settings:
         return self.data_dir / "valkey.sock"
 
     def resolved(self) -> Settings:
-        """With data_dir absolute and the signing secret filled in."""
+        """With data_dir absolute and a signing secret given in the environment filled in (else
+        it is read from the records store once it is open: ``server.records.keys``)."""
         data_dir = private_dir(self.data_dir.resolve())
-        secret = self.secret or os.environ.get("DISPATCH_SECRET", "") or key_file(data_dir, "secret.key")
-        if len(secret) < 32:
+        secret = self.secret or os.environ.get("DISPATCH_SECRET", "")
+        if secret and len(secret) < 32:
             raise ValueError("the token secret (DISPATCH_SECRET) must be at least 32 characters")
-        return dataclasses.replace(self, data_dir=data_dir, secret=secret)
+        if self.valkey_fsync not in ("always", "everysec"):
+            raise ValueError("DISPATCH_VALKEY_FSYNC is always or everysec")
+        if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
+            raise ValueError("DISPATCH_SQLITE_SYNCHRONOUS is FULL, NORMAL or EXTRA")
+        return dataclasses.replace(
+            self, data_dir=data_dir, secret=secret, sqlite_synchronous=self.sqlite_synchronous.upper()
+        )
 
     def to_env(self) -> dict[str, str]:
         out = {}
@@ -175,6 +184,8 @@ class Settings:
                 kwargs[f.name] = raw
         if "redis_url" not in kwargs and env.get("REDIS_URL"):
             kwargs["redis_url"] = env["REDIS_URL"]
+        if "database_url" not in kwargs and env.get("DATABASE_URL"):
+            kwargs["database_url"] = env["DATABASE_URL"]
         if "forwarded_allow_ips" not in kwargs and env.get("FORWARDED_ALLOW_IPS"):
             kwargs["forwarded_allow_ips"] = env["FORWARDED_ALLOW_IPS"]
         kwargs.update(overrides)

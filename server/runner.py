@@ -146,7 +146,7 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     passwords = {"dispatcher": secrets.token_urlsafe(9), "officer": secrets.token_urlsafe(9)}
 
     async def write() -> None:
-        store = RecordsStore(settings.db_path)
+        store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
         await store.open()
         try:
             await store.set_user("dispatcher", Role.DISPATCHER, passwords["dispatcher"])
@@ -161,6 +161,20 @@ def _demo_accounts(settings: Settings) -> dict[str, str]:
     with os.fdopen(fd, "w") as fh:
         fh.writelines(f"{name} {password}\n" for name, password in passwords.items())
     return passwords
+
+
+async def _with_keys(settings: Settings) -> Settings:
+    """The settings with the shared keys, read (or made) in the records store once, so that every
+    worker process (and the demo) signs with the same key: the workers get it in the environment."""
+    from server.records.keys import with_shared_keys
+    from server.records.store import RecordsStore
+
+    store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
+    await store.open()
+    try:
+        return await with_shared_keys(settings, store)
+    finally:
+        await store.close()
 
 
 def _write_demo_tokens(settings: Settings) -> Path:
@@ -254,10 +268,10 @@ def serve(settings: Settings, demo: bool = False) -> None:
     configure_logging(settings.log_level)
     _raise_file_limit()
     signal.signal(signal.SIGTERM, _exit_on_term)
-    settings = settings.resolved()
+    settings = asyncio.run(_with_keys(settings.resolved()))
     valkey: EmbeddedValkey | None = None
     if not settings.redis_url:
-        valkey = EmbeddedValkey(settings.data_dir)
+        valkey = EmbeddedValkey(settings.data_dir, fsync=settings.valkey_fsync)
         valkey.start()
         settings = dataclasses.replace(settings, redis_url=valkey.url)
     # Workers build their settings from the environment.
@@ -301,6 +315,8 @@ def serve(settings: Settings, demo: bool = False) -> None:
             Multiprocess(config, sockets=[sock]).run()
         else:
             server.run()
+            if not server.started:  # the app refused to start (its reason is in the log above)
+                raise SystemExit(3)
     finally:
         demo_stop.set()
         for child in demo_children:

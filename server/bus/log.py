@@ -6,12 +6,18 @@ appends the event to the topic's stream, all at once, returning the stream
 id (the offset) and the topic's epoch. The epoch is made when a stream is
 first written; if Redis loses the stream, it loses the epoch beside it, and
 the next write makes a new one, so clients can tell a gap from continuity.
+
+Live dispatch state is marked present by ``LIVE_KEY`` (holding the id of the records store it
+was built from). A plan that emits dispatch events is refused while the mark is missing (Redis
+came back empty): ``Bus.apply`` then awaits ``on_empty`` (the hub's rebuild of the live state
+from the records store, ``server/dispatch/recovery.py``) and applies the plan again, so no
+command writes into an empty Redis and no id is handed out twice.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +34,11 @@ from server.bus.topics import DISPATCH_SLOT, Topic, parse_offset
 from server.config import Settings
 
 __all__ = [
+    "LIVE_KEY",
     "TIMERS_KEY",
     "TIMER_PLANS_KEY",
     "Bus",
+    "BusEmpty",
     "Conflict",
     "Duplicate",
     "current_command",
@@ -46,12 +54,30 @@ __all__ = [
 
 TIMERS_KEY = f"{{{DISPATCH_SLOT}}}:timers"
 TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
+LIVE_KEY = f"{{{DISPATCH_SLOT}}}:live"  # the live state is here, built from this records store (its id)
+
+
+class BusEmpty(Exception):
+    """Redis has no live dispatch state (it came back empty) and none was rebuilt yet."""
 
 
 class _PlanParts:
-    __slots__ = ("cancels", "checks", "deletes", "events", "expires", "geo", "lists", "once", "timers", "writes")
+    __slots__ = (
+        "cancels",
+        "checks",
+        "deletes",
+        "events",
+        "expires",
+        "geo",
+        "guard",
+        "lists",
+        "once",
+        "timers",
+        "writes",
+    )
 
     def __init__(self) -> None:
+        self.guard: str = ""  # refused (EMPTY) while this key is missing
         self.once: tuple[str, int] | tuple[()] = ()
         self.checks: list[tuple[str, str, int]] = []
         self.writes: list[tuple[str, str, str, bytes]] = []
@@ -112,6 +138,15 @@ class Plan:
         self._wire.cancels.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id))
         return self
 
+    def timers_set(self) -> list[tuple[str, int]]:
+        """(timer id, due ms) of the timers this plan sets."""
+        return [(t[2], t[3]) for t in self._wire.timers]
+
+    def drop_timer(self, timer_id: str) -> Plan:
+        """Set no timer of this id after all (its cancel stays)."""
+        self._wire.timers = [t for t in self._wire.timers if t[2] != timer_id]
+        return self
+
     def emit(self, topic: Topic, event: Event) -> Plan:
         self._wire.events.append(
             (
@@ -144,6 +179,8 @@ class Plan:
             found += [TIMERS_KEY, TIMER_PLANS_KEY]
         if w.once:
             found.append(w.once[0])
+        if w.guard:
+            found.append(w.guard)
         return list(dict.fromkeys(found))
 
 
@@ -205,6 +242,8 @@ def _applied(reply: Any) -> list[tuple[str, str]]:
             raise Conflict(detail)
         if reason == "DUPLICATE":
             raise Duplicate(detail)
+        if reason == "EMPTY":
+            raise BusEmpty(detail)
         raise RuntimeError(f"apply.lua answered {reply!r}")
     return [(_s(offset), _s(epoch)) for offset, epoch in reply]
 
@@ -213,6 +252,15 @@ class Bus:
     def __init__(self, redis: Redis, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
+        # Rebuilds the live state when Redis came back empty (set by the app); None: nothing
+        # to rebuild from, plans apply as they come.
+        self.on_empty: Callable[[], Awaitable[None]] | None = None
+
+    async def ensure_live(self) -> None:
+        """Before reading epochs: if Redis lost the live state, have it rebuilt first (so the
+        subscribers' resync that follows shows it)."""
+        if self.on_empty is not None and not await self.redis.exists(LIVE_KEY):
+            await self.on_empty()
 
     def maxlen(self, topic: Topic) -> int:
         """The hard cap on a stream: only reached if the archiver stops for long."""
@@ -229,10 +277,19 @@ class Bus:
         ONCE_TTL_S: a client that retries after a lost connection changes nothing twice.
         Positions are not: a repeated report is harmless and they are the bulk of traffic."""
         command = current_command.get()
-        if command is not None and plan.topics and all(t.slot == DISPATCH_SLOT for t in plan.topics):
+        dispatch = bool(plan.topics) and all(t.slot == DISPATCH_SLOT for t in plan.topics)
+        if command is not None and dispatch:
             user, command_id = command
             plan._wire.once = (f"{{{DISPATCH_SLOT}}}:cmd:{user}:{command_id}", ONCE_TTL_S)
-        return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
+        if dispatch and self.on_empty is not None:
+            plan._wire.guard = LIVE_KEY
+        try:
+            return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
+        except BusEmpty:
+            if self.on_empty is None:
+                raise
+            await self.on_empty()  # rebuilt (or refused, raising); then this plan once more
+            return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
 
     async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
         """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""

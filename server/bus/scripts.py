@@ -27,6 +27,7 @@ __all__ = [
     "RAISE_FLOOR",
     "SCRIPTS",
     "SUBMIT_INTAKE",
+    "TAKE_NUMBER",
     "TAKE_TOKEN",
     "TRIM_ARCHIVED",
     "Script",
@@ -73,8 +74,9 @@ TRIM_ARCHIVED = Script("trim_archived")
 TAKE_TOKEN = Script("take_token")
 SUBMIT_INTAKE = Script("submit_intake")
 RAISE_FLOOR = Script("raise_floor")
+TAKE_NUMBER = Script("take_number")
 
-SCRIPTS: tuple[Script, ...] = (APPLY, FIRE_TIMERS, TRIM_ARCHIVED, TAKE_TOKEN, SUBMIT_INTAKE, RAISE_FLOOR)
+SCRIPTS: tuple[Script, ...] = (APPLY, FIRE_TIMERS, TRIM_ARCHIVED, TAKE_TOKEN, SUBMIT_INTAKE, RAISE_FLOOR, TAKE_NUMBER)
 
 
 async def load_all(redis: Redis) -> None:

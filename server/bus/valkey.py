@@ -80,11 +80,14 @@ def _servers_on(sock_path: Path) -> list[int]:
 class EmbeddedValkey:
     """Owns one valkey-server process for a data dir."""
 
-    def __init__(self, data_dir: Path, *, start_timeout: float = 30.0) -> None:
+    def __init__(self, data_dir: Path, *, start_timeout: float = 30.0, fsync: str = "always") -> None:
         self.data_dir = data_dir.resolve()
         self.socket_path = self.data_dir / "valkey.sock"
         self.pid_path = self.data_dir / "valkey.pid"
         self.start_timeout = start_timeout
+        if fsync not in ("always", "everysec"):
+            raise ValueError(f"appendfsync is always or everysec, not {fsync!r}")
+        self.fsync = fsync  # always: every write on disk before Redis answers it
         self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
@@ -134,7 +137,7 @@ class EmbeddedValkey:
             "--appendonly",
             "yes",
             "--appendfsync",
-            "everysec",
+            self.fsync,
             "--save",
             "",
             "--daemonize",

@@ -15,14 +15,13 @@ from redis.exceptions import RedisError
 from protocol.codes import ErrorCode
 from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, TrafficModeChanged
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
-from protocol.state import Alarm, CoreUnitStatus, Position, RadioEntry, TrafficMode
+from protocol.state import TRAFFIC_MODE_ID, Alarm, CoreUnitStatus, Position, RadioEntry, TrafficMode
 from server.access.roles import Principal, Role
 from server.bus.log import Duplicate, Plan
 from server.dispatch.incidents import IncidentDesk
 from server.dispatch.live import (
     ALARMS,
     RADIO,
-    TRAFFIC_MODE_ID,
     UNITS,
     CommandError,
     Live,

@@ -41,15 +41,18 @@ from protocol.state import (
 from server.access.permissions import officer_on
 from server.access.roles import Principal, Role
 from server.agency.geography import distance_m
-from server.bus.log import Plan
+from server.bus.log import LIVE_KEY, Plan
+from server.bus.scripts import TAKE_NUMBER
 from server.dispatch.live import (
     ALARMS,
+    INCIDENT_SEQ,
     INCIDENTS,
     TIMELINE_KEEP,
     UNITS,
     CommandError,
     Live,
     Reply,
+    incident_id,
     now_ms,
     status_entered,
     timeline_key,
@@ -110,8 +113,16 @@ class IncidentDesk:
         await self.live.resolve_alarms(plan, [alarm_id], by, at)
 
     async def _next_id(self) -> str:
-        seq = await self.live.redis.incr("{dispatch}:incident-seq")
-        return f"I{dt.date.today():%y%m%d}-{seq:05d}"
+        bus = self.live.bus
+        for _ in range(3):
+            seq = int(await TAKE_NUMBER(self.live.redis, (LIVE_KEY, INCIDENT_SEQ), ()))
+            if seq >= 0:
+                return incident_id(dt.date.today(), seq)
+            if bus.on_empty is None:  # no records to floor it from: the sequence starts here
+                await self.live.redis.set(LIVE_KEY, "", nx=True)
+            else:
+                await bus.on_empty()  # the live state and this sequence rebuilt from the records
+        raise CommandError(ErrorCode.UNAVAILABLE, "the live state is being rebuilt; try again")
 
     def _priority_for(self, call_type: str, given: int | None) -> int:
         if given is not None:

@@ -7,6 +7,7 @@ record meanwhile, the plan does nothing and the command is decided again.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from redis.asyncio import Redis
 from protocol.codec import event_decoder
 from protocol.codes import ErrorCode
 from protocol.events import AlarmUpdated, Event, UnitStatusChanged
-from protocol.state import Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
+from protocol.state import TRAFFIC_MODE_ID, Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
 from server.agency.policy import Policy
 from server.bus.log import Bus, Conflict, Plan
 from server.bus.topics import DISPATCH_SLOT, Topic, topic_named
@@ -28,9 +29,11 @@ __all__ = [
     "POSITIONS",
     "RADIO",
     "UNITS",
+    "INCIDENT_SEQ",
     "CommandError",
     "Live",
     "Reply",
+    "incident_id",
     "now_ms",
     "status_entered",
     "timeline_key",
@@ -50,7 +53,7 @@ def _topic(name: str) -> Topic:
 
 ALARMS, INCIDENTS, UNITS, RADIO, POSITIONS = (_topic(n) for n in ("alarms", "incidents", "units", "radio", "positions"))
 TIMELINE_KEEP = 1000
-TRAFFIC_MODE_ID = "emergency-traffic"
+INCIDENT_SEQ = f"{{{DISPATCH_SLOT}}}:incident-seq"
 
 _incident = msgspec.msgpack.Decoder(Incident)
 _unit = msgspec.msgpack.Decoder(UnitState)
@@ -73,6 +76,11 @@ def now_ms() -> int:
 
 def timeline_key(incident_id: str) -> str:
     return f"{{{DISPATCH_SLOT}}}:timeline:{incident_id}"
+
+
+def incident_id(day: dt.date, number: int) -> str:
+    """An incident's id: its day and its number, which counts on across days (I261203-00042)."""
+    return f"I{day:%y%m%d}-{number:05d}"
 
 
 def status_entered(plan: Plan, before: UnitState, after: UnitState) -> None:

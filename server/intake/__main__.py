@@ -62,7 +62,7 @@ async def make_worker(
 
 async def run(settings: Settings) -> None:
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=10)
-    store = RecordsStore(settings.db_path)
+    store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
     await store.open()
     worker = await make_worker(settings, redis, store)
     task = asyncio.create_task(worker.run(), name="intake")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from server.agency.policy import Policy
-from server.config import Settings, key_file
+from server.config import Settings
 from server.intake.lane import Door
 from server.metrics import HubMetrics
 from server.realtime.ratelimit import SharedLimit
@@ -42,7 +42,7 @@ class IntakeDoors:
             SharedLimit(redis, "open311", settings.open311_per_s, settings.open311_burst),
             metrics,
             SharedLimit(redis, "public-posts", 4 * settings.intake_per_hour / 3600, 3 * settings.intake_burst),
-            key_file(settings.data_dir, "status-code.key"),
+            settings.status_secret,
             {},
         )
 

@@ -170,24 +170,14 @@ class IntakeWorker(GroupMember):
         try:
             if filer is None:
                 raise Malformed(f"no filer for {entry.lane.name}")
-            await filer(entry)
-            await self.records.end_open_write(keep=True)  # a filer that returned has filed
+            await filer(entry)  # its writes are one transaction of the store: whole, or not at all
         except Malformed as exc:
-            await self._discard_write()
             return Failure(str(exc), final=True)
         except (RedisError, OSError):
-            await self._discard_write()
             raise
         except Exception as exc:
-            await self._discard_write()
             return Failure(f"{type(exc).__name__}: {exc}", error=exc)
         return None
-
-    async def _discard_write(self) -> None:
-        try:
-            await self.records.end_open_write(keep=False)
-        except Exception:
-            log.exception("intake: rollback failed")
 
     def settle(self, pipe: Pipeline, stream: str, entries: Sequence[Delivery], *, dead: bool) -> None:
         """Forget what was handled: a filed entry (personal information) does not stay in Redis.

@@ -303,6 +303,7 @@ class Hub:
                 await self._stop.sleep(backoff)
 
     async def _start_reading(self) -> None:
+        await self.bus.ensure_live()  # Redis came back empty: the live state is rebuilt before anyone reads it
         epochs = await self.bus.epochs(TOPICS)
         if not self.last_ids:
             # First start: from the newest event; clients fill any gap by resuming.
@@ -345,6 +346,7 @@ class Hub:
 
     async def _read_once(self) -> None:
         if time.monotonic() - self._epoch_checked > 1.0:
+            await self.bus.ensure_live()
             await self._check_epochs(await self.bus.epochs(TOPICS))
             self._epoch_checked = time.monotonic()
         # Positions are read by the ticker, once per tick: waking this reader for each of

@@ -142,12 +142,12 @@ class ComplaintRecords:
             c.received_at,
         )
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            filed = await db.execute(
                 f"INSERT INTO complaints({_COMPLAINT_COLUMNS}) VALUES ({','.join('?' * len(row))})"
                 " ON CONFLICT(file_number) DO NOTHING",
                 row,
             )
-            if cur.rowcount == 0:
+            if filed == 0:
                 found = await self.store._row(
                     "SELECT status_code_hash FROM complaints WHERE file_number=?", (c.file_number,)
                 )
@@ -158,7 +158,8 @@ class ComplaintRecords:
                 [(c.file_number, i, o.name, o.badge, o.description) for i, o in enumerate(c.officers)],
             )
             await db.executemany(
-                "INSERT OR IGNORE INTO complaint_attachments(file_number, sha256, name, type, size) VALUES (?,?,?,?,?)",
+                "INSERT INTO complaint_attachments(file_number, sha256, name, type, size) VALUES (?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 [(c.file_number, a.sha256, a.name, a.type, a.size) for a in c.attachments],
             )
             await db.executemany(
@@ -182,8 +183,8 @@ class ComplaintRecords:
     async def highest_file_number(self) -> int:
         """The highest number of a file given (filed, or dead-lettered before it could be): PC-2026-00042 is 42."""
         row = await self.store._row(
-            "SELECT MAX(CAST(substr(r, length(rtrim(r, '0123456789')) + 1) AS INTEGER)) FROM"
+            f"SELECT MAX({self.store.engine.number_at_end('r')}) FROM"
             " (SELECT file_number AS r FROM complaints UNION ALL"
-            " SELECT ref FROM intake_dead_letters WHERE stream='complaints')"
+            " SELECT ref FROM intake_dead_letters WHERE stream='complaints') refs"
         )
         return int(row[0] or 0) if row else 0

@@ -1,5 +1,5 @@
-"""The intake lane's own rows: its dead-letter list (kept, then claimed for a replay), and the
-end of a write a filer left open. All their SQL is here; reading the list is in the store
+"""The intake lane's own rows: its dead-letter list (kept, then claimed for a replay).
+All their SQL is here; reading the list is in the store
 (``RecordsStore.dead_letters``) and the lane itself in ``server.intake``."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ class IntakeRecords:
         Idempotent by (stream, entry id): an entry dead-lettered twice is kept once."""
         async with self.store.transaction() as db:
             await db.execute(
-                "INSERT OR IGNORE INTO intake_dead_letters(stream, entry_id, ref, fields, reason, attempts, at)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO intake_dead_letters(stream, entry_id, ref, fields, reason, attempts, at)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (stream, entry_id, ref, json.dumps(dict(fields)), reason[:2000], attempts, int(time.time() * 1000)),
             )
             await self.store.audit("intake", "intake.dead_letter", ref or entry_id, reason[:500])
@@ -34,11 +34,11 @@ class IntakeRecords:
         """Mark a dead letter replayed by ``by``. -> False if it was replayed already (one replay
         however many press the button at once)."""
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            changed = await db.execute(
                 "UPDATE intake_dead_letters SET replayed_at=?, replayed_by=? WHERE id=? AND replayed_at IS NULL",
                 (int(time.time() * 1000), by, letter_id),
             )
-            return cur.rowcount > 0
+            return changed > 0
 
     async def release_replay(self, letter_id: int) -> None:
         """Undo ``claim_replay`` (the entry could not be queued again after all)."""
@@ -46,14 +46,3 @@ class IntakeRecords:
             await db.execute(
                 "UPDATE intake_dead_letters SET replayed_at=NULL, replayed_by=NULL WHERE id=?", (letter_id,)
             )
-
-    async def end_open_write(self, *, keep: bool) -> None:
-        """Commit (``keep``) or roll back a write a filer left open by committing by hand, so no
-        write outlives the entry it was for. Nothing to do for a filer that used ``transaction``."""
-        db = self.store._db
-        if not db.in_transaction or self.store._writer is not None:  # none open, or a transaction's own
-            return
-        if keep:
-            await db.commit()
-        else:
-            await db.rollback()

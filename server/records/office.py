@@ -121,12 +121,13 @@ class OfficeRecords:
     ) -> InfoRequestRecord:
         now = _now()
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            made = await db.row(
                 "INSERT INTO info_requests(received_at, sender, subject, body, status, business_area, updated_at,"
-                " updated_by) VALUES (?,?,?,?,?,?,?,?)",
+                " updated_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                 (now, sender, subject, body, "routed" if area else "new", area, now, by),
             )
-            rid = int(cur.lastrowid or 0)
+            assert made is not None
+            rid = int(made[0])
             await self.store.audit(by, "info_request.receive", str(rid), f"routed to {area}")
         found = await self.info_request(rid)
         assert found is not None
@@ -147,11 +148,11 @@ class OfficeRecords:
         assert set(fields) <= allowed
         sets = ", ".join(f"{k}=?" for k in fields)
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            changed = await db.execute(
                 f"UPDATE info_requests SET {sets}, updated_at=?, updated_by=? WHERE id=?",
                 (*fields.values(), _now(), by, rid),
             )
-            if cur.rowcount == 0:
+            if changed == 0:
                 return False
             await self.store.audit(by, "info_request.update", str(rid), repr(fields))
         return True
@@ -160,12 +161,13 @@ class OfficeRecords:
 
     async def open_investigation(self, incident: str, title: str, assigned_to: str | None, by: str) -> int:
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            made = await db.row(
                 "INSERT INTO investigations(incident, title, status, assigned_to, opened_at, opened_by)"
-                " VALUES (?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?) RETURNING id",
                 (incident, title, "assigned" if assigned_to else "open", assigned_to, _now(), by),
             )
-            iid = int(cur.lastrowid or 0)
+            assert made is not None
+            iid = int(made[0])
             await self.store.audit(by, "investigation.open", str(iid), incident)
         return iid
 

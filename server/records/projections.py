@@ -11,7 +11,19 @@ from typing import Any
 
 import msgspec
 
-from protocol.events import AlarmRaised, AlarmUpdated, Event, IncidentCreated, IncidentUpdated, RadioLogged
+from protocol.events import (
+    AlarmRaised,
+    AlarmUpdated,
+    Event,
+    IncidentCreated,
+    IncidentUpdated,
+    RadioLogged,
+    ResourceUpdated,
+    TrafficModeChanged,
+    UnitStatusChanged,
+    UnitUpdated,
+)
+from protocol.state import TRAFFIC_MODE_ID
 
 __all__ = ["project"]
 
@@ -27,6 +39,15 @@ ON CONFLICT(id) DO UPDATE SET
     inside=excluded.inside, first_dispatch_at=excluded.first_dispatch_at, closed_at=excluded.closed_at,
     disposition=excluded.disposition, updated_at=excluded.updated_at, record=excluded.record
 WHERE excluded.updated_at >= incidents.updated_at
+    -- an incident of the same id made since (Redis lost its counter) never overwrites this one
+    AND excluded.created_at = incidents.created_at
+"""
+
+# A timeline line only for the incident the event is about (the row above, not another of that id).
+_TIMELINE = """
+INSERT INTO incident_timeline(incident, event_id, at, by, action, detail, unit)
+SELECT ?,?,?,?,?,?,? WHERE EXISTS (SELECT 1 FROM incidents WHERE id=? AND created_at=?)
+ON CONFLICT DO NOTHING
 """
 
 _UPSERT_ALARM = """
@@ -42,12 +63,34 @@ ON CONFLICT(id) DO UPDATE SET
     cancel_reason=COALESCE(NULLIF(excluded.cancel_reason, ''), alarms.cancel_reason),
     police_requested_by=COALESCE(excluded.police_requested_by, alarms.police_requested_by),
     police_requested_at=COALESCE(excluded.police_requested_at, alarms.police_requested_at),
-    updated_at=MAX(excluded.updated_at, alarms.updated_at)
+    updated_at=CASE WHEN excluded.updated_at > alarms.updated_at THEN excluded.updated_at ELSE alarms.updated_at END
 """
+
+
+# The newest record of each unit, resource, alarm and the traffic mode, and whether it is still live
+# (an alarm acknowledged, cancelled or resolved is not; nor emergency traffic turned off).
+_LIVE = """
+INSERT INTO live_records(topic, id, record, live, event_ms, event_seq) VALUES (?,?,?,?,?,?)
+ON CONFLICT(topic, id) DO UPDATE SET
+    record=excluded.record, live=excluded.live, event_ms=excluded.event_ms, event_seq=excluded.event_seq
+WHERE excluded.event_ms > live_records.event_ms
+   OR (excluded.event_ms = live_records.event_ms AND excluded.event_seq > live_records.event_seq)
+"""
+
+
+def _live(event_id: str, topic: str, record_id: str, record: Any, live: bool) -> tuple[str, tuple[Any, ...]]:
+    ms, _, seq = event_id.partition("-")
+    return _LIVE, (topic, record_id, _enc.encode(record), int(live), int(ms), int(seq or 0))
 
 
 def project(event_id: str, event: Event) -> Iterator[tuple[str, tuple[Any, ...]]]:
     match event:
+        case UnitStatusChanged(unit=u) | UnitUpdated(unit=u):
+            yield _live(event_id, "units", u.id, u, True)
+        case ResourceUpdated(resource=r):
+            yield _live(event_id, "resources", r.id, r, True)
+        case TrafficModeChanged(mode=m):
+            yield _live(event_id, "alarms", TRAFFIC_MODE_ID, m, m.emergency_only)
         case IncidentCreated(incident=i, entry=entry) | IncidentUpdated(incident=i, entry=entry):
             loc = i.location
             yield (
@@ -73,16 +116,17 @@ def project(event_id: str, event: Event) -> Iterator[tuple[str, tuple[Any, ...]]
             )
             if entry is not None:
                 yield (
-                    "INSERT OR IGNORE INTO incident_timeline(incident, event_id, at, by, action, detail, unit)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    (i.id, event_id, entry.at, entry.by, entry.action, entry.detail, entry.unit),
+                    _TIMELINE,
+                    (i.id, event_id, entry.at, entry.by, entry.action, entry.detail, entry.unit, i.id, i.created_at),
                 )
         case RadioLogged(entry=r):
             yield (
-                "INSERT OR IGNORE INTO radio_log(id, at, channel, unit, incident, by, text) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO radio_log(id, at, channel, unit, incident, by, text) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 (event_id, r.at, r.channel, r.unit, r.incident, r.by, r.text),
             )
         case AlarmRaised(alarm=a) | AlarmUpdated(alarm=a):
+            yield _live(event_id, "alarms", a.id, a, a.state == "active")
             yield (
                 _UPSERT_ALARM,
                 (

@@ -110,9 +110,9 @@ class ReferralRecords:
         async with self.store.transaction() as db:
             info_id: int | None = None
             if info is not None:
-                cur = await db.execute(
+                made = await db.row(
                     "INSERT INTO info_requests(received_at, sender, subject, body, status, business_area,"
-                    " updated_at, updated_by) VALUES (?,?,?,?,?,?,?,?)",
+                    " updated_at, updated_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                     (
                         info.received_at,
                         info.sender,
@@ -124,8 +124,8 @@ class ReferralRecords:
                         r.submitted_by,
                     ),
                 )
-                assert cur.lastrowid is not None
-                info_id = cur.lastrowid
+                assert made is not None
+                info_id = int(made[0])
             await db.execute(
                 "INSERT INTO service_requests(id, token, service_code, requested_at, submitted_by, route, incident,"
                 " info_request, agency_responsible, description, address, address_id, lat, lon, media_url,"
@@ -202,9 +202,10 @@ class ReferralRecords:
 
     async def highest_request_id(self) -> int:
         """The highest request id given (filed, or dead-lettered before it could be)."""
+        number = self.store.engine.number_at_end
         row = await self.store._row(
-            "SELECT MAX(n) FROM (SELECT CAST(id AS INTEGER) AS n FROM service_requests UNION ALL"
-            " SELECT CAST(ref AS INTEGER) FROM intake_dead_letters WHERE stream='referrals')"
+            f"SELECT MAX(n) FROM (SELECT {number('id')} AS n FROM service_requests UNION ALL"
+            f" SELECT {number('ref')} FROM intake_dead_letters WHERE stream='referrals') refs"
         )
         return int(row[0] or 0) if row else 0
 
@@ -237,11 +238,11 @@ class ReferralRecords:
     async def revoke_api_key(self, name: str, by: str) -> bool:
         """Revoke a system's live key (the attempt is audited either way). -> False: it had none."""
         async with self.store.transaction() as db:
-            cur = await db.execute(
+            changed = await db.execute(
                 "UPDATE api_keys SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (_now(), name)
             )
             await self.store.audit(by, "apikey.revoke", name)
-        return bool(cur.rowcount)
+        return bool(changed)
 
     async def api_keys(self) -> list[ApiKey]:
         rows = await self.store._rows("SELECT name, created_at, last_used_at, revoked_at FROM api_keys ORDER BY name")

@@ -1,18 +1,15 @@
-"""RecordsStore: the system of record in SQLite (WAL), through aiosqlite."""
+"""RecordsStore: the system of record, on SQLite (WAL) or PostgreSQL (``server/records/engine.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,8 +18,7 @@ from protocol.codec import event_decoder
 from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
 from server.access.roles import Principal, Role
 from server.access.tokens import SessionRecord
-from server.config import private_dir
-from server.records.migrations import MIGRATIONS
+from server.records.engine import Conflict, Engine, Tx, engine_for, search_words
 from server.records.projections import project
 
 __all__ = [
@@ -36,7 +32,7 @@ __all__ = [
 ]
 
 _hasher = PasswordHasher()
-_SESSION = "id, user, issued_at, expires_at, via, scope, address, agent, revoked_at, revoked_by"
+_SESSION = 'id, "user", issued_at, expires_at, via, scope, address, agent, revoked_at, revoked_by'
 _incident_decoder = msgspec.msgpack.Decoder(Incident)
 
 
@@ -81,6 +77,23 @@ class ArchivedEvent:
     payload: bytes
 
 
+_ALARM = (
+    "id",
+    "kind",
+    "unit",
+    "incident",
+    "reason",
+    "raised_at",
+    "raised_by",
+    "state",
+    "acked_by",
+    "acked_at",
+    "cancelled_by",
+    "cancel_reason",
+    "police_requested_by",
+    "police_requested_at",
+    "updated_at",
+)
 _DEAD_LETTER = "id, stream, entry_id, ref, fields, reason, attempts, at, replayed_at, replayed_by"
 
 
@@ -89,122 +102,73 @@ def _dead_letter(row: Any) -> DeadLetter:
     return DeadLetter(row[0], row[1], row[2], row[3], {str(k): str(v) for k, v in fields.items()}, *row[5:])
 
 
-_WORD = re.compile(r'[^\s"\x00-\x1f\x7f]+')
-
-
-def search_words(text: str) -> str:
-    """Words of a radio search as a full-text query: each one quoted (FTS5's own syntax, its
-    operators and quotes, never reaches it; nor do control characters, which end its strings),
-    all of them required. Empty: nothing to search for."""
-    return " ".join(f'"{w}"' for w in _WORD.findall(text))
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a script into statements (a trigger body holds semicolons of its own)."""
-    out, buf = [], ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
-
-
 class RecordsStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._connection: aiosqlite.Connection | None = None
-        # One connection, shared by every task of the process: writes take turns (see transaction).
-        self._writing = asyncio.Lock()
-        self._writer: asyncio.Task[Any] | None = None
+    """The system of record: SQLite in the data dir (the embedded default), or a PostgreSQL
+    database every hub shares (``DATABASE_URL``); see ``server/records/engine.py``."""
+
+    def __init__(self, target: Path | str, *, sqlite_synchronous: str = "FULL") -> None:
+        self.engine: Engine = engine_for(target, sqlite_synchronous=sqlite_synchronous)
 
     @property
-    def _db(self) -> aiosqlite.Connection:
-        """The connection: for the store modules of ``server.records`` only."""
-        if self._connection is None:
-            raise RuntimeError("records store is not open")
-        return self._connection
+    def describe(self) -> str:
+        return self.engine.describe
+
+    @property
+    def shared(self) -> bool:
+        """Whether hubs on other hosts can share this store (PostgreSQL: yes; a SQLite file: no)."""
+        return self.engine.dialect == "postgresql"
 
     async def open(self) -> None:
-        private_dir(self.path.parent)
-        self._connection = await aiosqlite.connect(self.path, timeout=30)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA busy_timeout=30000")
-        await self._db.execute("PRAGMA foreign_keys=ON")
-        await self._migrate()
-
-    async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
-
-    async def _migrate(self) -> None:
-        # BEGIN IMMEDIATE serialises migrations between hub processes.
-        await self._db.execute("BEGIN IMMEDIATE")
+        await self.engine.open()
         try:
-            async with self._db.execute("PRAGMA user_version") as cur:
-                row = await cur.fetchone()
-            version = int(row[0]) if row else 0
-            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in _statements(sql):
-                    await self._db.execute(statement)
-                await self._db.execute(f"PRAGMA user_version={number}")
-            await self._db.commit()
+            await self.engine.migrate()
         except BaseException:
-            await self._db.rollback()
+            await self.engine.close()
             raise
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def close(self) -> None:
+        await self.engine.close()
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
         """One transaction: committed when the block ends, rolled back if it raises.
 
         Every write of the store runs in one, so a change and its audit row are written
         together: ``async with store.transaction(): await store.x(...); await store.audit(...)``.
         A store method called inside joins the transaction already open in this task (it
-        commits nothing itself). Transactions of different tasks take turns: the connection
-        is shared, and one task's commit or rollback would otherwise end another's writes
-        half way. So do not await anything slow (Redis, the network) inside one.
+        commits nothing itself). Do not await anything slow (Redis, the network) inside one:
+        on SQLite, the transactions of different tasks take turns.
 
-        It yields the connection for the store modules of ``server.records``; nothing else
+        It yields the transaction for the store modules of ``server.records``; nothing else
         runs SQL on it.
         """
-        task = asyncio.current_task()
-        if task is not None and self._writer is task:
-            yield self._db  # part of the transaction this task has open
-            return
-        async with self._writing:
-            self._writer = task
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.rollback()
-                raise
-            else:
-                await self._db.commit()
-            finally:
-                self._writer = None
+        return self.engine.transaction()
 
     async def _rows(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
         """Every row a query reads: for the store modules of ``server.records``."""
-        async with self._db.execute(sql, tuple(args)) as cur:
-            return list(await cur.fetchall())
+        return await self.engine.rows(sql, tuple(args))
 
     async def _row(self, sql: str, args: Iterable[Any] = ()) -> Any | None:
         """The first row a query reads, or None: for the store modules of ``server.records``."""
-        async with self._db.execute(sql, tuple(args)) as cur:
-            return await cur.fetchone()
+        return await self.engine.row(sql, tuple(args))
 
     async def ping(self) -> bool:
-        async with self._db.execute("SELECT 1") as cur:
-            return (await cur.fetchone()) is not None
+        return (await self._row("SELECT 1")) is not None
 
     async def schema_version(self) -> int:
-        async with self._db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await self.engine.schema_version()
+
+    # ---- what every hub on the store shares -------------------------------------------
+
+    async def shared_key(self, name: str, make: str) -> str:
+        """The value kept as ``name``: ``make`` if no hub kept one yet (the first hub's wins)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO shared_keys(name, value, made_at) VALUES (?,?,?) ON CONFLICT(name) DO NOTHING",
+                (name, make, int(time.time() * 1000)),
+            )
+            row = await db.row("SELECT value FROM shared_keys WHERE name=?", (name,))
+        assert row is not None
+        return str(row[0])
 
     # ---- users ------------------------------------------------------------
 
@@ -212,15 +176,15 @@ class RecordsStore:
         if role is Role.OFFICER and not unit:
             raise ValueError("an officer account is bound to one unit: give --unit")
         hashed = await asyncio.to_thread(_hasher.hash, password)
-        async with self.transaction() as db:
-            try:
+        try:
+            async with self.transaction() as db:
                 await db.execute(
                     "INSERT INTO users(name, role, unit, password_hash, created_at) VALUES (?,?,?,?,?)",
                     (name, role.value, unit, hashed, int(time.time())),
                 )
-            except aiosqlite.IntegrityError:
-                raise UserExists(name) from None
-            await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}")
+                await self.audit("cli", "user.add", name, f"role={role.value} unit={unit or ''}")
+        except Conflict:
+            raise UserExists(name) from None
 
     async def set_user(self, name: str, role: Role, password: str, unit: str | None = None) -> None:
         """Add the account, or give an existing one this role, unit and password (and enable it).
@@ -242,26 +206,22 @@ class RecordsStore:
 
     async def account_state(self, name: str) -> tuple[int, bool] | None:
         """(token version, disabled) of an account; None for a name with no account."""
-        async with self._db.execute("SELECT token_version, disabled FROM users WHERE name=?", (name,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT token_version, disabled FROM users WHERE name=?", (name,))
         return (int(row[0]), bool(row[1])) if row else None
 
     async def account_states(self) -> list[tuple[str, int, bool]]:
-        async with self._db.execute("SELECT name, token_version, disabled FROM users") as cur:
-            return [(r[0], int(r[1]), bool(r[2])) async for r in cur]
+        rows = await self._rows("SELECT name, token_version, disabled FROM users")
+        return [(r[0], int(r[1]), bool(r[2])) for r in rows]
 
     async def accounts(self) -> list[Account]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT name, role, unit, disabled, token_version, created_at, totp_secret IS NOT NULL FROM users"
             " ORDER BY name"
-        ) as cur:
-            return [Account(r[0], Role(r[1]), r[2], bool(r[3]), int(r[4]), int(r[5]), bool(r[6])) async for r in cur]
+        )
+        return [Account(r[0], Role(r[1]), r[2], bool(r[3]), int(r[4]), int(r[5]), bool(r[6])) for r in rows]
 
     async def get_user(self, name: str) -> Principal | None:
-        async with self._db.execute(
-            "SELECT name, role, unit, token_version FROM users WHERE name=? AND disabled=0", (name,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT name, role, unit, token_version FROM users WHERE name=? AND disabled=0", (name,))
         return Principal(row[0], Role(row[1]), row[2], version=int(row[3])) if row else None
 
     async def set_disabled(self, name: str, disabled: bool, by: str) -> int | None:
@@ -269,14 +229,14 @@ class RecordsStore:
         bump = 1 if disabled else 0
         now = int(time.time() * 1000)
         async with self.transaction() as db:
-            cur = await db.execute(
+            changed = await db.execute(
                 "UPDATE users SET disabled=?, token_version=token_version+? WHERE name=?", (int(disabled), bump, name)
             )
-            if cur.rowcount == 0:
+            if changed == 0:
                 return None
             if disabled:
                 await db.execute(
-                    "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL",
+                    'UPDATE sessions SET revoked_at=?, revoked_by=? WHERE "user"=? AND revoked_at IS NULL',
                     (now, by, name),
                 )
             await self.audit(by, "user.disable" if disabled else "user.enable", name)
@@ -287,11 +247,11 @@ class RecordsStore:
         """End every token of an account ("sign out everywhere"). -> its new token version; None: no account."""
         now = int(time.time() * 1000)
         async with self.transaction() as db:
-            cur = await db.execute("UPDATE users SET token_version=token_version+1 WHERE name=?", (name,))
-            if cur.rowcount == 0:
+            changed = await db.execute("UPDATE users SET token_version=token_version+1 WHERE name=?", (name,))
+            if changed == 0:
                 return None
             await db.execute(
-                "UPDATE sessions SET revoked_at=?, revoked_by=? WHERE user=? AND revoked_at IS NULL", (now, by, name)
+                'UPDATE sessions SET revoked_at=?, revoked_by=? WHERE "user"=? AND revoked_at IS NULL', (now, by, name)
             )
             await self.audit(by, "user.sessions.end", name)
         state = await self.account_state(name)
@@ -301,10 +261,7 @@ class RecordsStore:
 
     async def second_factor(self, name: str) -> tuple[str | None, str | None, int] | None:
         """(enrolled secret, secret being enrolled, last step used) of an account; None: no account."""
-        async with self._db.execute(
-            "SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE name=?", (name,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT totp_secret, totp_pending, totp_last_step FROM users WHERE name=?", (name,))
         return (row[0], row[1], int(row[2])) if row else None
 
     async def start_second_factor(self, name: str, secret: str) -> None:
@@ -325,20 +282,20 @@ class RecordsStore:
     async def take_step(self, name: str, step: int) -> bool:
         """Use a TOTP step: False if it (or a later one) was used already, by this request or another."""
         async with self.transaction() as db:
-            cur = await db.execute(
+            changed = await db.execute(
                 "UPDATE users SET totp_last_step=? WHERE name=? AND totp_last_step < ?", (step, name, step)
             )
-        return bool(cur.rowcount)
+        return bool(changed)
 
     async def use_recovery_code(self, name: str, code_hash: str) -> bool:
         async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE recovery_codes SET used_at=? WHERE user=? AND code_hash=? AND used_at IS NULL",
+            changed = await db.execute(
+                'UPDATE recovery_codes SET used_at=? WHERE "user"=? AND code_hash=? AND used_at IS NULL',
                 (int(time.time() * 1000), name, code_hash),
             )
-            if cur.rowcount:
+            if changed:
                 await self.audit(name, "second_factor.recovery_code", name)
-        return bool(cur.rowcount)
+        return bool(changed)
 
     async def replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
         async with self.transaction():
@@ -348,26 +305,23 @@ class RecordsStore:
     async def _replace_recovery_codes(self, name: str, recovery: list[str]) -> None:
         now = int(time.time() * 1000)
         async with self.transaction() as db:
-            await db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+            await db.execute('DELETE FROM recovery_codes WHERE "user"=?', (name,))
             await db.executemany(
-                "INSERT INTO recovery_codes(user, code_hash, made_at) VALUES (?,?,?)",
+                'INSERT INTO recovery_codes("user", code_hash, made_at) VALUES (?,?,?)',
                 [(name, h, now) for h in recovery],
             )
 
     async def recovery_codes_left(self, name: str) -> int:
-        async with self._db.execute(
-            "SELECT COUNT(*) FROM recovery_codes WHERE user=? AND used_at IS NULL", (name,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._row('SELECT COUNT(*) FROM recovery_codes WHERE "user"=? AND used_at IS NULL', (name,))
         return int(row[0]) if row else 0
 
     async def remove_second_factor(self, name: str, by: str) -> bool:
         """Remove an account's second factor (its owner, or an admin resetting a lost phone)."""
         async with self.transaction() as db:
-            cur = await db.execute("UPDATE users SET totp_secret=NULL, totp_pending=NULL WHERE name=?", (name,))
-            if cur.rowcount == 0:
+            changed = await db.execute("UPDATE users SET totp_secret=NULL, totp_pending=NULL WHERE name=?", (name,))
+            if changed == 0:
                 return False
-            await db.execute("DELETE FROM recovery_codes WHERE user=?", (name,))
+            await db.execute('DELETE FROM recovery_codes WHERE "user"=?', (name,))
             await self.audit(by, "second_factor.remove", name)
         return True
 
@@ -378,7 +332,7 @@ class RecordsStore:
         row = (who.token_id, who.user, issued_at, int(who.expires_at * 1000), via, who.scope.value, address[:64])
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO sessions(id, user, issued_at, expires_at, via, scope, address, agent)"
+                'INSERT INTO sessions(id, "user", issued_at, expires_at, via, scope, address, agent)'
                 " VALUES (?,?,?,?,?,?,?,?)",
                 (*row, agent[:200]),
             )
@@ -396,8 +350,7 @@ class RecordsStore:
         return found
 
     async def session(self, token_id: str) -> SessionRecord | None:
-        async with self._db.execute(f"SELECT {_SESSION} FROM sessions WHERE id=?", (token_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row(f"SELECT {_SESSION} FROM sessions WHERE id=?", (token_id,))
         return SessionRecord(*row) if row else None
 
     async def sessions(self, now_ms: int, user: str | None = None) -> list[SessionRecord]:
@@ -405,28 +358,25 @@ class RecordsStore:
         sql = f"SELECT {_SESSION} FROM sessions WHERE expires_at > ?"
         args: tuple[Any, ...] = (now_ms,)
         if user is not None:
-            sql += " AND user = ?"
+            sql += ' AND "user" = ?'
             args += (user,)
-        async with self._db.execute(sql + " ORDER BY issued_at DESC LIMIT 2000", args) as cur:
-            return [SessionRecord(*r) async for r in cur]
+        return [SessionRecord(*r) for r in await self._rows(sql + " ORDER BY issued_at DESC LIMIT 2000", args)]
 
     async def revoked_sessions(self, now_ms: int) -> list[tuple[str, int]]:
         """(token id, expires at ms) of revoked tokens that have not expired yet."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT id, expires_at FROM sessions WHERE revoked_at IS NOT NULL AND expires_at > ?", (now_ms,)
-        ) as cur:
-            return [(r[0], int(r[1])) async for r in cur]
+        )
+        return [(r[0], int(r[1])) for r in rows]
 
     async def forget_expired_sessions(self, before_ms: int) -> int:
         async with self.transaction() as db:
-            cur = await db.execute("DELETE FROM sessions WHERE expires_at < ?", (before_ms,))
-        return int(cur.rowcount)
+            return await db.execute("DELETE FROM sessions WHERE expires_at < ?", (before_ms,))
 
     async def check_password(self, name: str, password: str) -> Principal | None:
-        async with self._db.execute(
+        row = await self._row(
             "SELECT name, role, unit, password_hash, token_version FROM users WHERE name=? AND disabled=0", (name,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         # argon2 takes a good part of a second on purpose: off the event loop, or
         # every login would stall every board.
         if row is None:
@@ -447,8 +397,7 @@ class RecordsStore:
         sql = f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE stream IN ({','.join('?' * len(streams))})"
         if not replayed_too:
             sql += " AND replayed_at IS NULL"
-        async with self._db.execute(sql + " ORDER BY id DESC LIMIT 500", tuple(streams)) as cur:
-            return [_dead_letter(r) for r in await cur.fetchall()]
+        return [_dead_letter(r) for r in await self._rows(sql + " ORDER BY id DESC LIMIT 500", streams)]
 
     async def waiting_dead_letters(self) -> list[DeadLetter]:
         """Every dead letter not replayed yet, of every stream, oldest first."""
@@ -456,29 +405,25 @@ class RecordsStore:
         return [_dead_letter(r) for r in rows]
 
     async def dead_letter(self, letter_id: int) -> DeadLetter | None:
-        async with self._db.execute(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE id=?", (letter_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row(f"SELECT {_DEAD_LETTER} FROM intake_dead_letters WHERE id=?", (letter_id,))
         return _dead_letter(row) if row else None
 
     async def open_dead_letters(self) -> int:
         """Intake entries that could not be filed and wait to be replayed."""
-        async with self._db.execute("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL") as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT COUNT(*) FROM intake_dead_letters WHERE replayed_at IS NULL")
         return int(row[0]) if row else 0
 
     async def attachment_digests(self) -> set[str]:
         """The attachment files the records name: filed complaints', and dead letters' (replayable)."""
-        async with self._db.execute("SELECT sha256 FROM complaint_attachments") as cur:
-            named = {r[0] async for r in cur}
-        async with self._db.execute(
+        named = {str(r[0]) for r in await self._rows("SELECT sha256 FROM complaint_attachments")}
+        for (fields,) in await self._rows(
             "SELECT fields FROM intake_dead_letters WHERE stream='complaints' AND replayed_at IS NULL"
-        ) as cur:
-            for (fields,) in await cur.fetchall():
-                try:
-                    for item in msgspec.json.decode(msgspec.json.decode(fields).get("attachments", "[]")):
-                        named.add(str(item["sha256"]))
-                except (msgspec.DecodeError, AttributeError, KeyError, TypeError):
-                    continue
+        ):
+            try:
+                for item in msgspec.json.decode(msgspec.json.decode(fields).get("attachments", "[]")):
+                    named.add(str(item["sha256"]))
+            except (msgspec.DecodeError, AttributeError, KeyError, TypeError):
+                continue
         return named
 
     # ---- audit ------------------------------------------------------------
@@ -493,10 +438,10 @@ class RecordsStore:
             )
 
     async def audit_trail(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT at, actor, action, subject, detail FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
-        ) as cur:
-            return [(r[0], r[1], r[2], r[3], r[4]) async for r in cur]
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     # ---- archived events --------------------------------------------------
 
@@ -512,13 +457,11 @@ class RecordsStore:
         if not rows:
             return 0
         async with self.transaction() as db:
-            before = db.total_changes
-            await db.executemany(
-                "INSERT OR IGNORE INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
+            added = await db.executemany(
+                "INSERT INTO events(topic, id, ms, seq, epoch, kind, by, ts, payload)"
+                " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 rows,
             )
-            added = db.total_changes - before
             for e in events:
                 if e.kind != "undecodable":
                     for sql, args in project(e.id, event_decoder.decode(e.payload)):
@@ -526,16 +469,15 @@ class RecordsStore:
         return added
 
     async def archived_incident(self, incident_id: str) -> Incident | None:
-        async with self._db.execute("SELECT record FROM incidents WHERE id=?", (incident_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._row("SELECT record FROM incidents WHERE id=?", (incident_id,))
         return _incident_decoder.decode(row[0]) if row else None
 
     async def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=? ORDER BY at, event_id",
             (incident_id,),
-        ) as cur:
-            return [TimelineEntry(at=r[0], by=r[1], action=r[2], detail=r[3], unit=r[4]) async for r in cur]
+        )
+        return [TimelineEntry(at=r[0], by=r[1], action=r[2], detail=r[3], unit=r[4]) for r in rows]
 
     async def search_radio(
         self,
@@ -550,10 +492,10 @@ class RecordsStore:
         """The radio log by time, unit, incident and words (full-text), newest first."""
         where: list[str] = []
         args: list[object] = []
-        words = search_words(text)
-        if words:
-            where.append("r.seq IN (SELECT rowid FROM radio_fts WHERE radio_fts MATCH ?)")
-            args.append(words)
+        words = self.engine.radio_text_match(text)
+        if words is not None:
+            where.append(words[0])
+            args += words[1]
         for column, value in (("r.unit", unit), ("r.incident", incident)):
             if value:
                 where.append(f"{column} = ?")
@@ -568,17 +510,17 @@ class RecordsStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY r.at DESC, r.seq DESC LIMIT ?"
-        async with self._db.execute(sql, (*args, max(1, min(limit, 1000)))) as cur:
-            return [RadioEntry(channel=r[0], text=r[1], at=r[2], by=r[3], unit=r[4], incident=r[5]) async for r in cur]
+        rows = await self._rows(sql, (*args, max(1, min(limit, 1000))))
+        return [RadioEntry(channel=r[0], text=r[1], at=r[2], by=r[3], unit=r[4], incident=r[5]) for r in rows]
 
     async def response_rows(self, since: int, until: int) -> list[tuple[int, str, int, int | None]]:
         """(priority, call type, created, first dispatch) of calls received in [since, until)."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT priority, call_type, created_at, first_dispatch_at FROM incidents"
             " WHERE created_at >= ? AND created_at < ? AND (disposition IS NULL OR disposition != 'duplicate')",
             (since, until),
-        ) as cur:
-            return [(r[0], r[1], r[2], r[3]) async for r in cur]
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def archived_alarm(self, alarm_id: str) -> Alarm | None:
         """An alarm as last recorded (acknowledged or cancelled ones are no longer live)."""
@@ -603,22 +545,19 @@ class RecordsStore:
         )
 
     async def alarm_record(self, alarm_id: str) -> dict[str, Any] | None:
-        async with self._db.execute("SELECT * FROM alarms WHERE id=?", (alarm_id,)) as cur:
-            row = await cur.fetchone()
-            names = [d[0] for d in cur.description]
-        return dict(zip(names, row, strict=True)) if row else None
+        row = await self._row(f"SELECT {', '.join(_ALARM)} FROM alarms WHERE id=?", (alarm_id,))
+        return dict(zip(_ALARM, row, strict=True)) if row else None
 
     async def archived(self, topic: str, limit: int = 10_000) -> list[ArchivedEvent]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT topic, id, epoch, kind, by, ts, payload FROM events WHERE topic=? ORDER BY ms, seq LIMIT ?",
             (topic, limit),
-        ) as cur:
-            return [ArchivedEvent(*r) async for r in cur]
+        )
+        return [ArchivedEvent(r[0], r[1], r[2], r[3], r[4], r[5], bytes(r[6])) for r in rows]
 
     async def count_events(self, topic: str | None = None) -> int:
-        sql, args = ("SELECT COUNT(*) FROM events", ())
-        if topic is not None:
-            sql, args = ("SELECT COUNT(*) FROM events WHERE topic=?", (topic,))  # type: ignore[assignment]
-        async with self._db.execute(sql, args) as cur:
-            row = await cur.fetchone()
+        if topic is None:
+            row = await self._row("SELECT COUNT(*) FROM events")
+        else:
+            row = await self._row("SELECT COUNT(*) FROM events WHERE topic=?", (topic,))
         return int(row[0]) if row else 0

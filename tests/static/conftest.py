@@ -40,10 +40,11 @@ ACCOUNTS = [
 expect.set_options(timeout=15_000 * S)
 
 
-def add_accounts(data_dir: Path) -> None:
+def add_accounts(data_dir: Path, database_url: str = "") -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     for name, role, unit in ACCOUNTS:
         cmd = [sys.executable, "-m", "server.cli", "user", "add", name, "--role", role, "--data-dir", str(data_dir)]
+        cmd += ["--database-url", database_url] if database_url else []
         cmd += ["--password", PASSWORDS[name]] + (["--unit", unit] if unit else [])
         subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
 

@@ -148,15 +148,16 @@ def test_a_panic_stays_on_the_board_across_reloads_until_acknowledged(hub: HubPr
 
 
 def test_the_board_recovers_after_the_hub_restarts_and_shows_what_happened_meanwhile(
-    tmp_path: Path, pages: Pages, valkey: EmbeddedValkey
+    tmp_path: Path, pages: Pages, valkey: EmbeddedValkey, postgres_url: str
 ) -> None:
     """The board's hub stops; work goes on through another hub; when the first is back the same page
     (not reloaded) reconnects, says it is live again, and holds what happened while it was away."""
     redis_url = valkey.url
     sync_redis.Redis.from_url(redis_url).flushall()
-    add_accounts(tmp_path / "a")
-    first = start_hub_process(tmp_path / "a", redis_url=redis_url, env=HUB_ENV)
-    other = start_hub_process(tmp_path / "b", redis_url=redis_url, env=HUB_ENV)
+    add_accounts(tmp_path / "a", postgres_url)
+    shared = {**HUB_ENV, "DATABASE_URL": postgres_url}  # two hosts: one Redis, one records store
+    first = start_hub_process(tmp_path / "a", redis_url=redis_url, env=shared)
+    other = start_hub_process(tmp_path / "b", redis_url=redis_url, env=shared)
     try:
         first.wait_healthy(30 * S)
         other.wait_healthy(30 * S)
@@ -176,7 +177,7 @@ def test_the_board_recovers_after_the_hub_restarts_and_shows_what_happened_meanw
             lambda i: RadioAppend(id=i, channel="main", text="PO61 on break at Rogers Place", unit="PO61"),
         )
 
-        restarted = start_hub_process(tmp_path / "a", redis_url=redis_url, port=first.port, env=HUB_ENV)
+        restarted = start_hub_process(tmp_path / "a", redis_url=redis_url, port=first.port, env=shared)
         try:
             restarted.wait_healthy(30 * S)
             expect(board.locator("#connection")).to_have_attribute("data-state", "live")

@@ -2,6 +2,7 @@
 -- apply(plan) checks record versions, writes and deletes records, appends to timelines,
 -- moves units on the GEO index, sets and cancels timers, and appends events to their
 -- streams; or does nothing and answers why. Its plan is msgpack (server/bus/luapack.py):
+--   guard   key                             refuse ({'EMPTY', key}) while this key is missing
 --   once    {key, ttl}                      the command's idempotency key
 --   checks  {{versions, field, version}}    apply only if each record is at its version
 --   writes  {{state, versions, field, record}}
@@ -12,8 +13,9 @@
 --   cancels {{timers, plans, id}}
 --   timers  {{timers, plans, id, due_ms, plan}}
 --   events  {{stream, epoch_key, maxlen, new_epoch, event}}
--- -> {{offset, epoch}} per event, or {'CONFLICT', field}, or {'DUPLICATE', offset}
+-- -> {{offset, epoch}} per event, or {'CONFLICT', field}, or {'DUPLICATE', offset}, or {'EMPTY', key}
 local function apply(plan)
+  if plan.guard and redis.call('EXISTS', plan.guard) == 0 then return {'EMPTY', plan.guard} end
   if plan.once then
     local prior = redis.call('GET', plan.once[1])
     if prior then return {'DUPLICATE', prior} end

@@ -29,11 +29,12 @@ JSON = [websockets.Subprotocol("dispatch.v1.json")]
 
 @pytest.fixture
 async def two_hubs(
-    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path, postgres_url: str
 ) -> AsyncIterator[tuple[RunningHub, RunningHub]]:
+    """Two hubs as on two hosts: their own data dirs, one Redis and one PostgreSQL records store."""
     async with (
-        hub_in_process(valkey.url, tmp_path / "a") as a,
-        hub_in_process(valkey.url, tmp_path / "b") as b,
+        hub_in_process(valkey.url, tmp_path / "a", database_url=postgres_url) as a,
+        hub_in_process(valkey.url, tmp_path / "b", database_url=postgres_url) as b,
     ):
         yield a, b
 

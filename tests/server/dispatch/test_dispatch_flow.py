@@ -386,7 +386,7 @@ async def test_unassigned_call_alarm_fires_and_clears_on_assignment(
 
 
 async def test_welfare_timer_fires_exactly_once_with_two_hubs(
-    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path, postgres_url: str
 ) -> None:
     """With two hub processes polling, a missed check-in warns once and then raises one latching alarm."""
     policy = "[welfare]\nidle_s = 1\ncritical_after_s = 1\n"
@@ -394,7 +394,7 @@ async def test_welfare_timer_fires_exactly_once_with_two_hubs(
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "policy.toml").write_text(policy)
-        hubs.append(start_hub_process(tmp_path / name, redis_url=valkey.url))
+        hubs.append(start_hub_process(tmp_path / name, redis_url=valkey.url, env={"DATABASE_URL": postgres_url}))
     try:
         for h in hubs:
             h.wait_healthy()

@@ -44,7 +44,7 @@ async def test_anonymous_health_is_the_status_alone_and_metrics_are_for_operator
             assert (await http.get("/metrics", headers=allowed)).text.startswith("# HELP")
             assert "checks" in (await http.get("/healthz", headers=allowed)).json()
     async with (
-        hub_in_process(valkey.url, tmp_path / "b", operations_allow_ips="127.0.0.0/8") as local,
+        hub_in_process(valkey.url, tmp_path / "a", operations_allow_ips="127.0.0.0/8") as local,
         httpx.AsyncClient(base_url=local.http) as http,
     ):
         assert (await http.get("/metrics")).status_code == 200

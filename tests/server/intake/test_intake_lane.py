@@ -82,7 +82,6 @@ async def test_a_complaint_is_filed_once_with_its_clock_however_often_it_is_sent
         assert first.json()["file_number"] == again.json()["file_number"]
         assert first.json()["status_code"] == again.json()["status_code"]
         number = first.json()["file_number"]
-        await wait_for(lambda: hub.ctx.store._db is not None, 1)
 
         async def filed() -> bool:
             return bool(await rows(hub, "SELECT 1 FROM complaints WHERE file_number=?", number))

@@ -26,7 +26,14 @@ V2 = "/open311/v2"
 
 
 async def issue_key(hub: RunningHub, name: str, capsys: pytest.CaptureFixture[str]) -> str:
-    assert await cli._apikey(argparse.Namespace(key_cmd="add", name=name, data_dir=hub.settings.data_dir)) == 0
+    assert (
+        await cli._apikey(
+            argparse.Namespace(
+                key_cmd="add", name=name, data_dir=hub.settings.data_dir, database_url=hub.settings.database_url
+            )
+        )
+        == 0
+    )
     return capsys.readouterr().out.strip().splitlines()[-1]
 
 
@@ -103,9 +110,21 @@ async def test_posting_needs_a_key_and_errors_take_the_standard_shape(
         assert bad_date.status_code == 400 and "ISO 8601" in bad_date.json()[0]["description"]
         assert (await http.get(f"{V2}/requests/999999.json")).status_code == 404
         assert (await http.get(f"{V2}/tokens/nope.xml")).status_code == 404
-    assert await cli._apikey(argparse.Namespace(key_cmd="revoke", name="city-crm", data_dir=hub.settings.data_dir)) == 0
+    assert (
+        await cli._apikey(
+            argparse.Namespace(
+                key_cmd="revoke",
+                name="city-crm",
+                data_dir=hub.settings.data_dir,
+                database_url=hub.settings.database_url,
+            )
+        )
+        == 0
+    )
     capsys.readouterr()
-    await cli._apikey(argparse.Namespace(key_cmd="list", data_dir=hub.settings.data_dir))
+    await cli._apikey(
+        argparse.Namespace(key_cmd="list", data_dir=hub.settings.data_dir, database_url=hub.settings.database_url)
+    )
     assert "revoked" in capsys.readouterr().out
 
 
@@ -266,10 +285,19 @@ async def test_a_revoked_key_is_refused(
         async with httpx.AsyncClient(base_url=hub.http) as http:
             assert (await http.post(f"{V2}/requests.json", data=form)).status_code == 201
             assert (
-                await cli._apikey(argparse.Namespace(key_cmd="revoke", name="old-crm", data_dir=hub.settings.data_dir))
+                await cli._apikey(
+                    argparse.Namespace(
+                        key_cmd="revoke",
+                        name="old-crm",
+                        data_dir=hub.settings.data_dir,
+                        database_url=hub.settings.database_url,
+                    )
+                )
                 == 0
             )
             refused = await http.post(f"{V2}/requests.json", data=form)
             assert refused.status_code == 403 and "not valid" in refused.json()[0]["description"]
-        again = argparse.Namespace(key_cmd="add", name="old-crm", data_dir=hub.settings.data_dir, replace=False)
+        again = argparse.Namespace(
+            key_cmd="add", name="old-crm", data_dir=hub.settings.data_dir, replace=False, database_url=""
+        )
         assert await cli._apikey(again) == 1  # a name's key is replaced only on purpose

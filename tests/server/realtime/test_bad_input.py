@@ -235,7 +235,7 @@ async def test_only_undecodable_frames_count_toward_1007_and_the_last_is_answere
     """Thirty frames of the wrong shape are each answered and the session stays; twenty-one that are not
     JSON at all are each answered too, the last one included, and then the session closes 1007."""
     async with hub_in_process(
-        hub.settings.redis_url, hub.settings.data_dir.parent / "b", commands_per_s=1e6, commands_burst=10**6
+        hub.settings.redis_url, hub.settings.data_dir, commands_per_s=1e6, commands_burst=10**6
     ) as fast:
         ws = await _open(fast, fast.token())
         for i in range(30):

@@ -143,12 +143,12 @@ async def test_a_configured_proxy_is_believed(redis: aioredis.Redis, valkey: Emb
 
 
 async def test_hubs_on_one_redis_share_the_sign_in_limit(
-    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path
+    redis: aioredis.Redis, valkey: EmbeddedValkey, tmp_path: Path, postgres_url: str
 ) -> None:
     """Attempts spent on one hub count on the other: more processes do not mean more guesses."""
     async with (
-        hub_in_process(valkey.url, tmp_path / "a") as a,
-        hub_in_process(valkey.url, tmp_path / "b") as b,
+        hub_in_process(valkey.url, tmp_path / "a", database_url=postgres_url) as a,
+        hub_in_process(valkey.url, tmp_path / "b", database_url=postgres_url) as b,
     ):
         first = await _sign_in_codes(a.http, 6)
         second = await _sign_in_codes(b.http, 6)

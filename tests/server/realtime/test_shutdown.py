@@ -15,14 +15,14 @@ from tests.helpers import hub_in_process, wait_for
 
 
 async def test_shutdown_ends_every_loop_promptly(
-    valkey: EmbeddedValkey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    valkey: EmbeddedValkey, redis: object, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With the positions ticker reading all the time (a 2 ms tick), a cancel used to land in its
     Redis read, be swallowed, and leave the ticker running until the 5 s bound. Now no loop
     outlives the shutdown, and none is named in the log as left running."""
     caplog.set_level(logging.WARNING)
     for run in range(5):
-        async with hub_in_process(valkey.url, tmp_path / f"data{run}", position_tick_s=0.002) as hub:
+        async with hub_in_process(valkey.url, tmp_path / "data", position_tick_s=0.002) as hub:
             async with (
                 Connection(hub.url, token=hub.token("ana")) as desk,
                 Connection(hub.url, token=hub.token("board"), topics=["radio", "positions"]) as board,

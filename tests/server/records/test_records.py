@@ -22,14 +22,6 @@ RADIO = topic_named("radio")
 assert RADIO is not None
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = RecordsStore(tmp_path / "records.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
-
-
 async def _append(bus: Bus, n: int, start: int = 0) -> list[str]:
     out = []
     for i in range(start, start + n):

@@ -4,8 +4,6 @@ a store method inside joins it, and transactions of concurrent tasks do not end 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +11,6 @@ from server.access.roles import Role
 from server.records.complaints import ComplaintRecords, Filing, NewComplaint
 from server.records.referrals import ReferralRecords
 from server.records.store import RecordsStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[RecordsStore]:
-    s = RecordsStore(tmp_path / "records.sqlite3")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def _actions(store: RecordsStore) -> list[str]:
