@@ -61,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("REDIS_URL", ""),
         help="use this Redis/Valkey (default: REDIS_URL, else an embedded Valkey in the data dir)",
     )
-    s.add_argument("--workers", type=int, default=1, help="hub processes sharing the port")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("DISPATCH_WORKERS", "1")),
+        help="hub processes sharing the port (or DISPATCH_WORKERS)",
+    )
     s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     s.add_argument(
         "--demo",
@@ -102,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     ka.add_argument("name", help="the 311 system, e.g. city-311-crm")
     ka.add_argument("--replace", action="store_true", help="replace the system's key (the old one stops working)")
     kl = ksub.add_parser("list", help="list keys: name, issued, last used, revoked")
-    kr = ksub.add_parser("revoke", help="revoke a system's key (refused within a minute on every hub)")
+    kr = ksub.add_parser(
+        "revoke", help="revoke a system's key (refused on every hub within 5 s, DISPATCH_API_KEY_CACHE_S)"
+    )
     kr.add_argument("name")
     for q in (ka, kl, kr):
         _data_dir_arg(q)

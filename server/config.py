@@ -107,7 +107,7 @@ class Settings:
     status_checks_per_hour: float = 30.0
     open311_burst: int = 200  # Open311 posts per API key: a burst, then...
     open311_per_s: float = 20.0  # ...this many a second
-    api_key_cache_s: float = 60.0  # a revoked Open311 key is refused by every hub within this
+    api_key_cache_s: float = 5.0  # a revoked Open311 key is refused by every hub within this
     attachments_max: int = 3  # files with one complaint
     attachment_max_bytes: int = 8 * 1024 * 1024
     # durability on a machine crash (README, "Durability"): every write to disk before it is

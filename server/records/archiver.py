@@ -49,7 +49,7 @@ class Archiver(GroupMember):
         metrics: HubMetrics,
         settings: Settings,
         *,
-        batch: int = 500,
+        batch: int = 2000,
         claim_idle_ms: int = 30_000,
         consumer: str | None = None,
     ) -> None:
@@ -81,6 +81,7 @@ class Archiver(GroupMember):
         rows = []
         for entry in entries:
             raw = entry.fields.get(b"e", b"")
+            event: Any = None
             try:
                 event = event_decoder.decode(raw)
                 kind, by, ts = str(type(event).__struct_config__.tag), event.by, event.ts
@@ -89,7 +90,7 @@ class Archiver(GroupMember):
                 log.error("archiving undecodable event %s on %s as is: %s", entry.id, topic.name, exc)
                 self.metrics.bad_events.inc()
                 kind, by, ts = "undecodable", "", 0
-            rows.append(ArchivedEvent(topic.name, entry.id, epoch, kind, by, ts, raw))
+            rows.append(ArchivedEvent(topic.name, entry.id, epoch, kind, by, ts, raw, event))
         self.metrics.archived.inc(await self.store.archive(rows))
         return {}
 

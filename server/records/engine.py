@@ -133,8 +133,8 @@ class _SqliteTx(Tx):
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
         try:
-            async with self.db.execute(sql, tuple(args)) as cur:
-                return int(cur.rowcount)
+            cur = await self.db.execute(sql, tuple(args))  # one trip to the connection's thread
+            return int(cur.rowcount)
         except sqlite3.IntegrityError as exc:
             raise Conflict(str(exc)) from exc
 

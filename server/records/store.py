@@ -75,6 +75,7 @@ class ArchivedEvent:
     by: str
     ts: int
     payload: bytes
+    decoded: Any = None  # the event, if the archiver decoded it already (not decoded twice)
 
 
 _ALARM = (
@@ -462,10 +463,17 @@ class RecordsStore:
                 " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 rows,
             )
+            # Each kind of statement once for the whole batch, in the order the events came: the
+            # upserts and their conditions see the events in order, and an incident's row is
+            # written before the timeline lines that check it.
+            grouped: dict[str, list[tuple[Any, ...]]] = {}
             for e in events:
-                if e.kind != "undecodable":
-                    for sql, args in project(e.id, event_decoder.decode(e.payload)):
-                        await db.execute(sql, args)
+                if e.kind not in ("undecodable", "unit.position"):  # positions project nothing
+                    event = e.decoded if e.decoded is not None else event_decoder.decode(e.payload)
+                    for sql, args in project(e.id, event):
+                        grouped.setdefault(sql, []).append(args)
+            for sql, many in grouped.items():
+                await db.executemany(sql, many)
         return added
 
     async def archived_incident(self, incident_id: str) -> Incident | None:
