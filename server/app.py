@@ -11,7 +11,6 @@ import contextlib
 import importlib.metadata
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,7 @@ from server.context import AppContext, context
 from server.dispatch import board, places
 from server.dispatch.commands import DispatchService
 from server.dispatch.places import Geocoder
-from server.dispatch.recovery import Recovery
+from server.dispatch.recovery import attach_recovery
 from server.dispatch.timers import TimerService
 from server.http import account, admin, operations, signin
 from server.http import pages as web
@@ -66,7 +65,6 @@ from server.realtime.wire import outlet_of
 from server.records.archiver import Archiver
 from server.records.complaints import ComplaintRecords
 from server.records.keys import with_shared_keys
-from server.records.live import LiveRecords
 from server.records.referrals import ReferralRecords
 from server.records.store import RecordsStore
 
@@ -319,11 +317,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             await store.open()
             settings = keys[0] = await with_shared_keys(settings, store)
-            store_id = await store.shared_key("store-id", uuid.uuid4().hex)
             bus = Bus(redis, settings)
-            recovery = Recovery(bus, redis, LiveRecords(store), policy, store_id, store.describe)
-            bus.on_empty = recovery.ensure
-            await recovery.ensure()  # rebuilt if Redis came back empty; refused if it serves another store
+            await attach_recovery(bus, redis, store, policy)
         except BaseException:
             # Not started: close what was opened, or its threads keep the process from exiting.
             await _step("records store", store.close())

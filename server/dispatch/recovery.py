@@ -26,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 
-from protocol.state import TRAFFIC_MODE_ID, Alarm, Incident, Resource, TrafficMode, UnitState
+from protocol.state import TRAFFIC_MODE_ID, Alarm, Incident, IncidentStatus, Resource, TrafficMode, UnitState
 from server.agency.policy import Policy
 from server.bus.log import LIVE_KEY, Bus, Plan
 from server.bus.scripts import RAISE_FLOOR
@@ -41,8 +43,9 @@ from server.dispatch.resources import RESOURCES
 from server.dispatch.rules import is_open
 from server.dispatch.timers import schedule_status, schedule_unassigned, schedule_welfare
 from server.records.live import LiveRecords
+from server.records.store import RecordsStore
 
-__all__ = ["ID_MARGIN", "Rebuilt", "Recovery", "SplitRecords", "fired_alarm"]
+__all__ = ["ID_MARGIN", "Rebuilt", "Recovery", "SplitRecords", "attach_recovery", "fired_alarm"]
 
 log = logging.getLogger("dispatch.recovery")
 
@@ -50,6 +53,7 @@ log = logging.getLogger("dispatch.recovery")
 # (DISPATCH_ARCHIVE_EVERY_S), so a number given and never archived is not given again.
 ID_MARGIN = 100
 _LOCK = f"{{{DISPATCH_SLOT}}}:rebuilding"
+_LOCK_S = 600.0  # a rebuild holds the lock at most this long (hubs waiting for it wait as long)
 DISPATCH_TOPICS = tuple(t for t in TOPICS if t.slot == DISPATCH_SLOT)
 
 
@@ -87,8 +91,9 @@ class Recovery:
         self.describe = describe  # the records store, for the refusal's message
         self.rebuilt: Rebuilt | None = None  # what this hub rebuilt last, if it did
         self._running = asyncio.Lock()
+        self._floored = False
 
-    async def ensure(self, wait_s: float = 120.0) -> None:
+    async def ensure(self, wait_s: float = _LOCK_S) -> None:
         """Return once Redis holds live state built from this hub's records store: rebuilt here
         if none is there (and no other hub is at it). Raises SplitRecords if it was built from
         another store."""
@@ -96,8 +101,13 @@ class Recovery:
             deadline = time.monotonic() + wait_s
             while True:
                 if await self._marked():
+                    if not self._floored:
+                        # Once per process: a Redis restored from an older copy keeps its mark but
+                        # may have an older counter; numbers archived since are never given again.
+                        await RAISE_FLOOR(self.redis, (INCIDENT_SEQ,), (await self.records.highest_incident_number(),))
+                        self._floored = True
                     return
-                lock = self.redis.lock(_LOCK, timeout=wait_s, blocking=False)
+                lock = self.redis.lock(_LOCK, timeout=_LOCK_S, blocking=False)
                 if await lock.acquire():
                     try:
                         if not await self._marked():  # another hub may have finished meanwhile
@@ -107,7 +117,10 @@ class Recovery:
                                 self.rebuilt = await self._rebuild()
                             await self.redis.set(LIVE_KEY, self.store_id)
                     finally:
-                        await lock.release()
+                        try:
+                            await lock.release()
+                        except LockError:  # it ran out: the mark is set, which is what counts
+                            log.warning("the rebuild outlasted its lock (%.0fs)", _LOCK_S)
                     continue
                 if time.monotonic() > deadline:
                     raise TimeoutError("another hub has been rebuilding the live state for too long")
@@ -162,7 +175,8 @@ class Recovery:
         timers = await self._timers(plan, incidents, units, {a.id: a.raised_at for a in alarms})
 
         highest = await self.records.highest_incident_number()
-        floor = highest + ID_MARGIN if highest else 0
+        # A store that has archived anything may have been given numbers it never archived.
+        floor = highest + ID_MARGIN if highest or await self.records.any_events() else 0
         if incidents or units or resources or alarms:
             # A rebuild cut short is run again whole: the timelines start empty each time.
             if incidents:
@@ -191,7 +205,10 @@ class Recovery:
         for incident in incidents:
             cleared = [a.cleared_at for a in incident.units if a.cleared_at is not None]
             if len(cleared) == len(incident.units):  # nobody on it: waiting since it came in, or since the last left
-                schedule_unassigned(plan, self.bus, self.policy, incident, max(cleared, default=incident.created_at))
+                since = max(cleared, default=incident.created_at)
+                if incident.status == IncidentStatus.REOPENED:
+                    since = max(since, incident.updated_at)  # waiting again since it was reopened (or after)
+                schedule_unassigned(plan, self.bus, self.policy, incident, since)
         for unit in units:
             call = by_id.get(unit.incident) if unit.incident else None
             schedule_welfare(plan, self.bus, self.policy, unit, call)
@@ -205,3 +222,13 @@ class Recovery:
             else:
                 kept += 1
         return kept
+
+
+async def attach_recovery(bus: Bus, redis: Redis, store: RecordsStore, policy: Policy) -> Recovery:
+    """Give ``bus`` the rebuild from ``store`` (every process that writes dispatch state does:
+    the hub, the intake workers), and make sure of the live state now."""
+    store_id = await store.shared_key("store-id", uuid.uuid4().hex)
+    recovery = Recovery(bus, redis, LiveRecords(store), policy, store_id, store.describe)
+    bus.on_empty = recovery.ensure
+    await recovery.ensure()  # rebuilt if Redis came back empty; refused if it serves another store
+    return recovery

@@ -21,6 +21,7 @@ from server.cases.complaints import ComplaintFiler
 from server.config import Settings
 from server.dispatch.incidents import IncidentDesk
 from server.dispatch.live import Live
+from server.dispatch.recovery import attach_recovery
 from server.dispatch.referrals import ReferralFiler
 from server.intake.lane import COMPLAINTS, REFERRALS
 from server.intake.worker import Filer, IntakeWorker
@@ -43,7 +44,10 @@ async def make_worker(
 ) -> IntakeWorker:
     """A worker with the real filers, on its own Redis client and records connection."""
     policy = load_policy(settings.policy_path)
-    desk = IncidentDesk(Live(Bus(redis, settings), redis, policy))
+    bus = Bus(redis, settings)
+    # Its referrals write dispatch state too: into an empty Redis only after the rebuild.
+    await attach_recovery(bus, redis, store, policy)
+    desk = IncidentDesk(Live(bus, redis, policy))
     filers: dict[str, Filer] = {
         COMPLAINTS.name: ComplaintFiler(store, policy),
         REFERRALS.name: ReferralFiler(store, policy, desk),

@@ -322,6 +322,7 @@ class PostgresEngine(Engine):
             min_size=1,
             max_size=self.max_connections,
             kwargs={"autocommit": True},
+            check=AsyncConnectionPool.check_connection,  # a connection the server dropped is not handed out
             open=False,
             timeout=30,
         )

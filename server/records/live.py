@@ -35,7 +35,7 @@ class LiveRecords:
         for incident in incident_ids:
             rows = await self.store._rows(
                 "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=?"
-                " ORDER BY at DESC, event_id DESC LIMIT ?",
+                " ORDER BY at DESC, length(event_id) DESC, event_id DESC LIMIT ?",
                 (incident, keep),
             )
             out[incident] = [
@@ -54,6 +54,10 @@ class LiveRecords:
             )
             found.update({str(r[0]): int(r[1]) for r in rows})
         return found
+
+    async def any_events(self) -> bool:
+        """Whether anything was ever archived."""
+        return await self.store._row("SELECT 1 FROM events LIMIT 1") is not None
 
     async def highest_incident_number(self) -> int:
         """The highest number of an incident archived (I261203-00042: 42); 0 if none."""

@@ -25,7 +25,7 @@ from protocol.events import (
 )
 from protocol.state import TRAFFIC_MODE_ID
 
-__all__ = ["project"]
+__all__ = ["lock_order", "project"]
 
 _enc = msgspec.msgpack.Encoder()
 
@@ -55,14 +55,26 @@ INSERT INTO alarms(id, kind, unit, incident, reason, raised_at, raised_by, state
                    cancelled_by, cancel_reason, police_requested_by, police_requested_at, updated_at)
 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT(id) DO UPDATE SET
-    -- what was recorded stays recorded: a later event never clears who acknowledged,
-    -- nor brings an acknowledged, cancelled or resolved alarm back to active
-    state=CASE WHEN excluded.state = 'active' THEN alarms.state ELSE excluded.state END,
-    acked_by=COALESCE(excluded.acked_by, alarms.acked_by), acked_at=COALESCE(excluded.acked_at, alarms.acked_at),
-    cancelled_by=COALESCE(excluded.cancelled_by, alarms.cancelled_by),
-    cancel_reason=COALESCE(NULLIF(excluded.cancel_reason, ''), alarms.cancel_reason),
-    police_requested_by=COALESCE(excluded.police_requested_by, alarms.police_requested_by),
-    police_requested_at=COALESCE(excluded.police_requested_at, alarms.police_requested_at),
+    -- Raised again (an id such as status:<unit> is reused): the row is the new raising's.
+    -- Else what was recorded stays recorded: a later event never clears who acknowledged,
+    -- nor brings an acknowledged, cancelled or resolved alarm back to active.
+    kind=excluded.kind, unit=excluded.unit, incident=excluded.incident, reason=excluded.reason,
+    raised_by=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.raised_by ELSE alarms.raised_by END,
+    state=CASE WHEN excluded.raised_at > alarms.raised_at OR excluded.state <> 'active'
+               THEN excluded.state ELSE alarms.state END,
+    acked_by=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.acked_by
+                  ELSE COALESCE(excluded.acked_by, alarms.acked_by) END,
+    acked_at=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.acked_at
+                  ELSE COALESCE(excluded.acked_at, alarms.acked_at) END,
+    cancelled_by=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.cancelled_by
+                      ELSE COALESCE(excluded.cancelled_by, alarms.cancelled_by) END,
+    cancel_reason=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.cancel_reason
+                       ELSE COALESCE(NULLIF(excluded.cancel_reason, ''), alarms.cancel_reason) END,
+    police_requested_by=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.police_requested_by
+                             ELSE COALESCE(excluded.police_requested_by, alarms.police_requested_by) END,
+    police_requested_at=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.police_requested_at
+                             ELSE COALESCE(excluded.police_requested_at, alarms.police_requested_at) END,
+    raised_at=CASE WHEN excluded.raised_at > alarms.raised_at THEN excluded.raised_at ELSE alarms.raised_at END,
     updated_at=CASE WHEN excluded.updated_at > alarms.updated_at THEN excluded.updated_at ELSE alarms.updated_at END
 """
 
@@ -81,6 +93,12 @@ WHERE excluded.event_ms > live_records.event_ms
 def _live(event_id: str, topic: str, record_id: str, record: Any, live: bool) -> tuple[str, tuple[Any, ...]]:
     ms, _, seq = event_id.partition("-")
     return _LIVE, (topic, record_id, _enc.encode(record), int(live), int(ms), int(seq or 0))
+
+
+def lock_order(sql: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key of the row a statement writes: hubs archiving at once write rows in this order
+    (and the events of one row in the order they came), so their transactions never deadlock."""
+    return args[:2] if sql in (_LIVE, _TIMELINE) else args[:1]
 
 
 def project(event_id: str, event: Event) -> Iterator[tuple[str, tuple[Any, ...]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from protocol.state import Alarm, Incident, RadioEntry, TimelineEntry
 from server.access.roles import Principal, Role
 from server.access.tokens import SessionRecord
 from server.records.engine import Conflict, Engine, Tx, engine_for, search_words
-from server.records.projections import project
+from server.records.projections import lock_order, project
 
 __all__ = [
     "Account",
@@ -473,6 +474,7 @@ class RecordsStore:
                     for sql, args in project(e.id, event):
                         grouped.setdefault(sql, []).append(args)
             for sql, many in grouped.items():
+                many.sort(key=functools.partial(lock_order, sql))  # stable: one row's events stay in order
                 await db.executemany(sql, many)
         return added
 
@@ -482,7 +484,8 @@ class RecordsStore:
 
     async def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
         rows = await self._rows(
-            "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=? ORDER BY at, event_id",
+            "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=?"
+            " ORDER BY at, length(event_id), event_id",  # ms-seq ids: 5-10 after 5-9
             (incident_id,),
         )
         return [TimelineEntry(at=r[0], by=r[1], action=r[2], detail=r[3], unit=r[4]) for r in rows]

@@ -302,7 +302,8 @@ async def test_simulated_officers_check_in_before_their_welfare_timers(
         on_calls = {unit for _, unit in board.assigned_by(DEMO_DESK)}
         assert on_calls, "some simulated units were checking in while on calls"
         assert board.unit_alarms(simulated, {"welfare_missed"}) == []
-        assert all(sim.check_ins >= 3 for sim in shift.sims), {sim.unit: sim.check_ins for sim in shift.sims}
+        # A simulator counts a check-in once its ack is back, which may be a moment after the board saw it.
+        await wait_for(lambda: all(sim.check_ins >= 3 for sim in shift.sims), 10)
 
 
 @pytest.mark.slow  # a sped-up shift of simulated minutes

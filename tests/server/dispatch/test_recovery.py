@@ -56,7 +56,12 @@ async def test_a_board_connected_through_the_loss_resyncs_to_the_rebuilt_state(
         panic = await desk.command(UnitPanic(id=desk.next_id(), unit="PO11"))
         assert made.result is not None and panic.result is not None
         await _archived(hub, made.result["incident"])
-        await asyncio.sleep(hub.settings.archive_every_s * 3)  # the panic's events, archived with the rest
+        live = LiveRecords(hub.ctx.store)
+        for _ in range(250):  # the panic and the roster archived too
+            if await live.live("alarms") and await live.live("units"):
+                break
+            await asyncio.sleep(0.02)
+        assert await live.live("alarms") and await live.live("units"), "the panic and the roster never archived"
 
         await redis.flushall()  # Redis lost everything, the hub running on
 
@@ -146,8 +151,35 @@ async def test_a_rebuild_sets_the_timers_still_to_fire_and_not_those_that_fired(
         due = {m.decode(): int(s) for m, s in await redis.zrange("{dispatch}:timers", 0, -1, withscores=True)}
         assert welfare_warn_timer("PO11") in due and welfare_critical_timer("PO11") in due
         assert welfare_critical_timer("PO12") not in due  # it fired before Redis was lost
-        assert int(await redis.get(INCIDENT_SEQ) or 0) == 0  # no incident archived: numbers start at 1
+        assert int(await redis.get(INCIDENT_SEQ) or 0) == ID_MARGIN  # no incident archived, but events were
         assert not await redis.exists(timeline_key("nothing"))
         assert msgspec.msgpack.decode(await redis.hget("{dispatch}:alarms:state", missed.id), type=Alarm).latching
+    finally:
+        await store.close()
+
+
+async def test_an_intake_worker_meeting_an_empty_redis_rebuilds_before_it_files(
+    redis: aioredis.Redis,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A 311 referral filed into an empty Redis would make its streams anew and hide the loss: the
+    worker rebuilds first, so the open calls come back and numbers go on past the archived ones."""
+    from protocol.codec import event_encoder
+    from protocol.events import IncidentCreated
+    from server.intake.__main__ import make_worker
+    from server.records.store import ArchivedEvent
+
+    settings = Settings(data_dir=tmp_path, secret="x" * 32).resolved()
+    store = RecordsStore(settings.records_target)
+    await store.open()
+    try:
+        call = Incident(id="I261203-00042", call_type="ANIMAL", priority=3, status="pending", location=Location("Park"))
+        created = IncidentCreated(ts=1, by="ana", incident=call)
+        await store.archive(
+            [ArchivedEvent("incidents", "1-0", "e", "incident.created", "ana", 1, event_encoder.encode(created))]
+        )
+        await make_worker(settings, redis, store)
+        assert await redis.hexists("{dispatch}:incidents:state", call.id)
+        assert int(await redis.get(INCIDENT_SEQ) or 0) == 42 + ID_MARGIN
     finally:
         await store.close()

@@ -257,3 +257,67 @@ async def test_migrations_applied_twice_and_by_hubs_starting_together(records_ta
         assert [a.name for a in await again.accounts()] == ["ana"]
     finally:
         await again.close()
+
+
+async def test_an_alarm_raised_again_is_recorded_as_the_new_raising(store: RecordsStore) -> None:
+    """status:<unit> is raised, resolved, raised again and acknowledged: the records say when it was
+    last raised, and that it was acknowledged (a rebuild then knows its timer fired)."""
+    first = Alarm(id="status:U1", unit="U1", reason="over", raised_at=1000, raised_by="system", alarm="status_overdue")
+    second = msgspec.structs.replace(first, raised_at=5000)
+    events = [
+        _archived("alarms", AlarmRaised(ts=1000, by="system", alarm=first), 1000),
+        _archived(
+            "alarms",
+            AlarmUpdated(ts=2000, by="ana", alarm=msgspec.structs.replace(first, state="resolved"), action="resolved"),
+            2000,
+        ),
+        _archived("alarms", AlarmRaised(ts=5000, by="system", alarm=second), 5000),
+        _archived(
+            "alarms",
+            AlarmUpdated(
+                ts=6000,
+                by="ana",
+                alarm=msgspec.structs.replace(second, state="acknowledged", acked_by="ana", acked_at=6000),
+                action="acknowledged",
+            ),
+            6000,
+        ),
+    ]
+    await store.archive(events[:2])
+    await store.archive(events[2:])
+    assert await LiveRecords(store).alarms_raised(["status:U1"]) == {"status:U1": 5000}
+    found = await store.archived_alarm("status:U1")
+    assert found is not None and (found.state, found.acked_by, found.raised_at) == ("acknowledged", "ana", 5000)
+    await store.archive([_archived("alarms", AlarmRaised(ts=1000, by="system", alarm=first), 1001)])  # a late copy
+    found = await store.archived_alarm("status:U1")
+    assert found is not None and (found.state, found.raised_at) == ("acknowledged", 5000)
+
+
+async def test_two_archivers_writing_the_same_rows_at_once_do_not_deadlock(records_target: Path | str) -> None:
+    """Two hubs' archivers with batches that touch the same units in opposite orders."""
+    stores = [RecordsStore(records_target), RecordsStore(records_target)]
+    for s in stores:
+        await s.open()
+    try:
+        for round_ in range(4):
+            base = 10_000 * (round_ + 1)
+            forward = [
+                _archived(
+                    "units", UnitUpdated(ts=base + n, by="a", unit=UnitState(id=f"U{n}", status="available")), base + n
+                )
+                for n in range(300)
+            ]
+            backward = [
+                _archived(
+                    "units",
+                    UnitUpdated(ts=base + n, by="b", unit=UnitState(id=f"U{n}", status="onscene")),
+                    base + 500 + (300 - n),
+                )
+                for n in reversed(range(300))  # the same units, the other way round
+            ]
+            await asyncio.gather(stores[0].archive(forward), stores[1].archive(backward))
+        units = [msgspec.msgpack.decode(r, type=UnitState) for r in await LiveRecords(stores[0]).live("units")]
+        assert len(units) == 300 and {u.status for u in units} == {"onscene"}  # the later events won
+    finally:
+        for s in stores:
+            await s.close()
