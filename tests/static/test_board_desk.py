@@ -216,6 +216,8 @@ def test_sound_comes_back_with_the_first_key_after_a_reload_and_says_when_it_is_
     expect(warning).to_be_hidden()
     board.reload()
     expect(warning).to_be_visible()
+    # The warning is in the page's HTML: wait for the board's script (live) before the click it listens for.
+    expect(board.locator("#connection")).to_have_attribute("data-state", "live")
     board.mouse.click(5, 300)
     expect(warning).to_be_hidden()
 
