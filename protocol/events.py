@@ -29,6 +29,8 @@ from protocol.state import (
 __all__ = [
     "AlarmRaised",
     "AlarmUpdated",
+    "CaseChanged",
+    "CaseClockTurned",
     "Event",
     "IncidentCreated",
     "IncidentUpdated",
@@ -106,6 +108,29 @@ class Notified(_EventBase, tag="notify"):
     incident: Name | None = None
 
 
+class CaseChanged(_EventBase, tag="case.changed"):
+    """A complaint file was filed or changed (on the intake lane, for case staff only). It names the
+    file and where it is, never what the person told us: the workspace reads the file itself."""
+
+    file: Name
+    version: int
+    stage: Name
+    act: Name
+    assignee: Name = ""
+    route: Name = ""
+    acting_for: Name = ""  # the team lead a coordinator acted for
+
+
+class CaseClockTurned(_EventBase, tag="case.clock"):
+    """A legislated clock on a file turned warning or overdue (announced once, by one hub)."""
+
+    file: Name
+    clock: Name
+    state: Name
+    due_at: int
+    assignee: Name = ""
+
+
 Event = (
     IncidentCreated
     | IncidentUpdated
@@ -118,4 +143,6 @@ Event = (
     | TrafficModeChanged
     | Notified
     | ResourceUpdated
+    | CaseChanged
+    | CaseClockTurned
 )

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
@@ -30,12 +31,17 @@ from protocol.codes import CloseReason
 from protocol.schema import json_schema
 from server.access.roles import Principal
 from server.access.tokens import AuthError, Tokens, verify_token
-from server.agency.policy import load_policy
+from server.agency.policy import Policy, load_policy
 from server.bus.log import Bus
+from server.cases import api as cases_api
+from server.cases.api import EvidenceSource
+from server.cases.clock_board import ClockBoard
+from server.cases.workspace import Workspace
 from server.config import Settings
 from server.context import AppContext, context
 from server.dispatch import board, places
 from server.dispatch.commands import DispatchService
+from server.dispatch.eido import incident_to_eido
 from server.dispatch.places import Geocoder
 from server.dispatch.recovery import attach_recovery
 from server.dispatch.timers import TimerService
@@ -248,9 +254,33 @@ def all_endpoints() -> list[Endpoint]:
         *info_requests.endpoints(),
         *investigations.endpoints(),
         *complaint_door.endpoints(),
+        *cases_api.endpoints(),
         *deadletters.endpoints(),
         *open311.endpoints(),
     ]
+
+
+def _evidence(store: RecordsStore, policy: Policy, service: DispatchService) -> EvidenceSource:
+    """Dispatch's record of an incident for a case file: EIDO, its timeline and its radio log,
+    from the records (or the live state, for a call still open). The app knows both domains;
+    neither imports the other."""
+
+    async def export(incident_id: str) -> dict[str, Any] | None:
+        found, _ = await service.live.incident_or_none(incident_id)
+        if found is None:
+            found = await store.archived_incident(incident_id)
+        if found is None:
+            return None
+        timeline = await store.incident_timeline(incident_id)
+        radio = await store.search_radio(incident=incident_id, limit=1000)
+        eido = incident_to_eido(policy, found, timeline, {}, agency="dispatch-hub")
+        return {
+            "eido": eido,
+            "timeline": [msgspec.to_builtins(t) for t in timeline],
+            "radio": [msgspec.to_builtins(r) for r in reversed(radio)],
+        }  # no export time: the same record attached twice has the same hash (when is the attachment's)
+
+    return EvidenceSource(export)
 
 
 def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[int]]:
@@ -355,6 +385,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             intake=IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
+        ctx.add(Workspace(store, bus, policy, ClockBoard(redis, policy)), _evidence(store, policy, service))
         app.state.ctx = ctx
         await tokens.start()
         await hub.start()

@@ -120,6 +120,7 @@ TOPICS: Mapping[str, Roles] = {
     "radio": DESK,
     "positions": DESK | FIELD,
     "resources": DESK,
+    "cases": CASE_STAFF,  # complaint files changing: case staff only, like the files themselves
 }
 
 # ---- grants: what a route does only for some of its callers -------------------
@@ -222,6 +223,18 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     ("POST", "/api/investigations"): DESK,
     ("GET", "/api/investigations/{id:rowid}"): DESK,
     ("PATCH", "/api/investigations/{id:rowid}"): DESK,
+    # the case workspace (server/cases/api.py): case staff only; what each may do to a file is
+    # the stage machine's to say (server/cases/rules/stages.py)
+    ("GET", "/api/cases"): CASE_STAFF,
+    ("GET", "/api/cases/caseload"): CASE_STAFF,
+    ("GET", "/api/cases/reference"): CASE_STAFF,
+    ("POST", "/api/cases/delegations"): frozenset({Role.TEAM_LEAD}),
+    ("GET", "/api/cases/officers/{id:rowid}"): CASE_STAFF,
+    ("GET", "/api/cases/{file}"): CASE_STAFF,
+    ("POST", "/api/cases/{file}/acts"): CASE_STAFF,
+    ("GET", "/api/cases/{file}/evidence/search"): CASE_STAFF,
+    ("POST", "/api/cases/{file}/evidence"): CASE_STAFF,
+    ("GET", "/api/cases/{file}/evidence/{id:rowid}"): CASE_STAFF,
     # the public complaint portal (Grant.COMPLAINT_STAFF for phone entries)
     ("POST", "/api/complaints"): PUBLIC,
     ("POST", "/api/complaints/status"): PUBLIC,
@@ -252,6 +265,7 @@ PAGES: Mapping[str, Roles | None] = {
     "/referral/": INTAKE_STAFF,
     "/intake/": _DEAD_LETTERS,  # each role sees its own lanes' dead letters
     "/admin/": _ADMIN,  # accounts and their sessions
+    "/cases/": CASE_STAFF,  # the case workspace
     "/account/": EVERY_ROLE,  # one's own second factor and sessions
     # the desk's office work beside the board (static/desk/): one page per duty
     "/desk/investigations/": DESK,
@@ -268,8 +282,8 @@ PAGES: Mapping[str, Roles | None] = {
 _HOMES: Mapping[Role, str] = {
     Role.OFFICER: "/officer/",
     Role.INTAKE_311: "/referral/",
-    Role.CASE_COORDINATOR: "/complaint/",
-    Role.TEAM_LEAD: "/complaint/",
+    Role.CASE_COORDINATOR: "/cases/",
+    Role.TEAM_LEAD: "/cases/",
 }
 _DEFAULT_HOME = "/board/"
 

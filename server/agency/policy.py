@@ -140,6 +140,23 @@ class Open311(msgspec.Struct, forbid_unknown_fields=True):
     services: dict[str, Service]
 
 
+class ClockRule(msgspec.Struct, forbid_unknown_fields=True):
+    """One legislated clock on complaint files (server/cases/rules/clocks.py counts it)."""
+
+    days: int
+    day_kind: Literal["business", "calendar"] = "calendar"
+    warn_days: int = 0  # a warning this many days (of its kind) before it is due
+    recurring: bool = False  # the status update: sending one starts the next period
+    pauses: bool = True  # whether it stops counting while the file waits on the complainant
+
+
+class AllegationKind(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    label: str
+    tier: int
+    category: str
+
+
 class Complaints(msgspec.Struct, forbid_unknown_fields=True):
     police_services: list[str]
     file_prefix: str = "PC"
@@ -148,6 +165,18 @@ class Complaints(msgspec.Struct, forbid_unknown_fields=True):
     holidays_country: str = "CA"
     holidays_subdiv: str = "AB"
     timezone: str = "America/Edmonton"
+    # The clocks after the acknowledgement (which the two settings above define): status_update,
+    # decision, referral (the follow-up on a file referred out).
+    clocks: dict[str, ClockRule] = {}
+    limitation_days: int = 365
+    limitation_may_extend: bool = True
+    # What kind of service each is (municipal, first_nations, rcmp, peace_officer, not_police):
+    # the level rule asks. A service not listed is decided by the coordinator at screening.
+    service_kinds: dict[str, str] = {}
+    # Allegation types added to (or replacing, by code) the default tiered taxonomy.
+    allegation_types: list[AllegationKind] = []
+    # Who employs this agency's own peace officers (their complaints are referred there).
+    peace_officer_employer: str = ""
 
 
 class Policy(msgspec.Struct, forbid_unknown_fields=True):

@@ -23,6 +23,7 @@ from redis.exceptions import NoScriptError
 
 __all__ = [
     "APPLY",
+    "CLAIM_CLOCKS",
     "FIRE_TIMERS",
     "RAISE_FLOOR",
     "SCRIPTS",
@@ -75,8 +76,18 @@ TAKE_TOKEN = Script("take_token")
 SUBMIT_INTAKE = Script("submit_intake")
 RAISE_FLOOR = Script("raise_floor")
 TAKE_NUMBER = Script("take_number")
+CLAIM_CLOCKS = Script("claim_clocks")
 
-SCRIPTS: tuple[Script, ...] = (APPLY, FIRE_TIMERS, TRIM_ARCHIVED, TAKE_TOKEN, SUBMIT_INTAKE, RAISE_FLOOR, TAKE_NUMBER)
+SCRIPTS: tuple[Script, ...] = (
+    APPLY,
+    FIRE_TIMERS,
+    TRIM_ARCHIVED,
+    TAKE_TOKEN,
+    SUBMIT_INTAKE,
+    RAISE_FLOOR,
+    TAKE_NUMBER,
+    CLAIM_CLOCKS,
+)
 
 
 async def load_all(redis: Redis) -> None:

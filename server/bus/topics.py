@@ -4,7 +4,8 @@ Lanes order the work of each hub: alarms before dispatch events before
 positions. The dispatch topics (alarms, incidents, units, radio) share the
 hash tag ``{dispatch}`` so that one script can assign a unit to an incident
 or raise a panic across them in one step on one cluster slot; positions,
-the bulk of the traffic, have their own.
+the bulk of the traffic, have their own, and the case workspace's events
+(``cases``) ride the intake lane's slot, below them all.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("radio", Lane.DISPATCH, DISPATCH_SLOT),
     Topic("resources", Lane.DISPATCH, DISPATCH_SLOT),
     Topic("positions", Lane.POSITION, "positions", replay=False),
+    # Complaint files changing and their clocks turning: below everything dispatch does.
+    Topic("cases", Lane.INTAKE, "intake"),
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

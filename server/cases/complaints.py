@@ -13,13 +13,14 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import msgspec
 
 from server.agency.policy import Policy
-from server.cases.clocks import due_at
+from server.cases.rules import clocks as engine
+from server.cases.timing import ACKNOWLEDGE, DECISION, STATUS_UPDATE, TERMS, policy_for
 from server.intake.attachments import AttachmentRef
 from server.intake.worker import Entry, Malformed
 from server.records.complaints import AttachmentRow, ClockStart, ComplaintRecords, Filing, NewComplaint, OfficerRow
@@ -211,9 +212,24 @@ def code_hash(secret: str, code: str) -> str:
 class ComplaintFiler:
     """Files one queued complaint into the records store, with its acknowledgement clock started."""
 
-    def __init__(self, store: RecordsStore, policy: Policy) -> None:
+    def __init__(
+        self, store: RecordsStore, policy: Policy, on_filed: Callable[[str], Awaitable[None]] | None = None
+    ) -> None:
         self.store = store
         self.policy = policy
+        self.on_filed = on_filed  # announces the new file to the workspaces and sets its clocks in Redis
+
+    def _opening_clocks(self, received_at: int) -> list[ClockStart]:
+        """The acknowledgement, the first status update and the decision target, from receipt."""
+        cal = TERMS(self.policy)
+        out = []
+        for name in (ACKNOWLEDGE, STATUS_UPDATE, DECISION):
+            rule = policy_for(self.policy, name)
+            clock = engine.start(name, received_at, rule, cal)
+            out.append(
+                ClockStart(name, received_at, clock.due_at, clock.day_kind, engine.warning_from(clock, rule, cal))
+            )
+        return out
 
     async def __call__(self, entry: Entry) -> None:
         ref = entry.need("ref")
@@ -234,15 +250,6 @@ class ComplaintFiler:
         if channel not in ("web", "phone", "walk_in", "mail", "email"):
             raise Malformed(f"unknown channel {channel!r}")
         code = entry.need("code_hash")
-        rules = self.policy.complaints
-        due = due_at(
-            dt.datetime.fromtimestamp(received_at / 1000, dt.UTC),
-            rules.acknowledge_days,
-            rules.acknowledge_day_kind,
-            tz=rules.timezone,
-            country=rules.holidays_country,
-            subdiv=rules.holidays_subdiv,
-        )
         taken_by = entry.fields.get("taken_by") or None
         filing = NewComplaint(
             file_number=ref,
@@ -266,7 +273,7 @@ class ComplaintFiler:
             accessibility=c.accessibility,
             interpreter=c.interpreter,
             consent_share=c.consent_share,
-            stage="intake",
+            stage="received",
             status="open",
             status_code_hash=code,
             intake_entry=entry.id,
@@ -276,10 +283,12 @@ class ComplaintFiler:
                 if o.name.strip() or o.badge.strip() or o.description.strip()
             ],
             attachments=[AttachmentRow(a.sha256, a.name, a.type, a.size) for a in attachments],
-            clocks=[ClockStart("acknowledge", received_at, int(due.timestamp() * 1000), rules.acknowledge_day_kind)],
+            clocks=self._opening_clocks(received_at),
         )
         filed = await ComplaintRecords(self.store).file(filing, by=taken_by or "public")
         if filed is Filing.NUMBER_TAKEN:
             # Another submission has this number (Redis lost its counter): keep this one, do not drop it.
             raise Malformed(f"file number {ref} is already another file's; file this one by hand or replay it")
-        # Filing.FILED_BEFORE: a redelivery of one filed before, nothing more to do
+        # Filing.FILED_BEFORE: a redelivery of one filed before (announced again: harmless)
+        if self.on_filed is not None:
+            await self.on_filed(ref)

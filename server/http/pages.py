@@ -201,6 +201,7 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/referral/", "referral"),
         _guarded("/intake/", "intake"),
         _guarded("/admin/", "admin"),
+        _guarded("/cases/", "cases"),
         _guarded("/account/", "account"),
         _guarded("/desk/investigations/", "desk/investigations"),
         _guarded("/desk/info-requests/", "desk/info-requests"),

@@ -17,7 +17,9 @@ from redis.asyncio import Redis
 
 from server.agency.policy import load_policy
 from server.bus.log import Bus
+from server.cases.clock_board import ClockBoard, ClockSweep
 from server.cases.complaints import ComplaintFiler
+from server.cases.workspace import Workspace
 from server.config import Settings
 from server.dispatch.incidents import IncidentDesk
 from server.dispatch.live import Live
@@ -48,8 +50,9 @@ async def make_worker(
     # Its referrals write dispatch state too: into an empty Redis only after the rebuild.
     await attach_recovery(bus, redis, store, policy)
     desk = IncidentDesk(Live(bus, redis, policy))
+    cases = Workspace(store, bus, policy, ClockBoard(redis, policy))
     filers: dict[str, Filer] = {
-        COMPLAINTS.name: ComplaintFiler(store, policy),
+        COMPLAINTS.name: ComplaintFiler(store, policy, on_filed=cases.filed),
         REFERRALS.name: ReferralFiler(store, policy, desk),
     }
     idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
@@ -61,6 +64,7 @@ async def make_worker(
         claim_idle_ms=idle,
         block_ms=block_ms,
         attachments=settings.attachments_dir,
+        sidecars=[ClockSweep(redis, store, policy, bus)],
     )
 
 

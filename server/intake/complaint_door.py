@@ -32,6 +32,7 @@ from server.cases.complaints import (
     code_hash,
     status_code_for,
 )
+from server.cases.rules.stages import Route, Stage, public_words
 from server.context import context
 from server.http.endpoints import Endpoint, ErrorBody, answer, error
 from server.http.inputs import JSON, InputError, bounded, decode_json, read_json
@@ -258,11 +259,18 @@ class FileStatus(msgspec.Struct, omit_defaults=True):
     received: str | None = None
     status: str | None = None
     next: str | None = None
+    asked: str | None = None  # what we asked the person, while the file waits on them
 
 
-_STAGES = {
-    "intake": "We have received your file. A case coordinator is reviewing it.",
-}
+def _public_words(stage: str, route: str) -> str:
+    """The stage in plain words (the stage machine's), for any stage a file may be at."""
+    try:
+        where = Stage(stage)
+    except ValueError:
+        return "Your file is open and being worked on."
+    return public_words(where, Route(route) if route in {r.value for r in Route} else None)
+
+
 # For a person who chose "Please do not contact me": what happens instead of our contacting them.
 _NOT_CONTACTING = (
     "We will not contact you, as you asked. You can check on your file yourself at any time: come back to this"
@@ -298,11 +306,13 @@ async def status(request: Request, who: Principal | None) -> Response:
     out = FileStatus(
         ask.file_number,
         found.stage,
-        _STAGES.get(found.stage, "Your file is open and being worked on."),
+        _public_words(found.stage, found.route),
         kind=found.kind,
         received=_local_date(found.received_at, zone),
         status=found.status,
     )
+    if found.asked:
+        out.asked = found.asked
     if found.contact_by == "none":
         out.next = _NOT_CONTACTING
     elif found.acknowledge_due is not None and found.acknowledged_at is None:

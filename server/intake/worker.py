@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 from redis.asyncio import Redis
@@ -35,7 +35,7 @@ from server.intake.lane import COMPLAINTS, GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.intake import IntakeRecords
 from server.records.store import RecordsStore
 
-__all__ = ["AlreadyReplayed", "Entry", "Filer", "IntakeWorker", "Malformed", "replay_dead_letter"]
+__all__ = ["AlreadyReplayed", "Entry", "Filer", "IntakeWorker", "Malformed", "Sidecar", "replay_dead_letter"]
 
 log = logging.getLogger("dispatch.intake")
 
@@ -111,6 +111,14 @@ async def replay_dead_letter(redis: Redis, store: RecordsStore, letter_id: int, 
     return entry_id
 
 
+class Sidecar(Protocol):
+    """A loop of the intake lane that runs while the worker does (the case clocks' sweep)."""
+
+    async def run(self, every_s: float = 1.0) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class IntakeWorker(GroupMember):
     """One member of the intake group: files entries with the filer of their lane."""
 
@@ -127,11 +135,13 @@ class IntakeWorker(GroupMember):
         block_ms: int = 1000,
         attachments: Path | None = None,
         orphan_age_s: float = 86_400.0,
+        sidecars: Sequence[Sidecar] = (),
     ) -> None:
         self.redis = redis
         self.store = store
         self.records = IntakeRecords(store)
         self.filers = filers  # by stream name
+        self.sidecars = list(sidecars)  # loops of the intake lane that run beside it (case clocks)
         self.attachments = attachments  # swept of files nothing names, about hourly
         self.orphan_age_s = orphan_age_s
         self.filed = 0
@@ -230,3 +240,21 @@ class IntakeWorker(GroupMember):
         """Entries this consumer was given and has not finished (an earlier attempt failed).
         -> how many still fail."""
         return await self.group.retry_own()
+
+    async def run(self) -> None:
+        """Until ``stop()``: the group's loop, with the sidecars beside it."""
+        sides = [asyncio.create_task(s.run(), name=f"intake-{type(s).__name__}") for s in self.sidecars]
+        try:
+            await self.group.run()
+        finally:
+            for s in self.sidecars:
+                s.stop()
+            if sides:
+                await asyncio.wait(sides, timeout=5.0)
+                for task in sides:
+                    task.cancel()
+
+    def stop(self) -> None:
+        self.group.stop()
+        for s in self.sidecars:
+            s.stop()

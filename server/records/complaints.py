@@ -38,12 +38,13 @@ class AttachmentRow:
 
 @dataclass(frozen=True, slots=True)
 class ClockStart:
-    """A legislated clock started when the file is opened (``server.cases.clocks`` says when it is due)."""
+    """A legislated clock started when the file is opened (``server.cases.rules.clocks`` says when it is due)."""
 
     clock: str
     started_at: int  # ms
     due_at: int  # ms
     day_kind: str
+    warn_at: int | None = None  # ms: when it shows as at risk
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,8 @@ class ComplaintStatus:
     acknowledge_due: int | None
     acknowledged_at: int | None
     contact_by: str = ""  # "none": the person asked not to be contacted, so no answer may promise it
+    route: str = ""
+    asked: str = ""  # while waiting on the person: what we asked them (written to them, never a staff note)
 
 
 _COMPLAINT_COLUMNS = (
@@ -163,8 +166,28 @@ class ComplaintRecords:
                 [(c.file_number, a.sha256, a.name, a.type, a.size) for a in c.attachments],
             )
             await db.executemany(
-                "INSERT INTO complaint_clocks(file_number, clock, started_at, due_at, day_kind) VALUES (?,?,?,?,?)",
-                [(c.file_number, k.clock, k.started_at, k.due_at, k.day_kind) for k in c.clocks],
+                "INSERT INTO complaint_clocks(file_number, clock, started_at, due_at, day_kind, warn_at)"
+                " VALUES (?,?,?,?,?,?)",
+                [(c.file_number, k.clock, k.started_at, k.due_at, k.day_kind, k.warn_at) for k in c.clocks],
+            )
+            await db.execute(
+                "UPDATE complaints SET next_due=?, next_warn=? WHERE file_number=?",
+                (
+                    min((k.due_at for k in c.clocks), default=None),
+                    min((k.warn_at for k in c.clocks if k.warn_at is not None), default=None),
+                    c.file_number,
+                ),
+            )
+            how = {"web": "on the web", "phone": "by phone", "walk_in": "in person", "mail": "by mail"}
+            await db.execute(
+                "INSERT INTO case_timeline(file_number, at, by, act, detail, acting_for) VALUES (?,?,?,?,?,'')",
+                (
+                    c.file_number,
+                    c.received_at,
+                    c.taken_by or "public",
+                    "received",
+                    f"{c.kind} received {how.get(c.channel, 'by ' + c.channel)}",
+                ),
             )
             detail = json.dumps({"channel": c.channel, "kind": c.kind, "entry": c.intake_entry})
             await self.store.audit(by, "complaint.file", c.file_number, detail)
@@ -173,12 +196,23 @@ class ComplaintRecords:
     async def status(self, file_number: str) -> ComplaintStatus | None:
         """What the public status check of a file may tell (and the hash its code is checked against)."""
         row = await self.store._row(
-            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at, c.contact_by"
-            " FROM complaints c LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
+            "SELECT c.status_code_hash, c.kind, c.received_at, c.stage, c.status, k.due_at, k.met_at, c.contact_by,"
+            " c.route FROM complaints c"
+            " LEFT JOIN complaint_clocks k ON k.file_number=c.file_number AND k.clock='acknowledge'"
             " WHERE c.file_number=?",
             (file_number,),
         )
-        return ComplaintStatus(*row) if row else None
+        if row is None:
+            return None
+        asked = ""
+        if row[3] == "waiting":
+            last = await self.store._row(
+                "SELECT text FROM case_messages WHERE file_number=? AND direction='out' AND purpose='request_info'"
+                " ORDER BY id DESC LIMIT 1",
+                (file_number,),
+            )
+            asked = str(last[0]) if last else ""
+        return ComplaintStatus(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8], asked)
 
     async def highest_file_number(self) -> int:
         """The highest number of a file given (filed, or dead-lettered before it could be): PC-2026-00042 is 42."""

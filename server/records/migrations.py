@@ -369,4 +369,117 @@ MIGRATIONS: tuple[str, ...] = (
     ){without_rowid};
     CREATE INDEX live_records_live ON live_records(topic, live);
     """,
+    # 8: the case workspace (server/cases/): a file's stage, version (a save checks it), assignee,
+    # route, flags and recommendation on the complaint; clocks that pause, extend and stop; the
+    # officer register, one row per allegation, the timeline, referrals out, messages to and from
+    # the complainant, delegations to act for the team lead, and evidence attached from dispatch
+    """
+    ALTER TABLE complaints ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE complaints ADD COLUMN assignee TEXT;
+    ALTER TABLE complaints ADD COLUMN route TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN resume_to TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN service_kind TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN flags TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN summary TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN checklist TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE complaints ADD COLUMN recommendation TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN level BIGINT;
+    ALTER TABLE complaints ADD COLUMN ended_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN changed_by TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaints ADD COLUMN next_due BIGINT;
+    ALTER TABLE complaints ADD COLUMN next_warn BIGINT;
+    UPDATE complaints SET stage='received' WHERE stage='intake';
+    UPDATE complaints SET next_due=(SELECT MIN(k.due_at) FROM complaint_clocks k
+        WHERE k.file_number=complaints.file_number AND k.met_at IS NULL);
+    CREATE INDEX complaints_queue ON complaints(next_due);
+    CREATE INDEX complaints_stage ON complaints(stage, assignee);
+    CREATE INDEX complaints_service ON complaints(police_service);
+    ALTER TABLE complaint_clocks ADD COLUMN warn_at BIGINT;
+    ALTER TABLE complaint_clocks ADD COLUMN paused_at BIGINT;
+    ALTER TABLE complaint_clocks ADD COLUMN remaining BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE complaint_clocks ADD COLUMN extended_at BIGINT;
+    ALTER TABLE complaint_clocks ADD COLUMN original_due BIGINT;
+    ALTER TABLE complaint_clocks ADD COLUMN stopped TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaint_clocks ADD COLUMN announced TEXT NOT NULL DEFAULT 'running';
+    ALTER TABLE complaint_clocks ADD COLUMN delay_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaint_clocks ADD COLUMN extension TEXT NOT NULL DEFAULT '';
+    CREATE TABLE case_officers (
+        id {identity},
+        service TEXT NOT NULL,
+        badge TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        UNIQUE (service, badge, name)
+    );
+    CREATE TABLE case_allegations (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        officer BIGINT REFERENCES case_officers(id),
+        type TEXT NOT NULL,
+        tier BIGINT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        level BIGINT,
+        route TEXT NOT NULL DEFAULT '',
+        finding TEXT NOT NULL DEFAULT '',
+        finding_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX case_allegations_file ON case_allegations(file_number);
+    CREATE INDEX case_allegations_officer ON case_allegations(officer);
+    CREATE TABLE case_timeline (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        at BIGINT NOT NULL,
+        by TEXT NOT NULL,
+        act TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        acting_for TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX case_timeline_file ON case_timeline(file_number, id);
+    CREATE TABLE case_referrals (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        body TEXT NOT NULL,
+        level BIGINT,
+        sent_at BIGINT NOT NULL,
+        follow_up_due BIGINT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '',
+        outcome_at BIGINT,
+        notified_at BIGINT,
+        by TEXT NOT NULL
+    );
+    CREATE INDEX case_referrals_file ON case_referrals(file_number);
+    CREATE TABLE case_messages (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        at BIGINT NOT NULL,
+        by TEXT NOT NULL,
+        direction TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        purpose TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX case_messages_file ON case_messages(file_number, id);
+    CREATE TABLE case_delegations (
+        id {identity},
+        lead TEXT NOT NULL,
+        coordinator TEXT NOT NULL,
+        from_at BIGINT NOT NULL,
+        until_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX case_delegations_to ON case_delegations(coordinator, until_at);
+    CREATE TABLE case_evidence (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        body {bytes} NOT NULL,
+        attached_by TEXT NOT NULL,
+        attached_at BIGINT NOT NULL,
+        UNIQUE (file_number, sha256)
+    );
+    """,
 )

@@ -482,6 +482,19 @@ class RecordsStore:
         row = await self._row("SELECT record FROM incidents WHERE id=?", (incident_id,))
         return _incident_decoder.decode(row[0]) if row else None
 
+    async def incidents_between(self, since: int, until: int, words: str = "", limit: int = 50) -> list[dict[str, Any]]:
+        """Incidents created in [since, until), those whose address holds ``words`` first: what a
+        case coordinator looks through for the call a complaint is about."""
+        like = "%" + words.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._rows(
+            "SELECT id, call_type, priority, status, address, created_at, closed_at, disposition FROM incidents"
+            " WHERE created_at >= ? AND created_at < ?"
+            " ORDER BY CASE WHEN ? <> '' AND address LIKE ? ESCAPE '\\' THEN 0 ELSE 1 END, created_at LIMIT ?",
+            (since, until, words.strip(), like, max(1, min(limit, 500))),
+        )
+        keys = ("id", "call_type", "priority", "status", "address", "created_at", "closed_at", "disposition")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
     async def incident_timeline(self, incident_id: str) -> list[TimelineEntry]:
         rows = await self._rows(
             "SELECT at, by, action, detail, unit FROM incident_timeline WHERE incident=?"

@@ -61,6 +61,7 @@ PARAMS = {
     "service_code": "NOISE",
     "service_request_id": "1",
     "token": "none",
+    "file": "PC-2099-00001",
 }
 
 # The smallest frame of each command (its id and, for the own-unit ones, its unit added).

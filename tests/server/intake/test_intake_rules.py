@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from protocol.state import Incident, Location
 from server.agency.policy import load_policy
-from server.cases.clocks import due_at
 from server.cases.complaints import check, code_hash, status_code_for
+from server.cases.rules.clocks import due_at
 from server.dispatch.referrals import request_status
 from server.intake.open311 import check_request
 
@@ -75,13 +76,20 @@ def test_the_status_code_is_the_same_for_a_resent_submission_and_checks_loosely(
 
 
 def test_acknowledgement_is_due_in_business_days_past_weekends_and_holidays() -> None:
-    utc = dt.UTC
-    friday = dt.datetime(2026, 11, 20, 18, tzinfo=utc)
-    due = due_at(friday, 2, "business")
+    zone = ZoneInfo("America/Edmonton")
+
+    def ms(when: dt.datetime) -> int:
+        return int(when.timestamp() * 1000)
+
+    def local(at: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(at / 1000, zone)
+
+    friday = dt.datetime(2026, 11, 20, 18, tzinfo=dt.UTC)
+    due = local(due_at(ms(friday), 2, "business"))
     assert (due.date(), due.hour, due.minute) == (dt.date(2026, 11, 24), 23, 59)  # Mon, Tue
-    before_remembrance_day = dt.datetime(2026, 11, 9, 18, tzinfo=utc)
-    assert due_at(before_remembrance_day, 2, "business").date() == dt.date(2026, 11, 12)
-    assert due_at(friday, 2, "calendar").date() == dt.date(2026, 11, 22)
+    before_remembrance_day = dt.datetime(2026, 11, 9, 18, tzinfo=dt.UTC)
+    assert local(due_at(ms(before_remembrance_day), 2, "business")).date() == dt.date(2026, 11, 12)
+    assert local(due_at(ms(friday), 2, "calendar")).date() == dt.date(2026, 11, 22)
 
 
 def test_open311_request_is_checked_against_its_service() -> None:

@@ -1,0 +1,184 @@
+"""Where the clocks of complaint files stand in Redis, and the sweep that announces each turn once.
+
+A clock's next turn (warning, then overdue) is a member ``file|clock`` of one sorted set by
+when it turns. Every intake worker sweeps it about once a second: a script claims what is
+due with a lease, in one step, so one worker alone handles each turn; the turn is then
+recorded in the records store only if the clock is still as last announced
+(``CaseRecords.announce``), so a lease that ran out and was claimed again announces nothing
+twice. The set is seeded from the records store at start and every ``SEED_EVERY_S``, so
+Redis losing it loses no turn: at worst one is announced a little late.
+
+The sweep runs on the intake lane (the workers run at a lower CPU priority than the hub):
+its cost lands below everything dispatch does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from protocol.events import CaseClockTurned
+from server.agency.policy import Policy
+from server.bus.log import Bus
+from server.bus.scripts import CLAIM_CLOCKS
+from server.bus.topics import topic_named
+from server.cases.rules import clocks as engine
+from server.cases.timing import TERMS, clock_of, policy_for
+from server.records.cases import CaseRecords, ClockRow
+from server.records.store import RecordsStore
+
+__all__ = ["DUE_KEY", "ClockBoard", "ClockSweep"]
+
+log = logging.getLogger("dispatch.cases")
+
+DUE_KEY = "{intake}:case-clocks"
+CLAIMED_KEY = "{intake}:case-clocks:claimed"
+LEASE_MS = 60_000
+SEED_EVERY_S = 600.0
+_CASES = topic_named("cases")
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class ClockBoard:
+    """The due set: when each counting clock next turns."""
+
+    def __init__(self, redis: Redis, policy: Policy) -> None:
+        self.redis = redis
+        self.policy = policy
+
+    def next_turn(self, row: ClockRow, now_ms: int) -> int | None:
+        clock, rule = clock_of(row), policy_for(self.policy, row.name)
+        turn = engine.next_turn(clock, now_ms, rule, TERMS(self.policy))
+        if turn is None:
+            return None
+        at, state = turn
+        if state == row.announced:  # already announced (a warning announced; next is overdue)
+            later = engine.next_turn(clock, at + 1, rule, TERMS(self.policy))
+            return later[0] if later else None
+        return at
+
+    async def schedule(self, file_number: str, rows: Iterable[ClockRow], now_ms: int | None = None) -> None:
+        """Set (or clear) the next turn of each of these clocks of a file."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        add: dict[str, int] = {}
+        gone: list[str] = []
+        for row in rows:
+            member = f"{file_number}|{row.name}"
+            at = self.next_turn(row, now)
+            if at is None:
+                gone.append(member)
+            else:
+                add[member] = at
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if add:
+                pipe.zadd(DUE_KEY, add)  # type: ignore[arg-type]
+            if gone:
+                pipe.zrem(DUE_KEY, *gone)
+            await pipe.execute()
+
+    async def seed(self, store: RecordsStore, now_ms: int | None = None) -> int:
+        """Every counting clock's next turn, from the records store (kept where already set). -> how many."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        records = CaseRecords(store)
+        after, seeded = ("", ""), 0
+        while True:
+            page = await records.counting_clocks(after)
+            if not page:
+                return seeded
+            add = {}
+            for file_number, row in page:
+                at = self.next_turn(row, now)
+                if at is not None:
+                    add[f"{file_number}|{row.name}"] = at
+            if add:
+                await self.redis.zadd(DUE_KEY, add, nx=True)  # type: ignore[arg-type]
+                seeded += len(add)
+            after = (page[-1][0], page[-1][1].name)
+
+    async def claim(self, now_ms: int, most: int = 200) -> list[str]:
+        got = await CLAIM_CLOCKS(self.redis, (DUE_KEY, CLAIMED_KEY), (now_ms, most, LEASE_MS))
+        return [_s(m) for m in got]
+
+    async def release(self, members: list[str]) -> None:
+        if members:
+            await self.redis.zrem(CLAIMED_KEY, *members)
+
+
+class ClockSweep:
+    """Announce each clock's turn once: on the file's timeline, and as an event on the bus."""
+
+    def __init__(self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus) -> None:
+        self.board = ClockBoard(redis, policy)
+        self.store = store
+        self.records = CaseRecords(store)
+        self.policy = policy
+        self.bus = bus
+        self.announced = 0
+        self._seeded_at = 0.0
+        self._stop = asyncio.Event()
+
+    async def sweep(self, now_ms: int | None = None) -> int:
+        """One sweep. -> turns this sweeper announced."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        if time.monotonic() - self._seeded_at > SEED_EVERY_S:
+            await self.board.seed(self.store, now)
+            self._seeded_at = time.monotonic()
+        members = await self.board.claim(now)
+        done = 0
+        for member in members:
+            file_number, _, name = member.rpartition("|")
+            if await self._turn(file_number, name, now):
+                done += 1
+        await self.board.release(members)
+        self.announced += done
+        return done
+
+    async def _turn(self, file_number: str, name: str, now: int) -> bool:
+        found = await self.records.clock(file_number, name)
+        if found is None:
+            return False
+        row, _stage, assignee, _version = found
+        state = engine.state(clock_of(row), now, policy_for(self.policy, name), TERMS(self.policy))
+        announced = False
+        if state in ("warning", "overdue") and row.announced != state:
+            detail = f"{name} is {'overdue' if state == 'overdue' else 'due soon'}"
+            announced = await self.records.announce(file_number, name, row.announced, state, "clock", detail)
+            if announced and _CASES is not None:
+                event = CaseClockTurned(
+                    ts=now,
+                    by="clock",
+                    file=file_number,
+                    clock=name,
+                    state=state,
+                    due_at=row.due_at,
+                    assignee=assignee or "",
+                )
+                await self.bus.commit(_CASES, event)
+            row.announced = state if announced else row.announced
+        await self.board.schedule(file_number, [row], now)
+        return announced
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, every_s: float = 1.0) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except (RedisError, OSError) as exc:
+                log.warning("clock sweep: %s; trying again", exc)
+            except Exception:
+                log.exception("clock sweep failed; trying again")
+            try:
+                await asyncio.wait_for(self._stop.wait(), every_s)
+            except TimeoutError:
+                pass

@@ -1,0 +1,1 @@
+"""The rules of case management: pure functions and tables, no I/O."""
