@@ -238,6 +238,7 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     # the public complaint portal (Grant.COMPLAINT_STAFF for phone entries)
     ("POST", "/api/complaints"): PUBLIC,
     ("POST", "/api/complaints/status"): PUBLIC,
+    ("POST", "/api/complaints/reply"): PUBLIC,  # with the file number and status code
     ("GET", "/api/complaints/form"): PUBLIC,
     # the intake's dead letters: each role sees its own lanes' (Grant.DEAD_LETTERS_*)
     ("GET", "/api/intake/dead-letters"): _DEAD_LETTERS,

@@ -19,8 +19,10 @@ from server.agency.geography import ServiceArea
 
 __all__ = [
     "Agency",
+    "AllegationKind",
     "AreaFile",
     "CallType",
+    "ClockRule",
     "Complaints",
     "Dispositions",
     "Open311",

@@ -9,7 +9,38 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-__all__ = ["ACT_TYPES", "Act", "ActIn"]
+__all__ = [
+    "ACT_TYPES",
+    "Acknowledge",
+    "Act",
+    "ActIn",
+    "Assign",
+    "Checklist",
+    "ClearFlag",
+    "Close",
+    "Conclude",
+    "DelayReason",
+    "Dismiss",
+    "EditFile",
+    "Escalate",
+    "Extend",
+    "InfoReceived",
+    "Note",
+    "Notify",
+    "Recommend",
+    "RecordFinding",
+    "Refer",
+    "ReferralOutcome",
+    "RemoveAllegation",
+    "RequestInfo",
+    "RouteFile",
+    "SaveAllegation",
+    "Screened",
+    "StartScreening",
+    "StatusUpdate",
+    "Take",
+    "Withdraw",
+]
 
 Short = Annotated[str, Meta(max_length=200)]
 Text = Annotated[str, Meta(max_length=10_000)]

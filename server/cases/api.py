@@ -39,7 +39,34 @@ from server.records.cases import (
 )
 from server.records.store import RecordsStore
 
-__all__ = ["EvidenceSource", "endpoints"]
+__all__ = [
+    "Caseload",
+    "CheckView",
+    "ClockView",
+    "Delegation",
+    "DelegationIn",
+    "EvidenceFound",
+    "EvidenceIn",
+    "EvidenceQuery",
+    "EvidenceSource",
+    "FileView",
+    "OfficerHistory",
+    "Queue",
+    "QueueItem",
+    "QueueQuery",
+    "Reference",
+    "act",
+    "attach_evidence",
+    "caseload",
+    "delegate",
+    "endpoints",
+    "find_evidence",
+    "officer_history",
+    "queue",
+    "read_evidence",
+    "read_file",
+    "reference",
+]
 
 _MAX_BODY = 64 * 1024
 FileNumber = Annotated[str, Meta(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]

@@ -39,6 +39,7 @@ from server.records.cases import (
     CaseRecords,
     ClockRow,
     ReferralWrite,
+    VersionConflict,
 )
 from server.records.store import RecordsStore
 
@@ -474,6 +475,28 @@ class Workspace:
         for row in f.clocks:
             if row.met_at is None and not row.stopped:
                 self._set(change, engine.stop(clock_of(row), stage), row)
+
+    async def reply_from_complainant(self, file_number: str, text: str) -> None:
+        """The complainant answered on the portal (their status code checked): the reply on the
+        file, the clocks running again, back to the stage it waited in. Retried on a version race."""
+        for _ in range(5):
+            f = await self.records.file(file_number)
+            if f is None or f.stage != "waiting":
+                return
+            now = int(time.time() * 1000)
+            back = f.resume_to if f.resume_to in ("screening", "jurisdiction") else "screening"
+            change = CaseChange(act="info_received", by="complainant", detail="the complainant replied on the portal")
+            change.fields.update({"stage": back, "resume_to": ""})
+            change.messages.append(("in", "web", "", "reply", text))
+            for row in f.clocks:
+                if row.paused_at is not None:
+                    self._set(change, engine.resume(clock_of(row), now, TERMS(self.policy)), row)
+            try:
+                version = await self.records.apply(file_number, f.version, change)
+            except VersionConflict:
+                continue
+            await self._announce(file_number, version, change, f)
+            return
 
     # ---- filing ---------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from server.cases.complaints import (
     status_code_for,
 )
 from server.cases.rules.stages import Route, Stage, public_words
+from server.cases.workspace import Workspace
 from server.context import context
 from server.http.endpoints import Endpoint, ErrorBody, answer, error
 from server.http.inputs import JSON, InputError, bounded, decode_json, read_json
@@ -47,9 +48,12 @@ __all__ = [
     "FileStatus",
     "PortalForm",
     "Receipt",
+    "ReplyAsk",
+    "ReplyTaken",
     "StatusAsk",
     "endpoints",
     "form",
+    "reply",
     "status",
     "submit",
 ]
@@ -320,6 +324,43 @@ async def status(request: Request, who: Principal | None) -> Response:
     return answer(out)
 
 
+class ReplyAsk(msgspec.Struct, forbid_unknown_fields=True):
+    file_number: Annotated[str, Meta(max_length=40)]
+    status_code: Annotated[str, Meta(max_length=40)]
+    text: Annotated[str, Meta(min_length=1, max_length=5_000)]
+
+
+class ReplyTaken(msgspec.Struct):
+    file_number: str
+    message: str
+
+
+async def reply(request: Request, who: Principal | None) -> Response:
+    """The person answers what we asked them, with the file number and status code: the file
+    carries on (its clocks run again) and the coordinator sees the answer on the file."""
+    doors = _doors(request)
+    wait = await doors.wait(doors.status_checks, client_address(request))
+    if wait:
+        return _problem(f"Too many tries from your connection. Please try again in {_later(wait)}.", 429)
+    try:
+        ask = await read_json(request, ReplyAsk, 16 * 1024)
+    except InputError as exc:
+        return _problem(f"send {{file_number, status_code, text}} as JSON: {exc.message}", exc.status)
+    wrong = _problem("We could not find a file with that number and status code. Check both and try again.", 404)
+    store = context(request).store
+    found = await ComplaintRecords(store).status(ask.file_number)
+    if found is None or not hmac.compare_digest(found.code_hash, code_hash(doors.status_secret, ask.status_code)):
+        return wrong
+    if found.stage != "waiting":
+        return _problem(
+            "Thank you. We are not waiting on an answer from you right now; if you want to add"
+            " something, call us and we will add it to your file.",
+            409,
+        )
+    await context(request).part(Workspace).reply_from_complainant(ask.file_number, ask.text)
+    return answer(ReplyTaken(ask.file_number, "Thank you. We have your answer and will carry on with your file."))
+
+
 def _local_date(ms: int, zone: str) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, ZoneInfo(zone)).strftime("%A %B %-d, %Y")
 
@@ -368,6 +409,16 @@ def endpoints() -> list[Endpoint]:
             {201: Receipt, 200: Receipt, 422: ErrorBody},
             body={JSON: ComplaintIn, "multipart/form-data": ComplaintForm},
             max_body=most,
+        ),
+        Endpoint(
+            "POST",
+            "/api/complaints/reply",
+            reply,
+            "Answer what we asked about a file",
+            tag,
+            {200: ReplyTaken},
+            body=ReplyAsk,
+            max_body=16 * 1024,
         ),
         Endpoint(
             "POST",

@@ -628,6 +628,7 @@ async function checkStatus(ev) {
       statusResult.replaceChildren(
         h("h3", {}, `File ${answer.file_number}`),
         h("p", {}, answer.message || ""),
+        answer.asked ? replyForm(file_number, status_code, answer.asked) : null,
         answer.next ? h("p", {}, answer.next) : null,
         answer.received ? h("p", { class: "hint" }, `Received ${answer.received}.`) : null,
       );
@@ -641,6 +642,47 @@ async function checkStatus(ev) {
     button.disabled = false;
     statusResult.dataset.answers = String(++statusAnswers);
   }
+}
+
+/** While the file waits on the person: what we asked, and a box to answer it in. */
+function replyForm(file_number, status_code, asked) {
+  const text = h("textarea", { id: "reply-text", rows: "4", maxlength: "5000", required: "" });
+  const said = h("p", { id: "reply-said", role: "status", "aria-live": "polite" });
+  const send = h("button", { type: "submit", id: "reply-send" }, "Send my answer");
+  const form = h(
+    "form",
+    { id: "reply-form", class: "reply" },
+    h("p", {}, h("strong", {}, "We asked you: "), asked),
+    h("label", { for: "reply-text" }, "Your answer (you can also call us)"),
+    text,
+    send,
+    said,
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!text.value.trim()) {
+      said.textContent = "Write your answer first.";
+      text.focus();
+      return;
+    }
+    send.disabled = true;
+    try {
+      const resp = await fetch("/api/complaints/reply", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ file_number, status_code, text: text.value }),
+      });
+      const answer = await resp.json().catch(() => ({}));
+      said.textContent = answer.message || answer.error || `We could not send it (${resp.status}). Please try again.`;
+      if (resp.ok) text.disabled = true;
+    } catch {
+      said.textContent = "We could not reach our server. What you wrote is still here; try again.";
+    } finally {
+      send.disabled = text.disabled;
+    }
+  });
+  return form;
 }
 
 // ---- starting up -----------------------------------------------------------------

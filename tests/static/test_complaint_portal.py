@@ -136,7 +136,7 @@ def test_a_person_fixes_what_was_missing_and_gets_one_file_and_its_status(hub: H
     page.fill("#s-file", number.lower())  # typed by hand, in lower case
     page.fill("#s-code", code)
     check_status_until(page, "acknowledge your file by")
-    expect(page.locator("#status-result")).to_contain_text("A case coordinator is reviewing it")
+    expect(page.locator("#status-result")).to_contain_text("A case coordinator will read it soon")
     screenshot(page, "complaint-portal-phone-status")
 
     filed = records(hub, "SELECT file_number, kind, police_service, narrative, email, channel FROM complaints")
@@ -308,7 +308,7 @@ def test_check_its_status_checks_the_file_just_sent(hub: HubProcess, pages: Page
     page.click("#check-this")
     expect(result).to_have_attribute("data-answers", "1")
     expect(result.locator("h3")).to_have_text(f"File {number.inner_text()}")
-    expect(result).to_contain_text(re.compile(r"opening your file now|A case coordinator is reviewing it"))
+    expect(result).to_contain_text(re.compile(r"opening your file now|A case coordinator will read it soon"))
     expect(page.locator("#s-file")).to_have_value(number.inner_text())
     expect(page.locator("#s-code")).to_have_value(page.locator("#status-code").inner_text())
     expect(page.locator("#status-title")).to_be_focused()
@@ -335,7 +335,7 @@ def test_a_person_who_asked_not_to_be_contacted_is_never_told_we_will_contact_th
     page.click("#check-this")
     result = page.locator("#status-result")
     expect(result).to_have_attribute("data-answers", "1")  # its own check answered before any other
-    check_status_until(page, "A case coordinator is reviewing it")  # filed, not just received
+    check_status_until(page, "A case coordinator will read it soon")  # filed, not just received
     expect(result).to_contain_text("We will not contact you, as you asked.")
     expect(result).to_contain_text("enter your file number and status code")
     assert "We will contact you" not in result.inner_text()

@@ -234,8 +234,11 @@ def check(
 
 
 def allowed(stage: Stage, who: Role, *, acting: bool = False) -> list[Act]:
-    """The acts this person may make on a file at this stage, in the table's order."""
-    return [r.act for r in RULES.values() if stage in r.from_stages and _may(r, who, acting)]
+    """The acts this person may make on a file at this stage, in the table's order (delegating is
+    the team lead's act on their own authority, not on a file: it is not listed)."""
+    return [
+        r.act for r in RULES.values() if r.act is not Act.DELEGATE and stage in r.from_stages and _may(r, who, acting)
+    ]
 
 
 def acting_as_lead(who: Role, acting: bool) -> bool:

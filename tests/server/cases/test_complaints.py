@@ -42,7 +42,7 @@ async def test_the_status_of_a_file_never_promises_contact_to_a_person_who_asked
         await wait_for(lambda: worker.filed == 2, 30 * S)
         left_alone = await status_of(http, quiet)
         written_to = await status_of(http, mailed)
-    assert left_alone["stage"] == "intake"
+    assert left_alone["stage"] == "received"
     said = " ".join(str(v) for v in left_alone.values())
     assert "will contact you" not in said and "acknowledge" not in said
     assert left_alone["next"].startswith("We will not contact you, as you asked.")

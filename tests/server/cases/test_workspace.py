@@ -335,3 +335,32 @@ async def test_dispatch_records_are_found_and_attached_immutable_hashed_and_audi
         async with staff(hub, ("ana", Role.DISPATCHER)) as dispatcher:
             refused = await dispatcher.get(f"/api/cases/{number}/evidence/{evidence['id']}")
             assert refused.status_code == 403
+
+
+async def test_the_complainant_answers_on_the_portal_and_the_file_carries_on(
+    hub: RunningHub, valkey: EmbeddedValkey
+) -> None:
+    """With the file number and status code the person answers what we asked: the clocks run again; a wrong
+    code is refused, and an answer nobody asked for is not taken."""
+    async with worker_running(hub, valkey.url), staff(hub, COORDINATOR) as cora:
+        receipt = await file_one(hub)
+        number = receipt["file_number"]
+        async with httpx.AsyncClient(base_url=hub.http) as public:
+            ask = {"file_number": number, "status_code": receipt["status_code"], "text": "It was badge 4411."}
+            early = await public.post("/api/complaints/reply", json=ask)
+            assert early.status_code == 409
+            await ok(cora, number, act="start_screening")
+            await ok(cora, number, act="request_info", missing=["officer"], message="Which officer was it?")
+            wrong = await public.post("/api/complaints/reply", json={**ask, "status_code": "AAAA-BBBB-CCCC"})
+            assert wrong.status_code == 404
+            taken = await public.post("/api/complaints/reply", json=ask)
+            assert taken.status_code == 200, taken.text
+        after = await view(cora, number)
+        assert after["file"]["stage"] == "screening"
+        assert all(c["state"] != "paused" for c in after["clocks"])
+        assert [(m["direction"], m["channel"], m["text"]) for m in after["file"]["messages"]][-1] == (
+            "in",
+            "web",
+            "It was badge 4411.",
+        )
+        assert after["file"]["timeline"][-1]["by"] == "complainant"
