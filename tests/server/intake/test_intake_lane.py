@@ -383,7 +383,8 @@ async def test_staff_entering_a_mailed_complaint_start_its_clock_on_the_day_rece
         await wait_for(lambda: worker.filed, 30 * S)
     ((channel, due),) = await rows(
         hub,
-        "SELECT c.channel, k.due_at FROM complaints c JOIN complaint_clocks k USING (file_number) WHERE k.clock = 'acknowledge'",
+        "SELECT c.channel, k.due_at FROM complaints c JOIN complaint_clocks k USING (file_number)"
+        " WHERE k.clock = 'acknowledge'",
     )
     local = dt.datetime.fromtimestamp(due / 1000, ZoneInfo("America/Edmonton"))
     assert channel == "mail" and (local.date(), local.hour) == (tuesday, 23)  # Mon, Tue
