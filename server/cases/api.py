@@ -8,11 +8,13 @@ it was made from: a file changed since answers 409 with who changed it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 from msgspec import Meta
@@ -98,6 +100,7 @@ class ClockView(msgspec.Struct):
     state: str
     due_at: int
     overdue_days: int
+    due_day: str  # the last day, in the agency's time zone (a clock is due at its end)
 
 
 class QueueItem(msgspec.Struct):
@@ -143,6 +146,7 @@ class Reference(msgspec.Struct):
     service_kinds: dict[str, str]
     police_services: list[str]
     stages: dict[str, str]
+    timezone: str  # the agency's: due dates are shown in it
 
 
 class DelegationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -241,7 +245,8 @@ async def _file_view(request: Request, who: Principal, f: CaseFile) -> FileView:
     clocks = []
     for row in f.clocks:
         state, late = view(row, ws.policy, now)
-        clocks.append(ClockView(row.name, state, row.due_at, late))
+        due_day = dt.datetime.fromtimestamp(row.due_at / 1000, ZoneInfo(ws.policy.complaints.timezone)).date()
+        clocks.append(ClockView(row.name, state, row.due_at, late, due_day.strftime("%a %b %-d, %Y")))
     items = screening.checklist(f.kind, given_fields(f), f.checklist)
     lead = ""
     if who.role is Role.CASE_COORDINATOR:
@@ -311,6 +316,7 @@ async def reference(request: Request, who: Principal | None) -> Response:
             service_kinds=dict(rules.service_kinds),
             police_services=list(rules.police_services),
             stages={str(k): v for k, v in PUBLIC_WORDS.items()},
+            timezone=rules.timezone,
         )
     )
 
@@ -344,7 +350,7 @@ async def find_evidence(request: Request, who: Principal | None) -> Response:
     f = await ws.records.file(number)
     if f is None:
         return error(404, f"no file {number}")
-    since, until = _window(f, ask)
+    since, until = _window(f, ask, ws.policy.complaints.timezone)
     store = _store(request)
     incidents = await store.incidents_between(since, until, ask.words or f.location, limit=50)
     radio = await store.search_radio(unit=ask.unit or None, since=since, until=until, limit=200)
@@ -353,13 +359,12 @@ async def find_evidence(request: Request, who: Principal | None) -> Response:
     return answer(EvidenceFound(incidents, [msgspec.to_builtins(r) for r in radio]))
 
 
-def _window(f: CaseFile, ask: EvidenceQuery) -> tuple[int, int]:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
+def _window(f: CaseFile, ask: EvidenceQuery, tz: str) -> tuple[int, int]:
+    """The time to look in: what was asked, else the day it happened (with half a day either
+    side), else the week before it was received."""
     if ask.since is not None and ask.until is not None:
         return ask.since, ask.until
-    zone = ZoneInfo("America/Edmonton")
+    zone = ZoneInfo(tz)
     try:
         day = dt.date.fromisoformat(f.occurred_on)
         start = dt.datetime.combine(day, dt.time(), zone) - dt.timedelta(hours=12)

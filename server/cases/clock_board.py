@@ -56,15 +56,15 @@ class ClockBoard:
         self.policy = policy
 
     def next_turn(self, row: ClockRow, now_ms: int) -> int | None:
-        clock, rule = clock_of(row), policy_for(self.policy, row.name)
-        turn = engine.next_turn(clock, now_ms, rule, TERMS(self.policy))
-        if turn is None:
-            return None
-        at, state = turn
-        if state == row.announced:  # already announced (a warning announced; next is overdue)
-            later = engine.next_turn(clock, at + 1, rule, TERMS(self.policy))
-            return later[0] if later else None
-        return at
+        """When this clock must next be looked at: now, if it is warning or overdue and that has
+        not been announced (a file received late, a turn missed while Redis was away); else when
+        it next turns; None if it never will by time alone."""
+        clock, rule, cal = clock_of(row), policy_for(self.policy, row.name), TERMS(self.policy)
+        current = engine.state(clock, now_ms, rule, cal)
+        if current in ("warning", "overdue") and row.announced != current:
+            return now_ms
+        turn = engine.next_turn(clock, now_ms, rule, cal)
+        return turn[0] if turn is not None else None
 
     async def schedule(self, file_number: str, rows: Iterable[ClockRow], now_ms: int | None = None) -> None:
         """Set (or clear) the next turn of each of these clocks of a file."""

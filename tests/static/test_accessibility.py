@@ -35,6 +35,7 @@ PAGES: list[tuple[str, tuple[str, Role, str | None] | None, str]] = [
     ("/desk/reports/", ("ana", Role.DISPATCHER, None), "main"),
     ("/desk/units/", ("ana", Role.DISPATCHER, None), "main"),
     ("/desk/resources/", ("ana", Role.DISPATCHER, None), "main"),
+    ("/cases/", ("cora", Role.CASE_COORDINATOR, None), "#connection[data-state=live]"),
 ]
 
 
@@ -88,12 +89,19 @@ def test_the_page_has_no_serious_accessibility_violation(
             token = test_token(*who)
             context.add_cookies([{"name": COOKIE_NAME, "value": token, "url": shift.http}])
         page = context.new_page()
+        if path == "/cases/":
+            from tests.static.test_case_workspace import file_complaint
+
+            file_complaint(shift)  # a file open, with its needs, clocks, checklist and allegation editor
         page.goto(f"{shift.http}{path}")
         expect(page.locator(ready).first).to_be_attached()
         if path == "/board/":
             page.locator("#queue tr").first.click()  # the open call, its actions and recommendation
             expect(page.locator("#detail .toolbar")).to_be_visible()
             expect(page.locator("#alarms .alarm")).to_have_count(1)
+        if path == "/cases/":
+            page.locator("#rows tr[data-key]").first.click()
+            expect(page.locator("#needs")).to_be_visible()
         page.wait_for_timeout(300)
         found = _violations(page)
         assert found == [], "\n".join(f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in found)
