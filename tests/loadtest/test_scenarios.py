@@ -209,3 +209,40 @@ def test_a_run_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
         run.kill()
         run.wait()
     poll_until(lambda: not any(_alive(p) for p in family), 30, "every process of the run gone")
+
+
+def test_the_case_workspace_benchmarks_give_whole_reports() -> None:
+    """A small workspace run answers every request (a seeded queue, files, searches); a small sweep seeds
+    every counting clock and announces each due turn once."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtest.cases",
+            "workspace",
+            "--files",
+            "60",
+            "--allegations",
+            "150",
+            "--requests",
+            "3",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180 * S,
+    )
+    report = json.loads(run.stdout)
+    assert report["files"] == 60 and report["allegations"] == 150
+    for key in ("queue_ms", "own_queue_ms", "file_view_ms", "search_ms", "overdue_ms"):
+        assert set(report[key]) == LATENCY_KEYS
+    run = subprocess.run(
+        [sys.executable, "-m", "loadtest.cases", "sweep", "--clocks", "300"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180 * S,
+    )
+    sweep = json.loads(run.stdout)
+    assert sweep["counting_clocks"] == sweep["due_set"] > 0
+    assert sweep["backlog_announced"] > 0 and set(sweep["steady_sweep_ms"]) == LATENCY_KEYS
