@@ -22,9 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.access.roles import Principal, Role
+from server.cases import acts as a
 from server.cases.acts import ActIn
 from server.cases.rules import screening
-from server.cases.rules.stages import GROUND_DEFINITIONS, PUBLIC_WORDS, Refused, Stage, acting_as_lead, allowed
+from server.cases.rules.stages import (
+    GROUND_DEFINITIONS,
+    PUBLIC_WORDS,
+    Refused,
+    Route,
+    Stage,
+    acting_as_lead,
+    allowed,
+    public_words,
+)
 from server.cases.timing import view
 from server.cases.workspace import Workspace, given_fields
 from server.context import context
@@ -252,8 +262,6 @@ async def _file_view(request: Request, who: Principal, f: CaseFile) -> FileView:
     if who.role is Role.CASE_COORDINATOR:
         lead = await ws.records.delegated_by(who.user, now) or ""
     stage = Stage(f.stage)
-    from server.cases.rules.stages import Route, public_words
-
     route = Route(f.route) if f.route in {r.value for r in Route} else None
     acts = [str(x) for x in allowed(stage, who.role, acting=bool(lead))]
     return FileView(
@@ -387,8 +395,6 @@ async def attach_evidence(request: Request, who: Principal | None) -> Response:
         return error(404, f"no incident {ask.incident}")
     body = msgspec.json.encode(doc)
     digest = hashlib.sha256(body).hexdigest()
-    from server.cases import acts as a
-
     ws = _workspace(request)
     note = ActIn(
         version=ask.version, act=a.Note(text=f"dispatch record of incident {ask.incident} attached ({digest[:12]})")

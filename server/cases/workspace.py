@@ -29,8 +29,18 @@ from server.cases import acts as a
 from server.cases.clock_board import ClockBoard
 from server.cases.rules import clocks as engine
 from server.cases.rules import levels, screening
-from server.cases.rules.stages import Act, Refused, Stage, check
-from server.cases.timing import ACKNOWLEDGE, DECISION, REFERRAL, STATUS_UPDATE, TERMS, clock_of, policy_for, row_of
+from server.cases.rules.stages import RULES, Act, Refused, Stage, check
+from server.cases.timing import (
+    ACKNOWLEDGE,
+    DECISION,
+    REFERRAL,
+    STATUS_UPDATE,
+    TERMS,
+    clock_of,
+    policy_for,
+    row_of,
+    view,
+)
 from server.records.cases import (
     AllegationRow,
     AllegationWrite,
@@ -38,6 +48,7 @@ from server.records.cases import (
     CaseFile,
     CaseRecords,
     ClockRow,
+    NoSuchFile,
     ReferralWrite,
     VersionConflict,
 )
@@ -122,8 +133,6 @@ class Workspace:
     async def acting_for(self, who: Principal, act: Act, now: int) -> str:
         """The team lead a coordinator acts for, when this act needs the team lead and a
         delegation stands; "" otherwise (the act is theirs, or refused by the rules)."""
-        from server.cases.rules.stages import RULES  # the table, beside the check
-
         rule = RULES[act]
         if who.role is not Role.CASE_COORDINATOR or who.role in rule.who or not rule.delegable:
             return ""
@@ -143,8 +152,6 @@ class Workspace:
         """Make one act. Raises Refused (the rules say no), VersionConflict, NoSuchFile."""
         f = await self.records.file(file_number)
         if f is None:
-            from server.records.cases import NoSuchFile
-
             raise NoSuchFile(file_number)
         now = int(time.time() * 1000)
         act = rule_act(body.act)
@@ -518,8 +525,6 @@ class Workspace:
 
 
 def _state(row: ClockRow, policy: Policy, now: int) -> tuple[str, int]:
-    from server.cases.timing import view
-
     return view(row, policy, now)
 
 
