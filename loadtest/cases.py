@@ -28,7 +28,7 @@ from typing import Any
 
 from loadtest.report import latency
 
-__all__ = ["main", "seed"]
+__all__ = ["beside", "main", "seed", "sweep", "workspace"]
 
 DAY = 86_400_000
 SERVICES = (

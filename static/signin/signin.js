@@ -13,8 +13,8 @@ const codeButton = document.getElementById("code-button");
 const HOMES = {
   officer: "/officer/",
   intake_311: "/referral/",
-  case_coordinator: "/complaint/",
-  team_lead: "/complaint/",
+  case_coordinator: "/cases/",
+  team_lead: "/cases/",
 };
 
 /** Where ?next= may send us: a path of this site only. "//host", "/\host" and the like are

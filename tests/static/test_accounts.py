@@ -64,7 +64,7 @@ def test_a_team_lead_sets_up_a_second_factor_then_signs_in_with_it(hub: HubProce
     expect(page.locator("#code-list li")).to_have_count(10)
     screenshot(page, "account-recovery-codes")
     page.click("#codes-done")
-    page.wait_for_url("**/complaint/")
+    page.wait_for_url("**/cases/")
     page.context.clear_cookies()  # a new browser, say
 
     _password(page, hub.http, "lee", "lee-password-1")
@@ -76,7 +76,7 @@ def test_a_team_lead_sets_up_a_second_factor_then_signs_in_with_it(hub: HubProce
     screenshot(page, "signin-second-factor")
     page.fill("#code", _code(secret))
     page.click("#code-button")
-    page.wait_for_url("**/complaint/")
+    page.wait_for_url("**/cases/")
 
 
 def test_an_admin_disables_a_dispatcher_and_the_board_closes(hub: HubProcess, pages: Pages) -> None:

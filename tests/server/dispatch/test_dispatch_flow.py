@@ -579,7 +579,12 @@ async def test_panic_sets_emergency_and_police_support_can_follow_acknowledgemen
         rec = (await desk.command(Recommend(id=desk.next_id(), incident=call.result["incident"]))).recommendation  # type: ignore[index]
         assert rec is not None and rec.units == []
         await desk.command(AlarmAcknowledge(id=desk.next_id(), alarm=alarm))
-        await wait_for(lambda: hub.ctx.store.archived_alarm(alarm), 10)
+
+        async def acknowledged_on_record() -> bool:  # its raising is archived first: wait for the ack itself
+            found = await hub.ctx.store.archived_alarm(alarm)
+            return found is not None and found.state == "acknowledged"
+
+        await wait_for(acknowledged_on_record, 10)
         await desk.command(AlarmPolice(id=desk.next_id(), alarm=alarm, note="after the fact"))
         record = await wait_for(lambda: _police_logged(hub, alarm), 10)
         assert record["acked_by"] == "ana"
