@@ -244,5 +244,6 @@ def test_the_case_workspace_benchmarks_give_whole_reports() -> None:
         timeout=180 * S,
     )
     sweep = json.loads(run.stdout)
-    assert sweep["counting_clocks"] == sweep["due_set"] > 0
+    assert sweep["counting_clocks"] == 300  # three a file
+    assert 0 < sweep["due_set"] < 300  # the overdue ones, announced, have nothing more to turn
     assert sweep["backlog_announced"] > 0 and set(sweep["steady_sweep_ms"]) == LATENCY_KEYS
