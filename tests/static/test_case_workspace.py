@@ -151,3 +151,38 @@ def test_a_stale_save_gets_a_conflict_and_keeps_nothing(hub: HubProcess, pages: 
     assert got.json()["file"]["summary"] == ""
     b.locator("#conflict button").click()
     expect(b.locator("#file-body")).to_contain_text("Called the complainant back")
+
+
+def test_the_complainant_answers_what_we_asked_on_the_portal(hub: HubProcess, pages: Pages) -> None:
+    """Asked for more, the person sees the question on the status check and answers it there; the file goes on."""
+    with httpx.Client(base_url=hub.http) as http:
+        answer = http.post("/api/complaints", json=_complaint())
+        receipt = answer.json()
+    number = receipt["file_number"]
+    staff = {"Authorization": f"Bearer {test_token('cora', Role.CASE_COORDINATOR)}"}
+    with httpx.Client(base_url=hub.http, headers=staff) as http:
+        deadline = time.monotonic() + 20 * S
+        while http.get(f"/api/cases/{number}").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for body in (
+            {"act": "start_screening"},
+            {"act": "request_info", "missing": ["when"], "message": "What day did this happen?"},
+        ):
+            version = http.get(f"/api/cases/{number}").json()["file"]["version"]
+            assert http.post(f"/api/cases/{number}/acts", json={"version": version, "act": body}).status_code == 200
+    page = pages.desktop()
+    page.goto(f"{hub.http}/complaint/")
+    page.fill("#s-file", number)
+    page.fill("#s-code", receipt["status_code"])
+    page.click("#status-check")
+    form = page.locator("#reply-form")
+    expect(form).to_contain_text("We asked you: What day did this happen?")
+    page.get_by_label("Your answer (you can also call us)").fill("It was the Saturday before, around 9 pm.")
+    page.click("#reply-send")
+    expect(page.locator("#reply-said")).to_contain_text("We have your answer")
+    screenshot(page, "complaint-portal-reply")
+    with httpx.Client(base_url=hub.http, headers=staff) as http:
+        view = http.get(f"/api/cases/{number}").json()
+    assert view["file"]["stage"] == "screening"
+    assert view["file"]["messages"][-1]["text"] == "It was the Saturday before, around 9 pm."
