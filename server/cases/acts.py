@@ -50,6 +50,8 @@ Flag = Literal["high_priority", "complex", "contentious", "possibly_frivolous"]
 Fact = Literal["death", "serious_injury", "sensitive"]
 Finding = Literal["unfounded", "exonerated", "not_sustained", "sustained", "no_cooperation", "withdrawn", ""]
 Channel = Literal["email", "phone", "text", "mail", "web", "in_person"]
+# A row id or a version: what a JavaScript number and both engines' BIGINT hold.
+RowId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
 
 class _Act(msgspec.Struct, tag_field="act", forbid_unknown_fields=True):
@@ -61,7 +63,7 @@ class StartScreening(_Act, tag="start_screening"):
 
 
 class Checklist(_Act, tag="checklist"):
-    marks: dict[Annotated[str, Meta(max_length=40)], Literal["ok", "missing", "waived"]]
+    marks: Annotated[dict[Annotated[str, Meta(max_length=40)], Literal["ok", "missing", "waived"]], Meta(max_length=20)]
     note: Text = ""
 
 
@@ -90,11 +92,11 @@ class SaveAllegation(_Act, tag="allegation"):
     summary: Text = ""
     officer_name: Short = ""
     officer_badge: Annotated[str, Meta(max_length=20)] = ""
-    id: int | None = None  # None: a new one
+    id: RowId | None = None  # None: a new one
 
 
 class RemoveAllegation(_Act, tag="remove_allegation"):
-    id: int
+    id: RowId
 
 
 class Recommend(_Act, tag="recommend"):
@@ -114,17 +116,17 @@ class Refer(_Act, tag="refer"):
 
 
 class ReferralOutcome(_Act, tag="referral_outcome"):
-    referral: int
+    referral: RowId
     outcome: Reason
 
 
 class Notify(_Act, tag="notify"):
     message: Reason
-    referral: int | None = None
+    referral: RowId | None = None
 
 
 class RecordFinding(_Act, tag="finding"):
-    allegation: int
+    allegation: RowId
     finding: Finding
 
 
@@ -220,5 +222,5 @@ ACT_TYPES: tuple[type[_Act], ...] = Act.__args__  # type: ignore[attr-defined]
 
 
 class ActIn(msgspec.Struct, forbid_unknown_fields=True):
-    version: Annotated[int, Meta(ge=1)]
+    version: RowId
     act: Act

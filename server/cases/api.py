@@ -185,7 +185,7 @@ class EvidenceFound(msgspec.Struct):
 
 class EvidenceIn(msgspec.Struct, forbid_unknown_fields=True):
     incident: Annotated[str, Meta(min_length=1, max_length=64)]
-    version: Annotated[int, Meta(ge=1)]
+    version: Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
 
 class OfficerHistory(msgspec.Struct):

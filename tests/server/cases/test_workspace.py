@@ -364,3 +364,21 @@ async def test_the_complainant_answers_on_the_portal_and_the_file_carries_on(
             "It was badge 4411.",
         )
         assert after["file"]["timeline"][-1]["by"] == "complainant"
+
+
+async def test_bad_acts_get_a_clear_error_and_change_nothing(hub: RunningHub, valkey: EmbeddedValkey) -> None:
+    """A version past any number, an unknown act, too many marks, an id of nothing: each a 4xx saying why."""
+    async with worker_running(hub, valkey.url), staff(hub, COORDINATOR) as cora:
+        number = (await file_one(hub))["file_number"]
+        for body in (
+            {"version": 2**70, "act": {"act": "take"}},
+            {"version": 1, "act": {"act": "launch"}},
+            {"version": 1, "act": {"act": "checklist", "marks": {f"k{i}": "ok" for i in range(50)}}},
+            {"version": 1, "act": {"act": "finding", "allegation": 2**63, "finding": "sustained"}},
+        ):
+            answer = await cora.post(f"/api/cases/{number}/acts", json=body)
+            assert answer.status_code == 422, (body, answer.text)  # the house answer to a body it cannot take
+            assert answer.json()["error"]
+        gone = await act(cora, number, 1, act="remove_allegation", id=99)
+        assert gone.status_code == 422 and "no allegation 99" in gone.json()["error"]
+        assert (await view(cora, number))["file"]["version"] == 1
