@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 
 VENDOR := static/vendor
 
-.PHONY: serve test check lint typecheck clean chromium postgresql
+.PHONY: serve test check lint typecheck clean chromium postgresql pdf-libs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,19 @@ chromium:
 	    echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
 
+# Letters and reports are rendered to PDF by WeasyPrint, which needs Pango and a font from Debian;
+# installed when missing and we are root.
+pdf-libs:
+	@{ ldconfig -p | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi dejavu; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "letters need Pango for PDFs: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core" >&2; exit 1; \
+	  fi; }
+
 # DEMO=1 make serve adds a demo shift: simulated officers and calls arriving.
-serve: $(VENV)/.stamp-run $(VENDOR)/node_modules/.stamp
+serve: $(VENV)/.stamp-run $(VENDOR)/node_modules/.stamp pdf-libs
 	exec $(BIN)/dispatch serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
 
 lint: $(VENV)/.stamp-dev
@@ -64,12 +75,12 @@ postgresql:
 	    echo "the records-store tests need Debian's postgresql: sudo apt-get install postgresql" >&2; exit 1; \
 	  fi; }
 
-test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium postgresql lint typecheck
+test: $(VENV)/.stamp-dev $(VENDOR)/node_modules/.stamp chromium postgresql pdf-libs lint typecheck
 	$(BIN)/pytest -m "not alone" $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 	$(BIN)/pytest -m alone
 
 # The developer's loop, in under two minutes: lint, types, import rules, the pure and hub tiers.
-check: postgresql lint typecheck
+check: postgresql pdf-libs lint typecheck
 	$(BIN)/pytest -m "not slow" -q -n 3 --dist loadfile
 
 clean:

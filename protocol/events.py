@@ -31,6 +31,8 @@ __all__ = [
     "AlarmUpdated",
     "CaseChanged",
     "CaseClockTurned",
+    "CaseLetterChanged",
+    "CaseWarningRaised",
     "Event",
     "IncidentCreated",
     "IncidentUpdated",
@@ -131,6 +133,27 @@ class CaseClockTurned(_EventBase, tag="case.clock"):
     assignee: Name = ""
 
 
+class CaseLetterChanged(_EventBase, tag="case.letter"):
+    """A letter on a file drafted, edited, submitted, returned or issued (never its text)."""
+
+    file: Name
+    letter: int
+    letter_kind: Name
+    state: Name
+    author: Name
+    number: Name = ""
+
+
+class CaseWarningRaised(_EventBase, tag="case.warning"):
+    """An officer crossed an early-warning threshold: a flag for the team lead (officer by register id)."""
+
+    warning: int
+    officer: int
+    rule: Annotated[str, Meta(max_length=200)]
+    count: int
+    service: Annotated[str, Meta(max_length=200)] = ""
+
+
 Event = (
     IncidentCreated
     | IncidentUpdated
@@ -145,4 +168,6 @@ Event = (
     | ResourceUpdated
     | CaseChanged
     | CaseClockTurned
+    | CaseLetterChanged
+    | CaseWarningRaised
 )

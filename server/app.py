@@ -34,8 +34,10 @@ from server.access.tokens import AuthError, Tokens, verify_token
 from server.agency.policy import Policy, load_policy
 from server.bus.log import Bus
 from server.cases import api as cases_api
+from server.cases import letters_api, reports_api
 from server.cases.api import EvidenceSource
 from server.cases.clock_board import ClockBoard
+from server.cases.letters import LetterDesk
 from server.cases.workspace import Workspace
 from server.config import Settings
 from server.context import AppContext, context
@@ -254,6 +256,8 @@ def all_endpoints() -> list[Endpoint]:
         *info_requests.endpoints(),
         *investigations.endpoints(),
         *complaint_door.endpoints(),
+        *letters_api.endpoints(),  # before the file routes: /api/cases/letters is not a file
+        *reports_api.endpoints(),
         *cases_api.endpoints(),
         *deadletters.endpoints(),
         *open311.endpoints(),
@@ -385,7 +389,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             intake=IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
-        ctx.add(Workspace(store, bus, policy, ClockBoard(redis, policy)), _evidence(store, policy, service))
+        ctx.add(
+            Workspace(store, bus, policy, ClockBoard(redis, policy)),
+            LetterDesk(store, bus, policy, settings.data_dir),
+            _evidence(store, policy, service),
+        )
         app.state.ctx = ctx
         await tokens.start()
         await hub.start()

@@ -72,6 +72,8 @@ DESK: Roles = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 FIELD: Roles = frozenset({Role.OFFICER})
 # Complaint case management: they see what the public told us about police.
 CASE_STAFF: Roles = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN})
+CASE_WRITERS: Roles = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD})  # who writes letters and reviews
+LEAD: Roles = frozenset({Role.TEAM_LEAD})
 # 311 staff: the referral form, and Open311 posts without an API key.
 INTAKE_STAFF: Roles = frozenset({Role.INTAKE_311, Role.ADMIN})
 EVERY_ROLE: Roles = frozenset(Role)
@@ -201,6 +203,8 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     ("POST", "/api/account/sign-out-everywhere"): EVERY_ROLE,
     # accounts and their sessions
     ("GET", "/api/admin/accounts"): _ADMIN,
+    # the audit trail for oversight: the admin, and the team lead who answers for the files
+    ("GET", "/api/admin/audit.csv"): _ADMIN | frozenset({Role.TEAM_LEAD}),
     ("POST", "/api/admin/accounts/{name}/{action}"): _ADMIN,
     ("DELETE", "/api/admin/sessions/{id}"): _ADMIN,
     # the board's reads
@@ -235,6 +239,28 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     ("GET", "/api/cases/{file}/evidence/search"): CASE_STAFF,
     ("POST", "/api/cases/{file}/evidence"): CASE_STAFF,
     ("GET", "/api/cases/{file}/evidence/{id:rowid}"): CASE_STAFF,
+    # letters (server/cases/letters_api.py): who may approve is rules/letters.py's to say
+    ("GET", "/api/cases/letters"): CASE_STAFF,
+    ("GET", "/api/cases/letter-templates"): CASE_STAFF,
+    ("GET", "/api/cases/letter-templates/{kind}/preview"): CASE_STAFF,
+    ("POST", "/api/cases/letter-templates/{kind}/preview"): CASE_STAFF,
+    ("GET", "/api/cases/letters/{id:rowid}"): CASE_STAFF,
+    ("POST", "/api/cases/letters/{id:rowid}"): CASE_WRITERS,
+    ("GET", "/api/cases/letters/{id:rowid}/pdf"): CASE_STAFF,
+    ("GET", "/api/cases/{file}/letters"): CASE_STAFF,
+    ("POST", "/api/cases/{file}/letters"): CASE_WRITERS,
+    # reports and oversight (server/cases/reports_api.py); early warning is the team lead's
+    ("GET", "/api/cases/reports/delay"): CASE_STAFF,
+    ("GET", "/api/cases/reports/trends"): CASE_STAFF,
+    ("GET", "/api/cases/reports/trends.csv"): CASE_STAFF,
+    ("GET", "/api/cases/warnings"): LEAD,
+    ("GET", "/api/cases/warnings/top"): LEAD,
+    ("POST", "/api/cases/warnings/{id:rowid}/seen"): LEAD,
+    ("GET", "/api/cases/reviews"): CASE_STAFF,
+    ("POST", "/api/cases/reviews/draw"): LEAD,
+    ("GET", "/api/cases/reviews/trends"): CASE_STAFF,
+    ("POST", "/api/cases/reviews/{id:rowid}"): CASE_WRITERS,
+    ("GET", "/api/cases/disposals"): LEAD | _ADMIN,
     # the public complaint portal (Grant.COMPLAINT_STAFF for phone entries)
     ("POST", "/api/complaints"): PUBLIC,
     ("POST", "/api/complaints/status"): PUBLIC,
@@ -267,6 +293,8 @@ PAGES: Mapping[str, Roles | None] = {
     "/intake/": _DEAD_LETTERS,  # each role sees its own lanes' dead letters
     "/admin/": _ADMIN,  # accounts and their sessions
     "/cases/": CASE_STAFF,  # the case workspace
+    "/cases/letters/": CASE_STAFF,  # letters: drafting, review, templates
+    "/cases/reports/": CASE_STAFF,  # trends, the delay report, reviews and audits, early warning
     "/account/": EVERY_ROLE,  # one's own second factor and sessions
     # the desk's office work beside the board (static/desk/): one page per duty
     "/desk/investigations/": DESK,

@@ -159,6 +159,42 @@ class AllegationKind(msgspec.Struct, forbid_unknown_fields=True):
     category: str
 
 
+class LetterSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Who letters come from and what each one tells the person about reaching us and support."""
+
+    sender: str = "Police Review Commission"
+    signatory: str = "Chief Executive"  # letters are sent on behalf of this office
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+    # Support services every letter to a complainant names (trauma-informed: say where to turn).
+    support: list[str] = []
+
+
+class WarningRule(msgspec.Struct, forbid_unknown_fields=True):
+    """An early-warning threshold: ``count`` allegations naming one officer within ``months``."""
+
+    name: str
+    count: int
+    months: int = 12
+    tier: int | None = None
+    type: str | None = None
+
+
+def _warning_rules() -> list[WarningRule]:
+    return [
+        WarningRule("3 or more allegations in 12 months", 3, 12),
+        WarningRule("any tier 1 allegation in 12 months", 1, 12, tier=1),
+        WarningRule("2 or more tier 2 allegations in 12 months", 2, 12, tier=2),
+    ]
+
+
+class EarlyWarning(msgspec.Struct, forbid_unknown_fields=True):
+    rules: list[WarningRule] = msgspec.field(default_factory=_warning_rules)
+    top_percent: float = 5.0  # the "top percentile within the service" view
+
+
 class Complaints(msgspec.Struct, forbid_unknown_fields=True):
     police_services: list[str]
     file_prefix: str = "PC"
@@ -179,6 +215,12 @@ class Complaints(msgspec.Struct, forbid_unknown_fields=True):
     allegation_types: list[AllegationKind] = []
     # Who employs this agency's own peace officers (their complaints are referred there).
     peace_officer_employer: str = ""
+    letters: LetterSettings = msgspec.field(default_factory=LetterSettings)
+    early_warning: EarlyWarning = msgspec.field(default_factory=EarlyWarning)
+    # Transitory records (drafts never issued, working notes marked transitory) are disposed of
+    # this many days after they were last touched.
+    transitory_days: int = 90
+    audit_sample: int = 10  # files drawn for each month's file audit
 
 
 class Policy(msgspec.Struct, forbid_unknown_fields=True):

@@ -175,6 +175,8 @@ class Extend(_Act, tag="extend"):
 class DelayReason(_Act, tag="delay_reason"):
     clock: Annotated[str, Meta(max_length=40)]
     reason: Reason
+    expected: Annotated[str, Meta(max_length=10, pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = ""  # when it should be done
+    doing: Annotated[str, Meta(max_length=2000)] = ""  # what is being done about the delay
 
 
 class Acknowledge(_Act, tag="acknowledge"):
@@ -187,6 +189,7 @@ class StatusUpdate(_Act, tag="status_update"):
 
 class Note(_Act, tag="note"):
     text: Reason
+    transitory: bool = False  # a working note: disposed of on the retention schedule
 
 
 Act = (

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,8 +29,12 @@ from server.agency.policy import Policy
 from server.bus.log import Bus
 from server.bus.scripts import CLAIM_CLOCKS
 from server.bus.topics import topic_named
+from server.cases.early_warning import EarlyWarnings
+from server.cases.letters import LetterDesk
+from server.cases.retention import Retention
 from server.cases.rules import clocks as engine
-from server.cases.timing import TERMS, clock_of, policy_for
+from server.cases.rules.letters import LetterKind
+from server.cases.timing import STATUS_UPDATE, TERMS, clock_of, policy_for
 from server.records.cases import CaseRecords, ClockRow
 from server.records.store import RecordsStore
 
@@ -39,6 +44,7 @@ log = logging.getLogger("dispatch.cases")
 
 DUE_KEY = "{intake}:case-clocks"
 CLAIMED_KEY = "{intake}:case-clocks:claimed"
+DAILY_KEY = "{intake}:case-daily:"  # + the day: which worker ran the day's retention and early warning
 LEASE_MS = 60_000
 SEED_EVERY_S = 600.0
 _CASES = topic_named("cases")
@@ -116,8 +122,15 @@ class ClockBoard:
 class ClockSweep:
     """Announce each clock's turn once: on the file's timeline, and as an event on the bus."""
 
-    def __init__(self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus) -> None:
+    def __init__(
+        self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus, data_dir: Path | None = None
+    ) -> None:
+        self.redis = redis
         self.board = ClockBoard(redis, policy)
+        self.letters = LetterDesk(store, bus, policy, data_dir)
+        self.retention = Retention(store, policy)
+        self.warnings = EarlyWarnings(store, bus, policy)
+        self._day = ""
         self.store = store
         self.records = CaseRecords(store)
         self.policy = policy
@@ -132,6 +145,7 @@ class ClockSweep:
         if time.monotonic() - self._seeded_at > SEED_EVERY_S:
             await self.board.seed(self.store, now)
             self._seeded_at = time.monotonic()
+        await self.daily(now)
         members = await self.board.claim(now)
         done = 0
         for member in members:
@@ -149,6 +163,7 @@ class ClockSweep:
         row, _stage, assignee, _version = found
         state = engine.state(clock_of(row), now, policy_for(self.policy, name), TERMS(self.policy))
         announced = False
+        was = row.announced
         if state in ("warning", "overdue") and row.announced != state:
             detail = f"{name} is {'overdue' if state == 'overdue' else 'due soon'}"
             announced = await self.records.announce(file_number, name, row.announced, state, "clock", detail)
@@ -164,8 +179,25 @@ class ClockSweep:
                 )
                 await self.bus.commit(_CASES, event)
             row.announced = state if announced else row.announced
+            if announced and name == STATUS_UPDATE and was == "running":
+                # The update comes due: a draft of it waits in the coordinator's letters.
+                await self.letters.auto_draft(file_number, LetterKind.STATUS_UPDATE, STATUS_UPDATE)
         await self.board.schedule(file_number, [row], now)
         return announced
+
+    async def daily(self, now_ms: int) -> bool:
+        """Once a day, by one worker of all: transitory records disposed of, and every officer
+        assessed again for early warning (old allegations leave the window). -> whether this
+        worker ran it."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
+        if day == self._day:
+            return False
+        self._day = day
+        if not await self.redis.set(DAILY_KEY + day, "1", nx=True, ex=3 * 86_400):
+            return False
+        await self.retention.run(now_ms)
+        await self.warnings.reassess_all(now_ms)
+        return True
 
     def stop(self) -> None:
         self._stop.set()

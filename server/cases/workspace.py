@@ -27,6 +27,8 @@ from server.bus.log import Bus
 from server.bus.topics import topic_named
 from server.cases import acts as a
 from server.cases.clock_board import ClockBoard
+from server.cases.early_warning import EarlyWarnings
+from server.cases.reviews import Reviews
 from server.cases.rules import clocks as engine
 from server.cases.rules import levels, screening
 from server.cases.rules.stages import RULES, Act, Refused, Stage, check
@@ -127,6 +129,8 @@ class Workspace:
         self.policy = policy
         self.board = board
         self.taxonomy = taxonomy_of(policy)
+        self.warnings = EarlyWarnings(store, bus, policy)
+        self.reviews = Reviews(store, policy)
 
     # ---- who is acting ------------------------------------------------------------
 
@@ -170,9 +174,18 @@ class Workspace:
             change.act = "evidence"
         version = await self.records.apply(file_number, body.version, change)
         await self._announce(file_number, version, change, f)
+        await self._after(file_number, body.act, change)
         done = await self.records.file(file_number)
         assert done is not None
         return done
+
+    async def _after(self, file_number: str, body: a.Act, change: CaseChange) -> None:
+        """What follows a saved act: officers its allegations name assessed for early warning; a
+        compliance review opened when a police service reported its referral concluded."""
+        if change.allegations or change.removed_allegations:
+            await self.warnings.assess_file(file_number)
+        if isinstance(body, a.ReferralOutcome):
+            await self.reviews.after_outcome(file_number, body.referral)
 
     async def _announce(self, file_number: str, version: int, change: CaseChange, before: CaseFile) -> None:
         stage = change.fields.get("stage", before.stage)
@@ -338,13 +351,19 @@ class Workspace:
                     {"days": days, "grounds": grounds, "approved_by": change.by, "at": now, "notice": notice}
                 )
                 change.detail = f"{name} extended by {days} days: {grounds}"
-            case a.DelayReason(clock=name, reason=why):
+            case a.DelayReason(clock=name, reason=why, expected=expected, doing=doing):
                 row = self._clock(f, name)
                 if row is None:
                     raise Refused(f"This file has no clock {name!r}.")
+                if expected:
+                    try:
+                        dt.date.fromisoformat(expected)
+                    except ValueError:
+                        raise Refused(f"{expected} is not a date.") from None
                 kept = self._set(change, clock_of(row), row)
-                kept.delay_reason = why
-                change.detail = f"why {name} is late: {why}"
+                kept.delay_reason, kept.delay_expected, kept.delay_action = why, expected, doing
+                change.detail = f"why {name} is late: {why}" + (f"; expected by {expected}" if expected else "")
+                change.detail += f"; being done: {doing}" if doing else ""
             case a.Acknowledge(message=message):
                 row = self._clock(f, ACKNOWLEDGE)
                 if row is None or row.met_at is not None:
@@ -361,8 +380,9 @@ class Workspace:
                 else:
                     self._set(change, engine.renew(clock_of(row), now, rule, cal), row)
                 change.detail = "status update sent"
-            case a.Note(text=text):
+            case a.Note(text=text, transitory=transitory):
                 change.detail = text
+                change.transitory = transitory
 
     def _allegation(self, body: a.SaveAllegation, f: CaseFile, change: CaseChange) -> None:
         kind = self.taxonomy.get(body.type)

@@ -7,8 +7,11 @@ audit trail, and so is every look at the list.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -17,6 +20,9 @@ from starlette.responses import Response
 from server.access.roles import Principal
 from server.context import context
 from server.http.endpoints import Endpoint, answer, error
+from server.http.inputs import MAX_MS, read_query
+
+_AUDIT_MOST = 100_000
 
 __all__ = [
     "AccountView",
@@ -128,9 +134,53 @@ async def end_session(request: Request, who: Principal | None) -> Response:
     return answer(SessionEnded(session_id))
 
 
+class AuditQuery(msgspec.Struct, forbid_unknown_fields=True):
+    user: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    file: Annotated[str, msgspec.Meta(max_length=64)] = ""  # what the rows are about: a file number, a user
+    since: Annotated[int, msgspec.Meta(ge=0, le=MAX_MS)] | None = None
+    until: Annotated[int, msgspec.Meta(ge=0, le=MAX_MS)] | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=_AUDIT_MOST)] = _AUDIT_MOST
+
+
+async def audit_csv(request: Request, who: Principal | None) -> Response:
+    """The audit trail as CSV (every view, change, login and export), filtered by who, what
+    and when. The export is itself written to the trail, before the rows are read."""
+    assert who is not None
+    ask = read_query(request, AuditQuery)
+    store = context(request).store
+    said = {"user": ask.user, "file": ask.file, "since": ask.since, "until": ask.until}
+    await store.audit(who.user, "audit.export", ask.file or ask.user, msgspec.json.encode(said).decode())
+    rows = await store.audit_export(ask.user or None, ask.file or None, ask.since, ask.until, ask.limit)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["seq", "at", "at_utc", "actor", "action", "subject", "detail"])
+    for seq, at, actor, action, subject, detail in rows:
+        when = dt.datetime.fromtimestamp(at / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        w.writerow([seq, at, when, *(_text(x) for x in (actor, action, subject, detail))])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+    )
+
+
+def _text(v: str) -> str:
+    return "'" + v if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
+
+
 def endpoints() -> list[Endpoint]:
     tag = "admin"
     return [
+        Endpoint(
+            "GET",
+            "/api/admin/audit.csv",
+            audit_csv,
+            "The audit trail as CSV (audited)",
+            tag,
+            {200: None},
+            query=AuditQuery,
+            media="text/csv",
+        ),
         Endpoint("GET", "/api/admin/accounts", accounts, "List the accounts and their sessions", tag, {200: Accounts}),
         Endpoint(
             "POST",

@@ -202,6 +202,8 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/intake/", "intake"),
         _guarded("/admin/", "admin"),
         _guarded("/cases/", "cases"),
+        _guarded("/cases/letters/", "cases/letters"),
+        _guarded("/cases/reports/", "cases/reports"),
         _guarded("/account/", "account"),
         _guarded("/desk/investigations/", "desk/investigations"),
         _guarded("/desk/info-requests/", "desk/info-requests"),

@@ -64,7 +64,7 @@ async def make_worker(
         claim_idle_ms=idle,
         block_ms=block_ms,
         attachments=settings.attachments_dir,
-        sidecars=[ClockSweep(redis, store, policy, bus)],
+        sidecars=[ClockSweep(redis, store, policy, bus, settings.data_dir)],
     )
 
 

@@ -106,6 +106,8 @@ class ClockRow(msgspec.Struct):
     announced: str = "running"  # the last state the sweeper announced (warning, overdue)
     delay_reason: str = ""
     extension: str = ""  # JSON: grounds, approver, notice
+    delay_expected: str = ""  # a late clock: when the work is expected to be done (a date)
+    delay_action: str = ""  # and what is being done about it (the public delay report says both)
 
 
 class AllegationRow(msgspec.Struct):
@@ -130,6 +132,7 @@ class TimelineRow(msgspec.Struct):
     act: str
     detail: str
     acting_for: str
+    transitory: bool = False
 
 
 class ReferralRow(msgspec.Struct):
@@ -310,6 +313,7 @@ class CaseChange:
     )  # direction, channel, address, purpose, text
     evidence: list[tuple[str, str, str, bytes]] = field(default_factory=list)  # kind, ref, sha256, body
     more_timeline: list[tuple[str, str]] = field(default_factory=list)  # (act, detail) after the main line
+    transitory: bool = False  # the main line is a working note, disposed of on the retention schedule
 
 
 _FILE_COLUMNS = (
@@ -320,7 +324,7 @@ _FILE_COLUMNS = (
 )
 _CLOCK_COLUMNS = (
     "clock, started_at, due_at, day_kind, warn_at, paused_at, remaining, extended_at, original_due, met_at,"
-    " stopped, announced, delay_reason, extension"
+    " stopped, announced, delay_reason, extension, delay_expected, delay_action"
 )
 _ALLEGATION_SELECT = (
     "SELECT a.id, a.type, a.tier, a.summary, a.level, a.route, a.finding, a.finding_at, a.officer,"
@@ -409,9 +413,11 @@ class CaseRecords:
             AllegationRow(*a) for a in await s._rows(f"{_ALLEGATION_SELECT} WHERE a.file_number=? ORDER BY a.id", key)
         ]
         found.timeline = [
-            TimelineRow(*t)
+            TimelineRow(t[0], t[1], t[2], t[3], t[4], t[5], bool(t[6]))
             for t in await s._rows(
-                "SELECT id, at, by, act, detail, acting_for FROM case_timeline WHERE file_number=? ORDER BY id", key
+                "SELECT id, at, by, act, detail, acting_for, transitory FROM case_timeline WHERE file_number=?"
+                " ORDER BY id",
+                key,
             )
         ]
         found.referrals = [
@@ -457,7 +463,7 @@ class CaseRecords:
         )
         if row is None:
             return None
-        return _clock(row[:14]), row[14], row[15], row[16]
+        return _clock(row[:16]), row[16], row[17], row[18]
 
     async def counting_clocks(self, after: tuple[str, str] = ("", ""), limit: int = 5000) -> list[tuple[str, ClockRow]]:
         """(file number, clock) of every clock still counting, in key order from ``after``: what the
@@ -612,10 +618,12 @@ class CaseRecords:
                 " VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [(file_number, k, ref, digest, body, change.by, now) for k, ref, digest, body in change.evidence],
             )
-            lines = [(change.act, change.detail), *change.more_timeline]
+            lines = [(change.act, change.detail, int(change.transitory))]
+            lines += [(act, detail, 0) for act, detail in change.more_timeline]
             await db.executemany(
-                "INSERT INTO case_timeline(file_number, at, by, act, detail, acting_for) VALUES (?,?,?,?,?,?)",
-                [(file_number, now, change.by, act, detail, change.acting_for) for act, detail in lines],
+                "INSERT INTO case_timeline(file_number, at, by, act, detail, acting_for, transitory)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(file_number, now, change.by, act, detail, change.acting_for, t) for act, detail, t in lines],
             )
             await self._refresh_next_due(db, file_number)
             detail = json.dumps({"act": change.act, "acting_for": change.acting_for} if change.acting_for else {})
@@ -676,16 +684,19 @@ class CaseRecords:
                 k.announced,
                 k.delay_reason,
                 k.extension,
+                k.delay_expected,
+                k.delay_action,
             )
             for k in clocks
         ]
         await db.executemany(
-            f"INSERT INTO complaint_clocks(file_number, {_CLOCK_COLUMNS}) VALUES ({','.join('?' * 15)})"
+            f"INSERT INTO complaint_clocks(file_number, {_CLOCK_COLUMNS}) VALUES ({','.join('?' * 17)})"
             " ON CONFLICT(file_number, clock) DO UPDATE SET started_at=excluded.started_at, due_at=excluded.due_at,"
             " day_kind=excluded.day_kind, warn_at=excluded.warn_at, paused_at=excluded.paused_at,"
             " remaining=excluded.remaining, extended_at=excluded.extended_at, original_due=excluded.original_due,"
             " met_at=excluded.met_at, stopped=excluded.stopped, announced=excluded.announced,"
-            " delay_reason=excluded.delay_reason, extension=excluded.extension",
+            " delay_reason=excluded.delay_reason, extension=excluded.extension,"
+            " delay_expected=excluded.delay_expected, delay_action=excluded.delay_action",
             rows,
         )
 

@@ -482,4 +482,84 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (file_number, sha256)
     );
     """,
+    # 9: letters (drafted, approved, issued as numbered PDFs), early-warning flags on officers,
+    # concluded-file reviews and file audits, transitory notes and what retention disposed of
+    """
+    CREATE TABLE case_letters (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        version BIGINT NOT NULL DEFAULT 1,
+        author TEXT NOT NULL,
+        body TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        format TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        comments TEXT NOT NULL DEFAULT '',
+        made_by_clock TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        changed_by TEXT NOT NULL,
+        number TEXT,
+        approved_by TEXT NOT NULL DEFAULT '',
+        acting_for TEXT NOT NULL DEFAULT '',
+        issued_at BIGINT,
+        pdf {bytes},
+        sha256 TEXT NOT NULL DEFAULT '',
+        UNIQUE (number)
+    );
+    CREATE INDEX case_letters_file ON case_letters(file_number, id);
+    CREATE INDEX case_letters_state ON case_letters(state, updated_at);
+    CREATE TABLE case_letter_numbers (
+        n {identity},
+        letter BIGINT NOT NULL UNIQUE REFERENCES case_letters(id)
+    );
+    CREATE TABLE case_warnings (
+        id {identity},
+        officer BIGINT NOT NULL REFERENCES case_officers(id),
+        rule TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        files TEXT NOT NULL,
+        raised_at BIGINT NOT NULL,
+        seen_by TEXT NOT NULL DEFAULT '',
+        seen_at BIGINT
+    );
+    CREATE INDEX case_warnings_officer ON case_warnings(officer, rule);
+    CREATE TABLE case_warning_state (
+        officer BIGINT NOT NULL,
+        rule TEXT NOT NULL,
+        above BIGINT NOT NULL,
+        PRIMARY KEY (officer, rule)
+    );
+    CREATE TABLE case_reviews (
+        id {identity},
+        file_number TEXT NOT NULL REFERENCES complaints(file_number),
+        kind TEXT NOT NULL,
+        period TEXT NOT NULL,
+        police_service TEXT NOT NULL DEFAULT '',
+        reviewer TEXT NOT NULL DEFAULT '',
+        checklist TEXT NOT NULL DEFAULT '{}',
+        findings TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL,
+        done_at BIGINT,
+        UNIQUE (file_number, kind, period)
+    );
+    CREATE INDEX case_reviews_period ON case_reviews(kind, period);
+    CREATE TABLE case_disposals (
+        id {identity},
+        at BIGINT NOT NULL,
+        file_number TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ref BIGINT NOT NULL,
+        made_at BIGINT NOT NULL,
+        rule TEXT NOT NULL
+    );
+    ALTER TABLE case_timeline ADD COLUMN transitory BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE complaint_clocks ADD COLUMN delay_expected TEXT NOT NULL DEFAULT '';
+    ALTER TABLE complaint_clocks ADD COLUMN delay_action TEXT NOT NULL DEFAULT '';
+    CREATE INDEX audit_actor ON audit(actor, at);
+    CREATE INDEX audit_subject ON audit(subject, at);
+    """,
 )

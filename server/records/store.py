@@ -439,6 +439,30 @@ class RecordsStore:
                 (int(time.time() * 1000), actor, action, subject, detail),
             )
 
+    async def audit_export(
+        self, user: str | None, subject: str | None, since_ms: int | None, until_ms: int | None, limit: int
+    ) -> list[tuple[int, int, str, str, str, str]]:
+        """Audit rows (seq, at, actor, action, subject, detail), oldest first, filtered by who,
+        what they were about (a file number, a user...) and when."""
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
+        for column, value in (("actor", user), ("subject", subject)):
+            if value:
+                where.append(f"{column}=?")
+                args.append(value)
+        if since_ms is not None:
+            where.append("at >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("at < ?")
+            args.append(until_ms)
+        rows = await self._rows(
+            f"SELECT seq, at, actor, action, subject, detail FROM audit WHERE {' AND '.join(where)}"
+            " ORDER BY seq LIMIT ?",
+            (*args, limit),
+        )
+        return [(int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5])) for r in rows]
+
     async def audit_trail(self, limit: int = 100) -> list[tuple[int, str, str, str, str]]:
         rows = await self._rows(
             "SELECT at, actor, action, subject, detail FROM audit ORDER BY seq DESC LIMIT ?", (limit,)
