@@ -175,6 +175,7 @@ function showFile(view) {
       `${t.act.replace(/_/g, " ")}${t.detail ? ` — ${t.detail}` : ""}`)))),
     f.messages.length ? section("Messages", h("ul", {}, ...f.messages.map((m) => h("li", {},
       h("span", { class: "muted" }, `${when(m.at)} ${m.direction === "out" ? "to" : "from"} the complainant by ${m.channel}${m.address ? ` (${m.address})` : ""}: `), m.text)))) : null,
+    section("Letters", h("div", { id: "letters" }, h("p", { class: "help" }, "Loading the letters…"))),
     f.evidence.length ? section("Evidence", h("ul", {}, ...f.evidence.map((e) => h("li", {},
       h("a", { href: `/api/cases/${f.file_number}/evidence/${e.id}` }, `${e.kind} ${e.ref}`), ` · sha256 ${e.sha256.slice(0, 16)}… · ${e.attached_by}`)))) : null,
   ];
@@ -183,6 +184,47 @@ function showFile(view) {
     el.addEventListener("input", () => (dirty = true));
   }
   for (const tr of $("#rows").querySelectorAll("tr[data-key]")) tr.setAttribute("aria-selected", String(tr.dataset.key === f.file_number));
+  loadLetters(f.file_number);
+}
+
+const LETTER_KINDS = {
+  acknowledgement: "Acknowledgement", request_info: "Request for more information", jurisdiction: "Jurisdiction decision",
+  referral_notice: "Referral notice", police_notice: "Notice to the police service", status_update: "Status update",
+  delay_notice: "Delay notice", dismissal: "Dismissal with reasons", decision: "Decision", disposition: "Disposition",
+  closing: "Closing letter",
+};
+const LETTER_STATES = { draft: "draft", submitted: "waiting for the team lead", returned: "returned", issued: "issued" };
+
+async function loadLetters(number) {
+  const box = $("#letters");
+  if (!box) return;
+  let letters = [];
+  try {
+    ({ letters } = await api("GET", `/api/cases/${encodeURIComponent(number)}/letters`));
+  } catch (err) {
+    box.replaceChildren(h("p", { class: "error-text" }, `The letters could not be loaded: ${err.message}`));
+    return;
+  }
+  if (openFile?.file.file_number !== number) return;
+  const list = letters.length
+    ? h("ul", {}, ...letters.map((l) => h("li", {}, h("a", { href: `/cases/letters/#${l.id}` }, `${LETTER_KINDS[l.kind] || l.kind}`),
+        ` · ${l.number || `#${l.id}`} · ${LETTER_STATES[l.state] || l.state} · ${l.author}`)))
+    : h("p", { class: "help" }, "No letters yet.");
+  const writer = me.role === "case_coordinator" || me.role === "team_lead";
+  const form = writer ? h("form", { class: "filters", id: "draft-letter", onsubmit: (ev) => (ev.preventDefault(), draftLetter(number)) },
+    h("div", {}, h("label", { for: "letter-kind" }, "Draft a letter"),
+      h("select", { id: "letter-kind" }, ...Object.entries(LETTER_KINDS).map(([k, v]) => h("option", { value: k }, v)))),
+    h("div", {}, h("button", { type: "submit" }, "Draft"))) : null;
+  box.replaceChildren(list, ...(form ? [form] : []));
+}
+
+async function draftLetter(number) {
+  try {
+    const page = await api("POST", `/api/cases/${encodeURIComponent(number)}/letters`, { kind: $("#letter-kind").value });
+    location.assign(`/cases/letters/#${page.letter.id}`);
+  } catch (err) {
+    problem(err.message);
+  }
 }
 
 function recommendation(rec) {
@@ -382,6 +424,14 @@ hub.addEventListener("resync", () => soon());
 hub.addEventListener("event", (ev) => {
   const { topic, payload } = ev.detail;
   if (topic !== "cases") return;
+  if (payload.kind === "case.letter") {
+    if (openFile && payload.file === openFile.file.file_number) loadLetters(payload.file);
+    return;
+  }
+  if (payload.kind === "case.warning") {
+    if (me.role === "team_lead") announce(`Early warning: an officer crossed "${payload.rule}".`);
+    return;
+  }
   soon();
   if (payload.kind === "case.clock") announce(`${payload.file}: ${clockName(payload.clock)} ${payload.state === "overdue" ? "is overdue" : "is due soon"}.`);
   if (!openFile || payload.file !== openFile.file.file_number) return;
@@ -422,4 +472,5 @@ keyRows($("#rows"), (key) => openFileNumber(key));
 $("#filter").addEventListener("submit", (ev) => (ev.preventDefault(), loadQueue()));
 $("#filter").addEventListener("change", () => loadQueue());
 await loadQueue();
+if (location.hash.length > 1) await openFileNumber(decodeURIComponent(location.hash.slice(1)));
 hub.start();
