@@ -36,6 +36,8 @@ PAGES: list[tuple[str, tuple[str, Role, str | None] | None, str]] = [
     ("/desk/units/", ("ana", Role.DISPATCHER, None), "main"),
     ("/desk/resources/", ("ana", Role.DISPATCHER, None), "main"),
     ("/cases/", ("cora", Role.CASE_COORDINATOR, None), "#connection[data-state=live]"),
+    ("/cases/letters/", ("lena", Role.TEAM_LEAD, None), "#connection[data-state=live]"),
+    ("/cases/reports/", ("lena", Role.TEAM_LEAD, None), "body[data-ready]"),
 ]
 
 
@@ -62,6 +64,20 @@ def _first_incident(hub: HubProcess) -> str:
 
     board = httpx.get(f"{hub.http}/api/board", headers={"Authorization": f"Bearer {test_token()}"}).json()
     return sorted(i["id"] for i in board["incidents"])[0]
+
+
+def _letter_for_review(hub: HubProcess) -> int:
+    """A letter drafted and submitted by a coordinator: what the team lead reviews."""
+    import httpx
+
+    from tests.static.test_case_workspace import file_complaint
+
+    number = file_complaint(hub)
+    cora = {"Authorization": f"Bearer {test_token('cora', Role.CASE_COORDINATOR)}"}
+    with httpx.Client(base_url=hub.http, headers=cora) as http:
+        made = http.post(f"/api/cases/{number}/letters", json={"kind": "acknowledgement"}).json()["letter"]
+        http.post(f"/api/cases/letters/{made['id']}", json={"version": made["version"], "move": "submit"})
+    return int(made["id"])
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:
@@ -93,6 +109,8 @@ def test_the_page_has_no_serious_accessibility_violation(
             from tests.static.test_case_workspace import file_complaint
 
             file_complaint(shift)  # a file open, with its needs, clocks, checklist and allegation editor
+        if path == "/cases/letters/":
+            path += f"#{_letter_for_review(shift)}"  # a letter open for the team lead: its actions and page
         page.goto(f"{shift.http}{path}")
         expect(page.locator(ready).first).to_be_attached()
         if path == "/board/":

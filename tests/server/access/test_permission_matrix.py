@@ -62,6 +62,7 @@ PARAMS = {
     "service_request_id": "1",
     "token": "none",
     "file": "PC-2099-00001",
+    "kind": "acknowledgement",
 }
 
 # The smallest frame of each command (its id and, for the own-unit ones, its unit added).
