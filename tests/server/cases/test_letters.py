@@ -7,10 +7,6 @@ the audit trail as CSV, its export audited."""
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import time
 from typing import Any
 
 import httpx
