@@ -1,9 +1,11 @@
-"""python -m loadtest.cases: the case workspace at the commission's volume (issue 17).
+"""python -m loadtest.cases: the case workspace at the commission's volume (issues 17 and 18).
 
 - ``workspace``: a hub whose records store holds three years of complaint files (15,000 files and
   40,000 allegations by default, seeded straight into its store, as a storage benchmark does), then,
   over HTTP as a case coordinator: the queue's first load, the coordinator's own queue, a file
   view and filtered searches.
+- ``reports``: letters rendered to PDF and approved, the delay report (JSON, HTML, PDF) and the trend
+  tables over the seeded files.
 - ``sweep``: the clock sweep over 15,000 counting clocks on an embedded Valkey: seeding the due set,
   the turns due at a first start, a minute of once-a-second sweeps at now, and the minute after
   local midnight (when a day's clocks turn).
@@ -45,7 +47,7 @@ from zoneinfo import ZoneInfo
 from loadtest.machine import MachineWatch
 from loadtest.report import latency
 
-__all__ = ["Seeded", "beside", "main", "seed", "sweep", "workspace"]
+__all__ = ["Seeded", "beside", "main", "reports", "seed", "sweep", "workspace"]
 
 DAY = 86_400_000
 _BATCH = 500  # files written in one transaction
@@ -450,6 +452,114 @@ def workspace(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# ---- reports: letters, the delay report and the trends at volume ---------------------------------
+
+
+def reports(args: argparse.Namespace) -> dict[str, Any]:
+    """Seeded files, then over HTTP: letters drafted, submitted and approved (each approval renders
+    the letter and its PDF), the delay report as JSON, HTML and PDF, the trend tables over one and
+    three years and one as CSV; and the letter templates rendered with their PDF in this process."""
+    import httpx
+
+    from loadtest.hubproc import start_hub
+    from server.agency.policy import load_policy
+    from server.cases.letters import LetterTemplates, sample_file
+    from server.cases.rules.letters import LetterKind
+
+    watch = MachineWatch()
+    policy = load_policy(None)
+    templates = LetterTemplates(policy)
+    now = int(time.time() * 1000)
+    direct: list[float] = []
+    sizes: list[int] = []
+
+    async def render_all() -> None:
+        kinds = list(LetterKind)
+        for i in range(args.letters):
+            kind = kinds[i % len(kinds)]
+            t = time.perf_counter()
+            fields = templates.fields(sample_file(policy, now), kind, "Cora Coordinator", now)
+            pdf = await templates.pdf(templates.render_page(fields, templates.render_body(kind, fields), f"PC-L-{i}"))
+            direct.append((time.perf_counter() - t) * 1000)
+            sizes.append(len(pdf))
+
+    asyncio.run(render_all())
+    with start_hub() as hub:
+        seeded = asyncio.run(
+            seed(hub.data_dir / "records.sqlite3", args.files, args.allegations, int(time.time() * 1000))
+        )
+        base = f"http://127.0.0.1:{hub.port}"
+        cora = {"Authorization": f"Bearer {hub.token('cora', 'case_coordinator')}"}
+        lena = {"Authorization": f"Bearer {hub.token('lena', 'team_lead')}"}
+        with (
+            httpx.Client(base_url=base, headers=cora, timeout=120) as c,
+            httpx.Client(base_url=base, headers=lena, timeout=120) as lead,
+        ):
+            drafted: list[float] = []
+            approved: list[float] = []
+            for number in seeded.open_numbers[: args.letters]:
+                t = time.perf_counter()
+                made = c.post(f"/api/cases/{number}/letters", json={"kind": "acknowledgement"})
+                made.raise_for_status()
+                drafted.append((time.perf_counter() - t) * 1000)
+                letter = made.json()["letter"]
+                sent = c.post(
+                    f"/api/cases/letters/{letter['id']}", json={"version": letter["version"], "move": "submit"}
+                )
+                sent.raise_for_status()
+                letter = sent.json()["letter"]
+                t = time.perf_counter()
+                done = lead.post(
+                    f"/api/cases/letters/{letter['id']}", json={"version": letter["version"], "move": "approve"}
+                )
+                done.raise_for_status()
+                approved.append((time.perf_counter() - t) * 1000)
+
+            def timed(url: str, n: int) -> tuple[dict[str, float], int]:
+                took, size = [], 0
+                for _ in range(n):
+                    t = time.perf_counter()
+                    got = lead.get(url)
+                    got.raise_for_status()
+                    took.append((time.perf_counter() - t) * 1000)
+                    size = len(got.content)
+                return latency(took), size
+
+            past = len(lead.get("/api/cases/reports/delay").json()["files"])
+            delay_json, _ = timed("/api/cases/reports/delay", args.requests)
+            delay_html, _ = timed("/api/cases/reports/delay?format=html", args.requests)
+            delay_pdf, pdf_bytes = timed("/api/cases/reports/delay?format=pdf", max(3, args.requests // 4))
+            today = dt.date.today()
+            until = (today + dt.timedelta(days=1)).isoformat()
+            one = f"since={(today - dt.timedelta(days=365)).isoformat()}&until={until}"
+            three = f"since={(today - dt.timedelta(days=3 * 365 + 1)).isoformat()}&until={until}"
+            trends_1y, _ = timed(f"/api/cases/reports/trends?{one}", args.requests)
+            trends_3y, _ = timed(f"/api/cases/reports/trends?{three}", args.requests)
+            csv_3y, _ = timed(f"/api/cases/reports/trends.csv?{three}&table=by_allegation_type", args.requests)
+        rss = hub.rss_kib()
+    return {
+        "scenario": "case letters and reports",
+        "files": len(seeded.numbers),
+        "allegations": args.allegations,
+        "letters": args.letters,
+        "letter_render_and_pdf_ms": latency(direct),  # in process: merge fields, template, page, WeasyPrint
+        "letter_pdf_bytes_mean": round(sum(sizes) / max(1, len(sizes))),
+        "draft_ms": latency(drafted),  # over HTTP: the file read, the template merged, the draft written
+        "approve_and_issue_ms": latency(approved),  # over HTTP: number, render, PDF, hash, written
+        "files_past_target": past,
+        "delay_report_json_ms": delay_json,
+        "delay_report_html_ms": delay_html,
+        "delay_report_pdf_ms": delay_pdf,
+        "delay_report_pdf_bytes": pdf_bytes,
+        "trends_one_year_ms": trends_1y,
+        "trends_three_years_ms": trends_3y,
+        "trend_csv_three_years_ms": csv_3y,
+        "requests_each": args.requests,
+        "hub_rss_kib": rss,
+        "machine": watch.result(),
+    }
+
+
 # ---- sweep: the clock sweep over the due set -------------------------------------------------
 
 
@@ -731,6 +841,11 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--files", type=int, default=15_000)
     w.add_argument("--allegations", type=int, default=40_000)
     w.add_argument("--requests", type=int, default=300, help="of each kind")
+    r = sub.add_parser("reports", help="letters (render, PDF, approve), the delay report and the trends at volume")
+    r.add_argument("--files", type=int, default=15_000)
+    r.add_argument("--allegations", type=int, default=40_000)
+    r.add_argument("--letters", type=int, default=60, help="letters rendered, and drafted and approved")
+    r.add_argument("--requests", type=int, default=20, help="of each report")
     s = sub.add_parser("sweep", help="the clock sweep's cost")
     s.add_argument("--clocks", type=int, default=15_000, help="counting clocks")
     b = sub.add_parser("beside", help="panic latency with and without a coordinator burst")
@@ -746,7 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--save-rate", type=float, default=50.0, help="file saves per second")
     b.add_argument("--files", type=int, default=2_000, help="files seeded into the hub's store")
     args = p.parse_args(argv)
-    report = {"workspace": workspace, "sweep": sweep, "beside": beside}[args.what](args)
+    report = {"workspace": workspace, "reports": reports, "sweep": sweep, "beside": beside}[args.what](args)
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

@@ -18,13 +18,17 @@ from server.agency.gazetteer import Place, load_places
 from server.agency.geography import ServiceArea
 
 __all__ = [
+    "DEFAULT_FILE",
     "Agency",
     "AllegationKind",
     "AreaFile",
     "CallType",
     "ClockRule",
     "Complaints",
+    "Datatype",
     "Dispositions",
+    "EarlyWarning",
+    "LetterSettings",
     "Open311",
     "PlacesFile",
     "Policy",
@@ -35,6 +39,7 @@ __all__ = [
     "ServiceAttribute",
     "ServiceValue",
     "StatusRule",
+    "WarningRule",
     "Welfare",
     "load_policy",
 ]

@@ -38,7 +38,17 @@ from server.records.cases import AllegationRow, CaseFile, CaseRecords, Complaina
 from server.records.letters import LetterRecords, LetterRow
 from server.records.store import RecordsStore
 
-__all__ = ["LetterDesk", "LetterMoveIn", "LetterTemplates", "TemplateProblem", "sample_file"]
+__all__ = [
+    "DECISION_WORDS",
+    "FINDING_WORDS",
+    "NEXT_STEPS",
+    "RIGHTS",
+    "LetterDesk",
+    "LetterMoveIn",
+    "LetterTemplates",
+    "TemplateProblem",
+    "sample_file",
+]
 
 log = logging.getLogger("dispatch.cases.letters")
 _CASES = topic_named("cases")

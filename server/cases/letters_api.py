@@ -22,7 +22,25 @@ from server.http.endpoints import Endpoint, answer, error
 from server.http.inputs import read_json, read_query
 from server.records.letters import LetterConflict, LetterRow, NoSuchLetter
 
-__all__ = ["DraftIn", "LetterList", "LetterPage", "TemplateInfo", "Templates", "endpoints"]
+__all__ = [
+    "DraftIn",
+    "LetterList",
+    "LetterPage",
+    "PreviewIn",
+    "TemplateInfo",
+    "Templates",
+    "WaitingQuery",
+    "draft",
+    "endpoints",
+    "file_letters",
+    "letter_pdf",
+    "move_letter",
+    "preview",
+    "read_letter",
+    "templates",
+    "try_template",
+    "waiting",
+]
 
 _MAX_BODY = 80 * 1024
 _HTML = "text/html"

@@ -29,7 +29,7 @@ from server.records.case_reports import CaseReportRecords
 from server.records.cases import CaseRecords
 from server.records.store import RecordsStore
 
-__all__ = ["DelayRow", "Reports", "Table", "csv_of"]
+__all__ = ["DAY", "MILESTONES", "DelayRow", "Reports", "Table", "csv_of"]
 
 DAY = 86_400_000
 MILESTONES = (

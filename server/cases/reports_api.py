@@ -25,7 +25,38 @@ from server.http.endpoints import Endpoint, answer, error
 from server.http.inputs import read_json, read_query
 from server.records.oversight import DisposalRow, OversightRecords, ReviewRow, WarningRow
 
-__all__ = ["endpoints"]
+__all__ = [
+    "CsvQuery",
+    "Day",
+    "DelayQuery",
+    "DelayReport",
+    "Disposals",
+    "DrawIn",
+    "Drawn",
+    "Month",
+    "ReviewIn",
+    "ReviewList",
+    "ReviewQuery",
+    "TopList",
+    "TopOfficer",
+    "TopQuery",
+    "TrendKind",
+    "TrendQuery",
+    "Trends",
+    "Warnings",
+    "delay_report",
+    "disposals",
+    "draw",
+    "endpoints",
+    "review_trends",
+    "reviews",
+    "save_review",
+    "top",
+    "trends",
+    "trends_csv",
+    "warning_seen",
+    "warnings",
+]
 
 Day = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 Month = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}$")]

@@ -18,7 +18,7 @@ from server.records.cases import CaseRecords
 from server.records.oversight import OversightRecords, ReviewRow
 from server.records.store import RecordsStore
 
-__all__ = ["Reviews"]
+__all__ = ["DAY", "Reviews"]
 
 DAY = 86_400_000
 

@@ -27,11 +27,14 @@ _AUDIT_MOST = 100_000
 __all__ = [
     "AccountView",
     "Accounts",
+    "Action",
     "ActionDone",
+    "AuditQuery",
     "SessionEnded",
     "SessionView",
     "account_action",
     "accounts",
+    "audit_csv",
     "end_session",
     "endpoints",
 ]
