@@ -528,7 +528,25 @@ def reports(args: argparse.Namespace) -> dict[str, Any]:
             past = len(lead.get("/api/cases/reports/delay").json()["files"])
             delay_json, _ = timed("/api/cases/reports/delay", args.requests)
             delay_html, _ = timed("/api/cases/reports/delay?format=html", args.requests)
+            # While the report's PDF is laid out, how long the hub takes to answer anything else.
+            import threading
+
+            beside_ms: list[float] = []
+            stop = threading.Event()
+
+            def poke() -> None:
+                with httpx.Client(base_url=base, timeout=60) as other:
+                    while not stop.is_set():
+                        t = time.perf_counter()
+                        other.get("/healthz")
+                        beside_ms.append((time.perf_counter() - t) * 1000)
+                        stop.wait(0.05)
+
+            poker = threading.Thread(target=poke)
+            poker.start()
             delay_pdf, pdf_bytes = timed("/api/cases/reports/delay?format=pdf", max(3, args.requests // 4))
+            stop.set()
+            poker.join()
             today = dt.date.today()
             until = (today + dt.timedelta(days=1)).isoformat()
             one = f"since={(today - dt.timedelta(days=365)).isoformat()}&until={until}"
@@ -551,6 +569,7 @@ def reports(args: argparse.Namespace) -> dict[str, Any]:
         "delay_report_html_ms": delay_html,
         "delay_report_pdf_ms": delay_pdf,
         "delay_report_pdf_bytes": pdf_bytes,
+        "healthz_while_pdf_ms": latency(beside_ms),  # the hub answering others while the PDF is made
         "trends_one_year_ms": trends_1y,
         "trends_three_years_ms": trends_3y,
         "trend_csv_three_years_ms": csv_3y,

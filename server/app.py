@@ -38,6 +38,7 @@ from server.cases import letters_api, reports_api
 from server.cases.api import EvidenceSource
 from server.cases.clock_board import ClockBoard
 from server.cases.letters import LetterDesk
+from server.cases.pdf import PdfRenderer
 from server.cases.workspace import Workspace
 from server.config import Settings
 from server.context import AppContext, context
@@ -389,9 +390,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             intake=IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
+        pdfs = PdfRenderer()  # letters and reports laid out in a process of their own
         ctx.add(
             Workspace(store, bus, policy, ClockBoard(redis, policy)),
-            LetterDesk(store, bus, policy, settings.data_dir),
+            pdfs,
+            LetterDesk(store, bus, policy, settings.data_dir, pdfs),
             _evidence(store, policy, service),
         )
         app.state.ctx = ctx
@@ -412,6 +415,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             timers.stop()
             for task in (archiving, timing):
                 await _stopped(task)
+            pdfs.close()
             if ctx.geocoder is not None:
                 await _step("geocoder", ctx.geocoder.close())
             await _step("records store", store.close())

@@ -15,6 +15,7 @@ its cost lands below everything dispatch does.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from server.bus.topics import topic_named
 from server.cases.early_warning import EarlyWarnings
 from server.cases.letters import LetterDesk
 from server.cases.retention import Retention
+from server.cases.reviews import Reviews
 from server.cases.rules import clocks as engine
 from server.cases.rules.letters import LetterKind
 from server.cases.timing import STATUS_UPDATE, TERMS, clock_of, policy_for
@@ -130,6 +132,7 @@ class ClockSweep:
         self.letters = LetterDesk(store, bus, policy, data_dir)
         self.retention = Retention(store, policy)
         self.warnings = EarlyWarnings(store, bus, policy)
+        self.reviews = Reviews(store, policy)
         self._day = ""
         self.store = store
         self.records = CaseRecords(store)
@@ -186,9 +189,9 @@ class ClockSweep:
         return announced
 
     async def daily(self, now_ms: int) -> bool:
-        """Once a day, by one worker of all: transitory records disposed of, and every officer
-        assessed again for early warning (old allegations leave the window). -> whether this
-        worker ran it."""
+        """Once a day, by one worker of all: transitory records disposed of, every officer assessed
+        again for early warning (old allegations leave the window), last month's audit sample
+        drawn. -> whether this worker ran it."""
         day = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
         if day == self._day:
             return False
@@ -197,6 +200,9 @@ class ClockSweep:
             return False
         await self.retention.run(now_ms)
         await self.warnings.reassess_all(now_ms)
+        # Last month's file audit sample, drawn once (drawing again adds nothing).
+        first = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).date().replace(day=1)
+        await self.reviews.draw((first - dt.timedelta(days=1)).strftime("%Y-%m"))
         return True
 
     def stop(self) -> None:

@@ -31,6 +31,7 @@ from server.access.roles import Principal, Role
 from server.agency.policy import Policy
 from server.bus.log import Bus
 from server.bus.topics import topic_named
+from server.cases.pdf import PdfRenderer, in_thread
 from server.cases.rules.letters import KIND_TITLES, Delivery, LetterKind, LetterMove, LetterState, delivery, move
 from server.cases.rules.stages import GROUND_DEFINITIONS, Ground, Refused, Route, Stage, public_words
 from server.cases.timing import DECISION, STATUS_UPDATE, policy_for
@@ -129,8 +130,9 @@ class LetterTemplates:
     """The templates in use (the data dir's overrides before the shipped ones), the merge fields
     of a file, and rendering: a body, the whole page, its PDF."""
 
-    def __init__(self, policy: Policy, data_dir: Path | None = None) -> None:
+    def __init__(self, policy: Policy, data_dir: Path | None = None, renderer: PdfRenderer | None = None) -> None:
         self.policy = policy
+        self.renderer = renderer
         self.overrides = data_dir / "letters" if data_dir is not None else None
         loaders: list[jinja2.BaseLoader] = []
         if self.overrides is not None:
@@ -275,15 +277,10 @@ class LetterTemplates:
             raise TemplateProblem(f"The letter page template cannot be used: {exc}.") from None
 
     async def pdf(self, html: str) -> bytes:
-        import weasyprint
-
-        def make() -> bytes:
-            out = weasyprint.HTML(string=html, base_url=None).write_pdf()
-            assert out is not None
-            return bytes(out)
-
+        if self.renderer is not None:
+            return await self.renderer.render(html)
         async with self._pdfs:
-            return await asyncio.to_thread(make)
+            return await in_thread(html)
 
     def preview(self, kind: LetterKind, source: str | None = None) -> str:
         """The letter of this kind for the sample file, as a page: the override (or ``source``)
@@ -296,12 +293,19 @@ class LetterTemplates:
 class LetterDesk:
     """Drafting, review and issue of letters on files, with the templates."""
 
-    def __init__(self, store: RecordsStore, bus: Bus, policy: Policy, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: RecordsStore,
+        bus: Bus,
+        policy: Policy,
+        data_dir: Path | None = None,
+        renderer: PdfRenderer | None = None,
+    ) -> None:
         self.records = LetterRecords(store)
         self.cases = CaseRecords(store)
         self.bus = bus
         self.policy = policy
-        self.templates = LetterTemplates(policy, data_dir)
+        self.templates = LetterTemplates(policy, data_dir, renderer)
 
     # ---- the moves ----------------------------------------------------------------
 

@@ -79,6 +79,11 @@ class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
     source: Annotated[str, Meta(max_length=64 * 1024)]
 
 
+def _listed(letter: LetterRow) -> LetterRow:
+    """A letter as a list shows it: without its text (reading the letter itself is audited)."""
+    return msgspec.structs.replace(letter, body="")
+
+
 def _desk(request: Request) -> LetterDesk:
     return context(request).part(LetterDesk)
 
@@ -104,10 +109,12 @@ async def _may(desk: LetterDesk, who: Principal, letter: LetterRow) -> list[str]
 
 async def file_letters(request: Request, who: Principal | None) -> Response:
     number = request.path_params["file"]
+    assert who is not None
     desk = _desk(request)
     if await desk.cases.version(number) is None:
         return error(404, f"no file {number}")
-    return answer(LetterList(await desk.records.of_file(number)))
+    await context(request).store.audit(who.user, "case.letters.view", number)
+    return answer(LetterList([_listed(x) for x in await desk.records.of_file(number)]))
 
 
 async def draft(request: Request, who: Principal | None) -> Response:
@@ -138,7 +145,7 @@ async def waiting(request: Request, who: Principal | None) -> Response:
         rows = await desk.records.waiting(("submitted",))
     else:
         rows = await desk.records.waiting(("draft", "returned"), author=who.user)
-    return answer(LetterList(rows))
+    return answer(LetterList([_listed(x) for x in rows]))
 
 
 async def read_letter(request: Request, who: Principal | None) -> Response:

@@ -7,7 +7,6 @@ personal information are here and in ``rules/letters.scrub``.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -22,6 +21,7 @@ import jinja2
 import msgspec
 
 from server.agency.policy import Policy
+from server.cases.pdf import PdfRenderer, in_thread
 from server.cases.rules.letters import scrub
 from server.cases.rules.stages import Route, Stage, public_words
 from server.cases.timing import DECISION, policy_for
@@ -85,7 +85,8 @@ def _pct(values: Sequence[float], q: float) -> float | None:
 
 
 class Reports:
-    def __init__(self, store: RecordsStore, policy: Policy) -> None:
+    def __init__(self, store: RecordsStore, policy: Policy, renderer: PdfRenderer | None = None) -> None:
+        self.renderer = renderer
         self.rows = CaseReportRecords(store)
         self.cases = CaseRecords(store)
         self.policy = policy
@@ -134,14 +135,9 @@ class Reports:
         )
 
     async def delay_pdf(self, html: str) -> bytes:
-        import weasyprint
-
-        def make() -> bytes:
-            out = weasyprint.HTML(string=html).write_pdf()
-            assert out is not None
-            return bytes(out)
-
-        return await asyncio.to_thread(make)
+        if self.renderer is not None:
+            return await self.renderer.render(html)
+        return await in_thread(html)
 
     def _date(self, ms: int) -> str:
         return dt.datetime.fromtimestamp(ms / 1000, self.zone).date().isoformat()

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from server.access.roles import Principal
 from server.cases.early_warning import EarlyWarnings
+from server.cases.pdf import PdfRenderer
 from server.cases.reports import DelayRow, Reports, Table, csv_of
 from server.cases.reviews import Reviews
 from server.cases.rules import reviews as review_rules
@@ -150,7 +151,7 @@ def _reports(request: Request) -> Reports:
     ctx = context(request)
     found = ctx.find(Reports)
     if found is None:
-        found = Reports(ctx.store, ctx.policy)
+        found = Reports(ctx.store, ctx.policy, ctx.find(PdfRenderer))
         ctx.add(found)
     return found
 
@@ -199,12 +200,14 @@ def _window(ask: TrendQuery, reports: Reports) -> tuple[dt.date, dt.date]:
 
 
 async def trends(request: Request, who: Principal | None) -> Response:
+    assert who is not None
     ask = read_query(request, TrendQuery)
     reports = _reports(request)
     try:
         since, until = _window(ask, reports)
     except Refused as exc:
         return error(400, exc.message)
+    await context(request).store.audit(who.user, "case.report.trends", f"{since.isoformat()}..{until.isoformat()}")
     return answer(Trends(since.isoformat(), until.isoformat(), await reports.trends(since, until)))
 
 
@@ -267,8 +270,11 @@ def _checklists() -> dict[str, list[dict[str, str]]]:
 
 
 async def reviews(request: Request, who: Principal | None) -> Response:
+    assert who is not None
     ask = read_query(request, ReviewQuery)
-    rows = await OversightRecords(context(request).store).reviews(ask.kind or None, ask.period or None)
+    store = context(request).store
+    rows = await OversightRecords(store).reviews(ask.kind or None, ask.period or None)
+    await store.audit(who.user, "case.reviews.view", ask.period, ask.kind)
     return answer(ReviewList(rows, _checklists(), [*review_rules.AUDIT_FINDINGS.values(), "other"]))
 
 
@@ -318,7 +324,10 @@ async def review_trends(request: Request, who: Principal | None) -> Response:
 
 
 async def disposals(request: Request, who: Principal | None) -> Response:
-    return answer(Disposals(await OversightRecords(context(request).store).disposals()))
+    assert who is not None
+    store = context(request).store
+    await store.audit(who.user, "case.disposals.view")
+    return answer(Disposals(await OversightRecords(store).disposals()))
 
 
 def endpoints() -> list[Endpoint]:

@@ -99,6 +99,19 @@ const soon = () => {
   queueTimer = setTimeout(() => loadQueue(false), 300);
 };
 
+async function loadFlags() {
+  try {
+    const { warnings } = await api("GET", "/api/cases/warnings");
+    const unseen = warnings.filter((w) => !w.seen_at).length;
+    const box = $("#flags");
+    box.hidden = !unseen;
+    box.replaceChildren(h("a", { href: "/cases/reports/#warnings-title" },
+      `${unseen} early-warning flag${unseen === 1 ? "" : "s"} on officers to look at`));
+  } catch (err) {
+    problem(`The early-warning flags could not be loaded: ${err.message}`);
+  }
+}
+
 async function loadCaseload() {
   try {
     const { coordinators } = await api("GET", "/api/cases/caseload");
@@ -429,7 +442,10 @@ hub.addEventListener("event", (ev) => {
     return;
   }
   if (payload.kind === "case.warning") {
-    if (me.role === "team_lead") announce(`Early warning: an officer crossed "${payload.rule}".`);
+    if (me.role === "team_lead") {
+      announce(`Early warning: an officer crossed "${payload.rule}".`);
+      loadFlags();
+    }
     return;
   }
   soon();
@@ -472,5 +488,6 @@ keyRows($("#rows"), (key) => openFileNumber(key));
 $("#filter").addEventListener("submit", (ev) => (ev.preventDefault(), loadQueue()));
 $("#filter").addEventListener("change", () => loadQueue());
 await loadQueue();
+if (me.role === "team_lead") await loadFlags();
 if (location.hash.length > 1) await openFileNumber(decodeURIComponent(location.hash.slice(1)));
 hub.start();

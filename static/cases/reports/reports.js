@@ -95,12 +95,28 @@ async function loadWarnings() {
     $("#warning-rows").replaceChildren(warnings.length ? h("table", { class: "grid" },
       h("thead", {}, h("tr", {}, ...["Raised", "Officer", "Service", "Threshold", "Allegations", "Files", ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, ...warnings.map((w) => h("tr", {}, h("td", {}, when(w.raised_at)),
-        h("td", {}, h("a", { href: `/api/cases/officers/${w.officer}` }, [w.officer_name, w.officer_badge && `#${w.officer_badge}`].filter(Boolean).join(" ") || `officer ${w.officer}`)),
+        h("td", {}, h("button", { type: "button", class: "quiet", onclick: () => history(w) },
+          [w.officer_name, w.officer_badge && `#${w.officer_badge}`].filter(Boolean).join(" ") || `officer ${w.officer}`)),
         h("td", {}, w.service), h("td", {}, w.rule), h("td", { class: "num" }, String(w.count)), h("td", {}, w.files.join(", ")),
         h("td", {}, w.seen_at ? `seen by ${w.seen_by}` : h("button", { type: "button", onclick: () => seen(w.id) }, "Mark seen"))))))
       : h("p", { class: "help" }, "No flags."));
   } catch (err) {
     problem(`The flags could not be loaded: ${err.message}`);
+  }
+}
+
+async function history(w) {
+  try {
+    const { allegations } = await api("GET", `/api/cases/officers/${w.officer}`);
+    const name = [w.officer_name, w.officer_badge && `#${w.officer_badge}`].filter(Boolean).join(" ");
+    $("#officer-history").replaceChildren(h("h3", { tabindex: "-1", id: "history-title" }, `${name}, ${w.service}: every allegation, oldest first`),
+      h("table", { class: "grid" }, h("thead", {}, h("tr", {}, ...["Received", "File", "Allegation", "Tier", "Level", "Finding", "Stage"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, ...allegations.map((a) => h("tr", {}, h("td", {}, when(a.received_at)), h("td", {}, h("a", { href: `/cases/#${a.file_number}` }, a.file_number)),
+          h("td", {}, a.type.replace(/_/g, " ")), h("td", { class: "num" }, String(a.tier)), h("td", { class: "num" }, a.level ? String(a.level) : "-"),
+          h("td", {}, (a.finding || "not decided").replace(/_/g, " ")), h("td", {}, a.stage))))));
+    $("#history-title").focus();
+  } catch (err) {
+    problem(`The officer's history could not be loaded: ${err.message}`);
   }
 }
 

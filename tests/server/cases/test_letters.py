@@ -107,8 +107,17 @@ async def test_a_letter_is_drafted_returned_edited_approved_and_issued_as_a_pdf(
         acts = [a for a, _ in timeline]
         assert acts.count("letter.drafted") == 1 and "letter.returned" in acts and "letter.issued" in acts
         assert any(issued["number"] in d for a, d in timeline if a == "letter.issued")
+        listed = (await cora.get(f"/api/cases/{number}/letters")).json()["letters"]
+        assert [x["number"] for x in listed] == [issued["number"]] and listed[0][
+            "body"
+        ] == ""  # text: audited reads only
         audit = await rows(hub, "SELECT actor, action FROM audit WHERE subject=? ORDER BY seq", number)
         assert ("cora", "case.letter.pdf") in audit and ("lena", "case.letter.issue") in audit
+        assert ("cora", "case.letters.view") in audit
+        assert (await lena.get(f"/api/cases/letters/{issued['id']}")).json()["letter"]["state"] == "issued"
+        assert ("lena", "case.letter.view") in await rows(
+            hub, "SELECT actor, action FROM audit WHERE subject=?", number
+        )
 
 
 async def test_acting_for_the_team_lead_is_recorded_and_never_approves_ones_own(
