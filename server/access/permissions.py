@@ -243,7 +243,6 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     ("GET", "/api/cases/letters"): CASE_STAFF,
     ("GET", "/api/cases/letter-templates"): CASE_STAFF,
     ("GET", "/api/cases/letter-templates/{kind}/preview"): CASE_STAFF,
-    ("POST", "/api/cases/letter-templates/{kind}/preview"): CASE_STAFF,
     ("GET", "/api/cases/letters/{id:rowid}"): CASE_STAFF,
     ("POST", "/api/cases/letters/{id:rowid}"): CASE_WRITERS,
     ("GET", "/api/cases/letters/{id:rowid}/pdf"): CASE_STAFF,

@@ -26,7 +26,6 @@ __all__ = [
     "DraftIn",
     "LetterList",
     "LetterPage",
-    "PreviewIn",
     "TemplateInfo",
     "Templates",
     "WaitingQuery",
@@ -38,7 +37,6 @@ __all__ = [
     "preview",
     "read_letter",
     "templates",
-    "try_template",
     "waiting",
 ]
 
@@ -73,10 +71,6 @@ class TemplateInfo(msgspec.Struct):
 class Templates(msgspec.Struct):
     templates: list[TemplateInfo]
     override_dir: str
-
-
-class PreviewIn(msgspec.Struct, forbid_unknown_fields=True):
-    source: Annotated[str, Meta(max_length=64 * 1024)]
 
 
 def _listed(letter: LetterRow) -> LetterRow:
@@ -221,18 +215,6 @@ async def preview(request: Request, who: Principal | None) -> Response:
         return error(422, str(exc))
 
 
-async def try_template(request: Request, who: Principal | None) -> Response:
-    """A template's text tried against the sample file before it is saved as an override."""
-    kind = request.path_params["kind"]
-    if kind not in {k.value for k in LetterKind}:
-        return error(404, f"no letter kind {kind}")
-    ask = await read_json(request, PreviewIn, 66 * 1024)
-    try:
-        return HTMLResponse(_desk(request).templates.preview(LetterKind(kind), ask.source))
-    except TemplateProblem as exc:
-        return error(422, str(exc))
-
-
 def endpoints() -> list[Endpoint]:
     tag, fid, lid = "letters", {"file": "PC-2026-00001"}, {"id": 1}
     kind = {"kind": "acknowledgement"}
@@ -250,18 +232,6 @@ def endpoints() -> list[Endpoint]:
             {200: None},
             examples=kind,
             media=_HTML,
-        ),
-        Endpoint(
-            "POST",
-            "/api/cases/letter-templates/{kind}/preview",
-            try_template,
-            "Try a template's text against a sample file",
-            tag,
-            {200: None},
-            body=PreviewIn,
-            examples=kind,
-            media=_HTML,
-            max_body=66 * 1024,
         ),
         Endpoint(
             "GET",

@@ -247,3 +247,33 @@ def test_the_case_workspace_benchmarks_give_whole_reports() -> None:
     assert sweep["counting_clocks"] == 300  # three a file
     assert 0 < sweep["due_set"] < 300  # the overdue ones, announced, have nothing more to turn
     assert sweep["backlog_announced"] > 0 and set(sweep["steady_sweep_ms"]) == LATENCY_KEYS
+
+
+def test_the_letters_and_reports_benchmark_gives_a_whole_report() -> None:
+    """A small run issues every letter it drafts (each approval renders a PDF) and times every report."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadtest.cases",
+            "reports",
+            "--files",
+            "80",
+            "--allegations",
+            "200",
+            "--letters",
+            "4",
+            "--requests",
+            "2",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=240 * S,
+    )
+    report = json.loads(run.stdout)
+    assert report["files"] == 80 and report["letters"] == 4
+    assert set(report["approve_and_issue_ms"]) == LATENCY_KEYS and report["letter_pdf_bytes_mean"] > 1000
+    for key in ("letter_render_and_pdf_ms", "delay_report_json_ms", "delay_report_pdf_ms", "trends_three_years_ms"):
+        assert set(report[key]) == LATENCY_KEYS
+    assert report["delay_report_pdf_bytes"] > 1000
