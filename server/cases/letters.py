@@ -36,7 +36,7 @@ from server.cases.rules.letters import KIND_TITLES, Delivery, LetterKind, Letter
 from server.cases.rules.stages import GROUND_DEFINITIONS, Ground, Refused, Route, Stage, public_words
 from server.cases.timing import DECISION, STATUS_UPDATE, policy_for
 from server.records.cases import AllegationRow, CaseFile, CaseRecords, Complainant
-from server.records.letters import LetterRecords, LetterRow
+from server.records.letters import LetterConflict, LetterRecords, LetterRow
 from server.records.store import RecordsStore
 
 __all__ = [
@@ -355,7 +355,7 @@ class LetterDesk:
         acting = lead if what in (LetterMove.RETURN, LetterMove.APPROVE) else ""
         title = KIND_TITLES[LetterKind(letter.kind)].lower()
         if what is LetterMove.APPROVE:
-            done = await self._issue(who, letter, acting, now)
+            done = await self._issue(who, letter, ask.version, acting, now)
         else:
             body = None
             if what is LetterMove.EDIT:
@@ -383,7 +383,10 @@ class LetterDesk:
         await self._announce(done, who.user)
         return done
 
-    async def _issue(self, who: Principal, letter: LetterRow, acting: str, now: int) -> LetterRow:
+    async def _issue(self, who: Principal, letter: LetterRow, version: int, acting: str, now: int) -> LetterRow:
+        """Issue the letter at the version the reviewer read (a letter resubmitted since is not theirs to approve)."""
+        if version != letter.version:
+            raise LetterConflict(letter.version, letter.changed_by)
         f = await self.cases.file(letter.file_number)
         assert f is not None
         kind = LetterKind(letter.kind)
@@ -391,7 +394,7 @@ class LetterDesk:
         number = await self.records.number_for(letter.id, self.policy.complaints.file_prefix, now)
         fields["format"] = letter.format
         pdf = await self.templates.pdf(self.templates.render_page(fields, letter.body, number))
-        return await self.records.issue(letter.id, letter.version, who.user, acting, number, pdf, now)
+        return await self.records.issue(letter.id, version, who.user, acting, number, pdf, now)
 
     async def page(self, letter: LetterRow) -> str:
         """A letter as a page (a draft marked so; an issued one as it was issued, with its number)."""

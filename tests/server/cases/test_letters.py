@@ -82,6 +82,8 @@ async def test_a_letter_is_drafted_returned_edited_approved_and_issued_as_a_pdf(
         assert stale.status_code == 409
         letter = (await move(cora, letter, "submit")).json()["letter"]
 
+        stale_view = await move(lena, {**letter, "version": letter["version"] - 2}, "approve")
+        assert stale_view.status_code == 409  # what she read was not what was resubmitted
         approved = await move(lena, letter, "approve")
         assert approved.status_code == 200, approved.text
         issued = approved.json()["letter"]
