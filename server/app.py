@@ -391,10 +391,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
         pdfs = PdfRenderer()  # letters and reports laid out in a process of their own
+        cases = Workspace(store, bus, policy, ClockBoard(redis, policy))
         ctx.add(
-            Workspace(store, bus, policy, ClockBoard(redis, policy)),
+            cases,
             pdfs,
-            LetterDesk(store, bus, policy, settings.data_dir, pdfs),
+            LetterDesk(store, bus, policy, settings.data_dir, pdfs, on_issued=cases.letter_issued),
             _evidence(store, policy, service),
         )
         app.state.ctx = ctx

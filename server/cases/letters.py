@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -300,7 +301,9 @@ class LetterDesk:
         policy: Policy,
         data_dir: Path | None = None,
         renderer: PdfRenderer | None = None,
+        on_issued: Callable[[Principal, str, str, str], Awaitable[None]] | None = None,
     ) -> None:
+        self.on_issued = on_issued  # (who, file, kind, number): the workspace meets the clock it answers
         self.records = LetterRecords(store)
         self.cases = CaseRecords(store)
         self.bus = bus
@@ -356,6 +359,8 @@ class LetterDesk:
         title = KIND_TITLES[LetterKind(letter.kind)].lower()
         if what is LetterMove.APPROVE:
             done = await self._issue(who, letter, ask.version, acting, now)
+            if self.on_issued is not None and done.number:
+                await self.on_issued(who, done.file_number, done.kind, done.number)
         else:
             body = None
             if what is LetterMove.EDIT:

@@ -63,9 +63,11 @@ def clock_of(row: ClockRow) -> engine.Clock:
 
 
 def row_of(clock: engine.Clock, policy: Policy, was: ClockRow | None = None) -> ClockRow:
-    """The stored form of a clock; what was announced is kept unless its due date moved."""
+    """The stored form of a clock; what was announced is kept unless its due date moved or a new
+    period began (a status update sent), and what was said of its delay is kept."""
     rule = policy_for(policy, clock.name)
-    announced = was.announced if was is not None and was.due_at == clock.due_at else "running"
+    same = was is not None and was.due_at == clock.due_at and was.started_at == clock.started_at
+    announced = was.announced if was is not None and same else "running"
     return ClockRow(
         name=clock.name,
         started_at=clock.started_at,
@@ -81,6 +83,8 @@ def row_of(clock: engine.Clock, policy: Policy, was: ClockRow | None = None) -> 
         announced=announced,
         delay_reason=was.delay_reason if was is not None else "",
         extension=was.extension if was is not None else "",
+        delay_expected=was.delay_expected if was is not None else "",
+        delay_action=was.delay_action if was is not None else "",
     )
 
 

@@ -525,6 +525,31 @@ class Workspace:
             await self._announce(file_number, version, change, f)
             return
 
+    # ---- letters ----------------------------------------------------------------
+
+    async def letter_issued(self, who: Principal, file_number: str, kind: str, number: str) -> None:
+        """An issued letter that is what a clock waits for meets it: the acknowledgement meets the
+        acknowledgement clock, a status update starts the next 60 days (and so its next draft).
+        Retried on a version race; nothing is done if the rules say no (the clock met already)."""
+        body: a.Act
+        if kind == "acknowledgement":
+            body = a.Acknowledge(message=f"acknowledgement letter {number} issued")
+        elif kind == "status_update":
+            body = a.StatusUpdate(message=f"status update letter {number} issued")
+        else:
+            return
+        for _ in range(5):
+            version = await self.records.version(file_number)
+            if version is None:
+                return
+            try:
+                await self.act(who, file_number, a.ActIn(version=version, act=body))
+            except VersionConflict:
+                continue
+            except Refused as exc:
+                log.info("%s: letter %s issued, its clock left as it is (%s)", file_number, number, exc.message)
+            return
+
     # ---- filing ---------------------------------------------------------------
 
     async def filed(self, file_number: str) -> None:

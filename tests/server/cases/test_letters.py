@@ -7,6 +7,7 @@ the audit trail as CSV, its export audited."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -105,7 +106,9 @@ async def test_a_letter_is_drafted_returned_edited_approved_and_issued_as_a_pdf(
         again = await cora.get(f"/api/cases/letters/{issued['id']}/pdf")
         assert again.content == got.content
 
-        timeline = [(t["act"], t["detail"]) for t in (await view(cora, number))["file"]["timeline"]]
+        after = await view(cora, number)
+        assert {c["name"]: c["state"] for c in after["clocks"]}["acknowledge"] == "met"  # the letter was it
+        timeline = [(t["act"], t["detail"]) for t in after["file"]["timeline"]]
         acts = [a for a, _ in timeline]
         assert acts.count("letter.drafted") == 1 and "letter.returned" in acts and "letter.issued" in acts
         assert any(issued["number"] in d for a, d in timeline if a == "letter.issued")
@@ -199,6 +202,19 @@ async def test_the_status_update_is_drafted_on_its_own_when_it_comes_due(
         # The coordinator who submits it is its author: they cannot approve it.
         letter = (await move(cora, drafts[0], "submit")).json()["letter"]
         assert letter["author"] == "cora"
+        assert (await move(cora, letter, "approve")).status_code == 422
+        issued_at = int(time.time() * 1000)
+        async with staff(hub, LEAD) as lena:
+            assert (await move(lena, letter, "approve")).status_code == 200
+        # Issuing the update started the next 60 days: a new period, whose turn is announced anew.
+        ((started, announced),) = await rows(
+            hub,
+            "SELECT started_at, announced FROM complaint_clocks WHERE file_number=? AND clock='status_update'",
+            number,
+        )
+        assert started >= issued_at and announced == "running"
+        acts = [t["act"] for t in (await view(cora, number))["file"]["timeline"]]
+        assert acts.index("status_update") > acts.index("letter.issued")
 
 
 async def test_early_warning_raises_one_flag_per_crossing_live_for_the_team_lead(
