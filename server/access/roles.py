@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     INTAKE_311 = "intake_311"
     CASE_COORDINATOR = "case_coordinator"
     TEAM_LEAD = "team_lead"
+    ACCESS_STAFF = "access_staff"  # access-to-information requests and the records gathered for them, only
     ADMIN = "admin"
 
 

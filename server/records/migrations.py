@@ -562,4 +562,102 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_actor ON audit(actor, at);
     CREATE INDEX audit_subject ON audit(subject, at);
     """,
+    # 10: access-to-information requests: the log, their clock, the records gathered (kept as
+    # they came), the redaction boxes, and each release package
+    """
+    CREATE TABLE access_request_numbers (
+        n {identity},
+        year BIGINT NOT NULL
+    );
+    CREATE TABLE access_requests (
+        number TEXT PRIMARY KEY,
+        version BIGINT NOT NULL DEFAULT 1,
+        received_at BIGINT NOT NULL,
+        channel TEXT NOT NULL,
+        requester_name TEXT NOT NULL,
+        requester_email TEXT NOT NULL DEFAULT '',
+        requester_phone TEXT NOT NULL DEFAULT '',
+        requester_address TEXT NOT NULL DEFAULT '',
+        contact_by TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        systems TEXT NOT NULL DEFAULT '',
+        assignee TEXT,
+        stage TEXT NOT NULL,
+        resume_to TEXT NOT NULL DEFAULT '',
+        submitted_by TEXT NOT NULL DEFAULT '',
+        released_at BIGINT,
+        ended_reason TEXT NOT NULL DEFAULT '',
+        created_by TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        changed_by TEXT NOT NULL
+    );
+    CREATE INDEX access_requests_received ON access_requests(received_at);
+    CREATE TABLE access_clocks (
+        request TEXT NOT NULL REFERENCES access_requests(number),
+        clock TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        due_at BIGINT NOT NULL,
+        day_kind TEXT NOT NULL,
+        warn_at BIGINT,
+        paused_at BIGINT,
+        remaining BIGINT NOT NULL DEFAULT 0,
+        extended_at BIGINT,
+        original_due BIGINT,
+        met_at BIGINT,
+        stopped TEXT NOT NULL DEFAULT '',
+        announced TEXT NOT NULL DEFAULT 'running',
+        extension TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (request, clock)
+    );
+    CREATE TABLE access_timeline (
+        id {identity},
+        request TEXT NOT NULL REFERENCES access_requests(number),
+        at BIGINT NOT NULL,
+        by TEXT NOT NULL,
+        act TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX access_timeline_request ON access_timeline(request, id);
+    CREATE TABLE access_documents (
+        id {identity},
+        request TEXT NOT NULL REFERENCES access_requests(number),
+        kind TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        title TEXT NOT NULL,
+        pdf {bytes} NOT NULL,
+        sha256 TEXT NOT NULL,
+        pages BIGINT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at BIGINT NOT NULL
+    );
+    CREATE INDEX access_documents_request ON access_documents(request, id);
+    CREATE TABLE access_boxes (
+        id {identity},
+        document BIGINT NOT NULL REFERENCES access_documents(id),
+        page BIGINT NOT NULL,
+        x0 {real} NOT NULL,
+        y0 {real} NOT NULL,
+        x1 {real} NOT NULL,
+        y1 {real} NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        by TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        removed_by TEXT NOT NULL DEFAULT '',
+        removed_at BIGINT
+    );
+    CREATE INDEX access_boxes_document ON access_boxes(document, page);
+    CREATE TABLE access_releases (
+        id {identity},
+        request TEXT NOT NULL REFERENCES access_requests(number),
+        number TEXT NOT NULL UNIQUE,
+        package {bytes} NOT NULL,
+        sha256 TEXT NOT NULL,
+        parts TEXT NOT NULL,
+        pages BIGINT NOT NULL,
+        released_by TEXT NOT NULL,
+        reviewed_by TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    """,
 )
