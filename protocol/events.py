@@ -33,6 +33,7 @@ __all__ = [
     "CaseClockTurned",
     "CaseLetterChanged",
     "CaseWarningRaised",
+    "AccessChanged",
     "Event",
     "IncidentCreated",
     "IncidentUpdated",
@@ -154,6 +155,16 @@ class CaseWarningRaised(_EventBase, tag="case.warning"):
     service: Annotated[str, Meta(max_length=200)] = ""
 
 
+class AccessChanged(_EventBase, tag="access.changed"):
+    """An access-to-information request received or changed, or its clock turned (never its content)."""
+
+    request: Name
+    version: int
+    stage: Name
+    act: Name
+    assignee: Name = ""
+
+
 Event = (
     IncidentCreated
     | IncidentUpdated
@@ -170,4 +181,5 @@ Event = (
     | CaseClockTurned
     | CaseLetterChanged
     | CaseWarningRaised
+    | AccessChanged
 )

@@ -18,6 +18,7 @@ from server.agency.gazetteer import Place, load_places
 from server.agency.geography import ServiceArea
 
 __all__ = [
+    "AccessSettings",
     "DEFAULT_FILE",
     "Agency",
     "AllegationKind",
@@ -228,6 +229,41 @@ class Complaints(msgspec.Struct, forbid_unknown_fields=True):
     audit_sample: int = 10  # files drawn for each month's file audit
 
 
+def _grounds() -> dict[str, str]:
+    return {
+        "lacks_detail": "The request does not give enough detail to find the records",
+        "large_volume": "A large number of records is asked for or must be searched",
+        "consultation": "Time is needed to consult another public body or a third party",
+        "third_party_notice": "A third party must be given notice and a chance to respond",
+    }
+
+
+def _reasons() -> dict[str, str]:
+    return {
+        "s.16": "Third-party business information",
+        "s.17": "Personal privacy",
+        "s.18": "Individual or public safety",
+        "s.20": "Law enforcement",
+        "s.21": "Intergovernmental relations",
+        "s.24": "Advice from officials",
+        "s.25": "Economic interests of a public body",
+        "s.27": "Privileged information",
+    }
+
+
+class AccessSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Access-to-information requests (Alberta's Access to Information Act)."""
+
+    prefix: str = "AR"
+    days: int = 30  # business days to respond
+    grounds: dict[str, str] = msgspec.field(default_factory=_grounds)  # for an extension
+    reasons: dict[str, str] = msgspec.field(default_factory=_reasons)  # exceptions: a box's reason code
+    commissioner: str = "the Information and Privacy Commissioner of Alberta"
+    systems: list[str] = msgspec.field(
+        default_factory=lambda: ["complaint files", "letters", "dispatch records", "email", "paper files"]
+    )
+
+
 class Policy(msgspec.Struct, forbid_unknown_fields=True):
     agency: Agency
     positions: Positions
@@ -241,6 +277,7 @@ class Policy(msgspec.Struct, forbid_unknown_fields=True):
     places: PlacesFile
     open311: Open311
     complaints: Complaints
+    access: AccessSettings = msgspec.field(default_factory=AccessSettings)
     area: ServiceArea | None = None  # loaded from service_area.file
     gazetteer: list[Place] = []  # loaded from places.file
 

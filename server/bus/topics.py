@@ -67,6 +67,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("positions", Lane.POSITION, "positions", replay=False),
     # Complaint files changing and their clocks turning: below everything dispatch does.
     Topic("cases", Lane.INTAKE, "intake"),
+    # Access-to-information requests changing and their clocks turning (access staff's).
+    Topic("access", Lane.INTAKE, "intake"),
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

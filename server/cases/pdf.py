@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
-__all__ = ["PdfRenderer", "in_thread", "render_pdf"]
+__all__ = ["PdfRenderer", "in_thread", "render_pdf", "run_anywhere"]
+
+T = TypeVar("T")
 
 
 def render_pdf(html: str) -> bytes:
@@ -35,12 +39,16 @@ class PdfRenderer:
         self._lock = asyncio.Lock()
 
     async def render(self, html: str) -> bytes:
-        async with self._lock:  # one layout at a time per process: a second waits, it does not pile up
+        return await self.run(render_pdf, html)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the worker process (a module-level function; its arguments are pickled)."""
+        async with self._lock:  # one job at a time per process: a second waits, it does not pile up
             if self._pool is None:
                 # spawn, not fork: the hub has threads (the records store's, the resolver's)
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_lower)
-            return await asyncio.get_running_loop().run_in_executor(self._pool, render_pdf, html)
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -50,3 +58,10 @@ class PdfRenderer:
 
 async def in_thread(html: str) -> bytes:
     return await asyncio.to_thread(render_pdf, html)
+
+
+async def run_anywhere(renderer: PdfRenderer | None, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in the renderer's process if there is one, else in a thread."""
+    if renderer is not None:
+        return await renderer.run(fn, *args)
+    return await asyncio.to_thread(fn, *args)

@@ -175,11 +175,11 @@ def release(records: Iterable[tuple[bytes, Sequence[Mark]]], dpi: int = 150) -> 
                 for m in on_page:
                     box = (int(m.x0 * w), int(m.y0 * h), int(m.x1 * w + 0.999), int(m.y1 * h + 0.999))
                     paint.rectangle(box, fill=(0, 0, 0))
-                    size = max(8, min(int((box[3] - box[1]) * 0.7), int(14 * scale)))
-                    font = ImageFont.truetype(str(_FONT_BOLD), size)
-                    if m.reason and box[2] - box[0] > size:
+                    px = max(8, min(int((box[3] - box[1]) * 0.7), int(14 * scale)))
+                    font = ImageFont.truetype(str(_FONT_BOLD), px)
+                    if m.reason and box[2] - box[0] > px:
                         paint.text(
-                            (box[0] + 2, box[1] + max(0, (box[3] - box[1] - size) // 2)),
+                            (box[0] + 2, box[1] + max(0, (box[3] - box[1] - px) // 2)),
                             m.reason,
                             fill=(255, 255, 255),
                             font=font,

@@ -111,6 +111,7 @@ class BoxRow(msgspec.Struct):
 
 class ReleaseRow(msgspec.Struct):
     id: int
+    kind: str  # release (the package), or notice (an extension's notice to the requester)
     number: str
     sha256: str
     parts: list[dict[str, Any]]
@@ -159,7 +160,9 @@ def _request(r: Any) -> RequestRow:
 
 
 def _clock(r: Any) -> ClockRow:
-    return ClockRow(*r[:12], extension=r[12])
+    row = ClockRow(*r[:12])
+    row.extension = str(r[12])
+    return row
 
 
 class AccessRecords:
@@ -188,7 +191,7 @@ class AccessRecords:
             key,
         )
         releases = await s._rows(
-            "SELECT id, number, sha256, parts, pages, released_by, reviewed_by, at, length(package)"
+            "SELECT id, kind, number, sha256, parts, pages, released_by, reviewed_by, at, length(package)"
             " FROM access_releases WHERE request=? ORDER BY id",
             key,
         )
@@ -198,7 +201,7 @@ class AccessRecords:
             timeline=[TimelineLine(*x) for x in lines],
             documents=[DocumentRow(*d) for d in docs],
             boxes=[BoxRow(*b) for b in boxes],
-            releases=[ReleaseRow(r[0], r[1], r[2], json.loads(r[3]), *r[4:]) for r in releases],
+            releases=[ReleaseRow(r[0], r[1], r[2], r[3], json.loads(r[4]), *r[5:]) for r in releases],
         )
 
     async def log(self, open_only: bool, limit: int = 500) -> list[tuple[RequestRow, ClockRow | None]]:
@@ -226,7 +229,7 @@ class AccessRecords:
         )
         return [(DocumentRow(*r[:9]), bytes(r[9])) for r in rows]
 
-    async def release(self, release_id: int) -> tuple[str, str, str, bytes] | None:
+    async def package(self, release_id: int) -> tuple[str, str, str, bytes] | None:
         found = await self.store._row(
             "SELECT request, number, sha256, package FROM access_releases WHERE id=?", (release_id,)
         )
@@ -243,7 +246,8 @@ class AccessRecords:
         """What the annual statistics count: requests received in the period with their clock, and
         the boxes of every release."""
         rows = await self.store._rows(
-            "SELECT r.number, r.stage, r.released_at, k.due_at, k.extension, k.met_at FROM access_requests r"
+            "SELECT r.number, r.stage, r.released_at, k.due_at, k.extension, k.met_at, k.original_due"
+            " FROM access_requests r"
             " LEFT JOIN access_clocks k ON k.request = r.number AND k.clock = 'response'"
             " WHERE r.received_at >= ? AND r.received_at < ?",
             (since_ms, until_ms),
@@ -373,11 +377,11 @@ class AccessRecords:
                 if found is None:
                     raise LookupError(number)
                 raise RequestConflict(int(found[0]), str(found[1]))
-            count = await db.row("SELECT COUNT(*) FROM access_releases WHERE request=?", (number,))
+            count = await db.row("SELECT COUNT(*) FROM access_releases WHERE request=? AND kind='release'", (number,))
             release_number = f"{number}-R{int(count[0]) + 1 if count else 1}"
             made = await db.rows(
-                "INSERT INTO access_releases(request, number, package, sha256, parts, pages, released_by, reviewed_by,"
-                " at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
+                "INSERT INTO access_releases(request, kind, number, package, sha256, parts, pages, released_by,"
+                " reviewed_by, at) VALUES (?,'release',?,?,?,?,?,?,?,?) RETURNING id",
                 (number, release_number, package, digest, json.dumps(parts), pages, change.by, reviewed_by, now),
             )
             if change.clock is not None:
@@ -387,6 +391,37 @@ class AccessRecords:
             )
             await self.store.audit(change.by, "access.release", number, release_number)
         return int(made[0][0]), release_number
+
+    async def notice(self, number: str, expect_version: int, change: AccessChange, pdf: bytes) -> tuple[int, int]:
+        """An extension: the clock moved and its notice to the requester issued (numbered, hashed),
+        in one transaction. -> (the request's new version, the notice's id)."""
+        now = int(time.time() * 1000)
+        digest = hashlib.sha256(pdf).hexdigest()
+        async with self.store.transaction() as db:
+            done = await db.execute(
+                "UPDATE access_requests SET version=version+1, updated_at=?, changed_by=? WHERE number=? AND version=?",
+                (now, change.by, number, expect_version),
+            )
+            if done == 0:
+                found = await db.row("SELECT version, changed_by FROM access_requests WHERE number=?", (number,))
+                if found is None:
+                    raise LookupError(number)
+                raise RequestConflict(int(found[0]), str(found[1]))
+            count = await db.row("SELECT COUNT(*) FROM access_releases WHERE request=? AND kind='notice'", (number,))
+            notice_number = f"{number}-N{int(count[0]) + 1 if count else 1}"
+            parts = [{"part": "extension notice", "sha256": digest}]
+            made = await db.rows(
+                "INSERT INTO access_releases(request, kind, number, package, sha256, parts, pages, released_by,"
+                " reviewed_by, at) VALUES (?,'notice',?,?,?,?,1,?,'',?) RETURNING id",
+                (number, notice_number, pdf, digest, json.dumps(parts), change.by, now),
+            )
+            if change.clock is not None:
+                await self._write_clock(db, number, change.clock)
+            await self._line(db, number, now, change.by, change.act, f"{change.detail}; notice {notice_number}")
+            await self.store.audit(change.by, "access.extend", number, notice_number)
+            row = await db.row("SELECT version FROM access_requests WHERE number=?", (number,))
+        assert row is not None
+        return int(row[0]), int(made[0][0])
 
     async def announce(self, number: str, was: str, now_state: str) -> bool:
         async with self.store.transaction() as db:

@@ -650,6 +650,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE access_releases (
         id {identity},
         request TEXT NOT NULL REFERENCES access_requests(number),
+        kind TEXT NOT NULL,
         number TEXT NOT NULL UNIQUE,
         package {bytes} NOT NULL,
         sha256 TEXT NOT NULL,
