@@ -33,8 +33,9 @@ from server.access.roles import Principal
 from server.access.tokens import AuthError, Tokens, verify_token
 from server.agency.policy import Policy, load_policy
 from server.bus.log import Bus
+from server.cases import access_api, letters_api, reports_api
 from server.cases import api as cases_api
-from server.cases import letters_api, reports_api
+from server.cases.access_requests import AccessDesk
 from server.cases.api import EvidenceSource
 from server.cases.clock_board import ClockBoard
 from server.cases.letters import LetterDesk
@@ -258,6 +259,7 @@ def all_endpoints() -> list[Endpoint]:
         *investigations.endpoints(),
         *complaint_door.endpoints(),
         *letters_api.endpoints(),  # before the file routes: /api/cases/letters is not a file
+        *access_api.endpoints(),
         *reports_api.endpoints(),
         *cases_api.endpoints(),
         *deadletters.endpoints(),
@@ -392,11 +394,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         pdfs = PdfRenderer()  # letters and reports laid out in a process of their own
         cases = Workspace(store, bus, policy, ClockBoard(redis, policy))
+        evidence = _evidence(store, policy, service)
+        access = AccessDesk(
+            store, bus, redis, policy, data_dir=settings.data_dir, attachments=settings.attachments_dir,
+            renderer=pdfs, incident=evidence.export,
+        )  # fmt: skip
         ctx.add(
             cases,
             pdfs,
             LetterDesk(store, bus, policy, settings.data_dir, pdfs, on_issued=cases.letter_issued),
-            _evidence(store, policy, service),
+            evidence,
+            access,
         )
         app.state.ctx = ctx
         await tokens.start()

@@ -37,6 +37,7 @@ from protocol.state import Incident
 from server.access.roles import Principal, Role
 
 __all__ = [
+    "ACCESS_ROLES",
     "CASE_STAFF",
     "COMMANDS",
     "DESK",
@@ -74,6 +75,9 @@ FIELD: Roles = frozenset({Role.OFFICER})
 CASE_STAFF: Roles = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD, Role.ADMIN})
 CASE_WRITERS: Roles = frozenset({Role.CASE_COORDINATOR, Role.TEAM_LEAD})  # who writes letters and reviews
 LEAD: Roles = frozenset({Role.TEAM_LEAD})
+# Access-to-information requests: access staff (who see nothing else of case files than what a
+# request gathers), case coordinators and the team lead, who help with them.
+ACCESS_ROLES: Roles = frozenset({Role.ACCESS_STAFF, Role.CASE_COORDINATOR, Role.TEAM_LEAD})
 # 311 staff: the referral form, and Open311 posts without an API key.
 INTAKE_STAFF: Roles = frozenset({Role.INTAKE_311, Role.ADMIN})
 EVERY_ROLE: Roles = frozenset(Role)
@@ -123,6 +127,7 @@ TOPICS: Mapping[str, Roles] = {
     "positions": DESK | FIELD,
     "resources": DESK,
     "cases": CASE_STAFF,  # complaint files changing: case staff only, like the files themselves
+    "access": ACCESS_ROLES,  # access requests changing: those who work them
 }
 
 # ---- grants: what a route does only for some of its callers -------------------
@@ -139,8 +144,9 @@ class Grant(enum.StrEnum):
 
 
 GRANTS: Mapping[Grant, Roles] = {
-    # They see case files, or manage the accounts that do (server/access/second_factor.py).
-    Grant.SECOND_FACTOR: CASE_STAFF,
+    # They see case files or the records gathered for access requests, or manage the accounts that do
+    # (server/access/second_factor.py).
+    Grant.SECOND_FACTOR: CASE_STAFF | {Role.ACCESS_STAFF},
     # Signed in; an operator token or an allowed address also may (server/http/operations.py).
     Grant.OPERATIONS: frozenset({Role.ADMIN, Role.SUPERVISOR}),
     # 311 staff, and the desk that worked the call; others get what the public gets, and a
@@ -260,6 +266,19 @@ ROUTES: Mapping[tuple[str, str], Roles | None] = {
     ("GET", "/api/cases/reviews/trends"): CASE_STAFF,
     ("POST", "/api/cases/reviews/{id:rowid}"): CASE_WRITERS,
     ("GET", "/api/cases/disposals"): LEAD | _ADMIN,
+    # access-to-information requests (server/cases/access_api.py)
+    ("GET", "/api/access"): ACCESS_ROLES,
+    ("POST", "/api/access"): ACCESS_ROLES,
+    ("GET", "/api/access/statistics"): ACCESS_ROLES,
+    ("GET", "/api/access/{number}"): ACCESS_ROLES,
+    ("POST", "/api/access/{number}/moves"): ACCESS_ROLES,
+    ("POST", "/api/access/{number}/records"): ACCESS_ROLES,
+    ("POST", "/api/access/{number}/uploads"): ACCESS_ROLES,
+    ("GET", "/api/access/{number}/records/{id:rowid}"): ACCESS_ROLES,
+    ("POST", "/api/access/{number}/boxes"): ACCESS_ROLES,
+    ("POST", "/api/access/{number}/matches"): ACCESS_ROLES,
+    ("DELETE", "/api/access/{number}/boxes/{id:rowid}"): ACCESS_ROLES,
+    ("GET", "/api/access/{number}/releases/{id:rowid}"): ACCESS_ROLES,
     # the public complaint portal (Grant.COMPLAINT_STAFF for phone entries)
     ("POST", "/api/complaints"): PUBLIC,
     ("POST", "/api/complaints/status"): PUBLIC,
@@ -294,6 +313,7 @@ PAGES: Mapping[str, Roles | None] = {
     "/cases/": CASE_STAFF,  # the case workspace
     "/cases/letters/": CASE_STAFF,  # letters: drafting, review, templates
     "/cases/reports/": CASE_STAFF,  # trends, the delay report, reviews and audits, early warning
+    "/access/": ACCESS_ROLES,  # access-to-information requests: the log, records, redaction, release
     "/account/": EVERY_ROLE,  # one's own second factor and sessions
     # the desk's office work beside the board (static/desk/): one page per duty
     "/desk/investigations/": DESK,
@@ -312,6 +332,7 @@ _HOMES: Mapping[Role, str] = {
     Role.INTAKE_311: "/referral/",
     Role.CASE_COORDINATOR: "/cases/",
     Role.TEAM_LEAD: "/cases/",
+    Role.ACCESS_STAFF: "/access/",
 }
 _DEFAULT_HOME = "/board/"
 

@@ -663,6 +663,23 @@ class AccessSweep:
         self.policy = policy
         self.bus = bus
         self._seeded_at = 0.0
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, every_s: float = 1.0) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except (RedisError, OSError) as exc:
+                log.warning("access clock sweep: %s; trying again", exc)
+            except Exception:
+                log.exception("access clock sweep failed; trying again")
+            try:
+                await asyncio.wait_for(self._stop.wait(), every_s)
+            except TimeoutError:
+                pass
 
     async def seed(self, now_ms: int) -> int:
         add = {}

@@ -204,6 +204,7 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         _guarded("/cases/", "cases"),
         _guarded("/cases/letters/", "cases/letters"),
         _guarded("/cases/reports/", "cases/reports"),
+        _guarded("/access/", "access"),
         _guarded("/account/", "account"),
         _guarded("/desk/investigations/", "desk/investigations"),
         _guarded("/desk/info-requests/", "desk/info-requests"),
@@ -216,6 +217,8 @@ def web_routes(settings: Settings) -> list[BaseRoute]:
         Mount("/vendor/leaflet", StaticFiles(directory=modules / "leaflet" / "dist", check_dir=False), name="leaflet"),
         # Chart.js's UMD build (window.Chart) for the report pages.
         Mount("/vendor/chart", StaticFiles(directory=modules / "chart.js" / "dist", check_dir=False), name="chart"),
+        # pdf.js's ES module build and its worker, for the redaction viewer.
+        Mount("/vendor/pdfjs", StaticFiles(directory=modules / "pdfjs-dist" / "build", check_dir=False), name="pdfjs"),
         Mount(
             "/static",
             _StaticWithHeaders(_security_headers(settings), directory=static, check_dir=False),

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from server.agency.policy import load_policy
 from server.bus.log import Bus
+from server.cases.access_requests import AccessSweep
 from server.cases.clock_board import ClockBoard, ClockSweep
 from server.cases.complaints import ComplaintFiler
 from server.cases.workspace import Workspace
@@ -26,7 +27,7 @@ from server.dispatch.live import Live
 from server.dispatch.recovery import attach_recovery
 from server.dispatch.referrals import ReferralFiler
 from server.intake.lane import COMPLAINTS, REFERRALS
-from server.intake.worker import Filer, IntakeWorker
+from server.intake.worker import Filer, IntakeWorker, Sidecar
 from server.logs import configure_logging
 from server.records.store import RecordsStore
 
@@ -56,6 +57,10 @@ async def make_worker(
         REFERRALS.name: ReferralFiler(store, policy, desk),
     }
     idle = int(settings.intake_claim_idle_s * 1000) if claim_idle_ms is None else claim_idle_ms
+    sweeps: list[Sidecar] = [
+        ClockSweep(redis, store, policy, bus, settings.data_dir),
+        AccessSweep(redis, store, policy, bus),
+    ]
     return IntakeWorker(
         redis,
         store,
@@ -64,7 +69,7 @@ async def make_worker(
         claim_idle_ms=idle,
         block_ms=block_ms,
         attachments=settings.attachments_dir,
-        sidecars=[ClockSweep(redis, store, policy, bus, settings.data_dir)],
+        sidecars=sweeps,
     )
 
 

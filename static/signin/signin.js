@@ -15,6 +15,7 @@ const HOMES = {
   intake_311: "/referral/",
   case_coordinator: "/cases/",
   team_lead: "/cases/",
+  access_staff: "/access/",
 };
 
 /** Where ?next= may send us: a path of this site only. "//host", "/\host" and the like are
