@@ -89,6 +89,8 @@ def find(pdf: bytes, pattern: str, *, regex: bool) -> list[Mark]:
                             min(1.0, (height - bottom + pad) / height),
                         )
                     )
+            text.close()
+            page.close()
     finally:
         doc.close()
     return found
@@ -142,26 +144,25 @@ def _runs(
 
 
 def release(records: Iterable[tuple[bytes, Sequence[Mark]]], dpi: int = 150) -> tuple[bytes, int]:
-    """The released copy of records with their boxes: rasterised, painted, rebuilt. -> (PDF, pages)."""
+    """The released copy of records with their boxes: rasterised, painted, rebuilt. -> (PDF, pages).
+
+    Page by page, so that memory holds one page's pixels at a time: the painted pages are kept as
+    JPEGs and made into a PDF by img2pdf (which embeds them as they are); the words no box touches
+    go into a text-only PDF (ReportLab, render mode 3: invisible), whose pages are laid over the
+    images' (PDFium)."""
+    import img2pdf
     import pypdfium2
     from PIL import ImageDraw, ImageFont
-    from reportlab.lib.utils import ImageReader
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
     from reportlab.pdfgen import canvas
 
     if "Release" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("Release", str(_FONT)))
-    out = io.BytesIO()
-    made = canvas.Canvas(out, invariant=True, pageCompression=1)
-    made.setAuthor("")
-    made.setTitle("")
-    made.setSubject("")
-    made.setCreator("")
-    made.setProducer("")
-    made.setKeywords("")
-    pages = 0
     scale = dpi / 72
+    jpegs: list[bytes] = []
+    text_out = io.BytesIO()
+    layer_pdf = canvas.Canvas(text_out, invariant=True, pageCompression=1)
     for pdf, marks in records:
         doc = pypdfium2.PdfDocument(pdf)
         try:
@@ -169,40 +170,64 @@ def release(records: Iterable[tuple[bytes, Sequence[Mark]]], dpi: int = 150) -> 
                 page = doc[n]
                 width, height = page.get_size()
                 on_page = [m for m in marks if m.page == n]
-                image = page.render(scale=scale, draw_annots=True).to_pil().convert("RGB")
-                paint = ImageDraw.Draw(image)
+                bitmap = page.render(scale=scale, draw_annots=True)
+                image = bitmap.to_pil().convert("RGB")
+                bitmap.close()
                 w, h = image.size
+                paint = ImageDraw.Draw(image)
                 for m in on_page:
                     box = (int(m.x0 * w), int(m.y0 * h), int(m.x1 * w + 0.999), int(m.y1 * h + 0.999))
                     paint.rectangle(box, fill=(0, 0, 0))
                     px = max(8, min(int((box[3] - box[1]) * 0.7), int(14 * scale)))
-                    font = ImageFont.truetype(str(_FONT_BOLD), px)
                     if m.reason and box[2] - box[0] > px:
-                        paint.text(
-                            (box[0] + 2, box[1] + max(0, (box[3] - box[1] - px) // 2)),
-                            m.reason,
-                            fill=(255, 255, 255),
-                            font=font,
-                        )
-                words = _runs(page.get_textpage(), width, height, on_page)
+                        font = ImageFont.truetype(str(_FONT_BOLD), px)
+                        at = (box[0] + 2, box[1] + max(0, (box[3] - box[1] - px) // 2))
+                        paint.text(at, m.reason, fill=(255, 255, 255), font=font)
                 buffer = io.BytesIO()
                 image.save(buffer, "JPEG", quality=85, optimize=True)
-                made.setPageSize((width, height))
-                made.drawImage(ImageReader(io.BytesIO(buffer.getvalue())), 0, 0, width, height)
-                layer = made.beginText()
+                jpegs.append(buffer.getvalue())
+                del image, paint
+                # The page img2pdf makes is the pixels at this dpi: the text layer is laid out on it.
+                out_w, out_h = w / scale, h / scale
+                sx, sy = out_w / width, out_h / height
+                textpage = page.get_textpage()
+                runs = _runs(textpage, width, height, on_page)
+                textpage.close()  # PDFium keeps a page's text until it is closed
+                page.close()
+                layer_pdf.setPageSize((out_w, out_h))
+                layer = layer_pdf.beginText()
                 layer.setTextRenderMode(3)  # invisible: there to be searched and copied, not seen
-                for text, left, bottom, right, top in words:
-                    size = max(1.0, top - bottom)
+                for text, left, bottom, right, top in runs:
+                    size = max(1.0, (top - bottom) * sy)
                     natural = pdfmetrics.stringWidth(text, "Release", size) or 1.0
                     layer.setFont("Release", size)
-                    layer.setHorizScale(100 * (right - left) / natural)
-                    layer.setTextOrigin(left, bottom + size * 0.2)
+                    layer.setHorizScale(100 * (right - left) * sx / natural)
+                    layer.setTextOrigin(left * sx, bottom * sy + size * 0.2)
                     layer.textOut(text)
-                made.drawText(layer)
-                made.showPage()
-                pages += 1
-                page.close()
+                layer_pdf.drawText(layer)
+                layer_pdf.showPage()
         finally:
             doc.close()
-    made.save()
-    return out.getvalue(), pages
+    if not jpegs:
+        raise ValueError("nothing to release: no pages")
+    layer_pdf.save()
+    layout = img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
+    images = img2pdf.convert(jpegs, layout_fun=layout, nodate=True, producer="", creator="")
+    del jpegs
+    assert images is not None
+    out = pypdfium2.PdfDocument(bytes(images))
+    words = pypdfium2.PdfDocument(text_out.getvalue())
+    try:
+        for n in range(len(out)):
+            page = out[n]
+            over = words.page_as_xobject(n, out)
+            page.insert_obj(over.as_pageobject())
+            page.gen_content()
+            over.close()
+            page.close()
+        saved = io.BytesIO()
+        out.save(saved)
+        return saved.getvalue(), len(out)
+    finally:
+        words.close()
+        out.close()

@@ -277,3 +277,18 @@ def test_the_letters_and_reports_benchmark_gives_a_whole_report() -> None:
     for key in ("letter_render_and_pdf_ms", "delay_report_json_ms", "delay_report_pdf_ms", "trends_three_years_ms"):
         assert set(report[key]) == LATENCY_KEYS
     assert report["delay_report_pdf_bytes"] > 1000
+
+
+def test_the_redaction_benchmark_gives_a_whole_report() -> None:
+    """A small package is searched, boxed and released page for page, with its peak memory."""
+    run = subprocess.run(
+        [sys.executable, "-m", "loadtest.access", "--pages", "6"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=180 * S,
+    )
+    report = json.loads(run.stdout)
+    assert report["pages"] == report["released_pages"] == 6
+    assert report["boxes"] == 6 * 6 * 2  # six phone numbers and six names a page
+    assert report["release_pages_per_s"] > 0 and report["peak_rss_mib"] >= report["peak_rss_mib_before_redaction"]

@@ -38,6 +38,7 @@ PAGES: list[tuple[str, tuple[str, Role, str | None] | None, str]] = [
     ("/cases/", ("cora", Role.CASE_COORDINATOR, None), "#connection[data-state=live]"),
     ("/cases/letters/", ("lena", Role.TEAM_LEAD, None), "#connection[data-state=live]"),
     ("/cases/reports/", ("lena", Role.TEAM_LEAD, None), "body[data-ready]"),
+    ("/access/", ("ari", Role.ACCESS_STAFF, None), "body[data-ready]"),
 ]
 
 
