@@ -337,7 +337,7 @@ _HOMES: Mapping[Role, str] = {
 _DEFAULT_HOME = "/board/"
 
 # Files anyone may fetch, by path or mount: the pages' code, styles and libraries, no data.
-FILES = frozenset({"/officer/sw.js", "/static", "/vendor/leaflet", "/vendor/chart"})
+FILES = frozenset({"/officer/sw.js", "/static", "/vendor/leaflet", "/vendor/chart", "/vendor/pdfjs"})
 
 # ---- the checks ---------------------------------------------------------------------
 

@@ -36,7 +36,19 @@ __all__ = [
     "Statistics",
     "StatsQuery",
     "UploadQuery",
+    "boxes",
     "endpoints",
+    "gather",
+    "matches",
+    "move",
+    "package",
+    "read_request",
+    "receive",
+    "record",
+    "request_log",
+    "statistics",
+    "unbox",
+    "upload",
 ]
 
 _MAX_UPLOAD = 25 * 1024 * 1024

@@ -55,13 +55,18 @@ from server.records.letters import LetterRecords
 from server.records.store import RecordsStore
 
 __all__ = [
+    "CLAIMED_KEY",
+    "DUE_KEY",
     "AccessDesk",
     "AccessSweep",
     "BoxIn",
+    "Fraction",
     "MatchIn",
     "MoveIn",
     "ReceiveIn",
     "RecordIn",
+    "Short",
+    "Text",
     "build_package",
     "release_copy",
 ]
@@ -227,7 +232,7 @@ class AccessDesk:
             if day == dt.datetime.now(self.zone).date():
                 received = now
         clock = engine.start(rules.RESPONSE, received, rules.clock_policy(self.settings.days), TERMS(self.policy))
-        row = self._row(clock, None)
+        row = self._stored(clock, None)
         new = NewRequest(
             received, ask.channel, ask.requester_name, ask.requester_email, ask.requester_phone,
             ask.requester_address, ask.contact_by, ask.scope, list(ask.systems) or list(self.settings.systems),
@@ -237,7 +242,7 @@ class AccessDesk:
         await self._schedule(number, row)
         return number
 
-    def _row(self, clock: engine.Clock, was: ClockRow | None) -> ClockRow:
+    def _stored(self, clock: engine.Clock, was: ClockRow | None) -> ClockRow:
         rule = rules.clock_policy(self.settings.days)
         same = was is not None and was.due_at == clock.due_at and was.started_at == clock.started_at
         return ClockRow(
@@ -285,12 +290,12 @@ class AccessDesk:
                     raise Refused("Say what we asked the requester (a clarification, a fee).")
                 change.fields["resume_to"] = r.stage
                 if clock is not None:
-                    change.clock = self._row(engine.pause(clock, now, cal), found.clock)
+                    change.clock = self._stored(engine.pause(clock, now, cal), found.clock)
                 change.detail = f"waiting on the requester: {ask.note.strip()}; the clock is paused"
             case rules.Move.RESUMED:
                 change.fields["resume_to"] = ""
                 if clock is not None:
-                    change.clock = self._row(engine.resume(clock, now, cal), found.clock)
+                    change.clock = self._stored(engine.resume(clock, now, cal), found.clock)
                 change.detail = "the requester answered; the clock runs again" + (f": {ask.note}" if ask.note else "")
             case rules.Move.EXTEND:
                 return await self._extend(who, found, ask, now)
@@ -313,7 +318,7 @@ class AccessDesk:
                     raise Refused("Say why the request is withdrawn or abandoned.")
                 change.fields["ended_reason"] = ask.note.strip()
                 if clock is not None:
-                    change.clock = self._row(engine.stop(clock, "withdrawn"), found.clock)
+                    change.clock = self._stored(engine.stop(clock, "withdrawn"), found.clock)
                 change.detail = f"withdrawn: {ask.note.strip()}"
         version = await self.records.change(number, ask.version, change)
         if change.clock is not None:
@@ -350,7 +355,7 @@ class AccessDesk:
             raise Refused("This request has no clock to extend.")
         was = clock_of(found.clock)
         longer = rules.extend(was, ask.days, ask.ground, self.settings.grounds, now, TERMS(self.policy))
-        row = self._row(longer, found.clock)
+        row = self._stored(longer, found.clock)
         ground = self.settings.grounds[ask.ground]
         fields = self._base("Extension of the time to respond", r.number) | {
             "requester": self._requester(r), "request": self._request_fields(r), "days": self.settings.days,
@@ -413,7 +418,7 @@ class AccessDesk:
         package, pages, parts = await run_anywhere(self.renderer, build_package, letter, records, summary)
         change = AccessChange(act="release", by=who.user, detail=f"{pages} pages, {len(found.boxes)} places withheld")
         if found.clock is not None:
-            change.clock = self._row(engine.meet(clock_of(found.clock), now), found.clock)
+            change.clock = self._stored(engine.meet(clock_of(found.clock), now), found.clock)
         _, number = await self.records.issue(r.number, version, change, package, parts, pages, who.user)
         log.info("%s released as %s", r.number, number)
         if change.clock is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["PdfRenderer", "in_thread", "render_pdf", "run_anywhere"]
+__all__ = ["T", "PdfRenderer", "in_thread", "render_pdf", "run_anywhere"]
 
 T = TypeVar("T")
 

@@ -63,6 +63,7 @@ PARAMS = {
     "token": "none",
     "file": "PC-2099-00001",
     "kind": "acknowledgement",
+    "number": "AR-2099-00001",
 }
 
 # The smallest frame of each command (its id and, for the own-unit ones, its unit added).
