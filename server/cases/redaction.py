@@ -19,12 +19,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["IMAGE_TYPES", "Mark", "as_pdf", "find", "page_count", "release"]
 
 _FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 _FONT_BOLD = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 IMAGE_TYPES = ("image/png", "image/jpeg")
+MAX_MATCHES = 20_000  # places one search may box
+MAX_PIXELS = 60_000_000  # a page rendered for release (a Letter page at 150 dpi is 4.2 million)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,34 +64,68 @@ def as_pdf(data: bytes, media_type: str) -> bytes:
     raise ValueError(f"{media_type} is not a PDF or an image (PNG, JPEG)")
 
 
+def _chars(text: Any) -> str:
+    """The page's text one character per PDFium character index (so that a match's offsets are
+    the indices its boxes are asked for by; ``get_text_range`` may drift from them)."""
+    import pypdfium2.raw as pdfium
+
+    out = []
+    for i in range(text.count_chars()):
+        code = pdfium.FPDFText_GetUnicode(text.raw, i)
+        out.append(chr(code) if 0 < code < 0x110000 else "\ufffd")
+    return "".join(out)
+
+
+class _Display:
+    """Page coordinates to fractions of the page as it is shown and rendered (its /Rotate and
+    CropBox applied), by PDFium itself."""
+
+    N = 1_000_000
+
+    def __init__(self, page: Any) -> None:
+        import ctypes
+
+        import pypdfium2.raw as pdfium
+
+        self.pdfium, self.ctypes, self.raw = pdfium, ctypes, page.raw
+        self._x, self._y = ctypes.c_int(), ctypes.c_int()
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        self.pdfium.FPDF_PageToDevice(
+            self.raw, 0, 0, self.N, self.N, 0, x, y, self.ctypes.byref(self._x), self.ctypes.byref(self._y)
+        )
+        return self._x.value / self.N, self._y.value / self.N
+
+    def box(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        xa, ya = self.point(left, bottom)
+        xb, yb = self.point(right, top)
+        return min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
+
+
 def find(pdf: bytes, pattern: str, *, regex: bool) -> list[Mark]:
-    """Every place the text (or regular expression) appears, one box per line it spans."""
+    """Every place the text (or regular expression) appears, one box per line it spans, in
+    fractions of the page as shown."""
     import pypdfium2
 
     found: list[Mark] = []
     rx = re.compile(pattern if regex else re.escape(pattern), re.I)
     doc = pypdfium2.PdfDocument(pdf)
+    pad = 0.002
     try:
         for n in range(len(doc)):
             page = doc[n]
-            width, height = page.get_size()
+            shown = _Display(page)
             text = page.get_textpage()
-            whole = text.get_text_range()
-            for m in rx.finditer(whole):
+            for m in rx.finditer(_chars(text)):
                 if m.end() <= m.start():
                     continue
                 for i in range(text.count_rects(m.start(), m.end() - m.start())):
-                    left, bottom, right, top = text.get_rect(i)
-                    pad = 1.0
+                    x0, y0, x1, y1 = shown.box(*text.get_rect(i))
                     found.append(
-                        Mark(
-                            n,
-                            max(0.0, (left - pad) / width),
-                            max(0.0, (height - top - pad) / height),
-                            min(1.0, (right + pad) / width),
-                            min(1.0, (height - bottom + pad) / height),
-                        )
+                        Mark(n, max(0.0, x0 - pad), max(0.0, y0 - pad), min(1.0, x1 + pad), min(1.0, y1 + pad))
                     )
+                if len(found) > MAX_MATCHES:
+                    raise ValueError(f"more than {MAX_MATCHES} places match: say more precisely what to box")
             text.close()
             page.close()
     finally:
@@ -101,44 +138,64 @@ def _overlaps(box: tuple[float, float, float, float], marks: Sequence[Mark]) -> 
     return any(x0 < m.x1 and m.x0 < x1 and y0 < m.y1 and m.y0 < y1 for m in marks)
 
 
-def _runs(
-    text: object, width: float, height: float, marks: Sequence[Mark]
-) -> list[tuple[str, float, float, float, float]]:
-    """The runs of text of a page that no box touches, line by line: (text, left, bottom, right,
-    top) in points. A redacted character ends a run; nothing of it is written."""
+def _visible(text: Any, i: int, image: Any, frac: tuple[float, float, float, float]) -> bool:
+    """Whether a character can be seen on the page: drawn (not in an invisible render mode) and
+    leaving ink where it is (text hidden under a shape, or in the colour of what is behind it, or
+    off the page, leaves none). Text nobody can see is text nobody could box: it is left out."""
+    import pypdfium2.raw as pdfium
+
+    obj = pdfium.FPDFText_GetTextObject(text.raw, i)
+    if obj:
+        mode = pdfium.FPDFTextObj_GetTextRenderMode(obj)
+        if mode in (pdfium.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium.FPDF_TEXTRENDERMODE_CLIP):
+            return False
+    w, h = image.size
+    x0, y0, x1, y1 = (int(frac[0] * w), int(frac[1] * h), int(frac[2] * w + 0.999), int(frac[3] * h + 0.999))
+    if x1 <= x0 or y1 <= y0 or x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+        return False
+    low, high = image.crop((x0, y0, x1, y1)).convert("L").getextrema()
+    return bool(high - low > 60)  # ink against its ground: a glyph drawn there, not a flat area
+
+
+def _runs(text: Any, image: Any, marks: Sequence[Mark]) -> list[tuple[str, float, float, float, float]]:
+    """The runs of visible text of a page that no box touches, line by line, in fractions of the
+    page as shown: (text, x0, y0, x1, y1). A redacted character ends a run; nothing of it is
+    written."""
+    import pypdfium2.raw as pdfium
+
     out: list[tuple[str, float, float, float, float]] = []
-    count = text.count_chars()  # type: ignore[attr-defined]
-    whole = text.get_text_range()  # type: ignore[attr-defined]
+    shown = _Display(text.page)
     word: list[str] = []
     box = [0.0, 0.0, 0.0, 0.0]
 
     def close() -> None:
         said = "".join(word).rstrip()
         if said:
-            out.append((said, *box))  # type: ignore[arg-type]
+            out.append((said, box[0], box[1], box[2], box[3]))
         word.clear()
 
-    for i in range(min(count, len(whole))):
-        ch = whole[i]
-        if ch in "\r\n":
+    for i in range(text.count_chars()):
+        code = pdfium.FPDFText_GetUnicode(text.raw, i)
+        ch = chr(code) if 0 < code < 0x110000 else ""
+        if not ch or ch in "\r\n\x02\ufffe":
             close()
             continue
         if ch.isspace():
             if word:
                 word.append(" ")  # a run of a line keeps its spaces, so that it reads as words
             continue
-        left, bottom, right, top = text.get_charbox(i, loose=True)  # type: ignore[attr-defined]
-        frac = (left / width, (height - top) / height, right / width, (height - bottom) / height)
-        if _overlaps(frac, marks):
-            close()  # a redacted character ends the word: nothing of it is written
+        frac = shown.box(*text.get_charbox(i, loose=True))
+        if _overlaps(frac, marks) or not _visible(text, i, image, frac):
+            close()
             continue
-        if word and (abs(bottom - box[1]) > 1.0 or left < box[2] - 1.0):
+        if word and (abs(frac[3] - box[3]) > 0.004 or frac[0] < box[2] - 0.004):
             close()  # a new line, or a jump back
         if not word:
-            box = [left, bottom, right, top]
+            box = list(frac)
         word.append(ch)
-        box[2] = max(box[2], right)
-        box[3] = max(box[3], top)
+        box[2] = max(box[2], frac[2])
+        box[1] = min(box[1], frac[1])
+        box[3] = max(box[3], frac[3])
     close()
     return out
 
@@ -168,12 +225,17 @@ def release(records: Iterable[tuple[bytes, Sequence[Mark]]], dpi: int = 150) -> 
         try:
             for n in range(len(doc)):
                 page = doc[n]
-                width, height = page.get_size()
                 on_page = [m for m in marks if m.page == n]
+                width, height = page.get_size()
+                if width * height * scale * scale > MAX_PIXELS:
+                    raise ValueError(f"page {n + 1} is too large to release ({width:.0f} x {height:.0f} points)")
                 bitmap = page.render(scale=scale, draw_annots=True)
                 image = bitmap.to_pil().convert("RGB")
                 bitmap.close()
                 w, h = image.size
+                textpage = page.get_textpage()
+                runs = _runs(textpage, image, on_page)  # what can be seen, before the boxes are painted
+                textpage.close()  # PDFium keeps a page's text until it is closed
                 paint = ImageDraw.Draw(image)
                 for m in on_page:
                     box = (int(m.x0 * w), int(m.y0 * h), int(m.x1 * w + 0.999), int(m.y1 * h + 0.999))
@@ -189,20 +251,16 @@ def release(records: Iterable[tuple[bytes, Sequence[Mark]]], dpi: int = 150) -> 
                 del image, paint
                 # The page img2pdf makes is the pixels at this dpi: the text layer is laid out on it.
                 out_w, out_h = w / scale, h / scale
-                sx, sy = out_w / width, out_h / height
-                textpage = page.get_textpage()
-                runs = _runs(textpage, width, height, on_page)
-                textpage.close()  # PDFium keeps a page's text until it is closed
                 page.close()
                 layer_pdf.setPageSize((out_w, out_h))
                 layer = layer_pdf.beginText()
                 layer.setTextRenderMode(3)  # invisible: there to be searched and copied, not seen
-                for text, left, bottom, right, top in runs:
-                    size = max(1.0, (top - bottom) * sy)
+                for text, x0, y0, x1, y1 in runs:
+                    size = max(1.0, (y1 - y0) * out_h)
                     natural = pdfmetrics.stringWidth(text, "Release", size) or 1.0
                     layer.setFont("Release", size)
-                    layer.setHorizScale(100 * (right - left) * sx / natural)
-                    layer.setTextOrigin(left * sx, bottom * sy + size * 0.2)
+                    layer.setHorizScale(100 * (x1 - x0) * out_w / natural)
+                    layer.setTextOrigin(x0 * out_w, (1 - y1) * out_h + size * 0.2)
                     layer.textOut(text)
                 layer_pdf.drawText(layer)
                 layer_pdf.showPage()

@@ -138,3 +138,46 @@ def test_uploads_are_kept_as_they_came() -> None:
         except Exception:  # noqa: BLE001 - PDFium's error, or ours: either refuses it
             continue
         raise AssertionError(f"{kind} accepted")
+
+
+def _pages_shown_otherwise(original: bytes) -> bytes:
+    """The same document with its first page rotated and its second page cropped off its origin."""
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(original)))
+    writer.pages[0].rotate(90)
+    second = writer.pages[1]
+    w, h = float(second.mediabox.width), float(second.mediabox.height)
+    second.cropbox = pypdf.generic.RectangleObject([40, 30, w - 10, h - 20])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_rotated_and_cropped_pages_are_boxed_where_the_text_is_shown() -> None:
+    original = _pages_shown_otherwise(_original())
+    marks = [Mark(m.page, m.x0, m.y0, m.x1, m.y1, "s.17") for m in find(original, r"\d{3}-\d{3}-\d{4}", regex=True)]
+    marks += [Mark(m.page, m.x0, m.y0, m.x1, m.y1, "s.17") for m in find(original, SECRET_NAME, regex=False)]
+    released, pages = release([(original, marks)])
+    assert pages == 2
+    for text in (_pdfium_text(released), _pypdf_text(released)):
+        assert SECRET_PHONE not in text and "0142" not in text and "Reyes" not in text
+        assert "Churchill" in text
+    # The boxes cover the numbers where they are drawn: the page shows black there.
+    doc = pypdfium2.PdfDocument(released)
+    for m in marks:
+        shot = doc[m.page].render(scale=2).to_pil().convert("L")
+        w, h = shot.size
+        region = shot.crop((int(m.x0 * w) + 3, int(m.y0 * h) + 3, int(m.x1 * w) - 3, int(m.y1 * h) - 3))
+        assert sum(region.histogram()[:60]) / max(1, region.width * region.height) > 0.6, m
+
+
+def test_text_nobody_can_see_is_not_put_in_the_release() -> None:
+    html = """<p>Visible words stay.</p>
+    <p style="color: white">WHITE-ON-WHITE secret</p>
+    <div style="position: relative"><p>UNDER-A-SHAPE secret</p>
+      <div style="position: absolute; inset: -4px; background: #2b4c7e"></div></div>"""
+    pdf = weasyprint.HTML(string=html).write_pdf()
+    assert pdf is not None and "WHITE-ON-WHITE" in _pdfium_text(pdf) and "UNDER-A-SHAPE" in _pdfium_text(pdf)
+    released, _ = release([(pdf, [])])
+    for text in (_pdfium_text(released), _pypdf_text(released)):
+        assert "Visible words stay." in text
+        assert "WHITE-ON-WHITE" not in text and "UNDER-A-SHAPE" not in text
