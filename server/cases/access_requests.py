@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,7 @@ from server.records.access import (
     AccessRecords,
     AccessRequest,
     NewRequest,
+    NotGathering,
     RequestConflict,
     RequestRow,
 )
@@ -74,6 +76,8 @@ __all__ = [
 log = logging.getLogger("dispatch.access")
 _ACCESS = topic_named("access")
 DUE_KEY = "{intake}:access-clocks"
+MAX_PAGES = 5_000  # pages a request may hold (a release is made of all of them)
+MAX_BOXES = 50_000  # boxes a request may hold
 CLAIMED_KEY = "{intake}:access-clocks:claimed"
 Text = Annotated[str, Meta(max_length=4000)]
 Short = Annotated[str, Meta(max_length=200)]
@@ -225,7 +229,10 @@ class AccessDesk:
         now = int(time.time() * 1000)
         received = now
         if ask.received_on:
-            day = dt.date.fromisoformat(ask.received_on)
+            try:
+                day = dt.date.fromisoformat(ask.received_on)
+            except ValueError:
+                raise Refused(f"{ask.received_on} is not a date.") from None
             if day > dt.datetime.now(self.zone).date():
                 raise Refused("A request cannot be received in the future.")
             received = int(dt.datetime.combine(day, dt.time(12), self.zone).timestamp() * 1000)
@@ -271,7 +278,9 @@ class AccessDesk:
             raise LookupError(number)
         r = found.request
         now = int(time.time() * 1000)
-        after = rules.check(ask.move, rules.AccessStage(r.stage), who.role, who.user, r.submitted_by)
+        after = rules.check(
+            ask.move, rules.AccessStage(r.stage), who.role, who.user, r.submitted_by, frozenset(r.hands)
+        )
         change = AccessChange(act=ask.move.value, by=who.user, detail="")
         if after.value != r.stage:
             change.fields["stage"] = after.value
@@ -310,6 +319,7 @@ class AccessDesk:
                 if not ask.note.strip():
                     raise Refused("Say what should change before returning the package.")
                 change.fields["submitted_by"] = ""
+                change.fields["hands"] = ""  # a new round of gathering: new hands
                 change.detail = f"returned by the reviewer: {ask.note.strip()}"
             case rules.Move.RELEASE:
                 return await self._release(who, found, ask.version, now)
@@ -391,6 +401,8 @@ class AccessDesk:
         if version != r.version:
             raise RequestConflict(r.version, r.changed_by)
         docs = await self.records.documents(r.number)
+        if [d.id for d, _ in docs] != [d.id for d in found.documents]:
+            raise RequestConflict(r.version, r.changed_by)  # what was reviewed is what is released
         by_doc: dict[int, list[tuple[int, float, float, float, float, str]]] = {}
         for b in found.boxes:
             by_doc.setdefault(b.document, []).append((b.page, b.x0, b.y0, b.x1, b.y1, b.reason))
@@ -406,7 +418,7 @@ class AccessDesk:
                 "reasons": [(c, words.get(c, c), n) for c, n in sorted(reasons.items())],
             },
         )  # fmt: skip
-        titles = {d.id: d.title for d, _ in docs}
+        titles = {d.id: f"Record {i}" for i, (d, _) in enumerate(docs, 1)}  # titles may name people
         summary = self._render(
             "redaction_log.html.j2",
             base | {
@@ -451,7 +463,9 @@ class AccessDesk:
             }  # fmt: skip
             pdf = await run_anywhere(self.renderer, _render_one, self._render("complaint.html.j2", fields))
             made.append(
-                await self._keep(number, "complaint", f.file_number, f"Complaint file {f.file_number}", pdf, who)
+                await self._keep(
+                    number, "complaint", f.file_number, f"Complaint file {f.file_number}", pdf, who, f.file_number
+                )
             )
             for att in f.attachments:
                 data = self._attachment(att.sha256)
@@ -466,10 +480,11 @@ class AccessDesk:
                         f"{att.name} (attached to {f.file_number})",
                         kept,
                         who,
+                        f.file_number,
                     )
                 )
         elif ask.kind == "letter":
-            if not ask.ref.isdigit():
+            if not re.fullmatch(r"[0-9]{1,15}", ask.ref):
                 raise Refused("A letter is named by its id.")
             got = await self.letters.pdf(int(ask.ref))
             letter = await self.letters.letter(int(ask.ref))
@@ -538,9 +553,17 @@ class AccessDesk:
             raise Refused(f"This file cannot be read as a PDF or an image: {exc}") from None
         return await self._keep(number, "upload", title, title, pdf, who)
 
-    async def _keep(self, number: str, kind: str, ref: str, title: str, pdf: bytes, who: Principal) -> int:
-        pages = await asyncio.to_thread(redaction.page_count, pdf)
-        return await self.records.gather(number, kind, ref, title[:200], pdf, pages, who.user)
+    async def _keep(
+        self, number: str, kind: str, ref: str, title: str, pdf: bytes, who: Principal, case_file: str = ""
+    ) -> int:
+        pages = await run_anywhere(self.renderer, redaction.page_count, pdf)
+        total = await self.records.pages(number)
+        if total + pages > MAX_PAGES:
+            raise Refused(f"A request holds at most {MAX_PAGES} pages: split it, or release in parts.")
+        try:
+            return await self.records.gather(number, kind, ref, title[:200], pdf, pages, who.user, case_file)
+        except NotGathering:
+            raise Refused("The request was submitted for review meanwhile: nothing was added.") from None
 
     # ---- redaction ------------------------------------------------------------------
 
@@ -568,7 +591,21 @@ class AccessDesk:
                 raise Refused("A box needs a width and a height.")
             rows.append((b.document, b.page, b.x0, b.y0, b.x1, b.y1, b.reason, "drawn"))
         detail = "; ".join(f"record {b.document} page {b.page + 1}: {b.reason}" for b in boxes)
-        return await self.records.mark(number, rows, who.user, detail)
+        return await self._mark(number, rows, who, detail)
+
+    async def _mark(
+        self,
+        number: str,
+        rows: list[tuple[int, int, float, float, float, float, str, str]],
+        who: Principal,
+        detail: str,
+    ) -> list[int]:
+        if await self.records.box_count(number) + len(rows) > MAX_BOXES:
+            raise Refused(f"A request holds at most {MAX_BOXES} boxes: box a whole page or record instead.")
+        try:
+            return await self.records.mark(number, rows, who.user, detail)
+        except NotGathering:
+            raise Refused("The request was submitted for review meanwhile: nothing was marked.") from None
 
     async def match(self, who: Principal, number: str, ask: MatchIn) -> list[int]:
         """Every match of a text or a named pattern across the package, boxed with one reason."""
@@ -576,17 +613,23 @@ class AccessDesk:
         self._reason(ask.reason)
         if bool(ask.text.strip()) == bool(ask.pattern):
             raise Refused("Give a text, or a pattern (one of " + ", ".join(rules.PATTERNS) + "), not both.")
+        if ask.text.strip() and len(ask.text.strip()) < 3:
+            raise Refused("Give at least three characters to search for.")
         if ask.pattern and ask.pattern not in rules.PATTERNS:
             raise Refused(f"{ask.pattern!r} is not a pattern: one of {', '.join(rules.PATTERNS)}.")
         needle, regex = (rules.PATTERNS[ask.pattern], True) if ask.pattern else (ask.text.strip(), False)
         what = f"match: {ask.pattern or ask.text.strip()}"
         rows = []
         for d, pdf in await self.records.documents(found.request.number):
-            for m in await run_anywhere(self.renderer, _find, pdf, needle, regex):
+            try:
+                found_here = await run_anywhere(self.renderer, _find, pdf, needle, regex)
+            except ValueError as exc:
+                raise Refused(str(exc)) from None
+            for m in found_here:
                 rows.append((d.id, m.page, m.x0, m.y0, m.x1, m.y1, ask.reason, what))
         if not rows:
             return []
-        return await self.records.mark(number, rows, who.user, f"{len(rows)} places of {what[7:]}: {ask.reason}")
+        return await self._mark(number, rows, who, f"{len(rows)} places of {what[7:]}: {ask.reason}")
 
     # ---- the clock -------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ __all__ = [
     "NewRequest",
     "ReleaseRow",
     "RequestConflict",
+    "NotGathering",
     "RequestRow",
     "TimelineLine",
 ]
@@ -36,13 +37,17 @@ __all__ = [
 _REQUEST = (
     "number, version, received_at, channel, requester_name, requester_email, requester_phone, requester_address,"
     " contact_by, scope, systems, assignee, stage, resume_to, submitted_by, released_at, ended_reason, created_by,"
-    " updated_at, changed_by"
+    " updated_at, changed_by, hands"
 )
 _CLOCK = (
     "clock, started_at, due_at, day_kind, warn_at, paused_at, remaining, extended_at, original_due, met_at,"
     " stopped, announced, extension"
 )
-_SETTABLE = frozenset({"assignee", "stage", "resume_to", "submitted_by", "released_at", "ended_reason"})
+_SETTABLE = frozenset({"assignee", "stage", "resume_to", "submitted_by", "released_at", "ended_reason", "hands"})
+
+
+class NotGathering(Exception):
+    """The request is no longer being gathered (submitted for review, released): nothing was written."""
 
 
 class RequestConflict(Exception):
@@ -73,6 +78,7 @@ class RequestRow(msgspec.Struct):
     created_by: str
     updated_at: int
     changed_by: str
+    hands: list[str]  # who gathered, marked or unmarked since it was last returned: not its reviewer
 
 
 class TimelineLine(msgspec.Struct):
@@ -156,6 +162,7 @@ class AccessChange:
 def _request(r: Any) -> RequestRow:
     values = list(r)
     values[10] = [x for x in str(values[10]).split("\n") if x]
+    values[20] = [x for x in str(values[20]).split(",") if x]
     return RequestRow(*values)
 
 
@@ -214,7 +221,7 @@ class AccessRecords:
             " r.received_at LIMIT ?",
             (limit,),
         )
-        return [(_request(r[:20]), _clock(r[20:]) if r[20] is not None else None) for r in rows]
+        return [(_request(r[:21]), _clock(r[21:]) if r[21] is not None else None) for r in rows]
 
     async def document(self, doc_id: int) -> tuple[str, str, bytes] | None:
         """(request, sha256, the PDF as it came) of a gathered record."""
@@ -270,11 +277,11 @@ class AccessRecords:
             n = await db.rows("INSERT INTO access_request_numbers(year) VALUES (?) RETURNING n", (year,))
             number = f"{prefix}-{year}-{int(n[0][0]):05d}"
             await db.execute(
-                f"INSERT INTO access_requests({_REQUEST}) VALUES ({','.join('?' * 20)})",
+                f"INSERT INTO access_requests({_REQUEST}) VALUES ({','.join('?' * 21)})",
                 (
                     number, 1, new.received_at, new.channel, new.requester_name, new.requester_email,
                     new.requester_phone, new.requester_address, new.contact_by, new.scope, "\n".join(new.systems),
-                    None, "received", "", "", None, "", by, now, by,
+                    None, "received", "", "", None, "", by, now, by, "",
                 ),
             )  # fmt: skip
             await self._write_clock(db, number, clock)
@@ -308,10 +315,31 @@ class AccessRecords:
         assert row is not None
         return int(row[0])
 
-    async def gather(self, number: str, kind: str, ref: str, title: str, pdf: bytes, pages: int, by: str) -> int:
+    async def _touch(self, db: Tx, number: str, by: str, now: int) -> None:
+        """The request changes under what is gathered: its version moves on (a review of the old
+        version cannot release the new) and this person's hand is on it (they cannot be its second
+        reviewer). Only while it is received or being gathered; else NotGathering."""
+        found = await db.row("SELECT stage, hands FROM access_requests WHERE number=?", (number,))
+        if found is None:
+            raise LookupError(number)
+        hands = [h for h in str(found[1]).split(",") if h]
+        done = await db.execute(
+            "UPDATE access_requests SET version=version+1, updated_at=?, changed_by=?, hands=?"
+            " WHERE number=? AND stage IN ('received', 'gathering')",
+            (now, by, ",".join(sorted({*hands, by})), number),
+        )
+        if done == 0:
+            raise NotGathering(number)
+
+    async def gather(
+        self, number: str, kind: str, ref: str, title: str, pdf: bytes, pages: int, by: str, case_file: str = ""
+    ) -> int:
+        """A record gathered, kept as it came. A complaint file's record is also written on that
+        file's timeline and audited under its number: the file shows who took it for which request."""
         now = int(time.time() * 1000)
         digest = hashlib.sha256(pdf).hexdigest()
         async with self.store.transaction() as db:
+            await self._touch(db, number, by, now)
             made = await db.rows(
                 "INSERT INTO access_documents(request, kind, ref, title, pdf, sha256, pages, added_by, added_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
@@ -320,6 +348,12 @@ class AccessRecords:
             doc = int(made[0][0])
             await self._line(db, number, now, by, "gathered", f"{title} ({pages} pages, SHA-256 {digest[:16]})")
             await self.store.audit(by, "access.gather", number, f"document={doc} {kind} {ref}")
+            if case_file:
+                await db.execute(
+                    "INSERT INTO case_timeline(file_number, at, by, act, detail, acting_for) VALUES (?,?,?,?,?,'')",
+                    (case_file, now, by, "access.gathered", f"{title} gathered for access request {number}"),
+                )
+                await self.store.audit(by, "access.gather.file", case_file, f"request={number} document={doc}")
         return doc
 
     async def mark(
@@ -328,21 +362,40 @@ class AccessRecords:
         """Boxes added (document, page, x0, y0, x1, y1, reason, source)."""
         now = int(time.time() * 1000)
         made: list[int] = []
+        rows = list(boxes)
         async with self.store.transaction() as db:
-            for b in boxes:
-                got = await db.rows(
-                    "INSERT INTO access_boxes(document, page, x0, y0, x1, y1, reason, source, by, at)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                    (*b, by, now),
-                )
-                made.append(int(got[0][0]))
+            await self._touch(db, number, by, now)
+            await db.executemany(
+                "INSERT INTO access_boxes(document, page, x0, y0, x1, y1, reason, source, by, at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(*b, by, now) for b in rows],
+            )
+            got = await db.rows(
+                "SELECT b.id FROM access_boxes b JOIN access_documents d ON d.id = b.document"
+                " WHERE d.request=? AND b.at=? AND b.by=? ORDER BY b.id DESC LIMIT ?",
+                (number, now, by, len(rows)),
+            )
+            made = sorted(int(r[0]) for r in got)
             await self._line(db, number, now, by, "redaction.marked", detail)
             await self.store.audit(by, "access.mark", number, f"boxes={len(made)}")
         return made
 
+    async def pages(self, number: str) -> int:
+        found = await self.store._row("SELECT COALESCE(SUM(pages), 0) FROM access_documents WHERE request=?", (number,))
+        return int(found[0]) if found else 0
+
+    async def box_count(self, number: str) -> int:
+        found = await self.store._row(
+            "SELECT COUNT(*) FROM access_boxes b JOIN access_documents d ON d.id = b.document"
+            " WHERE d.request=? AND b.removed_at IS NULL",
+            (number,),
+        )
+        return int(found[0]) if found else 0
+
     async def unmark(self, number: str, box_id: int, by: str) -> bool:
         now = int(time.time() * 1000)
         async with self.store.transaction() as db:
+            await self._touch(db, number, by, now)
             done = await db.execute(
                 "UPDATE access_boxes SET removed_by=?, removed_at=? WHERE id=? AND removed_at IS NULL"
                 " AND document IN (SELECT id FROM access_documents WHERE request=?)",

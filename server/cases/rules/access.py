@@ -105,9 +105,12 @@ _RULES: Mapping[Move, _Rule] = {
 _WORKERS = frozenset({Role.ACCESS_STAFF, Role.CASE_COORDINATOR, Role.TEAM_LEAD})
 
 
-def check(move: Move, stage: AccessStage, role: Role, user: str, submitted_by: str) -> AccessStage:
+def check(
+    move: Move, stage: AccessStage, role: Role, user: str, submitted_by: str, hands: frozenset[str] = frozenset()
+) -> AccessStage:
     """Where the request goes, or Refused saying why not. The second review (return, release) is
-    someone else's than the person who submitted it for review."""
+    someone else's than the person who submitted it, and than anyone who gathered records or
+    marked or removed boxes since it was last returned (``hands``)."""
     if role not in _WORKERS:
         raise Refused("Only access staff, case coordinators and the team lead work on access requests.")
     rule = _RULES[move]
@@ -117,6 +120,8 @@ def check(move: Move, stage: AccessStage, role: Role, user: str, submitted_by: s
         )
     if move in (Move.RETURN, Move.RELEASE) and user == submitted_by:
         raise Refused("You submitted this package: a second person must review it before it is released.")
+    if move in (Move.RETURN, Move.RELEASE) and user in hands:
+        raise Refused("You gathered or marked this package: a second person must review it before it is released.")
     return rule.to or stage
 
 

@@ -80,6 +80,9 @@ def test_an_extension_has_a_ground_a_limit_and_happens_once() -> None:
 def test_the_second_review_is_someone_elses() -> None:
     with pytest.raises(Refused, match="second person"):
         rules.check(rules.Move.RELEASE, rules.AccessStage.REVIEW, Role.ACCESS_STAFF, "ari", "ari")
+    marked_it = frozenset({"ari", "rhea"})  # rhea drew boxes too: she cannot be the second reviewer
+    with pytest.raises(Refused, match="gathered or marked"):
+        rules.check(rules.Move.RELEASE, rules.AccessStage.REVIEW, Role.ACCESS_STAFF, "rhea", "ari", marked_it)
     assert (
         rules.check(rules.Move.RELEASE, rules.AccessStage.REVIEW, Role.ACCESS_STAFF, "rhea", "ari")
         is rules.AccessStage.RELEASED
@@ -203,6 +206,20 @@ async def test_a_request_is_gathered_redacted_reviewed_and_released(hub: Running
         assert drawn.status_code == 201
 
         await move(ari, "submit")
+        # Under review, nothing more is gathered or marked: the review is of what will be released.
+        late = await ari.post(f"/api/access/{number}/records", json={"kind": "complaint", "ref": complaint})
+        assert late.status_code == 422
+        late_box = await ari.post(f"/api/access/{number}/matches", json={"text": "Jasper", "reason": "s.17"})
+        assert late_box.status_code == 422
+        short = await ari.post(f"/api/access/{number}/matches", json={"text": "ab", "reason": "s.17"})
+        assert short.status_code == 422
+        # The complaint file shows who took it for which request, in its timeline and its audit rows.
+        async with staff(hub, COORDINATOR) as coordinator:
+            file_view = (await coordinator.get(f"/api/cases/{complaint}")).json()
+        assert any(t["act"] == "access.gathered" and number in t["detail"] for t in file_view["file"]["timeline"])
+        assert ("ari", "access.gather.file") in {
+            (a, b) for a, b in await rows(hub, "SELECT actor, action FROM audit WHERE subject=?", complaint)
+        }
         current = (await ari.get(f"/api/access/{number}")).json()["request"]["request"]["version"]
         mine = await ari.post(f"/api/access/{number}/moves", json={"version": current, "move": "release"})
         assert mine.status_code == 422 and "second person" in mine.json()["error"]
