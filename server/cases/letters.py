@@ -354,7 +354,10 @@ class LetterDesk:
             lead = await self.cases.delegated_by(who.user, now) or ""
         what = LetterMove(ask.move)
         author = who.user if letter.author == "clock" and what is LetterMove.SUBMIT else letter.author
-        state = move(what, LetterState(letter.state), who.role, who.user, author, acting_for_lead=bool(lead))
+        hands = frozenset(letter.hands)
+        state = move(
+            what, LetterState(letter.state), who.role, who.user, author, acting_for_lead=bool(lead), hands=hands
+        )
         acting = lead if what in (LetterMove.RETURN, LetterMove.APPROVE) else ""
         title = KIND_TITLES[LetterKind(letter.kind)].lower()
         if what is LetterMove.APPROVE:

@@ -94,7 +94,15 @@ async def _may(desk: LetterDesk, who: Principal, letter: LetterRow) -> list[str]
     author = who.user if letter.author == "clock" else letter.author
     for m in LetterMove:
         try:
-            move(m, LetterState(letter.state), who.role, who.user, author, acting_for_lead=acting)
+            move(
+                m,
+                LetterState(letter.state),
+                who.role,
+                who.user,
+                author,
+                acting_for_lead=acting,
+                hands=frozenset(letter.hands),
+            )
         except Refused:
             continue
         out.append(m.value)

@@ -20,7 +20,7 @@ __all__ = ["LetterConflict", "LetterRecords", "LetterRow", "NoSuchLetter"]
 _COLUMNS = (
     "id, file_number, kind, state, version, author, body, channel, format, address, comments, made_by_clock,"
     " created_at, updated_at, changed_by, number, approved_by, acting_for, issued_at, sha256,"
-    " COALESCE(length(pdf), 0)"
+    " COALESCE(length(pdf), 0), hands"
 )
 
 
@@ -46,6 +46,7 @@ class LetterRow(msgspec.Struct):
     issued_at: int | None
     sha256: str
     pdf_size: int
+    hands: list[str] = []  # who edited or submitted it since it was last returned: not its reviewer
 
 
 class NoSuchLetter(Exception):
@@ -62,7 +63,9 @@ class LetterConflict(Exception):
 
 
 def _row(r: tuple[object, ...] | list[object]) -> LetterRow:
-    return LetterRow(*r)  # type: ignore[arg-type]
+    values = list(r)
+    values[21] = [x for x in str(values[21] or "").split(",") if x]
+    return LetterRow(*values)  # type: ignore[arg-type]
 
 
 class LetterRecords:
@@ -154,6 +157,11 @@ class LetterRecords:
         if author is not None:  # a draft the clocks made: whoever submits it is its author
             sets.append("author=?")
             args.append(author)
+        if state == "returned":
+            sets.append("hands=''")  # a new round: who works on it next may not review it
+        else:
+            sets.append("hands=CASE WHEN hands='' THEN ? ELSE hands || ',' || ? END")
+            args += [by, by]
         async with self.store.transaction() as db:
             done = await db.execute(
                 f"UPDATE case_letters SET {', '.join(sets)}, version=version+1, updated_at=?, changed_by=?,"

@@ -93,17 +93,25 @@ _WORDS = {
 
 
 def move(
-    what: LetterMove, state: LetterState, role: Role, user: str, author: str, *, acting_for_lead: bool
+    what: LetterMove,
+    state: LetterState,
+    role: Role,
+    user: str,
+    author: str,
+    *,
+    acting_for_lead: bool,
+    hands: frozenset[str] = frozenset(),
 ) -> LetterState:
     """The state a letter goes to, or Refused saying why not. The team lead returns and approves;
     a coordinator may too while acting for the team lead (a recorded delegation), but nobody
-    approves or returns a letter they wrote."""
+    approves or returns a letter they wrote, edited or submitted since it was last returned
+    (``hands``)."""
     if role not in (Role.CASE_COORDINATOR, Role.TEAM_LEAD):
         raise Refused("Only case coordinators and the team lead work on letters.")
     if state not in _FROM[what]:
         raise Refused(f"This letter is {_WORDS[state]}: it cannot be {_past(what)} now.")
     if what in (LetterMove.RETURN, LetterMove.APPROVE):
-        if user == author:
+        if user == author or user in hands:
             raise Refused("You wrote this letter: another person, the team lead, must review it.")
         if role is not Role.TEAM_LEAD and not acting_for_lead:
             raise Refused("Only the team lead (or a coordinator acting for the team lead) reviews letters.")

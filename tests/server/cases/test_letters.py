@@ -148,6 +148,11 @@ async def test_acting_for_the_team_lead_is_recorded_and_never_approves_ones_own(
                 assert issued.status_code == 200, issued.text
                 done = issued.json()["letter"]
                 assert done["approved_by"] == "carl" and done["acting_for"] == "lena"
+        # The team lead who edits and submits a coordinator's draft is a hand on it: someone else approves.
+        third = (await cora.post(f"/api/cases/{number}/letters", json={"kind": "acknowledgement"})).json()["letter"]
+        third = (await move(lena, third, "edit", body="<p>Changed by the lead.</p>")).json()["letter"]
+        third = (await move(lena, third, "submit")).json()["letter"]
+        assert (await move(lena, third, "approve")).status_code == 422
         # Cora, now acting for the team lead, still cannot approve a letter she wrote.
         second = (await cora.post(f"/api/cases/{number}/letters", json={"kind": "closing"})).json()["letter"]
         second = (await move(cora, second, "submit")).json()["letter"]
