@@ -128,6 +128,7 @@ TOPICS: Mapping[str, Roles] = {
     "resources": DESK,
     "cases": CASE_STAFF,  # complaint files changing: case staff only, like the files themselves
     "access": ACCESS_ROLES,  # access requests changing: those who work them
+    "case-warnings": LEAD,  # early-warning flags on officers: the team lead's alone
 }
 
 # ---- grants: what a route does only for some of its callers -------------------

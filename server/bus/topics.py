@@ -69,6 +69,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("cases", Lane.INTAKE, "intake"),
     # Access-to-information requests changing and their clocks turning (access staff's).
     Topic("access", Lane.INTAKE, "intake"),
+    # Early-warning flags on officers: the team lead's alone.
+    Topic("case-warnings", Lane.INTAKE, "intake"),
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

@@ -195,9 +195,10 @@ class ClockSweep:
         day = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
         if day == self._day:
             return False
-        self._day = day
         if not await self.redis.set(DAILY_KEY + day, "1", nx=True, ex=3 * 86_400):
+            self._day = day  # another worker has it
             return False
+        self._day = day
         await self.retention.run(now_ms)
         await self.warnings.reassess_all(now_ms)
         # Last month's file audit sample, drawn once (drawing again adds nothing).

@@ -1,6 +1,6 @@
 """Early warning on officers: after allegations are saved on a file, each officer it names is
 assessed against the thresholds (``rules/early_warning.py``); a threshold newly crossed raises a
-flag for the team lead, kept in the store and announced on the ``cases`` topic. Assessed again
+flag for the team lead, kept in the store and announced on the ``case-warnings`` topic (theirs alone). Assessed again
 each day, so that an officer falls below a threshold as old allegations leave its window (and a
 new crossing raises a new flag). Flags go to the team lead only, never to a police service.
 """
@@ -23,7 +23,7 @@ from server.records.store import RecordsStore
 __all__ = ["EarlyWarnings", "thresholds_of"]
 
 log = logging.getLogger("dispatch.cases.warnings")
-_CASES = topic_named("cases")
+_WARNINGS = topic_named("case-warnings")  # the team lead's alone
 
 
 def thresholds_of(policy: Policy) -> list[Threshold]:
@@ -77,7 +77,7 @@ class EarlyWarnings:
         return [(o, counts[o]) for o in keep]
 
     async def _announce(self, warning_id: int, officer: int, rule: str, count: int, service: str) -> None:
-        if _CASES is None:
+        if _WARNINGS is None:
             return
         event = CaseWarningRaised(
             ts=int(time.time() * 1000),
@@ -89,6 +89,6 @@ class EarlyWarnings:
             service=service,
         )
         try:
-            await self.bus.commit(_CASES, event)
+            await self.bus.commit(_WARNINGS, event)
         except (RedisError, OSError) as exc:
             log.warning("early warning %s: recorded, but not announced (%s)", warning_id, exc)

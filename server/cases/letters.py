@@ -401,6 +401,7 @@ class LetterDesk:
         fields = self.templates.fields(f, kind, letter.author, now)
         number = await self.records.number_for(letter.id, self.policy.complaints.file_prefix, now)
         fields["format"] = letter.format
+        _as_drafted(fields, letter)
         pdf = await self.templates.pdf(self.templates.render_page(fields, letter.body, number))
         return await self.records.issue(letter.id, version, who.user, acting, number, pdf, now)
 
@@ -411,6 +412,7 @@ class LetterDesk:
         at = letter.issued_at or int(time.time() * 1000)
         fields = self.templates.fields(f, LetterKind(letter.kind), letter.author, at)
         fields["format"] = letter.format
+        _as_drafted(fields, letter)
         return self.templates.render_page(fields, letter.body, letter.number)
 
     async def _announce(self, letter: LetterRow, by: str) -> None:
@@ -430,6 +432,11 @@ class LetterDesk:
             await self.bus.commit(_CASES, event)
         except (RedisError, OSError) as exc:
             log.warning("letter %s: saved, but not announced (%s)", letter.id, exc)
+
+
+def _as_drafted(fields: dict[str, Any], letter: LetterRow) -> None:
+    """The address the letter was drafted to (what its reviewer read), not the file's today."""
+    fields["recipient"]["address_lines"] = _address_lines(Delivery(letter.channel, letter.format, letter.address, ""))
 
 
 def _markup(body: str) -> Any:

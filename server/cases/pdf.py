@@ -13,6 +13,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 __all__ = ["T", "PdfRenderer", "in_thread", "render_pdf", "run_anywhere"]
@@ -48,7 +49,13 @@ class PdfRenderer:
                 # spawn, not fork: the hub has threads (the records store's, the resolver's)
                 context = multiprocessing.get_context("spawn")
                 self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_lower)
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            except BrokenProcessPool:
+                # The worker died (killed, out of memory): the next job gets a new one.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                raise
 
     def close(self) -> None:
         if self._pool is not None:

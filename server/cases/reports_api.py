@@ -160,9 +160,12 @@ def _day(text: str | None, default: dt.date) -> dt.date:
     if not text:
         return default
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise Refused(f"{text} is not a date.") from None
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 12, 31):
+        raise Refused(f"{text} is outside the years this hub reports on (2000 to 2100).")
+    return day
 
 
 async def delay_report(request: Request, who: Principal | None) -> Response:
@@ -191,7 +194,7 @@ async def delay_report(request: Request, who: Principal | None) -> Response:
 def _window(ask: TrendQuery, reports: Reports) -> tuple[dt.date, dt.date]:
     today = dt.datetime.now(reports.zone).date()
     until = _day(ask.until, today + dt.timedelta(days=1))
-    since = _day(ask.since, until.replace(year=until.year - 1))
+    since = _day(ask.since, until - dt.timedelta(days=365))
     if since >= until:
         raise Refused("since must be before until.")
     if (until - since).days > 366 * 10:
@@ -315,8 +318,8 @@ async def review_trends(request: Request, who: Principal | None) -> Response:
     rows: list[list[Any]] = [[key, by[key]["reviewed"], *(by[key][k] for k in kinds)] for key in keys]
     first = "month" if ask.kind == "audit" else "police service"
     table = Table(f"{ask.kind}_findings", f"Findings of {ask.kind} reviews", [first, "reviewed", *kinds], rows)
+    await ctx.store.audit(who.user, "case.report.export" if ask.format == "csv" else "case.report.view", table.name)
     if ask.format == "csv":
-        await ctx.store.audit(who.user, "case.report.export", table.name)
         return Response(
             csv_of(table), media_type=_CSV, headers={"Content-Disposition": f'attachment; filename="{table.name}.csv"'}
         )

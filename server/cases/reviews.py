@@ -45,7 +45,8 @@ class Reviews:
         return await self.records.open_review(file_number, "compliance", f"referral-{referral_id}", prefill)
 
     async def draw(self, period: str) -> list[int]:
-        """The month's audit sample (``YYYY-MM``): files that ended in it, drawn once."""
+        """The month's audit sample (``YYYY-MM``): files that ended in it, drawn once (a month
+        already drawn draws nothing more)."""
         try:
             first = dt.date.fromisoformat(period + "-01")
         except ValueError:
@@ -54,6 +55,8 @@ class Reviews:
         after = (first + dt.timedelta(days=32)).replace(day=1)
         since = int(dt.datetime.combine(first, dt.time(), zone).timestamp() * 1000)
         until = int(dt.datetime.combine(after, dt.time(), zone).timestamp() * 1000)
+        if await self.records.reviews("audit", period, limit=1):
+            return []  # drawn once: files that change later do not bring new ones in
         pool = await self.records.files_ended_between(since, until)
         made = []
         for file_number in rules.sample(pool, period, self.policy.complaints.audit_sample):

@@ -145,8 +145,15 @@ class OversightRecords:
         return out
 
     async def warning(self, warning_id: int) -> WarningRow | None:
-        found = [w for w in await self.warnings(limit=100_000) if w.id == warning_id]
-        return found[0] if found else None
+        rows = await self.store._rows(
+            "SELECT w.id, w.officer, o.name, o.badge, o.service, w.rule, w.count, w.files, w.raised_at, w.seen_by,"
+            " w.seen_at FROM case_warnings w JOIN case_officers o ON o.id = w.officer WHERE w.id=?",
+            (warning_id,),
+        )
+        for r in rows:
+            values: list[Any] = [*r[:7], [f for f in str(r[7]).split(",") if f], *r[8:]]
+            return WarningRow(*values)
+        return None
 
     async def seen(self, warning_id: int, by: str) -> bool:
         async with self.store.transaction() as db:
@@ -208,7 +215,8 @@ class OversightRecords:
         now = int(time.time() * 1000)
         async with self.store.transaction() as db:
             await db.execute(
-                "UPDATE case_reviews SET reviewer=?, checklist=?, findings=?, notes=?, done_at=? WHERE id=?",
+                "UPDATE case_reviews SET reviewer=?, checklist=?, findings=?, notes=?, done_at=? WHERE id=?"
+                " AND done_at IS NULL",
                 (
                     by,
                     json.dumps(checklist, sort_keys=True),

@@ -432,20 +432,18 @@ function conflict(message) {
 
 // ---- live ----------------------------------------------------------------------------
 
-const hub = liveHub(["cases"]);
+const hub = liveHub(me.role === "team_lead" ? ["cases", "case-warnings"] : ["cases"]);
 hub.addEventListener("resync", () => soon());
 hub.addEventListener("event", (ev) => {
   const { topic, payload } = ev.detail;
+  if (topic === "case-warnings" && payload.kind === "case.warning") {
+    announce(`Early warning: an officer crossed "${payload.rule}".`);
+    loadFlags();
+    return;
+  }
   if (topic !== "cases") return;
   if (payload.kind === "case.letter") {
     if (openFile && payload.file === openFile.file.file_number) loadLetters(payload.file);
-    return;
-  }
-  if (payload.kind === "case.warning") {
-    if (me.role === "team_lead") {
-      announce(`Early warning: an officer crossed "${payload.rule}".`);
-      loadFlags();
-    }
     return;
   }
   soon();

@@ -160,8 +160,11 @@ def scrub(text: str, personal: list[str]) -> str:
     """``text`` with every piece of personal information named in ``personal`` (names, emails,
     phone numbers, addresses) and anything shaped like an email or a phone number withheld: what
     a published report may say."""
-    out = text
-    for word in sorted({p.strip() for p in personal if len(p.strip()) >= 3}, key=len, reverse=True):
-        out = re.sub(re.escape(word), "[withheld]", out, flags=re.I)
-    out = re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "[withheld]", out)
-    return re.sub(r"(\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}", "[withheld]", out)
+    out = re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", "[withheld]", text)  # first: a name may be in an address
+    out = re.sub(r"(\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}", "[withheld]", out)
+    pieces = {p.strip() for p in personal}
+    # Each name's words and each address's parts too: "waiting for Alex" names Alex Sample.
+    pieces |= {w for p in personal for w in re.split(r"[\s,]+", p) if len(w) >= 3 and w[:1].isupper()}
+    for word in sorted({p for p in pieces if len(p) >= 3}, key=len, reverse=True):
+        out = re.sub(r"(?<!\w)" + re.escape(word) + r"(?!\w)", "[withheld]", out, flags=re.I)
+    return out

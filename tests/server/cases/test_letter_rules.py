@@ -128,6 +128,9 @@ def test_scrub_withholds_names_and_contact_details() -> None:
     )
     assert "Jordan" not in said and "Alex" not in said and "@" not in said and "555" not in said
     assert said.startswith("Waiting on [withheld]")
+    # A first name alone, and part of an address, are withheld too.
+    alone = scrub("Called Alex back; left notes at 12 Sample Road.", ["Alex Sample", "12 Sample Road NW, Edmonton"])
+    assert "Alex" not in alone and "Sample Road" not in alone and "back" in alone
 
 
 def test_early_warning_fires_once_when_crossed_and_again_only_on_a_new_crossing() -> None:

@@ -265,8 +265,10 @@ async def test_early_warning_raises_one_flag_per_crossing_live_for_the_team_lead
             "3 or more allegations in 12 months",
             "any tier 1 allegation in 12 months",
         ]
-        events = [event_decoder.decode(f[b"e"]) for _, f in await hub.ctx.redis.xrange("{intake}:cases:stream")]
+        events = [event_decoder.decode(f[b"e"]) for _, f in await hub.ctx.redis.xrange("{intake}:case-warnings:stream")]
         raised = [e for e in events if isinstance(e, CaseWarningRaised)]
+        case_events = [event_decoder.decode(f[b"e"]) for _, f in await hub.ctx.redis.xrange("{intake}:cases:stream")]
+        assert not any(isinstance(e, CaseWarningRaised) for e in case_events)  # never where coordinators read
         assert sorted(e.rule for e in raised if e.officer == mine[0]["officer"]) == sorted(w["rule"] for w in mine)
         assert (await cora.get("/api/cases/warnings")).status_code == 403
         top = (await lena.get("/api/cases/warnings/top", params={"service": "Edmonton Police Service"})).json()
