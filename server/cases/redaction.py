@@ -138,16 +138,56 @@ def _overlaps(box: tuple[float, float, float, float], marks: Sequence[Mark]) -> 
     return any(x0 < m.x1 and m.x0 < x1 and y0 < m.y1 and m.y0 < y1 for m in marks)
 
 
-def _visible(text: Any, i: int, image: Any, frac: tuple[float, float, float, float]) -> bool:
-    """Whether a character can be seen on the page: drawn (not in an invisible render mode) and
-    leaving ink where it is (text hidden under a shape, or in the colour of what is behind it, or
-    off the page, leaves none). Text nobody can see is text nobody could box: it is left out."""
+Box = tuple[float, float, float, float]
+
+
+def _images_over(page: Any, shown: _Display) -> dict[int, list[Box]]:
+    """For each text object of the page (by its address), the images drawn after it: what could
+    hide it while leaving ink of its own where it lies."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium
+
+    over: dict[int, list[Box]] = {}
+    images: list[Box] = []
+    order: list[tuple[int, int]] = []  # (address, kind) in drawing order
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    for obj in page.get_objects(max_depth=4):
+        kind = obj.type
+        address = ctypes.cast(obj.raw, ctypes.c_void_p).value or 0
+        if kind == pdfium.FPDF_PAGEOBJ_IMAGE and pdfium.FPDFPageObj_GetBounds(
+            obj.raw, ctypes.byref(left), ctypes.byref(bottom), ctypes.byref(right), ctypes.byref(top)
+        ):
+            images.append(shown.box(left.value, bottom.value, right.value, top.value))
+            order.append((len(images) - 1, kind))
+        elif kind == pdfium.FPDF_PAGEOBJ_TEXT:
+            order.append((address, kind))
+    seen = 0
+    for key, kind in order:
+        if kind == pdfium.FPDF_PAGEOBJ_IMAGE:
+            seen = key + 1
+        else:
+            over[key] = images[seen:]  # the images after this text
+    return over
+
+
+def _visible(text: Any, i: int, image: Any, frac: Box, over: dict[int, list[Box]] | None = None) -> bool:
+    """Whether a character can be seen on the page: drawn (not in an invisible render mode), not
+    under an image drawn after it, and leaving ink where it is (text hidden under a shape, or in the
+    colour of what is behind it, or off the page, leaves none). Text nobody can see is text nobody
+    could box: it is left out."""
+    import ctypes
+
     import pypdfium2.raw as pdfium
 
     obj = pdfium.FPDFText_GetTextObject(text.raw, i)
     if obj:
         mode = pdfium.FPDFTextObj_GetTextRenderMode(obj)
         if mode in (pdfium.FPDF_TEXTRENDERMODE_INVISIBLE, pdfium.FPDF_TEXTRENDERMODE_CLIP):
+            return False
+        address = ctypes.cast(obj, ctypes.c_void_p).value or 0
+        covers = (over or {}).get(address, [])
+        if any(frac[0] < c[2] and c[0] < frac[2] and frac[1] < c[3] and c[1] < frac[3] for c in covers):
             return False
     w, h = image.size
     x0, y0, x1, y1 = (int(frac[0] * w), int(frac[1] * h), int(frac[2] * w + 0.999), int(frac[3] * h + 0.999))
@@ -165,6 +205,7 @@ def _runs(text: Any, image: Any, marks: Sequence[Mark]) -> list[tuple[str, float
 
     out: list[tuple[str, float, float, float, float]] = []
     shown = _Display(text.page)
+    over = _images_over(text.page, shown)
     word: list[str] = []
     box = [0.0, 0.0, 0.0, 0.0]
 
@@ -185,7 +226,7 @@ def _runs(text: Any, image: Any, marks: Sequence[Mark]) -> list[tuple[str, float
                 word.append(" ")  # a run of a line keeps its spaces, so that it reads as words
             continue
         frac = shown.box(*text.get_charbox(i, loose=True))
-        if _overlaps(frac, marks) or not _visible(text, i, image, frac):
+        if _overlaps(frac, marks) or not _visible(text, i, image, frac, over):
             close()
             continue
         if word and (abs(frac[3] - box[3]) > 0.004 or frac[0] < box[2] - 0.004):

@@ -181,3 +181,18 @@ def test_text_nobody_can_see_is_not_put_in_the_release() -> None:
     for text in (_pdfium_text(released), _pypdf_text(released)):
         assert "Visible words stay." in text
         assert "WHITE-ON-WHITE" not in text and "UNDER-A-SHAPE" not in text
+
+
+def test_text_under_an_image_is_not_put_in_the_release() -> None:
+    """A photo over the words: its own detail is ink where they lie, so only the drawing order tells."""
+    photo = io.BytesIO()
+    Image.effect_noise((600, 120), 120).convert("RGB").save(photo, "PNG")
+    picture = base64.b64encode(photo.getvalue()).decode()
+    html = f"""<p>Visible words stay.</p>
+    <div style="position: relative"><p>UNDER-AN-IMAGE secret</p>
+      <img src="data:image/png;base64,{picture}" style="position: absolute; top: -10px; left: 0; width: 400px"></div>"""
+    pdf = weasyprint.HTML(string=html).write_pdf()
+    assert pdf is not None and "UNDER-AN-IMAGE" in _pdfium_text(pdf)
+    released, _ = release([(pdf, [])])
+    for text in (_pdfium_text(released), _pypdf_text(released)):
+        assert "Visible words stay." in text and "UNDER-AN-IMAGE" not in text
