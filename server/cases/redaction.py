@@ -69,8 +69,12 @@ def _chars(text: Any) -> str:
     the indices its boxes are asked for by; ``get_text_range`` may drift from them)."""
     import pypdfium2.raw as pdfium
 
+    count = text.count_chars()
+    whole = text.get_text_range()
+    if len(whole) == count:
+        return str(whole)  # one character per index already: the common case
     out = []
-    for i in range(text.count_chars()):
+    for i in range(count):
         code = pdfium.FPDFText_GetUnicode(text.raw, i)
         out.append(chr(code) if 0 < code < 0x110000 else "\ufffd")
     return "".join(out)
@@ -193,7 +197,7 @@ def _visible(text: Any, i: int, image: Any, frac: Box, over: dict[int, list[Box]
     x0, y0, x1, y1 = (int(frac[0] * w), int(frac[1] * h), int(frac[2] * w + 0.999), int(frac[3] * h + 0.999))
     if x1 <= x0 or y1 <= y0 or x0 < 0 or y0 < 0 or x1 > w or y1 > h:
         return False
-    low, high = image.crop((x0, y0, x1, y1)).convert("L").getextrema()
+    low, high = image.crop((x0, y0, x1, y1)).getextrema()
     return bool(high - low > 60)  # ink against its ground: a glyph drawn there, not a flat area
 
 
@@ -206,6 +210,7 @@ def _runs(text: Any, image: Any, marks: Sequence[Mark]) -> list[tuple[str, float
     out: list[tuple[str, float, float, float, float]] = []
     shown = _Display(text.page)
     over = _images_over(text.page, shown)
+    gray = image.convert("L")  # once a page: each character's ink is looked for in it
     word: list[str] = []
     box = [0.0, 0.0, 0.0, 0.0]
 
@@ -226,7 +231,7 @@ def _runs(text: Any, image: Any, marks: Sequence[Mark]) -> list[tuple[str, float
                 word.append(" ")  # a run of a line keeps its spaces, so that it reads as words
             continue
         frac = shown.box(*text.get_charbox(i, loose=True))
-        if _overlaps(frac, marks) or not _visible(text, i, image, frac, over):
+        if _overlaps(frac, marks) or not _visible(text, i, gray, frac, over):
             close()
             continue
         if word and (abs(frac[3] - box[3]) > 0.004 or frac[0] < box[2] - 0.004):
