@@ -40,6 +40,7 @@ from server.cases.api import EvidenceSource
 from server.cases.clock_board import ClockBoard
 from server.cases.letters import LetterDesk
 from server.cases.pdf import PdfRenderer
+from server.cases.reports import Reports
 from server.cases.workspace import Workspace
 from server.config import Settings
 from server.context import AppContext, context
@@ -405,6 +406,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             LetterDesk(store, bus, policy, settings.data_dir, pdfs, on_issued=cases.letter_issued),
             evidence,
             access,
+            Reports(store, policy, pdfs),
         )
         app.state.ctx = ctx
         await tokens.start()

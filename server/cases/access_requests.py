@@ -38,11 +38,12 @@ from server.bus.log import Bus
 from server.bus.scripts import CLAIM_CLOCKS
 from server.bus.topics import topic_named
 from server.cases import redaction
-from server.cases.pdf import PdfRenderer, run_anywhere
+from server.cases.clock_board import SweepLoop
+from server.cases.pdf import PdfRenderer, render_pdf, run_anywhere
 from server.cases.rules import access as rules
 from server.cases.rules import clocks as engine
 from server.cases.rules.stages import Refused
-from server.cases.timing import TERMS
+from server.cases.timing import TERMS, clock_of, next_turn, stored
 from server.records.access import (
     AccessChange,
     AccessRecords,
@@ -141,8 +142,6 @@ def build_package(
 
     import pypdfium2
 
-    from server.cases.pdf import render_pdf
-
     letter = render_pdf(letter_html)
     released, _ = release_copy(records)
     summary = render_pdf(summary_html)
@@ -219,8 +218,6 @@ class AccessDesk:
     def state(self, clock: ClockRow | None, now_ms: int) -> str:
         if clock is None:
             return ""
-        from server.cases.timing import clock_of
-
         return engine.state(clock_of(clock), now_ms, rules.clock_policy(self.settings.days), TERMS(self.policy))
 
     # ---- the log ------------------------------------------------------------------
@@ -250,29 +247,11 @@ class AccessDesk:
         return number
 
     def _stored(self, clock: engine.Clock, was: ClockRow | None) -> ClockRow:
-        rule = rules.clock_policy(self.settings.days)
-        same = was is not None and was.due_at == clock.due_at and was.started_at == clock.started_at
-        return ClockRow(
-            name=clock.name,
-            started_at=clock.started_at,
-            due_at=clock.due_at,
-            day_kind=clock.day_kind,
-            warn_at=engine.warning_from(clock, rule, TERMS(self.policy)),
-            paused_at=clock.paused_at,
-            remaining=clock.remaining,
-            extended_at=clock.extended_at,
-            original_due=clock.original_due,
-            met_at=clock.met_at,
-            stopped=clock.stopped,
-            announced=was.announced if was is not None and same else "running",
-            extension=was.extension if was is not None else "",
-        )
+        return stored(clock, rules.clock_policy(self.settings.days), TERMS(self.policy), was)
 
     # ---- moves --------------------------------------------------------------------
 
     async def move(self, who: Principal, number: str, ask: MoveIn) -> AccessRequest:
-        from server.cases.timing import clock_of
-
         found = await self.records.request(number)
         if found is None:
             raise LookupError(number)
@@ -358,8 +337,6 @@ class AccessDesk:
         }
 
     async def _extend(self, who: Principal, found: AccessRequest, ask: MoveIn, now: int) -> AccessRequest:
-        from server.cases.timing import clock_of
-
         r = found.request
         if found.clock is None:
             raise Refused("This request has no clock to extend.")
@@ -373,7 +350,7 @@ class AccessDesk:
             "ground": ground.lower(), "note": ask.note.strip(), "author_name": who.user,
         }  # fmt: skip
         html = self._render("extension.html.j2", fields)
-        pdf = await run_anywhere(self.renderer, _render_one, html)
+        pdf = await run_anywhere(self.renderer, render_pdf, html)
         row.extension = json.dumps(
             {"days": ask.days, "ground": ask.ground, "approved_by": who.user, "at": now, "new_due": longer.due_at}
         )
@@ -395,8 +372,6 @@ class AccessDesk:
             raise Refused(f"The {name} template cannot be used: {exc}.") from None
 
     async def _release(self, who: Principal, found: AccessRequest, version: int, now: int) -> AccessRequest:
-        from server.cases.timing import clock_of
-
         r = found.request
         if version != r.version:
             raise RequestConflict(r.version, r.changed_by)
@@ -461,7 +436,7 @@ class AccessDesk:
                 "messages": [{"when": self._when(m.at), "direction": "to them" if m.direction == "out" else "from them",
                               "channel": m.channel, "text": m.text} for m in f.messages],
             }  # fmt: skip
-            pdf = await run_anywhere(self.renderer, _render_one, self._render("complaint.html.j2", fields))
+            pdf = await run_anywhere(self.renderer, render_pdf, self._render("complaint.html.j2", fields))
             made.append(
                 await self._keep(
                     number, "complaint", f.file_number, f"Complaint file {f.file_number}", pdf, who, f.file_number
@@ -500,7 +475,7 @@ class AccessDesk:
             if doc is None:
                 raise Refused(f"There is no incident {ask.ref}.")
             pdf = await run_anywhere(
-                self.renderer, _render_one, self._render("incident.html.j2", self._incident_fields(ask.ref, doc))
+                self.renderer, render_pdf, self._render("incident.html.j2", self._incident_fields(ask.ref, doc))
             )
             made.append(
                 await self._keep(number, "incident", ask.ref, f"Dispatch record of incident {ask.ref}", pdf, who)
@@ -684,26 +659,15 @@ def _find(pdf: bytes, needle: str, regex: bool) -> list[redaction.Mark]:
     return redaction.find(pdf, needle, regex=regex)
 
 
-def _render_one(html: str) -> bytes:
-    from server.cases.pdf import render_pdf
-
-    return render_pdf(html)
-
-
 def _next_turn(row: ClockRow, policy: Policy, now_ms: int) -> int | None:
-    from server.cases.timing import clock_of
-
-    clock, rule, cal = clock_of(row), rules.clock_policy(policy.access.days), TERMS(policy)
-    current = engine.state(clock, now_ms, rule, cal)
-    if current in ("warning", "overdue") and row.announced != current:
-        return now_ms
-    turn = engine.next_turn(clock, now_ms, rule, cal)
-    return turn[0] if turn is not None else None
+    return next_turn(row, rules.clock_policy(policy.access.days), TERMS(policy), now_ms)
 
 
-class AccessSweep:
+class AccessSweep(SweepLoop):
     """The access requests' clocks, swept with the case clocks in the intake workers: each turn
     (due soon, overdue) claimed by one worker and recorded once (``AccessRecords.announce``)."""
+
+    name = "access clock sweep"
 
     def __init__(self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus) -> None:
         self.redis = redis
@@ -712,22 +676,6 @@ class AccessSweep:
         self.bus = bus
         self._seeded_at = 0.0
         self._stop = asyncio.Event()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self, every_s: float = 1.0) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.sweep()
-            except (RedisError, OSError) as exc:
-                log.warning("access clock sweep: %s; trying again", exc)
-            except Exception:
-                log.exception("access clock sweep failed; trying again")
-            try:
-                await asyncio.wait_for(self._stop.wait(), every_s)
-            except TimeoutError:
-                pass
 
     async def seed(self, now_ms: int) -> int:
         add = {}
@@ -752,9 +700,8 @@ class AccessSweep:
             if found is None or found.clock is None:
                 continue
             row = found.clock
-            from server.cases.timing import clock_of
-
-            state = engine.state(clock_of(row), now, rules.clock_policy(self.policy.access.days), TERMS(self.policy))
+            rule = rules.clock_policy(self.policy.access.days)
+            state = engine.state(clock_of(row), now, rule, TERMS(self.policy))
             if state in ("warning", "overdue") and row.announced != state:
                 if await self.records.announce(number, row.announced, state):
                     done += 1

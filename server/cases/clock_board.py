@@ -36,11 +36,11 @@ from server.cases.retention import Retention
 from server.cases.reviews import Reviews
 from server.cases.rules import clocks as engine
 from server.cases.rules.letters import LetterKind
-from server.cases.timing import STATUS_UPDATE, TERMS, clock_of, policy_for
+from server.cases.timing import STATUS_UPDATE, TERMS, clock_of, next_turn, policy_for
 from server.records.cases import CaseRecords, ClockRow
 from server.records.store import RecordsStore
 
-__all__ = ["DUE_KEY", "ClockBoard", "ClockSweep"]
+__all__ = ["DAILY_KEY", "DUE_KEY", "ClockBoard", "ClockSweep", "SweepLoop"]
 
 log = logging.getLogger("dispatch.cases")
 
@@ -64,15 +64,8 @@ class ClockBoard:
         self.policy = policy
 
     def next_turn(self, row: ClockRow, now_ms: int) -> int | None:
-        """When this clock must next be looked at: now, if it is warning or overdue and that has
-        not been announced (a file received late, a turn missed while Redis was away); else when
-        it next turns; None if it never will by time alone."""
-        clock, rule, cal = clock_of(row), policy_for(self.policy, row.name), TERMS(self.policy)
-        current = engine.state(clock, now_ms, rule, cal)
-        if current in ("warning", "overdue") and row.announced != current:
-            return now_ms
-        turn = engine.next_turn(clock, now_ms, rule, cal)
-        return turn[0] if turn is not None else None
+        """When this clock must next be looked at (``timing.next_turn``)."""
+        return next_turn(row, policy_for(self.policy, row.name), TERMS(self.policy), now_ms)
 
     async def schedule(self, file_number: str, rows: Iterable[ClockRow], now_ms: int | None = None) -> None:
         """Set (or clear) the next turn of each of these clocks of a file."""
@@ -121,8 +114,37 @@ class ClockBoard:
             await self.redis.zrem(CLAIMED_KEY, *members)
 
 
-class ClockSweep:
+class SweepLoop:
+    """A sweep run about once a second until stopped, in an intake worker: a failed sweep is
+    logged and tried again at the next beat."""
+
+    name = "sweep"
+    _stop: asyncio.Event
+
+    async def sweep(self, now_ms: int | None = None) -> int:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, every_s: float = 1.0) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.sweep()
+            except (RedisError, OSError) as exc:
+                log.warning("%s: %s; trying again", self.name, exc)
+            except Exception:
+                log.exception("%s failed; trying again", self.name)
+            try:
+                await asyncio.wait_for(self._stop.wait(), every_s)
+            except TimeoutError:
+                pass
+
+
+class ClockSweep(SweepLoop):
     """Announce each clock's turn once: on the file's timeline, and as an event on the bus."""
+
+    name = "clock sweep"
 
     def __init__(
         self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus, data_dir: Path | None = None
@@ -205,19 +227,3 @@ class ClockSweep:
         first = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).date().replace(day=1)
         await self.reviews.draw((first - dt.timedelta(days=1)).strftime("%Y-%m"))
         return True
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    async def run(self, every_s: float = 1.0) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.sweep()
-            except (RedisError, OSError) as exc:
-                log.warning("clock sweep: %s; trying again", exc)
-            except Exception:
-                log.exception("clock sweep failed; trying again")
-            try:
-                await asyncio.wait_for(self._stop.wait(), every_s)
-            except TimeoutError:
-                pass

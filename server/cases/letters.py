@@ -11,7 +11,6 @@ the few tags a letter needs.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -32,7 +31,7 @@ from server.access.roles import Principal, Role
 from server.agency.policy import Policy
 from server.bus.log import Bus
 from server.bus.topics import topic_named
-from server.cases.pdf import PdfRenderer, in_thread
+from server.cases.pdf import PdfRenderer, render_pdf, run_anywhere
 from server.cases.rules.letters import KIND_TITLES, Delivery, LetterKind, LetterMove, LetterState, delivery, move
 from server.cases.rules.stages import GROUND_DEFINITIONS, Ground, Refused, Route, Stage, public_words
 from server.cases.timing import DECISION, STATUS_UPDATE, policy_for
@@ -141,7 +140,6 @@ class LetterTemplates:
         loaders.append(jinja2.PackageLoader("server.cases", "templates/letters"))
         self.env = self._env(jinja2.ChoiceLoader(loaders))
         self.shipped = self._env(jinja2.PackageLoader("server.cases", "templates/letters"))
-        self._pdfs = asyncio.Semaphore(2)  # WeasyPrint runs in threads; two at a time on a 2-core host
 
     @staticmethod
     def _env(loader: jinja2.BaseLoader) -> ImmutableSandboxedEnvironment:
@@ -278,10 +276,7 @@ class LetterTemplates:
             raise TemplateProblem(f"The letter page template cannot be used: {exc}.") from None
 
     async def pdf(self, html: str) -> bytes:
-        if self.renderer is not None:
-            return await self.renderer.render(html)
-        async with self._pdfs:
-            return await in_thread(html)
+        return await run_anywhere(self.renderer, render_pdf, html)
 
     def preview(self, kind: LetterKind, source: str | None = None) -> str:
         """The letter of this kind for the sample file, as a page: the override (or ``source``)

@@ -6,6 +6,7 @@ table); who may make each move is ``rules/letters.py``'s to say.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import msgspec
@@ -15,7 +16,7 @@ from starlette.responses import HTMLResponse, Response
 
 from server.access.roles import Principal, Role
 from server.cases.letters import LetterDesk, LetterMoveIn, TemplateProblem
-from server.cases.rules.letters import KIND_TITLES, LetterKind
+from server.cases.rules.letters import KIND_TITLES, LetterKind, LetterMove, LetterState, move
 from server.cases.rules.stages import Refused
 from server.context import context
 from server.http.endpoints import Endpoint, answer, error
@@ -83,12 +84,8 @@ def _desk(request: Request) -> LetterDesk:
 
 
 async def _may(desk: LetterDesk, who: Principal, letter: LetterRow) -> list[str]:
-    from server.cases.rules.letters import LetterMove, LetterState, move
-
     acting = False
     if who.role is Role.CASE_COORDINATOR:
-        import time
-
         acting = bool(await desk.cases.delegated_by(who.user, int(time.time() * 1000)))
     out = []
     author = who.user if letter.author == "clock" else letter.author

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-__all__ = ["T", "PdfRenderer", "in_thread", "render_pdf", "run_anywhere"]
+__all__ = ["T", "PdfRenderer", "render_pdf", "run_anywhere"]
 
 T = TypeVar("T")
 
@@ -61,10 +61,6 @@ class PdfRenderer:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-async def in_thread(html: str) -> bytes:
-    return await asyncio.to_thread(render_pdf, html)
 
 
 async def run_anywhere(renderer: PdfRenderer | None, fn: Callable[..., T], *args: Any) -> T:

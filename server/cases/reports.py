@@ -21,7 +21,7 @@ import jinja2
 import msgspec
 
 from server.agency.policy import Policy
-from server.cases.pdf import PdfRenderer, in_thread
+from server.cases.pdf import PdfRenderer, render_pdf, run_anywhere
 from server.cases.rules.letters import scrub
 from server.cases.rules.stages import Route, Stage, public_words
 from server.cases.timing import DECISION, policy_for
@@ -135,9 +135,7 @@ class Reports:
         )
 
     async def delay_pdf(self, html: str) -> bytes:
-        if self.renderer is not None:
-            return await self.renderer.render(html)
-        return await in_thread(html)
+        return await run_anywhere(self.renderer, render_pdf, html)
 
     def _date(self, ms: int) -> str:
         return dt.datetime.fromtimestamp(ms / 1000, self.zone).date().isoformat()

@@ -14,8 +14,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server.access.roles import Principal
-from server.cases.early_warning import EarlyWarnings
-from server.cases.pdf import PdfRenderer
 from server.cases.reports import DelayRow, Reports, Table, csv_of
 from server.cases.reviews import Reviews
 from server.cases.rules import reviews as review_rules
@@ -148,12 +146,7 @@ class Disposals(msgspec.Struct):
 
 
 def _reports(request: Request) -> Reports:
-    ctx = context(request)
-    found = ctx.find(Reports)
-    if found is None:
-        found = Reports(ctx.store, ctx.policy, ctx.find(PdfRenderer))
-        ctx.add(found)
-    return found
+    return context(request).part(Reports)
 
 
 def _day(text: str | None, default: dt.date) -> dt.date:
@@ -256,7 +249,7 @@ async def top(request: Request, who: Principal | None) -> Response:
     assert who is not None
     ask = read_query(request, TopQuery)
     ctx = context(request)
-    ew = ctx.part(Workspace).warnings if ctx.find(Workspace) else EarlyWarnings(ctx.store, ctx.bus, ctx.policy)
+    ew = ctx.part(Workspace).warnings
     out = []
     for officer, n in await ew.top(ask.service):
         named = await ew.records.officer(officer)

@@ -9,7 +9,19 @@ from server.agency.policy import Complaints, Policy
 from server.cases.rules import clocks as engine
 from server.records.cases import ClockRow
 
-__all__ = ["ACKNOWLEDGE", "DECISION", "REFERRAL", "STATUS_UPDATE", "TERMS", "clock_of", "policy_for", "row_of", "view"]
+__all__ = [
+    "ACKNOWLEDGE",
+    "DECISION",
+    "REFERRAL",
+    "STATUS_UPDATE",
+    "TERMS",
+    "clock_of",
+    "next_turn",
+    "policy_for",
+    "row_of",
+    "stored",
+    "view",
+]
 
 ACKNOWLEDGE = "acknowledge"
 STATUS_UPDATE = "status_update"
@@ -62,30 +74,45 @@ def clock_of(row: ClockRow) -> engine.Clock:
     )
 
 
-def row_of(clock: engine.Clock, policy: Policy, was: ClockRow | None = None) -> ClockRow:
-    """The stored form of a clock; what was announced is kept unless its due date moved or a new
-    period began (a status update sent), and what was said of its delay is kept."""
-    rule = policy_for(policy, clock.name)
+def stored(clock: engine.Clock, rule: engine.ClockPolicy, cal: engine.Calendar, was: ClockRow | None) -> ClockRow:
+    """The stored form of a clock under its rule: what was announced is kept unless its due date
+    moved or a new period began (a status update sent), and what was said of its delay is kept."""
     same = was is not None and was.due_at == clock.due_at and was.started_at == clock.started_at
-    announced = was.announced if was is not None and same else "running"
     return ClockRow(
         name=clock.name,
         started_at=clock.started_at,
         due_at=clock.due_at,
         day_kind=clock.day_kind,
-        warn_at=engine.warning_from(clock, rule, TERMS(policy)),
+        warn_at=engine.warning_from(clock, rule, cal),
         paused_at=clock.paused_at,
         remaining=clock.remaining,
         extended_at=clock.extended_at,
         original_due=clock.original_due,
         met_at=clock.met_at,
         stopped=clock.stopped,
-        announced=announced,
+        announced=was.announced if was is not None and same else "running",
         delay_reason=was.delay_reason if was is not None else "",
         extension=was.extension if was is not None else "",
         delay_expected=was.delay_expected if was is not None else "",
         delay_action=was.delay_action if was is not None else "",
     )
+
+
+def row_of(clock: engine.Clock, policy: Policy, was: ClockRow | None = None) -> ClockRow:
+    """The stored form of a case clock (its rule from the policy)."""
+    return stored(clock, policy_for(policy, clock.name), TERMS(policy), was)
+
+
+def next_turn(row: ClockRow, rule: engine.ClockPolicy, cal: engine.Calendar, now_ms: int) -> int | None:
+    """When a stored clock must next be looked at: now, if it is warning or overdue and that has
+    not been announced (received late, a turn missed while Redis was away); else when it next
+    turns; None if it never will by time alone."""
+    clock = clock_of(row)
+    current = engine.state(clock, now_ms, rule, cal)
+    if current in ("warning", "overdue") and row.announced != current:
+        return now_ms
+    turn = engine.next_turn(clock, now_ms, rule, cal)
+    return turn[0] if turn is not None else None
 
 
 def view(row: ClockRow, policy: Policy, now_ms: int) -> tuple[str, int]:

@@ -63,6 +63,17 @@ _REVIEW = (
 )
 
 
+_WARNING = (
+    "SELECT w.id, w.officer, o.name, o.badge, o.service, w.rule, w.count, w.files, w.raised_at, w.seen_by,"
+    " w.seen_at FROM case_warnings w JOIN case_officers o ON o.id = w.officer"
+)
+
+
+def _warning(r: Any) -> WarningRow:
+    values: list[Any] = [*r[:7], [f for f in str(r[7]).split(",") if f], *r[8:]]
+    return WarningRow(*values)
+
+
 def _review(r: list[object] | tuple[object, ...]) -> ReviewRow:
     findings = [f for f in str(r[7]).split(",") if f]
     return ReviewRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(str(r[6]) or "{}"), findings, *r[8:])  # type: ignore[arg-type]
@@ -131,29 +142,15 @@ class OversightRecords:
         return made
 
     async def warnings(self, unseen_only: bool = False, limit: int = 500) -> list[WarningRow]:
-        sql = (
-            "SELECT w.id, w.officer, o.name, o.badge, o.service, w.rule, w.count, w.files, w.raised_at, w.seen_by,"
-            " w.seen_at FROM case_warnings w JOIN case_officers o ON o.id = w.officer"
-        )
+        sql = _WARNING
         if unseen_only:
             sql += " WHERE w.seen_at IS NULL"
         rows = await self.store._rows(sql + " ORDER BY w.id DESC LIMIT ?", (limit,))
-        out = []
-        for r in rows:
-            values: list[Any] = [*r[:7], [f for f in str(r[7]).split(",") if f], *r[8:]]
-            out.append(WarningRow(*values))
-        return out
+        return [_warning(r) for r in rows]
 
     async def warning(self, warning_id: int) -> WarningRow | None:
-        rows = await self.store._rows(
-            "SELECT w.id, w.officer, o.name, o.badge, o.service, w.rule, w.count, w.files, w.raised_at, w.seen_by,"
-            " w.seen_at FROM case_warnings w JOIN case_officers o ON o.id = w.officer WHERE w.id=?",
-            (warning_id,),
-        )
-        for r in rows:
-            values: list[Any] = [*r[:7], [f for f in str(r[7]).split(",") if f], *r[8:]]
-            return WarningRow(*values)
-        return None
+        found = await self.store._row(f"{_WARNING} WHERE w.id=?", (warning_id,))
+        return _warning(found) if found else None
 
     async def seen(self, warning_id: int, by: str) -> bool:
         async with self.store.transaction() as db:
