@@ -599,6 +599,7 @@ async def _sweep(args: argparse.Namespace) -> dict[str, Any]:
 
     from server.agency.policy import load_policy
     from server.bus.log import Bus
+    from server.bus.partition import Partition
     from server.bus.valkey import EmbeddedValkey
     from server.cases.clock_board import DUE_KEY, SEED_EVERY_S, ClockSweep
     from server.config import Settings
@@ -631,14 +632,16 @@ async def _sweep(args: argparse.Namespace) -> dict[str, Any]:
             clocks = await sweep.board.seed(store, now)  # what a worker's first sweep does
             seeding = spent(c, time.perf_counter() - t)
             sweep._seeded_at = time.monotonic()  # what sweep() records once it has seeded
-            seeded_set = await redis.zcard(DUE_KEY)
+            seeded_set = await redis.zcard(Partition().intake(DUE_KEY))
 
             c, t = cpu(), time.perf_counter()
             backlog = 0
             while done := await sweep.sweep(now):  # the turns due at the first start: each announced once
                 backlog += done
             backlog_cost = spent(c, time.perf_counter() - t)
-            due_set = await redis.zcard(DUE_KEY)  # the overdue, announced, have nothing more to turn
+            due_set = await redis.zcard(
+                Partition().intake(DUE_KEY)
+            )  # the overdue, announced, have nothing more to turn
 
             c, t = cpu(), time.perf_counter()
             await sweep.board.seed(store, now)  # every SEED_EVERY_S after that, onto a full set

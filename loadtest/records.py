@@ -187,6 +187,7 @@ def drivers(args: argparse.Namespace) -> dict[str, Any]:
 def _lag_sampler(socket: str, start_at: float, end_at: float, q: Any) -> None:
     import redis
 
+    from server.bus.partition import Partition
     from server.bus.topics import TOPICS
     from server.records.archiver import GROUP
 
@@ -199,7 +200,7 @@ def _lag_sampler(socket: str, start_at: float, end_at: float, q: Any) -> None:
         for topic in TOPICS:
             unarchived = 0
             try:
-                for group in client.xinfo_groups(topic.stream):
+                for group in client.xinfo_groups(Partition().stream(topic)):
                     if group["name"].decode() == GROUP:
                         # lag: not yet read by the group; pending: read, not yet written and acked
                         unarchived += int(group.get("lag") or 0) + int(group.get("pending") or 0)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,7 +32,9 @@ from protocol.schema import json_schema
 from server.access.roles import Principal
 from server.access.tokens import AuthError, Tokens, verify_token
 from server.agency.policy import Policy, load_policy
+from server.bus.connect import connect, describe
 from server.bus.log import Bus
+from server.bus.topology import TopologyCollector, TopologyWatch
 from server.cases import access_api, letters_api, reports_api
 from server.cases import api as cases_api
 from server.cases.access_requests import AccessDesk
@@ -296,7 +298,7 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
     counter starts again if Redis lost it, so that no reference is handed out twice."""
 
     async def floor(lane: IntakeStream) -> int:
-        if lane is REFERRALS:
+        if lane.name == REFERRALS.name:
             return await ReferralRecords(store).highest_request_id()
         return await ComplaintRecords(store).highest_file_number()
 
@@ -339,17 +341,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # A blocking pool: a burst of catch-ups (a reconnect storm) waits for a
-        # connection instead of failing; the bus reader and archiver hold one each.
+        # One server: a blocking pool, so a burst of catch-ups (a reconnect storm) waits for a
+        # connection instead of failing; the bus reader and archiver hold one each. A cluster or
+        # a Sentinel's primary: their own clients (server/bus/connect.py).
         settings = given
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url,
-            max_connections=settings.redis_connections,
-            timeout=10,
-            socket_connect_timeout=2,
-            health_check_interval=10,
+        connected = connect(
+            settings.redis_url, cluster=settings.redis_cluster, max_connections=settings.redis_connections
         )
-        redis = Redis(connection_pool=pool)
+        redis = connected.redis
         await _wait_for_redis(redis, 30.0)
         store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
         try:
@@ -360,8 +359,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         except BaseException:
             # Not started: close what was opened, or its threads keep the process from exiting.
             await _step("records store", store.close())
-            await _step("redis client", redis.aclose())
-            await _step("redis pool", pool.aclose())
+            await _step("redis", connected.close())
             raise
         metrics_ = HubMetrics()
         metrics_.watch(AdmissionCollector(reception.admission))
@@ -370,7 +368,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         tokens = Tokens(redis, store, settings.secret, settings.token_ttl_s)
         hub = Hub(settings, redis, bus, service, metrics_, tokens)
-        archiver = Archiver(redis, store, metrics_, settings)
+        archiver = Archiver(redis, store, metrics_, settings, part=bus.part)
+        topology = TopologyWatch(connected, bus)
+        metrics_.watch(TopologyCollector(topology))
 
         async def after_fired(timer_id: str) -> None:
             if timer_id.startswith("welfare-critical:"):
@@ -390,11 +390,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             archiver=archiver,
             service=service,
             login_limits=SignInLimits.make(redis),
-            intake=IntakeDoors.make(Door(redis, _reference_floor(store)), settings, policy, metrics_),
+            intake=IntakeDoors.make(Door(redis, _reference_floor(store), bus.part), settings, policy, metrics_),
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
+        ctx.add(connected, topology)
         pdfs = PdfRenderer()  # letters and reports laid out in a process of their own
-        cases = Workspace(store, bus, policy, ClockBoard(redis, policy))
+        cases = Workspace(store, bus, policy, ClockBoard(redis, policy, bus.part))
         evidence = _evidence(store, policy, service)
         access = AccessDesk(
             store, bus, redis, policy, data_dir=settings.data_dir, attachments=settings.attachments_dir,
@@ -413,7 +414,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await hub.start()
         archiving = asyncio.create_task(archiver.run(), name="archiver")
         timing = asyncio.create_task(timers.run(), name="timers")
-        log.info("hub ready redis=%s records=%s", settings.redis_url, store.describe)
+        watching = asyncio.create_task(topology.run(), name="topology")
+        log.info(
+            "hub ready redis=%s (%s) partition=%s records=%s",
+            describe(settings.redis_url),
+            connected.target.kind,
+            bus.part.label,
+            store.describe,
+        )
         log.info("answering to Host %s (set DISPATCH_ALLOWED_HOSTS for others)", ", ".join(hosts))
         try:
             yield
@@ -424,14 +432,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await _step("cover searches", service.safety.settle(2.0))
             archiver.stop()
             timers.stop()
-            for task in (archiving, timing):
+            topology.stop()
+            for task in (archiving, timing, watching):
                 await _stopped(task)
             pdfs.close()
             if ctx.geocoder is not None:
                 await _step("geocoder", ctx.geocoder.close())
             await _step("records store", store.close())
-            await _step("redis client", redis.aclose())
-            await _step("redis pool", pool.aclose())  # a pool passed in explicitly is not closed by the client
+            await _step("redis", connected.close())
 
     hosts = allowed_hosts(given.allowed_hosts, given.host)
     endpoints = all_endpoints()

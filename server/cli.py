@@ -59,7 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--redis-url",
         default=os.environ.get("REDIS_URL", ""),
-        help="use this Redis/Valkey (default: REDIS_URL, else an embedded Valkey in the data dir)",
+        help="use this Redis/Valkey (default: REDIS_URL, else an embedded Valkey in the data dir);"
+        " redis+cluster://h:p[,h:p] for a Valkey Cluster, redis+sentinel://h:p[,h:p]/name for a Sentinel's primary",
+    )
+    s.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        default=os.environ.get("DISPATCH_REDIS_CLUSTER", "").lower() in ("1", "true", "yes"),
+        help="the --redis-url names a node of a Valkey Cluster (as redis+cluster:// does)",
+    )
+    s.add_argument(
+        "--partition",
+        default=os.environ.get("DISPATCH_PARTITION", ""),
+        help="the partition of the live state this hub serves: an agency or region on a shared Valkey"
+        " (default: DISPATCH_PARTITION, else the one default partition)",
     )
     s.add_argument(
         "--workers",
@@ -120,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
     nr = nsub.add_parser("replay", help="queue a dead letter's entry again (the hub must be running)")
     nr.add_argument("id", type=int)
     _redis_url_arg(nr)
+    nr.add_argument(
+        "--partition", default=os.environ.get("DISPATCH_PARTITION", ""), help="the partition the entry was queued in"
+    )
     for q in (nl, nr):
         _data_dir_arg(q)
     return p
@@ -178,15 +194,17 @@ async def _intake(args: argparse.Namespace) -> int:
                 print("the dead-letter list is empty", file=sys.stderr)
             await store.audit("cli", "intake.dead_letters.view", "", f"{len(rows)} shown")
             return 0
-        from redis.asyncio import Redis
         from redis.exceptions import RedisError
 
+        from server.bus.connect import connect
+        from server.bus.partition import Partition
         from server.intake.worker import AlreadyReplayed, replay_dead_letter
 
         url = _redis_url(args)
-        redis = Redis.from_url(url, socket_connect_timeout=2)
+        connected = connect(url, max_connections=4, blocking=False)
+        redis = connected.redis
         try:
-            entry = await replay_dead_letter(redis, store, args.id, "cli")
+            entry = await replay_dead_letter(redis, store, args.id, "cli", Partition(args.partition))
         except AlreadyReplayed as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -194,7 +212,7 @@ async def _intake(args: argparse.Namespace) -> int:
             print(f"cannot reach the hub's Redis at {url} ({exc}); is the hub running?", file=sys.stderr)
             return 1
         finally:
-            await redis.aclose()
+            await connected.close()
         if entry is None:
             print(f"no dead letter {args.id}", file=sys.stderr)
             return 1
@@ -255,10 +273,10 @@ async def _user_list(args: argparse.Namespace) -> int:
 
 async def _user_change(args: argparse.Namespace) -> int:
     """disable, enable, sign-out: in the records store, then told to every hub through Redis."""
-    from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
     from server.access.tokens import publish_account
+    from server.bus.connect import connect
 
     store = await _with_store(args)
     try:
@@ -285,14 +303,15 @@ async def _user_change(args: argparse.Namespace) -> int:
         "reset-second-factor": "has no second factor now (it sets one up at its next sign-in), and is signed out",
     }[args.user_cmd]
     url = _redis_url(args)
-    redis = Redis.from_url(url, socket_connect_timeout=2)
+    connected = connect(url, max_connections=4, blocking=False)
+    redis = connected.redis
     try:
         await publish_account(redis, args.name, version, state[1])
     except (RedisError, OSError) as exc:
         print(f"{args.name} {done} in the records; no hub reached at {url} ({exc}): it applies when one starts")
         return 0
     finally:
-        await redis.aclose()
+        await connected.close()
     ended = "; its sessions end on every hub within seconds" if args.user_cmd != "enable" else ""
     print(f"{args.name} {done}{ended}")
     return 0
@@ -332,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                 port=args.port,
                 data_dir=args.data_dir,
                 redis_url=args.redis_url,
+                redis_cluster=args.redis_cluster,
+                partition=args.partition,
                 database_url=args.database_url,
                 workers=args.workers,
                 log_level=args.log_level,

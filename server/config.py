@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from typing import Any
+
+# A partition's name (server/bus/partition.py): what an operator types (an agency's short name,
+# a region), kept to what reads well in a key and never holds a brace, which would end the tag.
+PARTITION_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 __all__ = ["PRIVATE_UMASK", "Settings", "key_file", "private_dir"]
 
@@ -43,6 +48,21 @@ class Settings:
     port: int = 8000
     data_dir: Path = Path("./var")
     redis_url: str = ""  # empty: run the embedded Valkey in data_dir
+    # redis_url names a Valkey Cluster (also said by a redis+cluster:// URL, or --redis-cluster)
+    redis_cluster: bool = False
+    # The partition of the live state this hub serves: an agency or a region of one
+    # (server/bus/partition.py). Empty: the one default partition of a single agency.
+    partition: str = ""
+    # Commands that wait for a replica to hold them before they are acked, when the primary has
+    # one: "alarms" (panic, acknowledge, emergency traffic), "dispatch" (every dispatch command,
+    # alarms too) or "off". A command no replica confirmed in replica_wait_ms is answered
+    # "unavailable", saying it may not survive a failover.
+    replica_wait: str = "alarms"
+    replica_wait_ms: int = 500
+    # The reader's probe: written this often, it must be read back within probe_stale_s
+    # or health goes red (the reader is deaf while writes succeed).
+    probe_every_s: float = 1.0
+    probe_stale_s: float = 5.0
     # The records store: empty for SQLite in data_dir (one host); postgresql://... for a database
     # every hub shares (DATABASE_URL). Its keys (below) are then kept in it, shared too.
     database_url: str = ""
@@ -153,6 +173,12 @@ class Settings:
             raise ValueError("DISPATCH_VALKEY_FSYNC is always or everysec")
         if self.sqlite_synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("DISPATCH_SQLITE_SYNCHRONOUS is FULL, NORMAL or EXTRA")
+        if self.replica_wait not in ("off", "alarms", "dispatch"):
+            raise ValueError("DISPATCH_REPLICA_WAIT is off, alarms or dispatch")
+        if self.partition and not PARTITION_NAME.match(self.partition):
+            raise ValueError(
+                "DISPATCH_PARTITION is 1-32 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+            )
         return dataclasses.replace(
             self, data_dir=data_dir, secret=secret, sqlite_synchronous=self.sqlite_synchronous.upper()
         )

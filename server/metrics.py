@@ -38,6 +38,11 @@ class HubMetrics:
         self.bus_lag = Gauge("dispatch_bus_lag_seconds", "Age of the newest event when the reader got it", registry=r)
         self.archiver_lag = Gauge("dispatch_archiver_lag_entries", "Events not yet in the records store", registry=r)
         self.redis_up = Gauge("dispatch_redis_up", "1 when Redis answers", registry=r)
+        self.probe_silence = Gauge(
+            "dispatch_bus_probe_silence_seconds",
+            "How long a probe the hub wrote has not come back through its reader (0: every one has)",
+            registry=r,
+        )
         self.archived = Counter("dispatch_archived_events", "Events written to SQLite", registry=r)
         self.intake = Counter(
             "dispatch_intake_submissions",

@@ -22,7 +22,9 @@ a ``GroupHandler``, which knows the domain; the loop knows only entries. Its rul
 - **It stops when asked.** ``stop()`` ends the loop at its next turn (a blocking read is
   cut short); a batch being handled is finished first, never abandoned half way.
 
-Handled in the order of ``streams``: the first stream's batch before the next one's.
+Handled in the order of ``streams``: the first stream's batch before the next one's. Streams
+are read one slot group at a time (their hash tag): no read may span two slots, as on a Valkey
+Cluster they may live on two shards.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from server.bus.consumers import consumer_name, dead_local_consumers
+from server.bus.partition import slot_groups
 from server.bus.scripts import load_all
 from server.bus.stopping import Stopped, StopSignal
 
@@ -119,6 +122,7 @@ class ConsumerGroup:
         self.handler = handler
         self.group = group
         self.streams = tuple(streams)
+        self.slot_groups = slot_groups(self.streams)
         self.consumer = consumer or consumer_name()
         self.batch = batch
         self.block_ms = block_ms
@@ -220,16 +224,22 @@ class ConsumerGroup:
     async def read_new(self, block_ms: int | None = None) -> tuple[int, bool]:
         """Read and handle one batch of new entries of every stream (blocking up to ``block_ms``
         for some to come). -> (entries read, whether a stream's batch was full)."""
-        with self.stopping.blocking():
-            got: Any = await self.redis.xreadgroup(
-                self.group,
-                self.consumer,
-                dict.fromkeys(self.streams, ">"),
-                count=self.batch,
-                block=self.block_ms if block_ms is None else block_ms,
-            )
+        block = self.block_ms if block_ms is None else block_ms
+        by_stream: dict[str, Any] = {}
+        if len(self.slot_groups) == 1:
+            by_stream = await self._read_group(self.slot_groups[0], block)
+        else:
+            # One read per slot: first each without waiting; if none had anything, wait on each
+            # in turn for its share of the time, so an idle loop still waits about ``block``.
+            for group in self.slot_groups:
+                by_stream.update(await self._read_group(group, None))
+            if not by_stream and block:
+                share = max(1, block // len(self.slot_groups))
+                for group in self.slot_groups:
+                    by_stream.update(await self._read_group(group, share))
+                    if by_stream:
+                        break
         self.beat = time.monotonic()
-        by_stream = {_s(stream): entries for stream, entries in got or []}
         read, full = 0, False
         for stream in self.streams:
             entries = by_stream.get(stream)
@@ -239,10 +249,24 @@ class ConsumerGroup:
                 full = full or len(entries) >= self.batch
         return read, full
 
+    async def _read_group(self, streams: tuple[str, ...], block: int | None) -> dict[str, Any]:
+        """New entries of streams of one slot, waiting up to ``block`` ms (None: not at all)."""
+        with self.stopping.blocking():
+            got: Any = await self.redis.xreadgroup(
+                self.group, self.consumer, dict.fromkeys(streams, ">"), count=self.batch, block=block
+            )
+        return {_s(stream): entries for stream, entries in got or []}
+
     async def retry_own(self) -> int:
         """Everything this consumer was given and has not finished (failed, or read before a
         restart), once more. -> entries still failing."""
-        starts = dict.fromkeys(self.streams, "0")
+        retries = 0
+        for group in self.slot_groups:
+            retries += await self._retry_own(group)
+        return retries
+
+    async def _retry_own(self, streams: tuple[str, ...]) -> int:
+        starts = dict.fromkeys(streams, "0")
         retries = 0
         while starts:
             got: Any = await self.redis.xreadgroup(self.group, self.consumer, starts, count=self.batch)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ id (the offset) and the topic's epoch. The epoch is made when a stream is
 first written; if Redis loses the stream, it loses the epoch beside it, and
 the next write makes a new one, so clients can tell a gap from continuity.
 
-Live dispatch state is marked present by ``LIVE_KEY`` (holding the id of the records store it
+Live dispatch state is marked present by the partition's ``live`` key (holding the id of the records store it
 was built from). A plan that emits dispatch events is refused while the mark is missing (Redis
 came back empty): ``Bus.apply`` then awaits ``on_empty`` (the hub's rebuild of the live state
 from the records store, ``server/dispatch/recovery.py``) and applies the plan again, so no
@@ -24,19 +24,19 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from protocol.codec import event_decoder, event_encoder
 from protocol.events import Event, RadioLogged
 from protocol.messages import SnapshotItem
+from server.bus.connect import is_cluster
 from server.bus.luapack import pack
-from server.bus.scripts import APPLY, FIRE_TIMERS
-from server.bus.topics import DISPATCH_SLOT, Topic, parse_offset
+from server.bus.partition import Partition
+from server.bus.scripts import APPLY, FIRE_TIMERS, load_all
+from server.bus.topics import Family, Lane, Topic, parse_offset
 from server.config import Settings
 
 __all__ = [
-    "LIVE_KEY",
-    "TIMERS_KEY",
-    "TIMER_PLANS_KEY",
     "Bus",
     "BusEmpty",
     "Conflict",
@@ -45,16 +45,13 @@ __all__ = [
     "History",
     "Plan",
     "Snapshot",
+    "Unconfirmed",
     "history_length",
 ]
 
 # The one atomic step is ``lua/plan.lua``: ``apply`` runs one plan, ``fire_timers`` claims due
 # timers and applies the plan each one carries, in the same step, so a timer fires exactly once
 # however many hubs poll.
-
-TIMERS_KEY = f"{{{DISPATCH_SLOT}}}:timers"
-TIMER_PLANS_KEY = f"{{{DISPATCH_SLOT}}}:timer-plans"
-LIVE_KEY = f"{{{DISPATCH_SLOT}}}:live"  # the live state is here, built from this records store (its id)
 
 
 class BusEmpty(Exception):
@@ -103,16 +100,18 @@ class Plan:
 
     def check(self, topic: Topic, field: str, version: int) -> Plan:
         """Apply only if the record is still at this version (0: it never existed)."""
-        self._wire.checks.append((topic.versions, field, version))
+        self._wire.checks.append((self._bus.keys(topic).versions, field, version))
         return self
 
     def write(self, topic: Topic, field: str, record: Any) -> Plan:
         data = record if isinstance(record, bytes) else _record_encoder.encode(record)
-        self._wire.writes.append((topic.state, topic.versions, field, data))
+        keys = self._bus.keys(topic)
+        self._wire.writes.append((keys.state, keys.versions, field, data))
         return self
 
     def delete(self, topic: Topic, field: str) -> Plan:
-        self._wire.deletes.append((topic.state, topic.versions, field))
+        keys = self._bus.keys(topic)
+        self._wire.deletes.append((keys.state, keys.versions, field))
         return self
 
     def append(self, key: str, record: Any, keep: int) -> Plan:
@@ -126,16 +125,18 @@ class Plan:
         return self
 
     def geo(self, topic: Topic, member: str, lon: float, lat: float) -> Plan:
-        self._wire.geo.append((topic.geo, lon, lat, member))
+        self._wire.geo.append((self._bus.keys(topic).geo, lon, lat, member))
         return self
 
     def timer(self, timer_id: str, due_ms: int, then: Plan) -> Plan:
         """Schedule ``then`` to be applied once at ``due_ms`` (replacing a timer of that id)."""
-        self._wire.timers.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id, due_ms, then.encode()))
+        part = self._bus.part
+        self._wire.timers.append((part.timers, part.timer_plans, timer_id, due_ms, then.encode()))
         return self
 
     def cancel_timer(self, timer_id: str) -> Plan:
-        self._wire.cancels.append((TIMERS_KEY, TIMER_PLANS_KEY, timer_id))
+        part = self._bus.part
+        self._wire.cancels.append((part.timers, part.timer_plans, timer_id))
         return self
 
     def timers_set(self) -> list[tuple[str, int]]:
@@ -148,10 +149,11 @@ class Plan:
         return self
 
     def emit(self, topic: Topic, event: Event) -> Plan:
+        keys = self._bus.keys(topic)
         self._wire.events.append(
             (
-                topic.stream,
-                topic.epoch,
+                keys.stream,
+                keys.epoch,
                 self._bus.maxlen(topic),
                 secrets.token_hex(6),
                 event_encoder.encode(event),
@@ -176,7 +178,7 @@ class Plan:
             + [k for x in w.events for k in (x[0], x[1])]
         )
         if w.timers or w.cancels:
-            found += [TIMERS_KEY, TIMER_PLANS_KEY]
+            found += [self._bus.part.timers, self._bus.part.timer_plans]
         if w.once:
             found.append(w.once[0])
         if w.guard:
@@ -201,6 +203,15 @@ class Duplicate(Exception):
 # the idempotency key. Set by the command router for the duration of a command.
 current_command: ContextVar[tuple[str, str] | None] = ContextVar("current_command", default=None)
 ONCE_TTL_S = 600
+
+
+class Unconfirmed(Exception):
+    """Applied on the primary, but no replica said it holds it within the wait: a failover now
+    could lose it. The client is told so, and may send the command again (it applies once)."""
+
+    def __init__(self, offset: str, wait_ms: int) -> None:
+        super().__init__(f"applied at {offset}; no replica confirmed it within {wait_ms} ms")
+        self.offset = offset
 
 
 class Conflict(Exception):
@@ -249,9 +260,16 @@ def _applied(reply: Any) -> list[tuple[str, str]]:
 
 
 class Bus:
-    def __init__(self, redis: Redis, settings: Settings) -> None:
+    def __init__(self, redis: Redis, settings: Settings, part: Partition | None = None) -> None:
         self.redis = redis
         self.settings = settings
+        self.part = part if part is not None else Partition(settings.partition)
+        self.keys = self.part.keys
+        # Replicas the primary has (the least of any primary, on a cluster): kept by the
+        # topology watch (``server/bus/topology.py``); 0: nothing waits for one.
+        self.replicas = 0
+        self.waited = 0  # commands that waited for a replica
+        self.unconfirmed = 0  # ...of which no replica confirmed in time
         # Rebuilds the live state when Redis came back empty (set by the app); None: nothing
         # to rebuild from, plans apply as they come.
         self.on_empty: Callable[[], Awaitable[None]] | None = None
@@ -259,7 +277,7 @@ class Bus:
     async def ensure_live(self) -> None:
         """Before reading epochs: if Redis lost the live state, have it rebuilt first (so the
         subscribers' resync that follows shows it)."""
-        if self.on_empty is not None and not await self.redis.exists(LIVE_KEY):
+        if self.on_empty is not None and not await self.redis.exists(self.part.live):
             await self.on_empty()
 
     def maxlen(self, topic: Topic) -> int:
@@ -277,23 +295,66 @@ class Bus:
         ONCE_TTL_S: a client that retries after a lost connection changes nothing twice.
         Positions are not: a repeated report is harmless and they are the bulk of traffic."""
         command = current_command.get()
-        dispatch = bool(plan.topics) and all(t.slot == DISPATCH_SLOT for t in plan.topics)
+        dispatch = bool(plan.topics) and all(t.family is Family.DISPATCH for t in plan.topics)
         if command is not None and dispatch:
             user, command_id = command
-            plan._wire.once = (f"{{{DISPATCH_SLOT}}}:cmd:{user}:{command_id}", ONCE_TTL_S)
+            plan._wire.once = (self.part.once(user, command_id), ONCE_TTL_S)
         if dispatch and self.on_empty is not None:
-            plan._wire.guard = LIVE_KEY
+            plan._wire.guard = self.part.live
+        wait = self._waits(plan)
         try:
-            return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
+            return await self._run(plan, wait)
         except BusEmpty:
             if self.on_empty is None:
                 raise
             await self.on_empty()  # rebuilt (or refused, raising); then this plan once more
-            return _applied(await APPLY(self.redis, plan.keys(), (plan.encode(),)))
+            return await self._run(plan, wait)
+
+    def _waits(self, plan: Plan) -> bool:
+        """Whether this plan waits for a replica before it is acked (``replica_wait``)."""
+        if self.replicas <= 0 or self.settings.replica_wait == "off" or not plan.topics:
+            return False
+        if self.settings.replica_wait == "dispatch":
+            return any(t.family is Family.DISPATCH for t in plan.topics)
+        return any(t.lane is Lane.ALARM for t in plan.topics)
+
+    async def _run(self, plan: Plan, wait: bool) -> list[tuple[str, str]]:
+        keys, args = plan.keys(), (plan.encode(),)
+        if not wait:
+            return _applied(await APPLY(self.redis, keys, args))
+        # The write and its WAIT on one connection (WAIT counts the replicas that hold what this
+        # connection wrote): one pipeline, which a cluster client sends to the key's node.
+        where: dict[str, Any] = {}
+        if is_cluster(self.redis):
+            where["target_nodes"] = self.redis.get_node_from_key(keys[0])  # type: ignore[attr-defined]
+        for loaded in (False, True):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                APPLY.queue(pipe, keys, args)
+                pipe.execute_command("WAIT", 1, self.settings.replica_wait_ms, **where)
+                try:
+                    reply, held = await pipe.execute()
+                except NoScriptError:
+                    if loaded:
+                        raise
+                    await load_all(self.redis)
+                    continue
+            self.waited += 1
+            try:
+                applied = _applied(reply)
+            except Duplicate as done:  # a retry: the first may not be on a replica either
+                if int(held) < 1:
+                    self.unconfirmed += 1
+                    raise Unconfirmed(done.offset, self.settings.replica_wait_ms) from None
+                raise
+            if int(held) < 1:
+                self.unconfirmed += 1
+                raise Unconfirmed(applied[0][0] if applied else "", self.settings.replica_wait_ms)
+            return applied
+        raise AssertionError("unreachable")
 
     async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
         """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""
-        fired = await FIRE_TIMERS(self.redis, (TIMERS_KEY, TIMER_PLANS_KEY), (now_ms, limit))
+        fired = await FIRE_TIMERS(self.redis, (self.part.timers, self.part.timer_plans), (now_ms, limit))
         return [_s(f) for f in fired]
 
     async def commit(
@@ -320,38 +381,49 @@ class Bus:
     async def read_record(self, topic: Topic, field: str) -> tuple[bytes | None, int]:
         """A state record and its version (0 when absent)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hget(topic.state, field)
-            pipe.hget(topic.versions, field)
+            keys = self.keys(topic)
+            pipe.hget(keys.state, field)
+            pipe.hget(keys.versions, field)
             value, version = await pipe.execute()
         return value, int(version or 0)
 
     async def epoch(self, topic: Topic) -> str:
-        value = await self.redis.get(topic.epoch)
+        value = await self.redis.get(self.keys(topic).epoch)
         return _s(value) if value is not None else ""
 
     async def epochs(self, topics: Sequence[Topic]) -> dict[str, str]:
-        """Each topic's epoch, made now for a topic that has none yet."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for t in topics:
-                pipe.set(t.epoch, secrets.token_hex(6), nx=True)
-            pipe.mget([t.epoch for t in topics])
-            values = (await pipe.execute())[-1]
-        return {t.name: (_s(v) if v is not None else "") for t, v in zip(topics, values, strict=True)}
+        """Each topic's epoch, made now for a topic that has none yet: one transaction per family,
+        as a family's keys share one slot and no read may span two."""
+        out: dict[str, str] = {}
+        for family in Family:
+            group = [t for t in topics if t.family is family]
+            if not group:
+                continue
+            epochs = [self.keys(t).epoch for t in group]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for key in epochs:
+                    pipe.set(key, secrets.token_hex(6), nx=True)
+                for key in epochs:
+                    pipe.get(key)  # not MGET, which a cluster's pipeline refuses
+                values = (await pipe.execute())[len(epochs) :]
+            out.update((t.name, _s(v) if v is not None else "") for t, v in zip(group, values, strict=True))
+        return out
 
     async def last_offsets(self, topics: Sequence[Topic]) -> dict[str, str]:
         """The newest id in each stream ("0-0" if empty): where a fresh reader starts."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for t in topics:
-                pipe.xrevrange(t.stream, count=1)
+                pipe.xrevrange(self.keys(t).stream, count=1)
             results = await pipe.execute()
         return {t.name: (_s(r[0][0]) if r else "0-0") for t, r in zip(topics, results, strict=True)}
 
     async def snapshot(self, topic: Topic) -> Snapshot:
         """Current state and the offset it is current as of, read in one transaction."""
+        keys = self.keys(topic)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.get(topic.epoch)
-            pipe.xrevrange(topic.stream, count=max(1, self.settings.radio_snapshot))
-            pipe.hvals(topic.state)
+            pipe.get(keys.epoch)
+            pipe.xrevrange(keys.stream, count=max(1, self.settings.radio_snapshot))
+            pipe.hvals(keys.state)
             epoch, recent, values = await pipe.execute()
         offset = _s(recent[0][0]) if recent else "0-0"
         items: list[SnapshotItem] = [_record_decoder.decode(v) for v in values]
@@ -367,11 +439,12 @@ class Bus:
         """Events after ``after``, in order, or None if the client must resync: its epoch is
         not this stream's, its offset is past what was trimmed, or it missed more than ``limit``."""
         mark = parse_offset(after)
+        keys = self.keys(topic)
         async with self.redis.pipeline(transaction=True) as pipe:
             # One transaction: the trim check and the read see the same stream.
-            pipe.get(topic.epoch)
-            pipe.xinfo_stream(topic.stream)
-            pipe.xrange(topic.stream, min=f"({after}", max="+", count=limit + 1)
+            pipe.get(keys.epoch)
+            pipe.xinfo_stream(keys.stream)
+            pipe.xrange(keys.stream, min=f"({after}", max="+", count=limit + 1)
             raw_epoch, info, batch = await pipe.execute()
         current = _s(raw_epoch) if raw_epoch is not None else ""
         if not current or epoch != current:

@@ -76,10 +76,10 @@ __all__ = [
 
 log = logging.getLogger("dispatch.access")
 _ACCESS = topic_named("access")
-DUE_KEY = "{intake}:access-clocks"
+DUE_KEY = "access-clocks"  # on the partition's intake slot
 MAX_PAGES = 5_000  # pages a request may hold (a release is made of all of them)
 MAX_BOXES = 50_000  # boxes a request may hold
-CLAIMED_KEY = "{intake}:access-clocks:claimed"
+CLAIMED_KEY = "access-clocks:claimed"
 Text = Annotated[str, Meta(max_length=4000)]
 Short = Annotated[str, Meta(max_length=200)]
 Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
@@ -612,9 +612,9 @@ class AccessDesk:
         turn = _next_turn(row, self.policy, int(time.time() * 1000))
         try:
             if turn is None:
-                await self.redis.zrem(DUE_KEY, number)
+                await self.redis.zrem(self.bus.part.intake(DUE_KEY), number)
             else:
-                await self.redis.zadd(DUE_KEY, {number: turn})
+                await self.redis.zadd(self.bus.part.intake(DUE_KEY), {number: turn})
         except (RedisError, OSError) as exc:
             log.warning("%s: clock saved, not scheduled (%s); the sweep's seeding finds it", number, exc)
 
@@ -684,7 +684,7 @@ class AccessSweep(SweepLoop):
             if turn is not None:
                 add[number] = turn
         if add:
-            await self.redis.zadd(DUE_KEY, add, nx=True)  # type: ignore[arg-type]
+            await self.redis.zadd(self.bus.part.intake(DUE_KEY), add, nx=True)  # type: ignore[arg-type]
         return len(add)
 
     async def sweep(self, now_ms: int | None = None) -> int:
@@ -692,7 +692,9 @@ class AccessSweep(SweepLoop):
         if time.monotonic() - self._seeded_at > 600:
             await self.seed(now)
             self._seeded_at = time.monotonic()
-        got = await CLAIM_CLOCKS(self.redis, (DUE_KEY, CLAIMED_KEY), (now, 200, 60_000))
+        got = await CLAIM_CLOCKS(
+            self.redis, (self.bus.part.intake(DUE_KEY), self.bus.part.intake(CLAIMED_KEY)), (now, 200, 60_000)
+        )
         done = 0
         for raw in got:
             number = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -713,9 +715,9 @@ class AccessSweep(SweepLoop):
                         await self.bus.commit(_ACCESS, event)
             turn = _next_turn(row, self.policy, now)
             if turn is None:
-                await self.redis.zrem(DUE_KEY, number)
+                await self.redis.zrem(self.bus.part.intake(DUE_KEY), number)
             else:
-                await self.redis.zadd(DUE_KEY, {number: turn})
+                await self.redis.zadd(self.bus.part.intake(DUE_KEY), {number: turn})
         if got:
-            await self.redis.zrem(CLAIMED_KEY, *got)
+            await self.redis.zrem(self.bus.part.intake(CLAIMED_KEY), *got)
         return done

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from protocol.events import CaseClockTurned
 from server.agency.policy import Policy
 from server.bus.log import Bus
+from server.bus.partition import Partition
 from server.bus.scripts import CLAIM_CLOCKS
 from server.bus.topics import topic_named
 from server.cases.early_warning import EarlyWarnings
@@ -44,9 +45,10 @@ __all__ = ["DAILY_KEY", "DUE_KEY", "ClockBoard", "ClockSweep", "SweepLoop"]
 
 log = logging.getLogger("dispatch.cases")
 
-DUE_KEY = "{intake}:case-clocks"
-CLAIMED_KEY = "{intake}:case-clocks:claimed"
-DAILY_KEY = "{intake}:case-daily:"  # + the day: which worker ran the day's retention and early warning
+# On the partition's intake slot (``Partition.intake``):
+DUE_KEY = "case-clocks"
+CLAIMED_KEY = "case-clocks:claimed"
+DAILY_KEY = "case-daily:"  # + the day: which worker ran the day's retention and early warning
 LEASE_MS = 60_000
 SEED_EVERY_S = 600.0
 _CASES = topic_named("cases")
@@ -59,9 +61,12 @@ def _s(value: Any) -> str:
 class ClockBoard:
     """The due set: when each counting clock next turns."""
 
-    def __init__(self, redis: Redis, policy: Policy) -> None:
+    def __init__(self, redis: Redis, policy: Policy, part: Partition | None = None) -> None:
         self.redis = redis
         self.policy = policy
+        self.part = part if part is not None else Partition()
+        self.due_key = self.part.intake(DUE_KEY)
+        self.claimed_key = self.part.intake(CLAIMED_KEY)
 
     def next_turn(self, row: ClockRow, now_ms: int) -> int | None:
         """When this clock must next be looked at (``timing.next_turn``)."""
@@ -81,9 +86,9 @@ class ClockBoard:
                 add[member] = at
         async with self.redis.pipeline(transaction=False) as pipe:
             if add:
-                pipe.zadd(DUE_KEY, add)  # type: ignore[arg-type]
+                pipe.zadd(self.due_key, add)  # type: ignore[arg-type]
             if gone:
-                pipe.zrem(DUE_KEY, *gone)
+                pipe.zrem(self.due_key, *gone)
             await pipe.execute()
 
     async def seed(self, store: RecordsStore, now_ms: int | None = None) -> int:
@@ -101,17 +106,17 @@ class ClockBoard:
                 if at is not None:
                     add[f"{file_number}|{row.name}"] = at
             if add:
-                await self.redis.zadd(DUE_KEY, add, nx=True)  # type: ignore[arg-type]
+                await self.redis.zadd(self.due_key, add, nx=True)  # type: ignore[arg-type]
                 seeded += len(add)
             after = (page[-1][0], page[-1][1].name)
 
     async def claim(self, now_ms: int, most: int = 200) -> list[str]:
-        got = await CLAIM_CLOCKS(self.redis, (DUE_KEY, CLAIMED_KEY), (now_ms, most, LEASE_MS))
+        got = await CLAIM_CLOCKS(self.redis, (self.due_key, self.claimed_key), (now_ms, most, LEASE_MS))
         return [_s(m) for m in got]
 
     async def release(self, members: list[str]) -> None:
         if members:
-            await self.redis.zrem(CLAIMED_KEY, *members)
+            await self.redis.zrem(self.claimed_key, *members)
 
 
 class SweepLoop:
@@ -150,7 +155,7 @@ class ClockSweep(SweepLoop):
         self, redis: Redis, store: RecordsStore, policy: Policy, bus: Bus, data_dir: Path | None = None
     ) -> None:
         self.redis = redis
-        self.board = ClockBoard(redis, policy)
+        self.board = ClockBoard(redis, policy, bus.part)
         self.letters = LetterDesk(store, bus, policy, data_dir)
         self.retention = Retention(store, policy)
         self.warnings = EarlyWarnings(store, bus, policy)
@@ -217,7 +222,7 @@ class ClockSweep(SweepLoop):
         day = time.strftime("%Y-%m-%d", time.gmtime(now_ms / 1000))
         if day == self._day:
             return False
-        if not await self.redis.set(DAILY_KEY + day, "1", nx=True, ex=3 * 86_400):
+        if not await self.redis.set(self.board.part.intake(DAILY_KEY + day), "1", nx=True, ex=3 * 86_400):
             self._day = day  # another worker has it
             return False
         self._day = day

@@ -155,7 +155,7 @@ class OfficerSafety:
             cover = [r.unit for r in rec.units]
 
         async def attempt() -> None:
-            raws: Any = await self.live.redis.hgetall(ALARMS.state)
+            raws: Any = await self.live.redis.hgetall(self.live.bus.keys(ALARMS).state)
             missed = [
                 a
                 for a in (_alarm_or_mode.decode(r) for r in raws.values())

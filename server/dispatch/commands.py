@@ -10,7 +10,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.codes import ErrorCode
 from protocol.events import IncidentCreated
@@ -48,7 +50,7 @@ from protocol.state import Alarm, Incident
 from server.access.permissions import may_command
 from server.access.roles import Principal
 from server.agency.policy import Policy
-from server.bus.log import Bus, Duplicate, current_command
+from server.bus.log import Bus, Duplicate, Unconfirmed, current_command
 from server.dispatch.alarms import OfficerSafety
 from server.dispatch.incidents import IncidentDesk
 from server.dispatch.live import INCIDENTS, CommandError, Live, Reply
@@ -112,6 +114,20 @@ class DispatchService:
             return Ack(ref=cmd.id, offset=exc.offset, result=result)
         except CommandError as exc:
             return Error(exc.code, exc.message, cmd.id)
+        except Unconfirmed as exc:
+            log.warning("command %s applied at %s with no replica confirming it", tag, exc.offset)
+            message = (
+                f"applied at {exc.offset}, but no replica confirmed it in time: a failover now could lose it."
+                " Send it again with the same id: it is applied once"
+            )
+            return Error(ErrorCode.UNAVAILABLE, message, cmd.id)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # The answer was lost, not necessarily the write: the same id again is applied once.
+            log.error("command %s: no answer from redis: %s", tag, exc)
+            message = (
+                "the live store did not answer; it may or may not have been applied: send it again with the same id"
+            )
+            return Error(ErrorCode.UNAVAILABLE, message, cmd.id)
         except RedisError as exc:
             log.error("command %s failed on redis: %s", tag, exc)
             return Error(ErrorCode.UNAVAILABLE, "the live store is unavailable; nothing was written", cmd.id)

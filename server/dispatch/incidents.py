@@ -41,11 +41,10 @@ from protocol.state import (
 from server.access.permissions import officer_on
 from server.access.roles import Principal, Role
 from server.agency.geography import distance_m
-from server.bus.log import LIVE_KEY, Plan
+from server.bus.log import Plan
 from server.bus.scripts import TAKE_NUMBER
 from server.dispatch.live import (
     ALARMS,
-    INCIDENT_SEQ,
     INCIDENTS,
     TIMELINE_KEEP,
     UNITS,
@@ -55,7 +54,6 @@ from server.dispatch.live import (
     incident_id,
     now_ms,
     status_entered,
-    timeline_key,
 )
 from server.dispatch.rules import (
     Candidate,
@@ -96,7 +94,7 @@ class IncidentDesk:
         self, plan: Plan, incident: Incident, at: int, by: str, action: str, detail: str = "", unit: str | None = None
     ) -> TimelineEntry:
         entry = TimelineEntry(at=at, by=by, action=action, detail=detail, unit=unit)
-        plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+        plan.append(self.bus.part.timeline(incident.id), entry, TIMELINE_KEEP)
         return entry
 
     def _store(self, plan: Plan, incident: Incident) -> None:
@@ -104,10 +102,10 @@ class IncidentDesk:
         (their live timeline lingers a while for late readers, then goes)."""
         if is_open(incident.status):
             plan.write(INCIDENTS, incident.id, incident)
-            plan.expire(timeline_key(incident.id), 0)
+            plan.expire(self.bus.part.timeline(incident.id), 0)
         else:
             plan.delete(INCIDENTS, incident.id)
-            plan.expire(timeline_key(incident.id), CLOSED_TIMELINE_TTL_S)
+            plan.expire(self.bus.part.timeline(incident.id), CLOSED_TIMELINE_TTL_S)
 
     async def _resolve_alarm(self, plan: Plan, alarm_id: str, by: str, at: int) -> None:
         await self.live.resolve_alarms(plan, [alarm_id], by, at)
@@ -115,11 +113,11 @@ class IncidentDesk:
     async def _next_id(self) -> str:
         bus = self.live.bus
         for _ in range(3):
-            seq = int(await TAKE_NUMBER(self.live.redis, (LIVE_KEY, INCIDENT_SEQ), ()))
+            seq = int(await TAKE_NUMBER(self.live.redis, (self.bus.part.live, self.bus.part.incident_seq), ()))
             if seq >= 0:
                 return incident_id(dt.date.today(), seq)
             if bus.on_empty is None:  # no records to floor it from: the sequence starts here
-                await self.live.redis.set(LIVE_KEY, "", nx=True)
+                await self.live.redis.set(self.bus.part.live, "", nx=True)
             else:
                 await bus.on_empty()  # the live state and this sequence rebuilt from the records
         raise CommandError(ErrorCode.UNAVAILABLE, "the live state is being rebuilt; try again")

@@ -21,7 +21,7 @@ from protocol.events import AlarmUpdated, Event, UnitStatusChanged
 from protocol.state import TRAFFIC_MODE_ID, Alarm, Incident, Position, TimelineEntry, TrafficMode, UnitState
 from server.agency.policy import Policy
 from server.bus.log import Bus, Conflict, Plan
-from server.bus.topics import DISPATCH_SLOT, Topic, topic_named
+from server.bus.topics import Topic, topic_named
 
 __all__ = [
     "ALARMS",
@@ -29,14 +29,12 @@ __all__ = [
     "POSITIONS",
     "RADIO",
     "UNITS",
-    "INCIDENT_SEQ",
     "CommandError",
     "Live",
     "Reply",
     "incident_id",
     "now_ms",
     "status_entered",
-    "timeline_key",
 ]
 
 T = TypeVar("T")
@@ -53,7 +51,6 @@ def _topic(name: str) -> Topic:
 
 ALARMS, INCIDENTS, UNITS, RADIO, POSITIONS = (_topic(n) for n in ("alarms", "incidents", "units", "radio", "positions"))
 TIMELINE_KEEP = 1000
-INCIDENT_SEQ = f"{{{DISPATCH_SLOT}}}:incident-seq"
 
 _incident = msgspec.msgpack.Decoder(Incident)
 _unit = msgspec.msgpack.Decoder(UnitState)
@@ -72,10 +69,6 @@ class CommandError(Exception):
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def timeline_key(incident_id: str) -> str:
-    return f"{{{DISPATCH_SLOT}}}:timeline:{incident_id}"
 
 
 def incident_id(day: dt.date, number: int) -> str:
@@ -102,8 +95,9 @@ class Live:
         if not ids:
             return []
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hmget(topic.state, ids)
-            pipe.hmget(topic.versions, ids)
+            keys = self.bus.keys(topic)
+            pipe.hmget(keys.state, ids)
+            pipe.hmget(keys.versions, ids)
             values, versions = await pipe.execute()
         return [(v, int(n or 0)) for v, n in zip(values, versions, strict=True)]
 
@@ -134,7 +128,7 @@ class Live:
         return [((_unit.decode(r) if r is not None else None), v) for r, v in await self._read(UNITS, unit_ids)]
 
     async def all_units(self) -> list[UnitState]:
-        raws: Any = await self.redis.hvals(UNITS.state)
+        raws: Any = await self.redis.hvals(self.bus.keys(UNITS).state)
         return [_unit.decode(raw) for raw in raws]
 
     async def alarm(self, alarm_id: str) -> tuple[Alarm, int]:
@@ -166,13 +160,13 @@ class Live:
     async def positions(self, unit_ids: list[str]) -> dict[str, Position]:
         if not unit_ids:
             return {}
-        raws: Any = await self.redis.hmget(POSITIONS.state, unit_ids)
+        raws: Any = await self.redis.hmget(self.bus.keys(POSITIONS).state, unit_ids)
         return {u: _position.decode(r) for u, r in zip(unit_ids, raws, strict=True) if r is not None}
 
     async def near(self, lat: float, lon: float, radius_m: float) -> list[tuple[str, float]]:
         """Units whose last position is within the radius: (unit, metres), nearest first."""
         found: Any = await self.redis.geosearch(
-            POSITIONS.geo,
+            self.bus.keys(POSITIONS).geo,
             longitude=lon,
             latitude=lat,
             radius=radius_m,
@@ -184,7 +178,7 @@ class Live:
         return [(m.decode() if isinstance(m, bytes) else str(m), float(d)) for m, d in found]
 
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
-        raws: Any = await self.redis.lrange(timeline_key(incident_id), 0, -1)
+        raws: Any = await self.redis.lrange(self.bus.part.timeline(incident_id), 0, -1)
         return [_timeline.decode(r) for r in raws]
 
     async def traffic_mode(self) -> tuple[TrafficMode | None, int]:
@@ -195,7 +189,7 @@ class Live:
 
     async def event_at(self, topic: Topic, offset: str) -> Event | None:
         """The event at an offset of a topic, while its stream still keeps it."""
-        entries: Any = await self.redis.xrange(topic.stream, min=offset, max=offset, count=1)
+        entries: Any = await self.redis.xrange(self.bus.part.stream(topic), min=offset, max=offset, count=1)
         for _, fields in entries:
             return event_decoder.decode(fields[b"e"])
         return None

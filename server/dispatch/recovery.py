@@ -1,7 +1,7 @@
 """Recovery: when Redis comes back empty, the live state is rebuilt from the records store
 before anything is served from it or written into it.
 
-Redis marks the live state present with ``LIVE_KEY``, holding the id of the records store it
+Redis marks the live state present with the partition's ``live`` key, holding the id of the records store it
 was built from. While the mark is missing, every dispatch plan and every new incident number is
 refused (``server/bus/log.py``, ``take_number.lua``), and whoever meets the refusal first (a
 command, the bus reader before it reads the epochs, the hub at start) calls ``ensure``. One hub
@@ -35,10 +35,10 @@ from redis.exceptions import LockError
 
 from protocol.state import TRAFFIC_MODE_ID, Alarm, Incident, IncidentStatus, Resource, TrafficMode, UnitState
 from server.agency.policy import Policy
-from server.bus.log import LIVE_KEY, Bus, Plan
+from server.bus.log import Bus, Plan
 from server.bus.scripts import RAISE_FLOOR
-from server.bus.topics import DISPATCH_SLOT, TOPICS
-from server.dispatch.live import ALARMS, INCIDENT_SEQ, INCIDENTS, TIMELINE_KEEP, UNITS, timeline_key
+from server.bus.topics import TOPICS, Family
+from server.dispatch.live import ALARMS, INCIDENTS, TIMELINE_KEEP, UNITS
 from server.dispatch.resources import RESOURCES
 from server.dispatch.rules import is_open
 from server.dispatch.timers import schedule_status, schedule_unassigned, schedule_welfare
@@ -52,9 +52,8 @@ log = logging.getLogger("dispatch.recovery")
 # Incident numbers skipped after a rebuild: more than a hub gives in the archiver's window
 # (DISPATCH_ARCHIVE_EVERY_S), so a number given and never archived is not given again.
 ID_MARGIN = 100
-_LOCK = f"{{{DISPATCH_SLOT}}}:rebuilding"
 _LOCK_S = 600.0  # a rebuild holds the lock at most this long (hubs waiting for it wait as long)
-DISPATCH_TOPICS = tuple(t for t in TOPICS if t.slot == DISPATCH_SLOT)
+DISPATCH_TOPICS = tuple(t for t in TOPICS if t.family is Family.DISPATCH)
 
 
 class SplitRecords(RuntimeError):
@@ -104,10 +103,12 @@ class Recovery:
                     if not self._floored:
                         # Once per process: a Redis restored from an older copy keeps its mark but
                         # may have an older counter; numbers archived since are never given again.
-                        await RAISE_FLOOR(self.redis, (INCIDENT_SEQ,), (await self.records.highest_incident_number(),))
+                        await RAISE_FLOOR(
+                            self.redis, (self.bus.part.incident_seq,), (await self.records.highest_incident_number(),)
+                        )
                         self._floored = True
                     return
-                lock = self.redis.lock(_LOCK, timeout=_LOCK_S, blocking=False)
+                lock = self.redis.lock(self.bus.part.rebuilding, timeout=_LOCK_S, blocking=False)
                 if await lock.acquire():
                     try:
                         if not await self._marked():  # another hub may have finished meanwhile
@@ -115,7 +116,7 @@ class Recovery:
                                 log.info("live state present (a hub from before the mark): marked, not rebuilt")
                             else:
                                 self.rebuilt = await self._rebuild()
-                            await self.redis.set(LIVE_KEY, self.store_id)
+                            await self.redis.set(self.bus.part.live, self.store_id)
                     finally:
                         try:
                             await lock.release()
@@ -127,7 +128,7 @@ class Recovery:
                 await asyncio.sleep(0.05)
 
     async def _marked(self) -> bool:
-        raw = await self.redis.get(LIVE_KEY)
+        raw = await self.redis.get(self.bus.part.live)
         if raw is None:
             return False
         found = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -136,12 +137,13 @@ class Recovery:
         raise SplitRecords(
             f"the hubs on this Redis keep their records in another store (id {found}); this hub's is"
             f" {self.describe} (id {self.store_id}). Records would be split between them: give every"
-            " hub on one Redis the same DATABASE_URL (PostgreSQL), or each its own Redis."
+            " hub of this partition the same DATABASE_URL (PostgreSQL), or each agency its own partition"
+            " (DISPATCH_PARTITION) or its own Redis."
         )
 
     async def _streams_kept(self) -> bool:
         """Whether Redis kept its dispatch streams (their epochs): it did not come back empty."""
-        return bool(await self.redis.exists(*(t.epoch for t in DISPATCH_TOPICS)))
+        return bool(await self.redis.exists(*(self.bus.keys(t).epoch for t in DISPATCH_TOPICS)))
 
     async def _rebuild(self) -> Rebuilt:
         started = time.monotonic()
@@ -163,7 +165,7 @@ class Recovery:
         for incident in incidents:
             plan.write(INCIDENTS, incident.id, incident)
             for entry in timelines.get(incident.id, []):
-                plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+                plan.append(self.bus.part.timeline(incident.id), entry, TIMELINE_KEEP)
         for unit in units:
             plan.write(UNITS, unit.id, unit)
         for resource in resources:
@@ -180,9 +182,9 @@ class Recovery:
         if incidents or units or resources or alarms:
             # A rebuild cut short is run again whole: the timelines start empty each time.
             if incidents:
-                await self.redis.delete(*(timeline_key(i.id) for i in incidents))
+                await self.redis.delete(*(self.bus.part.timeline(i.id) for i in incidents))
             await self.bus.apply(plan)
-        await RAISE_FLOOR(self.redis, (INCIDENT_SEQ,), (floor,))
+        await RAISE_FLOOR(self.redis, (self.bus.part.incident_seq,), (floor,))
         done = Rebuilt(len(incidents), len(units), len(resources), len(alarms), timers, floor + 1)
         log.warning(
             "live state rebuilt from the records store in %.2fs: %d open incidents, %d units, %d resources,"

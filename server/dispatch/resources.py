@@ -43,7 +43,7 @@ class ResourceDesk:
         return (_resource.decode(raw) if raw is not None else None), version
 
     async def _of_unit(self, unit_id: str) -> list[Resource]:
-        raws: Any = await self.live.redis.hvals(RESOURCES.state)
+        raws: Any = await self.live.redis.hvals(self.live.bus.keys(RESOURCES).state)
         return [r for r in (_resource.decode(x) for x in raws) if r.unit == unit_id]
 
     async def _lend(self, plan: Plan, who: Principal, unit_id: str, held: list[Resource], now: int) -> None:

@@ -24,7 +24,6 @@ from server.dispatch.live import (
     Reply,
     now_ms,
     status_entered,
-    timeline_key,
 )
 from server.dispatch.rules import (
     ON_CALL_STATUSES,
@@ -132,7 +131,7 @@ class UnitDesk:
     ) -> None:
         """What a unit's change does to its incident: a timeline line, and the changed incident."""
         entry = TimelineEntry(at=now, by=who.user, action=action, detail=detail, unit=unit)
-        plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+        plan.append(self.bus.part.timeline(incident.id), entry, TIMELINE_KEEP)
         after = _replace(incident, **changes, updated_at=now, updated_by=who.user)
         changed = sorted(k for k, v in changes.items() if getattr(incident, k) != v)
         plan.write(INCIDENTS, incident.id, after)
@@ -241,7 +240,7 @@ class UnitDesk:
             entry = TimelineEntry(
                 at=now, by=who.user, action="acknowledged", detail=f"{unit.id} has the call", unit=unit.id
             )
-            plan.append(timeline_key(incident.id), entry, TIMELINE_KEEP)
+            plan.append(self.bus.part.timeline(incident.id), entry, TIMELINE_KEEP)
             plan.write(INCIDENTS, incident.id, after).write(UNITS, unit.id, touched)
             await self._resolve(plan, [f"welfare:{unit.id}"], who.user, now)
             plan.emit(

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from server.access.permissions import Grant, holds
 from server.access.principals import principal, request_token
 from server.access.roles import Principal
+from server.bus.topology import TopologyWatch
 from server.context import context
 from server.http.endpoints import Endpoint, answer, error
 from server.intake.doors import client_address
@@ -77,22 +78,28 @@ async def healthz(request: Request, who: Principal | None) -> Response:
     except Exception as exc:
         checks["records"] = f"down: {exc}"
     beat_age = time.monotonic() - hub.reader_beat if hub.reader_beat else None
-    reader_ok = beat_age is not None and beat_age < 5.0
+    silence = hub.probe_silence()
+    # Reading is not enough: the probe written must come back (a reader can read on, deaf).
+    deaf = silence > ctx.settings.probe_stale_s
+    reader_ok = beat_age is not None and beat_age < 5.0 and not deaf
     ready = checks["redis"] == "ok" and checks["records"] == "ok" and reader_ok and hub.accepting
     status = 200 if ready else 503
     body = Health("ok" if ready else "unavailable")
     if not await operator(request):
         return answer(body, status)
     checks["bus"] = {
-        "reader": "ok" if reader_ok else "stalled",
+        "reader": "ok" if reader_ok else "deaf" if deaf else "stalled",
         "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
+        "probe": {"sent": hub.probe_sent, "heard": hub.probe_heard, "unheard_for_s": round(silence, 3)},
         "lag_s": round(ctx.metrics.bus_lag._value.get(), 4),
         "archiver_lag": ctx.part(Archiver).lag,
     }
+    checks["topology"] = ctx.part(TopologyWatch).now.as_health()
     checks["connections"] = len(hub.sessions)
     try:
         async with asyncio.timeout(1.0):
-            queued = {lane.name: int(await ctx.redis.xlen(lane.stream)) for lane in (COMPLAINTS, REFERRALS)}
+            lanes = (COMPLAINTS.at(ctx.bus.part), REFERRALS.at(ctx.bus.part))
+            queued = {lane.name: int(await ctx.redis.xlen(lane.stream)) for lane in lanes}
         checks["intake"] = {"queued": queued, "dead_letters": await ctx.store.open_dead_letters()}
     except (RedisError, OSError, TimeoutError) as exc:
         checks["intake"] = f"unknown: {exc or type(exc).__name__}"
@@ -107,7 +114,9 @@ async def metrics(request: Request, who: Principal | None) -> Response:
             403, "metrics are for operators: an OPERATOR_TOKEN, an address in OPERATIONS_ALLOW_IPS, or an admin"
         )
     ctx = context(request)
-    ctx.metrics.connections.set(len(ctx.part(Hub).sessions))
+    hub = ctx.part(Hub)
+    ctx.metrics.connections.set(len(hub.sessions))
+    ctx.metrics.probe_silence.set(hub.probe_silence())
     return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -16,6 +16,7 @@ import uvloop
 from redis.asyncio import Redis
 
 from server.agency.policy import load_policy
+from server.bus.connect import connect
 from server.bus.log import Bus
 from server.cases.access_requests import AccessSweep
 from server.cases.clock_board import ClockBoard, ClockSweep
@@ -51,7 +52,7 @@ async def make_worker(
     # Its referrals write dispatch state too: into an empty Redis only after the rebuild.
     await attach_recovery(bus, redis, store, policy)
     desk = IncidentDesk(Live(bus, redis, policy))
-    cases = Workspace(store, bus, policy, ClockBoard(redis, policy))
+    cases = Workspace(store, bus, policy, ClockBoard(redis, policy, bus.part))
     filers: dict[str, Filer] = {
         COMPLAINTS.name: ComplaintFiler(store, policy, on_filed=cases.filed),
         REFERRALS.name: ReferralFiler(store, policy, desk),
@@ -70,11 +71,13 @@ async def make_worker(
         block_ms=block_ms,
         attachments=settings.attachments_dir,
         sidecars=sweeps,
+        part=bus.part,
     )
 
 
 async def run(settings: Settings) -> None:
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=10)
+    connected = connect(settings.redis_url, cluster=settings.redis_cluster, max_connections=16, blocking=False)
+    redis = connected.redis
     store = RecordsStore(settings.records_target, sqlite_synchronous=settings.sqlite_synchronous)
     await store.open()
     worker = await make_worker(settings, redis, store)
@@ -85,7 +88,7 @@ async def run(settings: Settings) -> None:
     log.info("intake worker %s running (nice %d)", worker.consumer, os.nice(0))
     await task
     await store.close()
-    await redis.aclose()
+    await connected.close()
 
 
 def _die_with_parent() -> None:

@@ -10,6 +10,7 @@ after a lost answer) gets the same reference and is queued once. Workers
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from server.bus.partition import Partition
 from server.bus.scripts import RAISE_FLOOR, SUBMIT_INTAKE
+from server.bus.topics import Family
 
 __all__ = ["COMPLAINTS", "GROUP", "INTAKE_STREAMS", "REFERRALS", "Door", "IntakeStream", "KeyReused", "Submitted"]
 
 GROUP = "intake"
-SLOT = "intake"
 DOOR_TTL_S = 7 * 24 * 3600  # a retried submission is recognised for a week
 
 
@@ -31,9 +33,14 @@ DOOR_TTL_S = 7 * 24 * 3600  # a retried submission is recognised for a week
 class IntakeStream:
     name: str
     kind: str  # what its entries are: "referral", "complaint"
+    tag: str = "intake"  # the hash tag of its keys: its partition's intake family (``at``)
+
+    def at(self, part: Partition) -> IntakeStream:
+        """This lane in a partition (its keys on that partition's intake slot)."""
+        return dataclasses.replace(self, tag=part.tag(Family.INTAKE))
 
     def _key(self, what: str) -> str:
-        return f"{{{SLOT}}}:{self.name}:{what}"
+        return f"{{{self.tag}}}:{self.name}:{what}"
 
     @property
     def stream(self) -> str:
@@ -103,9 +110,15 @@ class Door:
     """``floor(lane)``: the highest reference filed in the records store, asked for when
     Redis has lost a lane's counter, so that no reference is handed out twice."""
 
-    def __init__(self, redis: Redis, floor: Floor) -> None:
+    def __init__(self, redis: Redis, floor: Floor, part: Partition | None = None) -> None:
         self.redis = redis
         self.floor = floor
+        self.part = part if part is not None else Partition()
+        self._lanes = {lane.name: lane.at(self.part) for lane in INTAKE_STREAMS}
+
+    def lane(self, lane: IntakeStream) -> IntakeStream:
+        """The lane with this door's partition's keys."""
+        return self._lanes[lane.name]
 
     async def submit(
         self,
@@ -124,6 +137,7 @@ class Door:
         args: list[Any] = [DOOR_TTL_S, prefix, width, receipt, _digest(content)]
         for name, value in fields.items():
             args += [name, value]
+        lane = self.lane(lane)
         keys = [lane.door(key), lane.seq, lane.stream, lane.receipts]
         outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
         if outcome is _Outcome.NO_SEQUENCE:
@@ -135,20 +149,20 @@ class Door:
 
     async def seen(self, lane: IntakeStream, key: str) -> bool:
         """Was this key queued before (a resend)?"""
-        return bool(await self.redis.exists(lane.door(key)))
+        return bool(await self.redis.exists(self.lane(lane).door(key)))
 
     async def reused(self, lane: IntakeStream, key: str, content: bytes) -> str | None:
         """The reference of an earlier submission with this key and *other* content (what submit
         would refuse with KeyReused), asked before anything is kept for this one."""
-        prior = await self.redis.get(lane.door(key))
+        prior = await self.redis.get(self.lane(lane).door(key))
         if prior is None:
             return None
         ref, _, digest = _s(prior).rpartition("|")
         return ref if digest != _digest(content) else None
 
     async def raise_floor(self, lane: IntakeStream, floor: int) -> None:
-        await RAISE_FLOOR(self.redis, (lane.seq,), (floor,))
+        await RAISE_FLOOR(self.redis, (self.lane(lane).seq,), (floor,))
 
     async def receipt(self, lane: IntakeStream, ref: str) -> str | None:
-        raw = await self.redis.hget(lane.receipts, ref)  # type: ignore[misc]
+        raw = await self.redis.hget(self.lane(lane).receipts, ref)  # type: ignore[misc]
         return None if raw is None else _s(raw)

@@ -30,6 +30,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from server.bus.group import ConsumerGroup, Delivery, Failure, GroupMember
+from server.bus.partition import Partition
 from server.intake.attachments import sweep_orphans
 from server.intake.lane import COMPLAINTS, GROUP, INTAKE_STREAMS, IntakeStream
 from server.records.intake import IntakeRecords
@@ -39,7 +40,6 @@ __all__ = ["AlreadyReplayed", "Entry", "Filer", "IntakeWorker", "Malformed", "Si
 
 log = logging.getLogger("dispatch.intake")
 
-_LANES = {lane.stream: lane for lane in INTAKE_STREAMS}
 SWEEP_EVERY_S = 3600.0  # attachment files nothing names are looked for about hourly
 FIRST_SWEEP_S = 60.0
 
@@ -80,11 +80,14 @@ def _fields(raw: Mapping[Any, Any]) -> dict[str, str]:
     return {_s(k): _s(v) for k, v in raw.items()}
 
 
-def _entry(delivery: Delivery) -> Entry:
-    return Entry(_LANES[delivery.stream], delivery.id, _fields(delivery.fields))
+def _lanes(part: Partition) -> dict[str, IntakeStream]:
+    """The lanes of a partition by their stream."""
+    return {at.stream: at for at in (lane.at(part) for lane in INTAKE_STREAMS)}
 
 
-async def replay_dead_letter(redis: Redis, store: RecordsStore, letter_id: int, by: str) -> str | None:
+async def replay_dead_letter(
+    redis: Redis, store: RecordsStore, letter_id: int, by: str, part: Partition | None = None
+) -> str | None:
     """Queue a dead letter's entry again, as it was. -> the new entry id, or None if there is no such letter.
 
     Filing stays idempotent by the entry's reference, so replaying one that was
@@ -95,6 +98,7 @@ async def replay_dead_letter(redis: Redis, store: RecordsStore, letter_id: int, 
     lane = next((s for s in INTAKE_STREAMS if s.name == letter.stream), None)
     if lane is None:
         return None
+    lane = lane.at(part if part is not None else Partition())
     fields: dict[Any, Any] = dict(letter.fields)
     fields["replay_of"] = str(letter_id)
     records = IntakeRecords(store)
@@ -136,8 +140,11 @@ class IntakeWorker(GroupMember):
         attachments: Path | None = None,
         orphan_age_s: float = 86_400.0,
         sidecars: Sequence[Sidecar] = (),
+        part: Partition | None = None,
     ) -> None:
         self.redis = redis
+        self.part = part if part is not None else Partition()
+        self.lanes = _lanes(self.part)
         self.store = store
         self.records = IntakeRecords(store)
         self.filers = filers  # by stream name
@@ -151,7 +158,7 @@ class IntakeWorker(GroupMember):
             redis,
             self,
             group=GROUP,
-            streams=[lane.stream for lane in INTAKE_STREAMS],
+            streams=list(self.lanes),
             consumer=consumer,
             batch=batch,
             block_ms=block_ms,
@@ -164,11 +171,14 @@ class IntakeWorker(GroupMember):
 
     # ---- the group's handler ------------------------------------------------------
 
+    def _entry(self, delivery: Delivery) -> Entry:
+        return Entry(self.lanes[delivery.stream], delivery.id, _fields(delivery.fields))
+
     async def handle(self, stream: str, entries: Sequence[Delivery]) -> Mapping[str, Failure]:
         """File each entry in turn. Redis or the disk failing stops the batch (left pending)."""
         failures: dict[str, Failure] = {}
         for delivery in entries:
-            failure = await self._file(_entry(delivery))
+            failure = await self._file(self._entry(delivery))
             if failure is None:
                 self.filed += 1
             else:
@@ -194,12 +204,12 @@ class IntakeWorker(GroupMember):
         A dead letter keeps its receipt: its reference still answers "received" to whoever holds it."""
         pipe.xdel(stream, *(e.id for e in entries))
         if not dead:
-            lane = _LANES[stream]
+            lane = self.lanes[stream]
             pipe.hdel(lane.receipts, *(_s(e.fields.get(b"ref", b"-")) or "-" for e in entries))
 
     async def put(self, entry: Delivery, reason: str, attempts: int) -> None:
         """The dead-letter list (in the records store): staff see it and replay from it."""
-        found = _entry(entry)
+        found = self._entry(entry)
         await self.records.put_dead_letter(found.lane.name, found.id, found.ref, found.fields, reason, attempts)
         self.dead += 1
         log.warning("intake: %s %s to the dead-letter list: %s", found.lane.name, found.id, reason)
@@ -211,7 +221,7 @@ class IntakeWorker(GroupMember):
         -> how many. Only files older than ``older_than_s``, so none is taken from a submission
         still on its way (a file is kept just before its entry is queued)."""
         named = await self.store.attachment_digests()
-        entries: Any = await self.redis.xrange(COMPLAINTS.stream)
+        entries: Any = await self.redis.xrange(COMPLAINTS.at(self.part).stream)
         for _, fields in entries:
             try:
                 for item in msgspec.json.decode(_fields(fields).get("attachments", "[]")):

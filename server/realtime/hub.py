@@ -1,7 +1,11 @@
 """The hub of one process: the bus reader, the fan-out, and subscriptions.
 
-One reader task per process reads every topic stream but positions in
-batches from the last id it read, alarms first. Each event is encoded once
+The reader reads every topic stream but positions in batches from the last id
+it read, alarms first: one loop per family of topics, as a family's streams
+share one slot and one XREAD may not span two (on a Valkey Cluster they may live
+on different shards). The dispatch loop also reads the probe stream, which the
+hub writes every second: a reader that hears nothing while writes succeed (it
+lost its place, or reads a node that no longer takes them) turns health red. Each event is encoded once
 per wire format in use and the same frame is pushed to every subscribed
 session. Positions are batched: once per tick a ticker reads every report
 since the last tick, keeps the latest per unit, and sends one frame with
@@ -39,7 +43,7 @@ from server.access.roles import Principal
 from server.access.tokens import Tokens
 from server.bus.log import Bus
 from server.bus.stopping import Stopped, StopSignal
-from server.bus.topics import TOPICS, Lane, Topic, parse_offset, topic_named, topic_of_stream
+from server.bus.topics import TOPICS, Family, Lane, Topic, parse_offset, topic_named
 from server.config import Settings
 from server.metrics import HubMetrics
 from server.realtime.session import Frame, Session, SessionState, Subscription, refused
@@ -49,7 +53,14 @@ __all__ = ["CommandHandler", "Hub"]
 log = logging.getLogger("dispatch.hub")
 
 _POSITIONS = topic_named("positions")
-_POSITIONS_STREAM = _POSITIONS.stream if _POSITIONS else ""
+# The families the reader reads, each in one loop of its own (positions: the ticker's).
+_READ = {family: tuple(t for t in TOPICS if t.family is family) for family in (Family.DISPATCH, Family.INTAKE)}
+# Whose epochs each loop checks: its own topics', and the dispatch loop the positions' too.
+_EPOCHS = {
+    family: topics + ((_POSITIONS,) if family is Family.DISPATCH and _POSITIONS else ())
+    for family, topics in _READ.items()
+}
+PROBE_KEEP = 100  # probe entries kept
 _position_decoder = msgspec.msgpack.Decoder(Position)
 
 
@@ -90,9 +101,20 @@ class Hub:
         self.subs: dict[str, dict[Session, Subscription]] = {t.name: {} for t in TOPICS}
         self.epochs: dict[str, str] = {t.name: "" for t in TOPICS}
         self.last_ids: dict[str, str] = {}
-        self.reader_beat = 0.0  # monotonic time of the reader's last completed read
-        self._epoch_checked = 0.0
-        self.redis_ok = False
+        self.part = bus.part
+        self.keys = {t.name: bus.keys(t) for t in TOPICS}
+        self._positions_stream = self.part.stream(_POSITIONS) if _POSITIONS else ""
+        self.beats: dict[Family, float] = {}  # monotonic time of each loop's last completed read
+        self._epoch_checked: dict[Family, float] = {}
+        self._family_ok: dict[Family, bool] = {}
+        self._first_start = asyncio.Lock()
+        # The probe: the number last written, the one last read back, and since when a probe
+        # written has not been read back (None: every one was).
+        self.probe_sent = 0
+        self.probe_heard = 0
+        self.probe_unheard_since: float | None = None
+        self._probe_id = f"{id(self):x}-{time.time_ns():x}"
+        self._probe_last = ""  # the last probe entry read ("": not read yet)
         self.latest_positions: dict[str, Position] = {}
         self._tick_positions: dict[str, Position] = {}
         self._positions_offset = "0-0"
@@ -111,7 +133,8 @@ class Hub:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._read_forever(), name="bus-reader"),
+            *(asyncio.create_task(self._read_forever(family), name=f"bus-reader-{family.value}") for family in _READ),
+            asyncio.create_task(self._probe_forever(), name="bus-probe"),
             asyncio.create_task(self._tick_positions_forever(), name="positions-ticker"),
             asyncio.create_task(self._watch_revocations(), name="revocations"),
         ]
@@ -280,48 +303,69 @@ class Hub:
 
     # ---- the reader --------------------------------------------------------
 
-    async def _read_forever(self) -> None:
+    @property
+    def redis_ok(self) -> bool:
+        """Whether every reader loop has Redis."""
+        return len(self._family_ok) == len(_READ) and all(self._family_ok.values())
+
+    @property
+    def reader_beat(self) -> float:
+        """Monotonic time of the reader's last completed read: the oldest loop's (0: not started)."""
+        return min(self.beats.values()) if len(self.beats) == len(_READ) else 0.0
+
+    def probe_silence(self, now: float | None = None) -> float:
+        """Seconds since a probe was written that the reader has not read back (0: none)."""
+        if self.probe_unheard_since is None:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - self.probe_unheard_since)
+
+    async def _read_forever(self, family: Family) -> None:
         backoff = 0.1
         while not self._stop.is_set():
             try:
-                await self._start_reading()
+                await self._start_reading(family)
                 backoff = 0.1
                 while not self._stop.is_set():
-                    await self._read_once()
+                    await self._read_once(family)
             except Stopped:
                 return
             except (RedisError, OSError) as exc:
                 if self._stop.is_set():
                     return
-                self.redis_ok = False
+                self._family_ok[family] = False
                 self.metrics.redis_up.set(0)
-                log.error("bus reader lost redis (%s); retrying in %.1fs", exc, backoff)
+                log.error("bus reader (%s) lost redis (%s); retrying in %.1fs", family.value, exc, backoff)
                 await self._stop.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
-                log.exception("bus reader failed; restarting")
+                log.exception("bus reader (%s) failed; restarting in %.1fs", family.value, backoff)
                 await self._stop.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
-    async def _start_reading(self) -> None:
-        await self.bus.ensure_live()  # Redis came back empty: the live state is rebuilt before anyone reads it
-        epochs = await self.bus.epochs(TOPICS)
-        if not self.last_ids:
-            # First start: from the newest event; clients fill any gap by resuming.
-            offsets = await self.bus.last_offsets(TOPICS)
-            self.last_ids = {t.stream: offsets[t.name] for t in TOPICS}
-            self.epochs = epochs
-            values: Any = await self.redis.hvals(_POSITIONS.state) if _POSITIONS else []
-            for raw in values:
-                pos = _position_decoder.decode(raw)
-                self.latest_positions[pos.unit] = pos
-        else:
-            await self._check_epochs(epochs)
-        self.redis_ok = True
-        self.metrics.redis_up.set(1)
-        self._epoch_checked = self.reader_beat = time.monotonic()
+    async def _start_reading(self, family: Family) -> None:
+        if family is Family.DISPATCH:
+            await self.bus.ensure_live()  # Redis came back empty: the live state is rebuilt before anyone reads it
+        async with self._first_start:
+            if not self.last_ids:
+                # First start: from the newest event; clients fill any gap by resuming.
+                self.epochs = await self.bus.epochs(TOPICS)
+                offsets = await self.bus.last_offsets(TOPICS)
+                self.last_ids = {self.keys[t.name].stream: offsets[t.name] for t in TOPICS}
+                values: Any = await self.redis.hvals(self.keys[_POSITIONS.name].state) if _POSITIONS else []
+                for raw in values:
+                    pos = _position_decoder.decode(raw)
+                    self.latest_positions[pos.unit] = pos
+                newest: Any = await self.redis.xrevrange(self.part.probe, count=1)
+                self._probe_last = _s(newest[0][0]) if newest else "0-0"
+            else:
+                await self._check_epochs(await self.bus.epochs(_EPOCHS[family]), _EPOCHS[family])
+        self._family_ok[family] = True
+        if self.redis_ok:
+            self.metrics.redis_up.set(1)
+        self._epoch_checked[family] = self.beats[family] = time.monotonic()
 
-    async def _check_epochs(self, epochs: dict[str, str]) -> None:
-        for topic in TOPICS:
+    async def _check_epochs(self, epochs: dict[str, str], topics: Iterable[Topic]) -> None:
+        for topic in topics:
             old, new = self.epochs.get(topic.name, ""), epochs.get(topic.name, "")
             self.epochs[topic.name] = new
             if old and new != old:
@@ -330,7 +374,7 @@ class Hub:
                 # frames wait in the subscription's buffer until their snapshot is
                 # queued; each resync runs in its own task, not in the reader.
                 log.warning("topic %s epoch changed %s -> %s: resyncing subscribers", topic.name, old, new)
-                self.last_ids[topic.stream] = "0-0"
+                self.last_ids[self.keys[topic.name].stream] = "0-0"
                 for session, sub in list(self.subs[topic.name].items()):
                     sub.buffer = [] if sub.buffer is None else sub.buffer
                     task = asyncio.create_task(self._resync(session, topic, old))
@@ -344,32 +388,40 @@ class Hub:
             log.error("resync of %s for session %s failed: %s", topic.name, session.id, exc)
             session.close(CloseReason.RESYNC_FAILED)
 
-    async def _read_once(self) -> None:
-        if time.monotonic() - self._epoch_checked > 1.0:
-            await self.bus.ensure_live()
-            await self._check_epochs(await self.bus.epochs(TOPICS))
-            self._epoch_checked = time.monotonic()
+    async def _read_once(self, family: Family) -> None:
+        topics = _READ[family]
+        if time.monotonic() - self._epoch_checked.get(family, 0.0) > 1.0:
+            if family is Family.DISPATCH:
+                await self.bus.ensure_live()
+            await self._check_epochs(await self.bus.epochs(_EPOCHS[family]), _EPOCHS[family])
+            self._epoch_checked[family] = time.monotonic()
         # Positions are read by the ticker, once per tick: waking this reader for each of
         # hundreds of reports a second would cost a round trip each and delay the alarms.
+        streams = {self.keys[t.name].stream: self.last_ids[self.keys[t.name].stream] for t in topics}
+        if family is Family.DISPATCH:
+            streams[self.part.probe] = self._probe_last
         with self._stop.blocking():
             reply: Any = await self.redis.xread(
-                {s: i for s, i in self.last_ids.items() if s != _POSITIONS_STREAM},  # type: ignore[arg-type]
+                streams,  # type: ignore[arg-type]
                 count=self.settings.read_batch,
                 block=1000,
             )
-        self.reader_beat = time.monotonic()
+        self.beats[family] = time.monotonic()
         if not reply:
             return
         batches = []
         for stream, entries in reply:
             name = _s(stream)
-            topic = topic_of_stream(name)
+            if name == self.part.probe:
+                self._heard(entries)
+                continue
+            topic = self.part.topic_of_stream(name)
             if topic is not None and entries:
                 batches.append((topic, entries))
-                self.last_ids[topic.stream] = _s(entries[-1][0])
+                self.last_ids[name] = _s(entries[-1][0])
         batches.sort(key=lambda b: b[0].lane)  # alarms first
         if any(not self.epochs[t.name] for t, _ in batches):
-            self.epochs.update(await self.bus.epochs(TOPICS))
+            self.epochs.update(await self.bus.epochs(topics))
         newest = 0
         for topic, entries in batches:
             epoch = self.epochs[topic.name]
@@ -388,6 +440,38 @@ class Hub:
                 self._deliver(topic, offset, epoch, event)
         if newest:
             self.metrics.bus_lag.set(max(0.0, time.time() - newest / 1000))
+
+    # ---- the probe -----------------------------------------------------------------
+
+    async def _probe_forever(self) -> None:
+        """Write a probe entry every ``probe_every_s``; the dispatch reader reads it back."""
+        while not await self._stop.sleep(self.settings.probe_every_s):
+            if not self._probe_last or not self.redis_ok:
+                continue  # the reader has not read yet (or lost Redis): it reports that
+            try:
+                await self.redis.xadd(
+                    self.part.probe,
+                    {"h": self._probe_id, "n": str(self.probe_sent + 1)},
+                    maxlen=PROBE_KEEP,
+                    approximate=True,
+                )
+            except (RedisError, OSError):
+                continue  # Redis is reported by the reader and by health's own ping
+            self.probe_sent += 1
+            if self.probe_unheard_since is None:
+                self.probe_unheard_since = time.monotonic()
+
+    def _heard(self, entries: list[Any]) -> None:
+        if not entries:
+            return
+        self._probe_last = _s(entries[-1][0])
+        for _, fields in entries:
+            if fields.get(b"h", b"").decode() != self._probe_id:
+                continue  # another hub's
+            n = int(fields.get(b"n", b"0"))
+            self.probe_heard = max(self.probe_heard, n)
+        if self.probe_heard >= self.probe_sent:
+            self.probe_unheard_since = None
 
     def _deliver(self, topic: Topic, offset: str, epoch: str, event: Event) -> None:
         subs = self.subs[topic.name]
@@ -455,7 +539,7 @@ class Hub:
     async def _tick_positions_forever(self) -> None:
         assert _POSITIONS is not None
         while not await self._stop.sleep(self.settings.position_tick_s):
-            if _POSITIONS_STREAM not in self.last_ids or not self.redis_ok:
+            if self._positions_stream not in self.last_ids or not self.redis_ok:
                 continue  # the reader has not started (or lost Redis): it reports that
             try:
                 await self._read_positions()
@@ -477,11 +561,13 @@ class Hub:
         assert _POSITIONS is not None
         count = self.settings.read_batch
         while True:
-            reply: Any = await self.redis.xread({_POSITIONS_STREAM: self.last_ids[_POSITIONS_STREAM]}, count=count)
+            reply: Any = await self.redis.xread(
+                {self._positions_stream: self.last_ids[self._positions_stream]}, count=count
+            )
             entries = reply[0][1] if reply else []
             if not entries:
                 return
-            self.last_ids[_POSITIONS_STREAM] = _s(entries[-1][0])
+            self.last_ids[self._positions_stream] = _s(entries[-1][0])
             self._in[_POSITIONS.name].inc(len(entries))
             for sid, fields in entries:
                 try:

@@ -23,8 +23,9 @@ from redis.asyncio.client import Pipeline
 from protocol.codec import event_decoder
 from server.bus.group import ConsumerGroup, Delivery, Failure, GroupMember
 from server.bus.log import history_length
+from server.bus.partition import Partition
 from server.bus.scripts import TRIM_ARCHIVED
-from server.bus.topics import TOPICS, Topic, topic_of_stream
+from server.bus.topics import TOPICS, Topic
 from server.config import Settings
 from server.metrics import HubMetrics
 from server.records.store import ArchivedEvent, RecordsStore
@@ -49,6 +50,7 @@ class Archiver(GroupMember):
         metrics: HubMetrics,
         settings: Settings,
         *,
+        part: Partition | None = None,
         batch: int = 2000,
         claim_idle_ms: int = 30_000,
         consumer: str | None = None,
@@ -58,11 +60,12 @@ class Archiver(GroupMember):
         self.store = store
         self.metrics = metrics
         self.lag = 0
+        self.part = part if part is not None else Partition(settings.partition)
         self.group = ConsumerGroup(
             redis,
             self,
             group=GROUP,
-            streams=[t.stream for t in _ALARMS_FIRST],
+            streams=self.part.streams(_ALARMS_FIRST),
             consumer=consumer,
             batch=batch,
             claim_idle_ms=claim_idle_ms,
@@ -75,9 +78,9 @@ class Archiver(GroupMember):
 
     async def handle(self, stream: str, entries: Sequence[Delivery]) -> Mapping[str, Failure]:
         """Archive a batch of one topic in one transaction; nothing fails alone."""
-        topic = topic_of_stream(stream)
+        topic = self.part.topic_of_stream(stream)
         assert topic is not None, stream
-        epoch = _s(await self.redis.get(topic.epoch) or b"")
+        epoch = _s(await self.redis.get(self.part.keys(topic).epoch) or b"")
         rows = []
         for entry in entries:
             raw = entry.fields.get(b"e", b"")
@@ -97,7 +100,7 @@ class Archiver(GroupMember):
     def settle(self, pipe: Pipeline, stream: str, entries: Sequence[Delivery], *, dead: bool) -> None:
         """With the acknowledgement, trim the stream to its history length: never past what is
         acknowledged, so no event leaves Redis before it is archived."""
-        topic = topic_of_stream(stream)
+        topic = self.part.topic_of_stream(stream)
         assert topic is not None, stream
         TRIM_ARCHIVED.queue(pipe, (stream,), (history_length(self.settings, topic), GROUP))
 
@@ -105,7 +108,7 @@ class Archiver(GroupMember):
 
     async def _store(self, topic: Topic, raw: list[Any]) -> None:
         """Archive and acknowledge entries read by hand (a test's stand-in for the loop)."""
-        await self.group._take(topic.stream, raw)
+        await self.group._take(self.part.stream(topic), raw)
 
     async def _drain_own_pending(self) -> None:
         """Archive what this consumer read and did not acknowledge (before a crash)."""
@@ -114,7 +117,7 @@ class Archiver(GroupMember):
     async def measure_lag(self) -> int:
         lag = 0
         for topic in TOPICS:
-            for group in await self.redis.xinfo_groups(topic.stream):
+            for group in await self.redis.xinfo_groups(self.part.stream(topic)):
                 if _s(group["name"]) == GROUP:
                     lag += int(group.get("lag") or 0) + int(group.get("pending") or 0)
         self.lag = lag

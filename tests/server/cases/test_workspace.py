@@ -20,6 +20,7 @@ from protocol.events import CaseClockTurned
 from protocol.messages import EventFrame, IncidentCreate, RadioAppend, ServerFrame
 from protocol.state import Location
 from server.access.roles import Role
+from server.bus.partition import Partition
 from server.bus.valkey import EmbeddedValkey
 from server.cases.clock_board import DUE_KEY, ClockSweep
 from tests.helpers import RunningHub, S, wait_for
@@ -277,7 +278,7 @@ async def test_a_clock_turns_overdue_once_with_two_sweepers(hub: RunningHub, val
         number = (await file_one(hub))["file_number"]
         redis = aioredis.Redis.from_url(valkey.url)
         try:
-            await wait_for(lambda: redis.zscore(DUE_KEY, f"{number}|acknowledge"), 5 * S)
+            await wait_for(lambda: redis.zscore(Partition().intake(DUE_KEY), f"{number}|acknowledge"), 5 * S)
             ctx = hub.ctx
             later = int(time.time() * 1000) + 5 * 86_400_000  # five days on: the acknowledgement is overdue
             sweeps = [ClockSweep(redis, ctx.store, ctx.policy, ctx.bus) for _ in range(2)]
@@ -292,7 +293,9 @@ async def test_a_clock_turns_overdue_once_with_two_sweepers(hub: RunningHub, val
             turned = [e for e in events if isinstance(e, CaseClockTurned) and e.file == number]
             assert [(e.clock, e.state) for e in turned] == [("acknowledge", "overdue")]
             assert sum(done) == 1
-            assert await redis.zscore(DUE_KEY, f"{number}|acknowledge") is None  # nothing more to announce
+            assert (
+                await redis.zscore(Partition().intake(DUE_KEY), f"{number}|acknowledge") is None
+            )  # nothing more to announce
         finally:
             await redis.aclose()
 

@@ -36,6 +36,7 @@ from protocol.messages import (
 )
 from protocol.state import Location
 from server.access.roles import Role
+from server.bus.partition import Partition
 from server.bus.valkey import EmbeddedValkey
 from server.dispatch.live import UNITS
 from tests.helpers import RunningHub, hub_in_process, start_hub_process, test_token, wait_for
@@ -272,13 +273,13 @@ async def test_a_panic_goes_out_even_when_cover_units_cannot_be_found(hub: Runni
     ):
         await roster(desk, "U7", 53.5450, -113.4900)
         await roster(desk, "U8", 53.5460, -113.4950)
-        await hub.ctx.redis.hset(UNITS.state, "U9", b"\xc1 not a unit")
+        await hub.ctx.redis.hset(Partition().keys(UNITS).state, "U9", b"\xc1 not a unit")
         ack = await officer.command(UnitPanic(id=officer.next_id(), unit="U7"))
         assert ack.result == {"alarm": ack.result["alarm"], "cover": ""}  # type: ignore[index]
         raised = (await events(desk, 1))[0].payload
         assert raised.alarm.id == ack.result["alarm"] and raised.alarm.cover == []  # type: ignore[union-attr,index]
         assert (await hub.ctx.hub.service.live.unit("U7"))[0].status == "emergency"
-        await hub.ctx.redis.hdel(UNITS.state, "U9")
+        await hub.ctx.redis.hdel(Partition().keys(UNITS).state, "U9")
 
 
 async def test_a_resent_panic_raises_one_alarm_with_one_cover(hub: RunningHub) -> None:
@@ -526,7 +527,6 @@ async def test_board_first_load_radio_search_and_response_report(hub: RunningHub
 async def test_review_fixes_for_the_call_life_cycle(hub: RunningHub, redis: aioredis.Redis) -> None:
     """Emergency keeps a unit on its call; an open call cannot be 'reopened'; merging into a pending call
     stops its unassigned timer and keeps a primary; a unit with no position is still offered, last."""
-    from server.bus.log import TIMERS_KEY
 
     async with Connection(hub.url, token=hub.token("ana")) as desk:
         await roster(desk, "U7", 53.5450, -113.4900)
@@ -557,9 +557,9 @@ async def test_review_fixes_for_the_call_life_cycle(hub: RunningHub, redis: aior
             "incident"
         ]  # type: ignore[index]
         await desk.command(IncidentAssign(id=desk.next_id(), incident=c, unit="U6"))
-        assert await redis.zscore(TIMERS_KEY, f"unassigned:{b}") is not None
+        assert await redis.zscore(Partition().timers, f"unassigned:{b}") is not None
         await desk.command(IncidentMerge(id=desk.next_id(), incident=c, into=b))
-        assert await redis.zscore(TIMERS_KEY, f"unassigned:{b}") is None
+        assert await redis.zscore(Partition().timers, f"unassigned:{b}") is None
         merged, _ = await live.incident(b)
         assert [(x.unit, x.primary) for x in merged.units] == [("U6", True)] and merged.status == "assigned"
 

@@ -13,9 +13,9 @@ from clients.connection import Connection
 from protocol.messages import IncidentCreate, Resync, UnitPanic, UnitRoster
 from protocol.state import Alarm, Incident, Location, UnitState
 from server.agency.policy import load_policy
-from server.bus.log import LIVE_KEY, Bus
+from server.bus.log import Bus
+from server.bus.partition import Partition
 from server.config import Settings
-from server.dispatch.live import INCIDENT_SEQ, timeline_key
 from server.dispatch.recovery import ID_MARGIN, Recovery, SplitRecords, fired_alarm
 from server.dispatch.timers import welfare_critical_timer, welfare_warn_timer
 from server.records.live import LiveRecords
@@ -92,14 +92,14 @@ async def test_a_command_into_an_empty_redis_waits_for_the_rebuild(hub: RunningH
         assert roster.offset
     assert await redis.hexists("{dispatch}:incidents:state", made.result["incident"])
     assert await redis.hexists("{dispatch}:units:state", "PO12")
-    assert await redis.get(LIVE_KEY) is not None
+    assert await redis.get(Partition().live) is not None
 
 
 async def test_another_stores_mark_is_refused(redis: aioredis.Redis, tmp_path) -> None:  # type: ignore[no-untyped-def]
     store = RecordsStore(tmp_path / "r.sqlite3")
     await store.open()
     try:
-        await redis.set(LIVE_KEY, "some-other-store")
+        await redis.set(Partition().live, "some-other-store")
         recovery = Recovery(Bus(redis, Settings()), redis, LiveRecords(store), load_policy(None), "this-store", "here")
         with pytest.raises(SplitRecords, match="same DATABASE_URL"):
             await recovery.ensure()
@@ -151,8 +151,8 @@ async def test_a_rebuild_sets_the_timers_still_to_fire_and_not_those_that_fired(
         due = {m.decode(): int(s) for m, s in await redis.zrange("{dispatch}:timers", 0, -1, withscores=True)}
         assert welfare_warn_timer("PO11") in due and welfare_critical_timer("PO11") in due
         assert welfare_critical_timer("PO12") not in due  # it fired before Redis was lost
-        assert int(await redis.get(INCIDENT_SEQ) or 0) == ID_MARGIN  # no incident archived, but events were
-        assert not await redis.exists(timeline_key("nothing"))
+        assert int(await redis.get(Partition().incident_seq) or 0) == ID_MARGIN  # no incident archived, but events were
+        assert not await redis.exists(Partition().timeline("nothing"))
         assert msgspec.msgpack.decode(await redis.hget("{dispatch}:alarms:state", missed.id), type=Alarm).latching
     finally:
         await store.close()
@@ -180,6 +180,6 @@ async def test_an_intake_worker_meeting_an_empty_redis_rebuilds_before_it_files(
         )
         await make_worker(settings, redis, store)
         assert await redis.hexists("{dispatch}:incidents:state", call.id)
-        assert int(await redis.get(INCIDENT_SEQ) or 0) == 42 + ID_MARGIN
+        assert int(await redis.get(Partition().incident_seq) or 0) == 42 + ID_MARGIN
     finally:
         await store.close()

@@ -15,12 +15,13 @@ from websockets.exceptions import ConnectionClosed
 from protocol.codes import CloseCode
 from protocol.limits import MAX_FRAME_BYTES
 from server.access.roles import Role
+from server.bus.partition import Partition
 from server.bus.topics import topic_named
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process
 
-RADIO_STREAM = topic_named("radio").stream  # type: ignore[union-attr]
-RADIO_EPOCH = topic_named("radio").epoch  # type: ignore[union-attr]
+RADIO_STREAM = Partition().keys(topic_named("radio")).stream  # type: ignore[arg-type]
+RADIO_EPOCH = Partition().keys(topic_named("radio")).epoch  # type: ignore[arg-type]
 
 JSON_PROTO = [websockets.Subprotocol("dispatch.v1.json")]
 

@@ -21,6 +21,7 @@ from protocol.codes import CloseCode
 from protocol.messages import EventFrame, RadioAppend
 from server.access.roles import Principal, Role
 from server.access.tokens import issue_token
+from server.bus.partition import Partition
 from server.bus.topics import topic_named
 from server.bus.valkey import EmbeddedValkey
 from server.realtime.ratelimit import SharedLimit
@@ -34,7 +35,7 @@ assert RADIO is not None
 async def test_an_undecodable_entry_does_not_hold_back_what_follows(hub: RunningHub, redis: aioredis.Redis) -> None:
     """A stream entry this hub cannot read is skipped and counted; the next event is delivered."""
     async with Connection(hub.url, token=hub.token("ana"), topics=["radio"]) as board:
-        await redis.xadd(RADIO.stream, {"e": b"\xc1 not msgpack"})
+        await redis.xadd(Partition().stream(RADIO), {"e": b"\xc1 not msgpack"})
         ack = await board.command(RadioAppend(id=board.next_id(), channel="main", text="after the bad one"))
         await wait_for(lambda: board.positions["radio"].offset == ack.offset)
         assert hub.ctx.metrics.bad_events._value.get() >= 1

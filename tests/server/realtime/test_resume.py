@@ -9,12 +9,13 @@ import redis.asyncio as aioredis
 
 from clients.connection import Connection, TopicPosition
 from protocol.messages import EventFrame, RadioAppend, Resync
+from server.bus.partition import Partition
 from server.bus.topics import topic_named
 from server.bus.valkey import EmbeddedValkey
 from tests.helpers import RunningHub, hub_in_process, wait_for
 
-RADIO_STREAM = topic_named("radio").stream  # type: ignore[union-attr]
-RADIO_EPOCH = topic_named("radio").epoch  # type: ignore[union-attr]
+RADIO_STREAM = Partition().keys(topic_named("radio")).stream  # type: ignore[arg-type]
+RADIO_EPOCH = Partition().keys(topic_named("radio")).epoch  # type: ignore[arg-type]
 
 
 async def _radio(conn: Connection, text: str) -> str:

@@ -11,6 +11,7 @@ from protocol.events import RadioLogged
 from protocol.state import RadioEntry
 from server.access.roles import Role
 from server.bus.log import Bus
+from server.bus.partition import Partition
 from server.bus.topics import topic_named
 from server.config import Settings
 from server.metrics import HubMetrics
@@ -20,6 +21,7 @@ from server.records.store import RecordsStore, UserExists
 
 RADIO = topic_named("radio")
 assert RADIO is not None
+RADIO_STREAM = Partition().stream(RADIO)
 
 
 async def _append(bus: Bus, n: int, start: int = 0) -> list[str]:
@@ -64,13 +66,13 @@ async def test_archiver_writes_each_event_once_even_when_redelivered(
     await archiver.ensure_groups()
     offsets = await _append(bus, 10)
     # Simulate a crash after writing to SQLite but before XACK: read, store, no ack.
-    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=100)
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO_STREAM: ">"}, count=100)
     entries = reply[0][1]
     await store.archive([await _as_archived(e) for e in entries[:5]])  # five made it to SQLite
     await archiver._drain_own_pending()  # the restart: own pending entries again
     events = await store.archived("radio")
     assert [e.id for e in events] == offsets
-    assert await redis.xpending(RADIO.stream, GROUP) == {
+    assert await redis.xpending(RADIO_STREAM, GROUP) == {
         "pending": 0,
         "min": None,
         "max": None,
@@ -91,7 +93,7 @@ async def test_dead_consumers_entries_are_reclaimed(redis: aioredis.Redis, store
     dead = Archiver(redis, store, HubMetrics(), Settings(), consumer="dead-hub")
     await dead.ensure_groups()
     offsets = await _append(bus, 7)
-    await redis.xreadgroup(GROUP, "dead-hub", {RADIO.stream: ">"}, count=100)  # read, then died
+    await redis.xreadgroup(GROUP, "dead-hub", {RADIO_STREAM: ">"}, count=100)  # read, then died
     alive = Archiver(redis, store, HubMetrics(), Settings(), consumer="alive-hub", claim_idle_ms=0)
     assert await alive.reclaim() == 7
     assert [e.id for e in await store.archived("radio")] == offsets
@@ -106,15 +108,15 @@ async def test_nothing_leaves_redis_before_it_is_archived(redis: aioredis.Redis,
     archiver = Archiver(redis, store, HubMetrics(), settings, consumer="c1", batch=50)
     await archiver.ensure_groups()
     offsets = await _append(bus, 300)  # the archiver is not running: nothing may be trimmed
-    assert await redis.xlen(RADIO.stream) == 300
-    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=120)
+    assert await redis.xlen(RADIO_STREAM) == 300
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO_STREAM: ">"}, count=120)
     await archiver._store(RADIO, reply[0][1])  # 120 archived: those beyond the newest 10 may go
-    remaining = await redis.xrange(RADIO.stream)
+    remaining = await redis.xrange(RADIO_STREAM)
     assert remaining[0][0].decode() == offsets[119]  # the last archived one is kept, none unarchived lost
     await archiver._drain_own_pending()
-    reply = await redis.xreadgroup(GROUP, "c1", {RADIO.stream: ">"}, count=1000)
+    reply = await redis.xreadgroup(GROUP, "c1", {RADIO_STREAM: ">"}, count=1000)
     await archiver._store(RADIO, reply[0][1])
-    assert 10 <= await redis.xlen(RADIO.stream) <= 11
+    assert 10 <= await redis.xlen(RADIO_STREAM) <= 11
     assert [e.id for e in await store.archived("radio")] == offsets
 
 
@@ -129,10 +131,10 @@ async def test_entries_of_a_dead_local_hub_are_taken_over_at_once(redis: aioredi
     dead = Archiver(redis, store, HubMetrics(), Settings(), consumer=f"{socket.gethostname()}-{gone.pid}")
     await dead.ensure_groups()
     offsets = await _append(bus, 5)
-    await redis.xreadgroup(GROUP, dead.consumer, {RADIO.stream: ">"}, count=100)
+    await redis.xreadgroup(GROUP, dead.consumer, {RADIO_STREAM: ">"}, count=100)
     alive = Archiver(redis, store, HubMetrics(), Settings(), consumer="alive-hub")  # default idle: 30 s
     assert await alive.reclaim() == 0  # not idle long enough for the general rule
     assert await alive.reclaim_dead_local() == 5
     assert [e.id for e in await store.archived("radio")] == offsets
-    names = [c["name"].decode() for c in await redis.xinfo_consumers(RADIO.stream, GROUP)]
+    names = [c["name"].decode() for c in await redis.xinfo_consumers(RADIO_STREAM, GROUP)]
     assert dead.consumer not in names
