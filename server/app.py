@@ -61,7 +61,7 @@ from server.http.pages import web_routes
 from server.http.signin import SignInLimits
 from server.intake import complaint_door, deadletters, open311
 from server.intake.doors import IntakeDoors
-from server.intake.lane import REFERRALS, Door, IntakeStream
+from server.intake.lane import REFERRALS, Door, IntakeStream, NotReplicated
 from server.metrics import HubMetrics
 from server.office import directory, info_requests, investigations
 from server.realtime.admission import (
@@ -220,6 +220,11 @@ async def openapi_document(request: Request, who: Principal | None) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
+async def not_replicated(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NotReplicated)
+    return error(503, str(exc))
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/open311/"):
         return open311.not_found(request)
@@ -303,6 +308,11 @@ def _reference_floor(store: RecordsStore) -> Callable[[IntakeStream], Awaitable[
         return await ComplaintRecords(store).highest_file_number()
 
     return floor
+
+
+def _door_waits(bus: Bus) -> Callable[[], int]:
+    """Replicas an intake submission waits for: the primary's, unless only alarms wait."""
+    return lambda: bus.replicas if bus.settings.replica_wait == "dispatch" else 0
 
 
 def reception_for(settings: Settings, secret: Callable[[], str] | None = None) -> Reception:
@@ -390,7 +400,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             archiver=archiver,
             service=service,
             login_limits=SignInLimits.make(redis),
-            intake=IntakeDoors.make(Door(redis, _reference_floor(store), bus.part), settings, policy, metrics_),
+            intake=IntakeDoors.make(
+                Door(redis, _reference_floor(store), bus.part, _door_waits(bus), settings.replica_wait_ms),
+                settings,
+                policy,
+                metrics_,
+            ),
             geocoder=Geocoder(settings.geocoder_url) if settings.geocoder_url else None,
         )
         ctx.add(connected, topology)
@@ -452,7 +467,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         routes=[*routes_of(endpoints), *web_routes(given)],
         lifespan=lifespan,
-        exception_handlers={InputError: input_error, 404: not_found, 405: not_allowed},
+        exception_handlers={InputError: input_error, NotReplicated: not_replicated, 404: not_found, 405: not_allowed},
     )
     app.state.schema = json_schema()
     app.state.openapi = openapi(endpoints, title="dispatch-hub", version=_version())

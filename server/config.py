@@ -54,10 +54,11 @@ class Settings:
     # (server/bus/partition.py). Empty: the one default partition of a single agency.
     partition: str = ""
     # Commands that wait for a replica to hold them before they are acked, when the primary has
-    # one: "alarms" (panic, acknowledge, emergency traffic), "dispatch" (every dispatch command,
-    # alarms too) or "off". A command no replica confirmed in replica_wait_ms is answered
-    # "unavailable", saying it may not survive a failover.
-    replica_wait: str = "alarms"
+    # one: "dispatch" (every dispatch command, alarms among them, and every intake submission),
+    # "alarms" (only panic, acknowledge, emergency traffic and the other alarm-lane commands) or
+    # "off". A command no replica confirmed in replica_wait_ms is answered "unavailable", saying
+    # it may not survive a failover and that sending it again (same id) applies it once.
+    replica_wait: str = "dispatch"
     replica_wait_ms: int = 500
     # The reader's probe: written this often, it must be read back within probe_stale_s
     # or health goes red (the reader is deaf while writes succeed).

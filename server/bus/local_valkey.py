@@ -193,7 +193,7 @@ class LocalCluster:
 
 
 def _info(c: redis.Redis) -> dict[str, str]:
-    raw = c.execute_command("CLUSTER", "INFO")
+    raw = c.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
 
@@ -203,7 +203,7 @@ def _known(c: redis.Redis) -> int:
 
 
 def _replicas_linked(c: redis.Redis, want: int) -> bool:
-    text = c.execute_command("CLUSTER", "NODES")
+    text = c.execute_command("CLUSTER", "NODES")  # type: ignore[no-untyped-call]
     text = text.decode() if isinstance(text, bytes) else str(text)
     linked = [line for line in text.splitlines() if " slave " in line or ",slave " in line]
     if len(linked) < want:

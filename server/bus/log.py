@@ -24,15 +24,13 @@ from typing import Any
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from protocol.codec import event_decoder, event_encoder
 from protocol.events import Event, RadioLogged
 from protocol.messages import SnapshotItem
-from server.bus.connect import is_cluster
 from server.bus.luapack import pack
 from server.bus.partition import Partition
-from server.bus.scripts import APPLY, FIRE_TIMERS, load_all
+from server.bus.scripts import APPLY, FIRE_TIMERS
 from server.bus.topics import Family, Lane, Topic, parse_offset
 from server.config import Settings
 
@@ -322,35 +320,19 @@ class Bus:
         keys, args = plan.keys(), (plan.encode(),)
         if not wait:
             return _applied(await APPLY(self.redis, keys, args))
-        # The write and its WAIT on one connection (WAIT counts the replicas that hold what this
-        # connection wrote): one pipeline, which a cluster client sends to the key's node.
-        where: dict[str, Any] = {}
-        if is_cluster(self.redis):
-            where["target_nodes"] = self.redis.get_node_from_key(keys[0])  # type: ignore[attr-defined]
-        for loaded in (False, True):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                APPLY.queue(pipe, keys, args)
-                pipe.execute_command("WAIT", 1, self.settings.replica_wait_ms, **where)
-                try:
-                    reply, held = await pipe.execute()
-                except NoScriptError:
-                    if loaded:
-                        raise
-                    await load_all(self.redis)
-                    continue
-            self.waited += 1
-            try:
-                applied = _applied(reply)
-            except Duplicate as done:  # a retry: the first may not be on a replica either
-                if int(held) < 1:
-                    self.unconfirmed += 1
-                    raise Unconfirmed(done.offset, self.settings.replica_wait_ms) from None
-                raise
-            if int(held) < 1:
+        reply, held = await APPLY.run_and_wait(self.redis, keys, args, self.settings.replica_wait_ms)
+        self.waited += 1
+        try:
+            applied = _applied(reply)
+        except Duplicate as done:  # a retry: the first may not be on a replica either
+            if held < 1:
                 self.unconfirmed += 1
-                raise Unconfirmed(applied[0][0] if applied else "", self.settings.replica_wait_ms)
-            return applied
-        raise AssertionError("unreachable")
+                raise Unconfirmed(done.offset, self.settings.replica_wait_ms) from None
+            raise
+        if held < 1:
+            self.unconfirmed += 1
+            raise Unconfirmed(applied[0][0] if applied else "", self.settings.replica_wait_ms)
+        return applied
 
     async def fire_due_timers(self, now_ms: int, limit: int = 100) -> list[str]:
         """Claim and apply every timer due by ``now_ms``; each fires on exactly one hub."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 __all__ = [
@@ -65,6 +66,29 @@ class Script:
         does not have it yet (``load_all``, then run the pipeline again)."""
         pipe.evalsha(self.sha, len(keys), *keys, *args)
 
+    async def run_and_wait(
+        self, redis: Redis, keys: Sequence[str], args: Sequence[Arg], wait_ms: int
+    ) -> tuple[Any, int]:
+        """Run it, then WAIT for one replica to hold what it wrote, on the same connection (WAIT
+        counts the replicas that hold what this connection wrote): one pipeline, which a cluster
+        client sends to the node of the first key. -> (its answer, replicas that hold it)."""
+        where: dict[str, Any] = {}
+        if isinstance(redis, RedisCluster):
+            where["target_nodes"] = redis.get_node_from_key(keys[0])
+        for loaded in (False, True):
+            async with redis.pipeline(transaction=False) as pipe:
+                self.queue(pipe, keys, args)
+                pipe.execute_command("WAIT", 1, wait_ms, **where)
+                try:
+                    reply, held = await pipe.execute()
+                except NoScriptError:
+                    if loaded:
+                        raise
+                    await redis.script_load(self.source)
+                    continue
+            return reply, int(held)
+        raise AssertionError("unreachable")
+
     def __repr__(self) -> str:
         return f"Script({self.name!r}, sha={self.sha[:12]})"
 
@@ -91,7 +115,12 @@ SCRIPTS: tuple[Script, ...] = (
 
 
 async def load_all(redis: Redis) -> None:
-    """Load every script into this Redis (before a pipeline that runs them by hash)."""
+    """Load every script into this Redis (before a pipeline that runs them by hash): on a cluster
+    into every primary, one by one (a cluster's pipeline takes no SCRIPT LOAD)."""
+    if isinstance(redis, RedisCluster):
+        for script in SCRIPTS:
+            await redis.script_load(script.source)
+        return
     async with redis.pipeline(transaction=False) as pipe:
         for script in SCRIPTS:
             pipe.script_load(script.source)

@@ -23,7 +23,17 @@ from server.bus.partition import Partition
 from server.bus.scripts import RAISE_FLOOR, SUBMIT_INTAKE
 from server.bus.topics import Family
 
-__all__ = ["COMPLAINTS", "GROUP", "INTAKE_STREAMS", "REFERRALS", "Door", "IntakeStream", "KeyReused", "Submitted"]
+__all__ = [
+    "COMPLAINTS",
+    "GROUP",
+    "INTAKE_STREAMS",
+    "REFERRALS",
+    "Door",
+    "IntakeStream",
+    "KeyReused",
+    "NotReplicated",
+    "Submitted",
+]
 
 GROUP = "intake"
 DOOR_TTL_S = 7 * 24 * 3600  # a retried submission is recognised for a week
@@ -74,6 +84,15 @@ class Submitted:
     new: bool  # False: this submission was queued before; nothing was added
 
 
+class NotReplicated(Exception):
+    """Queued on the primary, but no replica said it holds it in time: a failover now could
+    lose it. The sender is told so (503) and may send it again: the same key is queued once."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"{ref} was received, but no replica holds it yet: send it again to be sure it is kept")
+        self.ref = ref
+
+
 class KeyReused(Exception):
     """The idempotency key was used before for different content."""
 
@@ -110,9 +129,20 @@ class Door:
     """``floor(lane)``: the highest reference filed in the records store, asked for when
     Redis has lost a lane's counter, so that no reference is handed out twice."""
 
-    def __init__(self, redis: Redis, floor: Floor, part: Partition | None = None) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        floor: Floor,
+        part: Partition | None = None,
+        replicas: Callable[[], int] | None = None,
+        wait_ms: int = 500,
+    ) -> None:
         self.redis = redis
         self.floor = floor
+        # How many replicas the primary has (the topology watch's count): with one, a
+        # submission is answered only once a replica holds it.
+        self.replicas = replicas or (lambda: 0)
+        self.wait_ms = wait_ms
         self.part = part if part is not None else Partition()
         self._lanes = {lane.name: lane.at(self.part) for lane in INTAKE_STREAMS}
 
@@ -139,13 +169,23 @@ class Door:
             args += [name, value]
         lane = self.lane(lane)
         keys = [lane.door(key), lane.seq, lane.stream, lane.receipts]
-        outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
+        outcome, ref, held = await self._run(keys, args)
         if outcome is _Outcome.NO_SEQUENCE:
             await self.raise_floor(lane, await self.floor(lane))
-            outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
+            outcome, ref, held = await self._run(keys, args)
         if outcome is _Outcome.KEY_REUSED:
             raise KeyReused(ref)
+        if held is not None and held < 1:
+            raise NotReplicated(ref)
         return Submitted(ref, outcome is _Outcome.NEW)
+
+    async def _run(self, keys: list[str], args: list[Any]) -> tuple[_Outcome, str, int | None]:
+        if self.replicas() <= 0:
+            outcome, ref = _submitted(await SUBMIT_INTAKE(self.redis, keys, args))
+            return outcome, ref, None
+        reply, held = await SUBMIT_INTAKE.run_and_wait(self.redis, keys, args, self.wait_ms)
+        outcome, ref = _submitted(reply)
+        return outcome, ref, held
 
     async def seen(self, lane: IntakeStream, key: str) -> bool:
         """Was this key queued before (a resend)?"""
