@@ -113,8 +113,7 @@ def connect(url: str, *, cluster: bool = False, max_connections: int = 64, block
     if target.kind == "sentinel":
         sentinel = Sentinel(
             list(target.nodes),
-            socket_connect_timeout=1,
-            socket_timeout=1,
+            socket_connect_timeout=2,
             sentinel_kwargs={"socket_connect_timeout": 1, "socket_timeout": 1},
         )
         client = sentinel.master_for(

@@ -266,7 +266,9 @@ class LocalSentinelSet:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.primary.client() as c:
-                if int(c.info("replication").get("connected_slaves", 0)) >= self.replicas:
+                info = c.info("replication")
+                online = [info.get(f"slave{i}", {}) for i in range(int(info.get("connected_slaves", 0)))]
+                if sum(1 for r in online if r.get("state") == "online") >= self.replicas:
                     return
             time.sleep(0.05)
         raise RuntimeError("the replicas did not connect")

@@ -75,13 +75,16 @@ class Topology:
 
 
 def _info_replicas(info: dict[str, Any]) -> tuple[int, int, list[str]]:
-    """(connected replicas, the slowest one's lag in bytes, their addresses) from INFO replication."""
-    count = int(info.get("connected_slaves", 0))
+    """(replicas online, the slowest one's lag in bytes, their addresses) from INFO replication. A
+    replica still taking its first copy (wait_bgsave, send_bulk) is connected but holds nothing
+    yet: it is not counted, so nothing waits for it."""
+    connected = int(info.get("connected_slaves", 0))
     offset = int(info.get("master_repl_offset", 0))
-    lag, addresses = 0, []
-    for i in range(count):
+    count, lag, addresses = 0, 0, []
+    for i in range(connected):
         replica = info.get(f"slave{i}")
-        if isinstance(replica, dict):
+        if isinstance(replica, dict) and replica.get("state") == "online":
+            count += 1
             addresses.append(f"{replica.get('ip')}:{replica.get('port')}")
             lag = max(lag, offset - int(replica.get("offset", offset)))
     return count, lag, addresses

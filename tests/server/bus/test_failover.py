@@ -1,0 +1,179 @@
+"""Losing the Valkey host: a primary with a replica under Sentinel, the primary SIGKILLed during a
+stream of panics and radio log entries. No acked command is lost, every other one was answered
+with an error, health goes red then green, and boards carry on. And the silent reader: a reader
+that reads on but hears nothing turns health red."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from clients.connection import Connection
+from protocol.events import AlarmRaised
+from protocol.messages import EventFrame, RadioAppend, Resync, UnitPanic, UnitPosition, UnitRoster
+from server.bus.local_valkey import LocalSentinelSet
+from server.bus.partition import Partition
+from server.bus.topology import TopologyWatch
+from server.dispatch.live import ALARMS, RADIO
+from tests.helpers import OPERATOR, RunningHub, S, hub_in_process, wait_for
+from tests.server.bus.test_cluster import free_run
+
+
+@pytest.fixture
+def sentinel_set(tmp_path: Path) -> Iterator[LocalSentinelSet]:
+    made = LocalSentinelSet(tmp_path / "valkey", replicas=1, sentinels=1, base_port=free_run(3))
+    made.start()
+    yield made
+    made.stop()
+
+
+class HealthLog:
+    """/healthz every 100 ms, as a load balancer would look."""
+
+    def __init__(self, hub: RunningHub) -> None:
+        self.hub = hub
+        self.seen: list[tuple[float, int, dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _poll(self) -> None:
+        async with httpx.AsyncClient(base_url=self.hub.http, timeout=2) as http:
+            while True:
+                try:
+                    r = await http.get("/healthz", headers=OPERATOR)
+                    self.seen.append((time.monotonic(), r.status_code, r.json()))
+                except httpx.HTTPError:
+                    self.seen.append((time.monotonic(), 0, {}))
+                await asyncio.sleep(0.1)
+
+    def __enter__(self) -> HealthLog:
+        self._task = asyncio.create_task(self._poll())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def red_then_green(self) -> bool:
+        codes = [c for _, c, _ in self.seen]
+        if 200 not in codes:
+            return False
+        first_red = next((i for i, c in enumerate(codes) if c != 200), None)
+        return first_red is not None and 200 in codes[first_red:]
+
+
+async def test_a_primary_killed_during_panics_loses_no_acked_alarm(
+    sentinel_set: LocalSentinelSet, tmp_path: Path
+) -> None:
+    """SIGKILL the primary during a stream of panics and radio entries: every acked panic's alarm and
+    every acked radio entry is on the new primary; every command not acked was answered with an
+    error (or its connection dropped, which the client sees); health goes red, then green; the
+    board gets the panics raised after the failover."""
+    units = [f"U{i}" for i in range(1, 41)]
+    async with hub_in_process(
+        sentinel_set.url, tmp_path / "data", commands_per_s=10_000.0, commands_burst=10_000
+    ) as hub:
+        await wait_for(lambda: hub.ctx.bus.replicas == 1, 10)  # the topology watch saw the replica
+        async with (
+            Connection(hub.url, token=hub.token("ana"), backoff=(0.2, 0.5)) as desk,
+            Connection(hub.url, token=hub.token("bo"), topics=["alarms"], backoff=(0.2, 0.5)) as board,
+        ):
+            for unit in units:
+                await desk.command(UnitRoster(id=desk.next_id(), unit=unit, district="Downtown"))
+                await desk.command(UnitPosition(id=desk.next_id(), unit=unit, lat=53.54, lon=-113.49))
+            acked_alarms: list[str] = []
+            acked_radio: list[str] = []
+            told: list[str] = []
+            old = sentinel_set.current_primary()
+            with HealthLog(hub) as health:
+                for i, unit in enumerate(units[:-1]):
+                    if i == 12:
+                        old.kill()  # the host is gone: nothing flushed, no goodbye
+                    for cmd in (
+                        UnitPanic(id=desk.next_id(), unit=unit),
+                        RadioAppend(id=desk.next_id(), channel="main", text=f"entry {i}"),
+                    ):
+                        try:
+                            ack = await desk.command(cmd, timeout=5 * S)
+                        except Exception as exc:  # an error frame, or the connection dropped: the client knows
+                            told.append(f"{type(cmd).__name__} {i}: {exc}")
+                            continue
+                        if isinstance(cmd, UnitPanic):
+                            acked_alarms.append(ack.result["alarm"])  # type: ignore[index]
+                        else:
+                            acked_radio.append(f"entry {i}")
+                    await asyncio.sleep(0.2)
+                # The sentinels promote the replica; the hub follows and health turns green again.
+                await wait_for(lambda: sentinel_set.current_primary().port != old.port, 20)
+                await wait_for(lambda: health.seen and health.seen[-1][1] == 200, 30)
+                assert health.red_then_green(), [c for _, c, _ in health.seen]
+                assert hub.ctx.part(TopologyWatch).now.failovers >= 1
+                # A panic after the failover reaches the board (resumed, or resynced and flagged).
+                await wait_for(lambda: desk.connected and board.connected, 20)
+                last = await desk.command(UnitPanic(id=desk.next_id(), unit=units[-1]), timeout=10 * S)
+                late = last.result["alarm"]  # type: ignore[index]
+                acked_alarms.append(late)
+
+                async def board_has_late() -> bool:
+                    while board.pending_frames():
+                        frame = await board.next_frame()
+                        if isinstance(frame, Resync):
+                            assert frame.reason in ("gap", "epoch", "initial")
+                            if any(getattr(a, "id", None) == late for a in frame.snapshot):
+                                return True
+                        if isinstance(frame, EventFrame) and isinstance(frame.payload, AlarmRaised):
+                            if frame.payload.alarm.id == late:
+                                return True
+                    return False
+
+                await wait_for(board_has_late, 10)
+
+        new = sentinel_set.current_primary()
+        part = Partition()
+        with new.client() as c:
+            alarms = {k.decode() for k in c.hkeys(part.keys(ALARMS).state)}
+            radio = [fields[b"e"] for _, fields in c.xrange(part.stream(RADIO))]
+        lost_alarms = [a for a in acked_alarms if a not in alarms]
+        lost_radio = [t for t in acked_radio if not any(t.encode() in e for e in radio)]
+        assert lost_alarms == [] and lost_radio == [], (lost_alarms, lost_radio, told)
+        # Some went through before the kill and after the failover, and some were refused meanwhile.
+        assert len(acked_alarms) >= 12 + 2 and told
+        assert hub.ctx.bus.waited > 0
+
+
+async def test_a_reader_that_reads_on_but_hears_nothing_turns_health_red(tmp_path: Path, valkey: Any) -> None:
+    """The silent reader (as after a failover to a primary whose stream ids lag the reader's place):
+    its reads return, empty, while publishes succeed. The probe it writes never comes back, and
+    health goes red within probe_stale_s; once it reads again, green."""
+    async with hub_in_process(valkey.url, tmp_path / "data", probe_every_s=0.2, probe_stale_s=1.5) as hub:
+        async with httpx.AsyncClient(base_url=hub.http) as http:
+            await wait_for(lambda: hub.ctx.hub.probe_heard >= 2, 5)
+            assert (await http.get("/healthz")).status_code == 200
+            reader = hub.ctx.hub
+            ahead = f"{int(time.time() * 1000) + 3_600_000}-0"  # an hour ahead of every id written
+            saved = dict(reader.last_ids), reader._probe_last
+            reader.last_ids.update(dict.fromkeys(reader.last_ids, ahead))
+            reader._probe_last = ahead
+            async with Connection(hub.url, token=hub.token("ana")) as desk:
+                ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="published"))
+                assert ack.offset  # writes succeed
+            started = time.monotonic()
+            await wait_for(lambda: _status(http, 503), 5)
+            assert time.monotonic() - started < 1.5 + 1.0 + 1.0  # probe_stale_s, a probe's period, a read
+            body = (await http.get("/healthz", headers=OPERATOR)).json()
+            assert body["checks"]["bus"]["reader"] == "deaf" and body["checks"]["bus"]["reader_beat_age_s"] < 2
+            metrics = (await http.get("/metrics", headers=OPERATOR)).text
+            silence = [line for line in metrics.splitlines() if line.startswith("dispatch_bus_probe_silence_seconds ")]
+            assert silence and float(silence[0].split()[1]) > 1.0
+            reader.last_ids.update(saved[0])
+            reader._probe_last = saved[1]
+            await wait_for(lambda: _status(http, 200), 5)
+
+
+async def _status(http: httpx.AsyncClient, code: int) -> bool:
+    return (await http.get("/healthz")).status_code == code
