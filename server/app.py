@@ -34,6 +34,7 @@ from server.access.tokens import AuthError, Tokens, verify_token
 from server.agency.policy import Policy, load_policy
 from server.bus.connect import connect, describe
 from server.bus.log import Bus
+from server.bus.topics import Family
 from server.bus.topology import TopologyCollector, TopologyWatch
 from server.cases import access_api, letters_api, reports_api
 from server.cases import api as cases_api
@@ -376,7 +377,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         service = DispatchService(
             bus, redis, policy, archived_incident=store.archived_incident, archived_alarm=store.archived_alarm
         )
-        tokens = Tokens(redis, store, settings.secret, settings.token_ttl_s)
+        tokens = Tokens(redis, store, settings.secret, settings.token_ttl_s, bus.part.tag(Family.AUTH))
         hub = Hub(settings, redis, bus, service, metrics_, tokens)
         archiver = Archiver(redis, store, metrics_, settings, part=bus.part)
         topology = TopologyWatch(connected, bus)

@@ -42,6 +42,11 @@ def _redis_url_arg(p: argparse.ArgumentParser) -> None:
         default=os.environ.get("REDIS_URL", ""),
         help="the hubs' Redis (default: REDIS_URL, else the embedded Valkey in the data dir)",
     )
+    p.add_argument(
+        "--partition",
+        default=os.environ.get("DISPATCH_PARTITION", ""),
+        help="the hubs' partition (default: DISPATCH_PARTITION, else the default one)",
+    )
 
 
 def _redis_url(args: argparse.Namespace) -> str:
@@ -133,9 +138,6 @@ def _parser() -> argparse.ArgumentParser:
     nr = nsub.add_parser("replay", help="queue a dead letter's entry again (the hub must be running)")
     nr.add_argument("id", type=int)
     _redis_url_arg(nr)
-    nr.add_argument(
-        "--partition", default=os.environ.get("DISPATCH_PARTITION", ""), help="the partition the entry was queued in"
-    )
     for q in (nl, nr):
         _data_dir_arg(q)
     return p
@@ -277,6 +279,8 @@ async def _user_change(args: argparse.Namespace) -> int:
 
     from server.access.tokens import publish_account
     from server.bus.connect import connect
+    from server.bus.partition import Partition
+    from server.bus.topics import Family
 
     store = await _with_store(args)
     try:
@@ -306,7 +310,8 @@ async def _user_change(args: argparse.Namespace) -> int:
     connected = connect(url, max_connections=4, blocking=False)
     redis = connected.redis
     try:
-        await publish_account(redis, args.name, version, state[1])
+        tag = Partition(args.partition).tag(Family.AUTH)
+        await publish_account(redis, args.name, version, state[1], tag)
     except (RedisError, OSError) as exc:
         print(f"{args.name} {done} in the records; no hub reached at {url} ({exc}): it applies when one starts")
         return 0

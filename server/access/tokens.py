@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 from server.access.roles import Principal, Role, Scope
 
 __all__ = [
+    "AUTH_TAG",
     "CACHE_S",
     "COOKIE_NAME",
     "AccountRecords",
@@ -61,8 +62,18 @@ COOKIE_NAME = "dispatch_token"  # the sign-in cookie a browser carries its token
 
 CACHE_S = 2.0
 _CACHE_MAX = 20_000
-_LOADED = "auth:loaded"
-_COUNTER = "auth:revocations"
+# The sign-in state every hub shares, in Redis under one hash tag (so that a change and its
+# counter are one transaction, on a cluster too): ``{auth}``, or ``{auth:<partition>}`` for the
+# hubs of a named partition, whose accounts are their own records store's.
+AUTH_TAG = "auth"
+
+
+def _loaded_key(tag: str) -> str:
+    return f"{{{tag}}}:loaded"
+
+
+def _counter_key(tag: str) -> str:
+    return f"{{{tag}}}:revocations"
 
 
 class AuthError(Exception):
@@ -113,30 +124,30 @@ def verify_token(secret: str, token: str) -> Principal:
 # ---- revocation, shared by every hub through Redis ---------------------------
 
 
-def _account_key(name: str) -> str:
-    return f"auth:account:{name}"
+def _account_key(tag: str, name: str) -> str:
+    return f"{{{tag}}}:account:{name}"
 
 
-def _revoked_key(token_id: str) -> str:
-    return f"auth:revoked:{token_id}"
+def _revoked_key(tag: str, token_id: str) -> str:
+    return f"{{{tag}}}:revoked:{token_id}"
 
 
-async def publish_account(redis: Redis, name: str, version: int, disabled: bool) -> None:
+async def publish_account(redis: Redis, name: str, version: int, disabled: bool, tag: str = AUTH_TAG) -> None:
     """Tell every hub an account's token version and whether it is disabled."""
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.hset(_account_key(name), mapping={"ver": version, "disabled": int(disabled)})
-        pipe.incr(_COUNTER)
+        pipe.hset(_account_key(tag, name), mapping={"ver": version, "disabled": int(disabled)})
+        pipe.incr(_counter_key(tag))
         await pipe.execute()
 
 
-async def publish_revoked(redis: Redis, token_id: str, expires_at_ms: int) -> None:
+async def publish_revoked(redis: Redis, token_id: str, expires_at_ms: int, tag: str = AUTH_TAG) -> None:
     """Tell every hub one token is revoked (kept only as long as the token would live)."""
     left = expires_at_ms - int(time.time() * 1000)
     if left <= 0:
         return
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(_revoked_key(token_id), 1, px=left)
-        pipe.incr(_COUNTER)
+        pipe.set(_revoked_key(tag, token_id), 1, px=left)
+        pipe.incr(_counter_key(tag))
         await pipe.execute()
 
 
@@ -185,8 +196,9 @@ class AccountRecords(Protocol):
 class Tokens:
     """Issuing and checking tokens for one hub process."""
 
-    def __init__(self, redis: Redis, store: AccountRecords, secret: str, ttl_s: int) -> None:
+    def __init__(self, redis: Redis, store: AccountRecords, secret: str, ttl_s: int, tag: str = AUTH_TAG) -> None:
         self.redis = redis
+        self.tag = tag
         self.store = store
         self.secret = secret
         self.ttl_s = ttl_s
@@ -245,10 +257,10 @@ class Tokens:
     async def _check_in_redis(self, principals: Sequence[Principal]) -> list[str | None]:
         for _ in range(2):
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.exists(_LOADED)
+                pipe.exists(_loaded_key(self.tag))
                 for who in principals:
-                    pipe.hmget(_account_key(who.user), ["ver", "disabled"])
-                    pipe.exists(_revoked_key(who.token_id or "-"))
+                    pipe.hmget(_account_key(self.tag, who.user), ["ver", "disabled"])
+                    pipe.exists(_revoked_key(self.tag, who.token_id or "-"))
                 replies = await pipe.execute()
             if replies[0]:
                 break
@@ -274,8 +286,8 @@ class Tokens:
         written to Redis unless someone wrote it meanwhile."""
         state = await self.store.account_state(name) or (0, False)  # no account: a demo or CLI principal
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(_account_key(name), "ver", state[0])
-            pipe.hsetnx(_account_key(name), "disabled", int(state[1]))
+            pipe.hsetnx(_account_key(self.tag, name), "ver", state[0])
+            pipe.hsetnx(_account_key(self.tag, name), "disabled", int(state[1]))
             await pipe.execute()
         return state
 
@@ -283,18 +295,18 @@ class Tokens:
         """Fill Redis from the records store: every account's version and state, every revoked
         token still unexpired. Done at start, and whenever Redis has lost it."""
         async with self._loading:
-            if await self.redis.exists(_LOADED) and self._loaded_once:
+            if await self.redis.exists(_loaded_key(self.tag)) and self._loaded_once:
                 return
             accounts = await self.store.account_states()
             now = int(time.time() * 1000)
             revoked = await self.store.revoked_sessions(now)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for name, version, disabled in accounts:
-                    pipe.hset(_account_key(name), mapping={"ver": version, "disabled": int(disabled)})
+                    pipe.hset(_account_key(self.tag, name), mapping={"ver": version, "disabled": int(disabled)})
                 for token_id, expires_at in revoked:
-                    pipe.set(_revoked_key(token_id), 1, px=max(1, expires_at - now))
-                pipe.set(_LOADED, 1)
-                pipe.incr(_COUNTER)
+                    pipe.set(_revoked_key(self.tag, token_id), 1, px=max(1, expires_at - now))
+                pipe.set(_loaded_key(self.tag), 1)
+                pipe.incr(_counter_key(self.tag))
                 await pipe.execute()
             self._loaded_once = True
             self._cache.clear()
@@ -310,7 +322,7 @@ class Tokens:
 
     async def revocations(self) -> int:
         """The revocation counter: when it moves, open sessions are checked again."""
-        raw = await self.redis.get(_COUNTER)
+        raw = await self.redis.get(_counter_key(self.tag))
         return int(raw or 0)
 
     # ---- revoking ------------------------------------------------------------
@@ -321,14 +333,14 @@ class Tokens:
             return
         found = await self.store.revoke_session(who.token_id, by)
         expires = found.expires_at if found else int((who.expires_at or time.time() + self.ttl_s) * 1000)
-        await publish_revoked(self.redis, who.token_id, expires)
+        await publish_revoked(self.redis, who.token_id, expires, self.tag)
         self._forget([who.token_id])
 
     async def end_session(self, token_id: str, by: str) -> bool:
         found = await self.store.revoke_session(token_id, by)
         if found is None:
             return False
-        await publish_revoked(self.redis, token_id, found.expires_at)
+        await publish_revoked(self.redis, token_id, found.expires_at, self.tag)
         self._forget([token_id])
         return True
 
@@ -336,7 +348,7 @@ class Tokens:
         version = await self.store.set_disabled(name, disabled, by)
         if version is None:
             return False
-        await publish_account(self.redis, name, version, disabled)
+        await publish_account(self.redis, name, version, disabled, self.tag)
         self._cache.clear()
         return True
 
@@ -345,7 +357,7 @@ class Tokens:
         if version is None:
             return False
         state = await self.store.account_state(name)
-        await publish_account(self.redis, name, version, bool(state and state[1]))
+        await publish_account(self.redis, name, version, bool(state and state[1]), self.tag)
         self._cache.clear()
         return True
 

@@ -15,16 +15,19 @@ to the rest of the hub as a ``Redis`` (``cast``), which is what it is for every 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
-__all__ = ["Connected", "RedisTarget", "connect", "describe", "is_cluster", "target_of"]
+__all__ = ["Connected", "GatedCluster", "RedisTarget", "connect", "describe", "is_cluster", "target_of"]
 
 _SCHEMES = ("redis", "rediss", "unix")
 
@@ -92,6 +95,60 @@ class Connected:
         return cast(RedisCluster, self.redis) if self.target.kind == "cluster" else None
 
 
+# Inside a gated call already (a cluster client's command may run others of its own): no second
+# permit, which could wait on itself.
+_gated: ContextVar[bool] = ContextVar("gated", default=False)
+
+
+class _GatedPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> list[Any]:
+        client = self.cluster_client
+        assert isinstance(client, GatedCluster)
+        async with client.permit():
+            return await super().execute(raise_on_error, allow_redirections)
+
+
+class GatedCluster(RedisCluster):
+    """redis-py's cluster client, with a wait for a connection instead of an error.
+
+    Its nodes' pools raise at once when full, where a single server's blocking pool waits: a
+    burst (800 officers signing on, a reconnect storm) would turn into "unavailable" answers
+    and a reader that gives up. So at most ``gate`` commands and pipelines run at once, the
+    rest wait their turn; each node may hold twice that many connections, so the gate is what
+    binds."""
+
+    def __init__(self, *args: Any, gate: int, **kwargs: Any) -> None:
+        kwargs["max_connections"] = gate * 2
+        super().__init__(*args, **kwargs)
+        self._gate = asyncio.Semaphore(gate)
+
+    @contextlib.asynccontextmanager
+    async def permit(self) -> AsyncIterator[None]:
+        if _gated.get():
+            yield
+            return
+        async with self._gate:
+            token = _gated.set(True)
+            try:
+                yield
+            finally:
+                _gated.reset(token)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.permit():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # refused there, as it says
+        return _GatedPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """A Sentinel's pool that waits for a connection when all are in use, as the single server's
+    does, rather than failing the command (``max_connections``, ``timeout``)."""
+
+
 def is_cluster(redis: Any) -> bool:
     return isinstance(redis, RedisCluster)
 
@@ -100,12 +157,12 @@ def connect(url: str, *, cluster: bool = False, max_connections: int = 64, block
     """The client for ``url``; nothing is sent until it is first used."""
     target = target_of(url, cluster)
     if target.kind == "cluster":
-        rc = RedisCluster(
+        rc = GatedCluster(
             startup_nodes=[ClusterNode(host, port) for host, port in target.nodes],
             password=target.password,
             username=target.username,
             ssl=target.tls,
-            max_connections=max_connections,
+            gate=max_connections,
             socket_connect_timeout=2,
             health_check_interval=10,
         )
@@ -118,6 +175,8 @@ def connect(url: str, *, cluster: bool = False, max_connections: int = 64, block
         )
         client = sentinel.master_for(
             target.service,
+            connection_pool_class=_BlockingSentinelPool,
+            timeout=10,
             password=target.password,
             username=target.username,
             ssl=target.tls,

@@ -80,14 +80,30 @@ class LocalNode:
             self.proc.wait()
 
     def stop(self) -> None:
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self) -> None:
         if self.alive:
             assert self.proc is not None
             self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+
+    def wait_stopped(self, timeout: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _stop_all(nodes: list[LocalNode]) -> None:
+    """SIGTERM them all at once, then wait for each (one by one takes a node's shutdown each)."""
+    for node in nodes:
+        node.terminate()
+    for node in nodes:
+        node.wait_stopped()
 
 
 def _server_args(port: int, extra: list[str]) -> list[str]:
@@ -188,8 +204,7 @@ class LocalCluster:
         self._wait(lambda c: _info(c).get("cluster_state") == "ok", timeout, "the cluster to be ok")
 
     def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
+        _stop_all(self.nodes)
 
 
 def _info(c: redis.Redis) -> dict[str, str]:
@@ -280,8 +295,7 @@ class LocalSentinelSet:
         return next(n for n in self.data_nodes if n.port == int(port))
 
     def stop(self) -> None:
-        for node in (*self.sentinel_nodes, *self.data_nodes):
-            node.stop()
+        _stop_all([*self.sentinel_nodes, *self.data_nodes])
 
 
 def main(argv: list[str] | None = None) -> int:

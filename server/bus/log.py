@@ -16,6 +16,7 @@ command writes into an empty Redis and no id is handed out twice.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
@@ -268,6 +269,9 @@ class Bus:
         self.replicas = 0
         self.waited = 0  # commands that waited for a replica
         self.unconfirmed = 0  # ...of which no replica confirmed in time
+        # Set when no replica confirmed a command: the topology watch looks again at once (the
+        # primary may have changed, and have none yet).
+        self.look_again = asyncio.Event()
         # Rebuilds the live state when Redis came back empty (set by the app); None: nothing
         # to rebuild from, plans apply as they come.
         self.on_empty: Callable[[], Awaitable[None]] | None = None
@@ -327,10 +331,12 @@ class Bus:
         except Duplicate as done:  # a retry: the first may not be on a replica either
             if held < 1:
                 self.unconfirmed += 1
+                self.look_again.set()
                 raise Unconfirmed(done.offset, self.settings.replica_wait_ms) from None
             raise
         if held < 1:
             self.unconfirmed += 1
+            self.look_again.set()
             raise Unconfirmed(applied[0][0] if applied else "", self.settings.replica_wait_ms)
         return applied
 

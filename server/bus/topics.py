@@ -24,6 +24,7 @@ class Family(enum.Enum):
     DISPATCH = "dispatch"
     POSITIONS = "positions"
     INTAKE = "intake"
+    AUTH = "auth"  # no topic: the sign-in state every hub shares (server/access/tokens.py)
 
 
 class Lane(enum.IntEnum):

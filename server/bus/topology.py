@@ -10,6 +10,7 @@ dispatch slot changes (its address under Sentinel, its node id on a cluster).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -109,8 +110,21 @@ class TopologyWatch:
             except Exception as exc:
                 log.exception("topology watch failed")
                 self.now.error = str(exc)
-            if await self._stop.sleep(self.every_s):
+            if await self._pause():
                 return
+
+    async def _pause(self) -> bool:
+        """Until the next look: ``every_s``, or sooner when a command found no replica to
+        confirm it. -> whether to stop."""
+        again = asyncio.ensure_future(self.bus.look_again.wait())
+        stop = asyncio.ensure_future(self._stop.sleep(self.every_s))
+        await asyncio.wait({again, stop}, return_when=asyncio.FIRST_COMPLETED)
+        again.cancel()
+        self.bus.look_again.clear()
+        if not stop.done():
+            stop.cancel()
+            return self._stop.is_set()
+        return bool(stop.result())
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from protocol.messages import (
 )
 from protocol.state import Location
 from server.access.roles import Role
+from server.access.tokens import publish_revoked
 from server.bus.connect import connect
 from server.bus.local_valkey import LocalCluster
 from server.bus.partition import Partition
@@ -171,9 +173,20 @@ async def test_the_whole_dispatch_flow_resume_and_intake_run_on_a_three_master_c
             assert sorted(n["address"] for n in topology["nodes"] if n["role"] == "primary") == sorted(
                 n.address for n in cluster.seeds
             )
-            assert set(topology["partitions"]) == {"dispatch:default", "positions:default", "intake:default"}
+            assert set(topology["partitions"]) == {
+                "dispatch:default",
+                "positions:default",
+                "intake:default",
+                "auth:default",
+            }
             metrics = (await http.get("/metrics", headers=OPERATOR)).text
             assert 'dispatch_redis_nodes{role="primary"} 3.0' in metrics
+
+        # A sign-out reaches every hub: the revocation and its counter are one transaction, on one slot.
+        tokens = hub.ctx.tokens
+        before = await tokens.revocations()
+        await publish_revoked(hub.ctx.redis, "some-token", int(time.time() * 1000) + 60_000, tokens.tag)
+        assert await tokens.revocations() == before + 1
 
     # Every key of ours has a family's tag, and the dispatch and positions families sit on two shards.
     part = Partition()
@@ -183,7 +196,7 @@ async def test_the_whole_dispatch_flow_resume_and_intake_run_on_a_three_master_c
         with node.client() as c:
             for key in c.scan_iter(count=1000):
                 text = key.decode()
-                assert text.startswith(("{dispatch}:", "{positions}:", "{intake}:")) or "{" not in text, text
+                assert text.startswith(("{dispatch}:", "{positions}:", "{intake}:", "{auth}:")) or "{" not in text, text
 
 
 async def test_two_agencies_on_one_cluster_land_on_two_shards_and_never_see_each_other(
