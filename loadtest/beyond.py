@@ -70,7 +70,7 @@ def topologies(args: argparse.Namespace) -> dict[str, Any]:
                 r = run_panic(pan)
                 out[name] = {
                     **_brief(r, "all_boards_ms", "press_to_hub_ms", "lost", "duplicated"),
-                    "panics": _brief(r["panics"], "sent", "acked", "errors"),
+                    "panics": _brief(r["panics"], "sent", "acked", "errors", "ack_ms"),
                 }
     return out
 
@@ -79,7 +79,10 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
     from clients.connection import Connection
     from protocol.messages import RadioAppend, UnitPanic, UnitPosition, UnitRoster
     from server.bus.partition import Partition
-    from server.dispatch.live import ALARMS, RADIO
+    from server.bus.topics import topic_named
+
+    alarms_topic, radio_topic = topic_named("alarms"), topic_named("radio")
+    assert alarms_topic is not None and radio_topic is not None
 
     limits = {"DISPATCH_COMMANDS_PER_S": "10000", "DISPATCH_COMMANDS_BURST": "10000"}  # one desk sends them all
     with _env(LOADTEST_VALKEY="sentinel", **limits), start_hub() as hub:
@@ -137,8 +140,8 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
         new = servers.current_primary()
         part = Partition()
         with new.client() as c:
-            alarms = {k.decode() for k in c.hkeys(part.keys(ALARMS).state)}
-            radio = [fields[b"e"] for _, fields in c.xrange(part.stream(RADIO))]
+            alarms = {k.decode() for k in c.hkeys(part.keys(alarms_topic).state)}
+            radio = [fields[b"e"] for _, fields in c.xrange(part.stream(radio_topic))]
         lost_alarms = [a for a in acked_alarms if a not in alarms]
         lost_radio = [t for t in acked_radio if not any(t.encode() in e for e in radio)]
         after = [t for t in acks if t > killed_at]

@@ -168,6 +168,8 @@ def run_panic(args: argparse.Namespace, beside: Beside | None = None, reports: S
             "sent": side["sent"],
             "acked": acked,
             "errors": side["errors"],
+            # press to the presser's ack: with a replica wait, the wait is in it (not in the boards')
+            "ack_ms": latency(side.get("ack_ms", [])),
             # what the board that saw least saw: alarms raised with a position, and cover added
             "located": min((b["located"] for b in per_board), default=0),
             "covered": min((b["covered"] for b in per_board), default=0),

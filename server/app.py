@@ -221,7 +221,7 @@ async def openapi_document(request: Request, who: Principal | None) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
-async def not_replicated(request: Request, exc: Exception) -> Response:
+async def _not_replicated(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotReplicated)
     return error(503, str(exc))
 
@@ -381,6 +381,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(settings, redis, bus, service, metrics_, tokens)
         archiver = Archiver(redis, store, metrics_, settings, part=bus.part)
         topology = TopologyWatch(connected, bus)
+        topology.on_failover = hub.failed_over
         metrics_.watch(TopologyCollector(topology))
 
         async def after_fired(timer_id: str) -> None:
@@ -468,7 +469,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         routes=[*routes_of(endpoints), *web_routes(given)],
         lifespan=lifespan,
-        exception_handlers={InputError: input_error, NotReplicated: not_replicated, 404: not_found, 405: not_allowed},
+        exception_handlers={InputError: input_error, NotReplicated: _not_replicated, 404: not_found, 405: not_allowed},
     )
     app.state.schema = json_schema()
     app.state.openapi = openapi(endpoints, title="dispatch-hub", version=_version())

@@ -43,6 +43,12 @@ def _redis_url_arg(p: argparse.ArgumentParser) -> None:
         help="the hubs' Redis (default: REDIS_URL, else the embedded Valkey in the data dir)",
     )
     p.add_argument(
+        "--redis-cluster",
+        action="store_true",
+        default=os.environ.get("DISPATCH_REDIS_CLUSTER", "").lower() in ("1", "true", "yes"),
+        help="the --redis-url names a node of a Valkey Cluster (as redis+cluster:// does)",
+    )
+    p.add_argument(
         "--partition",
         default=os.environ.get("DISPATCH_PARTITION", ""),
         help="the hubs' partition (default: DISPATCH_PARTITION, else the default one)",
@@ -203,7 +209,7 @@ async def _intake(args: argparse.Namespace) -> int:
         from server.intake.worker import AlreadyReplayed, replay_dead_letter
 
         url = _redis_url(args)
-        connected = connect(url, max_connections=4, blocking=False)
+        connected = connect(url, cluster=args.redis_cluster, max_connections=4, blocking=False)
         redis = connected.redis
         try:
             entry = await replay_dead_letter(redis, store, args.id, "cli", Partition(args.partition))
@@ -307,7 +313,7 @@ async def _user_change(args: argparse.Namespace) -> int:
         "reset-second-factor": "has no second factor now (it sets one up at its next sign-in), and is signed out",
     }[args.user_cmd]
     url = _redis_url(args)
-    connected = connect(url, max_connections=4, blocking=False)
+    connected = connect(url, cluster=args.redis_cluster, max_connections=4, blocking=False)
     redis = connected.redis
     try:
         tag = Partition(args.partition).tag(Family.AUTH)

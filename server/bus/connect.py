@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 __all__ = ["Connected", "GatedCluster", "RedisTarget", "connect", "describe", "is_cluster", "target_of"]
 
@@ -105,7 +106,7 @@ class _GatedPipeline(ClusterPipeline):
         client = self.cluster_client
         assert isinstance(client, GatedCluster)
         async with client.permit():
-            return await super().execute(raise_on_error, allow_redirections)
+            return await super().execute(raise_on_error=raise_on_error, allow_redirections=allow_redirections)
 
 
 class GatedCluster(RedisCluster):
@@ -117,22 +118,28 @@ class GatedCluster(RedisCluster):
     rest wait their turn; each node may hold twice that many connections, so the gate is what
     binds."""
 
-    def __init__(self, *args: Any, gate: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gate: int, wait_s: float = 10.0, **kwargs: Any) -> None:
         kwargs["max_connections"] = gate * 2
         super().__init__(*args, **kwargs)
         self._gate = asyncio.Semaphore(gate)
+        self.wait_s = wait_s  # as long as the single server's pool waits for a connection
 
     @contextlib.asynccontextmanager
     async def permit(self) -> AsyncIterator[None]:
         if _gated.get():
             yield
             return
-        async with self._gate:
-            token = _gated.set(True)
-            try:
-                yield
-            finally:
-                _gated.reset(token)
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await self._gate.acquire()
+        except TimeoutError:
+            raise RedisConnectionError(f"no connection free in {self.wait_s:.0f}s: nothing was sent") from None
+        token = _gated.set(True)
+        try:
+            yield
+        finally:
+            _gated.reset(token)
+            self._gate.release()
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self.permit():
@@ -164,6 +171,7 @@ def connect(url: str, *, cluster: bool = False, max_connections: int = 64, block
             ssl=target.tls,
             gate=max_connections,
             socket_connect_timeout=2,
+            socket_timeout=10,  # past any blocking read (1 s) or replica wait of ours: a dead node is noticed
             health_check_interval=10,
         )
         return Connected(cast(Redis, rc), target, rc.aclose)
@@ -182,6 +190,7 @@ def connect(url: str, *, cluster: bool = False, max_connections: int = 64, block
             ssl=target.tls,
             max_connections=max_connections,
             socket_connect_timeout=2,
+            socket_timeout=10,
             health_check_interval=10,
         )
 

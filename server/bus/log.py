@@ -30,7 +30,7 @@ from protocol.codec import event_decoder, event_encoder
 from protocol.events import Event, RadioLogged
 from protocol.messages import SnapshotItem
 from server.bus.luapack import pack
-from server.bus.partition import Partition
+from server.bus.partition import Partition, hash_tag
 from server.bus.scripts import APPLY, FIRE_TIMERS
 from server.bus.topics import Family, Lane, Topic, parse_offset
 from server.config import Settings
@@ -128,8 +128,15 @@ class Plan:
         return self
 
     def timer(self, timer_id: str, due_ms: int, then: Plan) -> Plan:
-        """Schedule ``then`` to be applied once at ``due_ms`` (replacing a timer of that id)."""
+        """Schedule ``then`` to be applied once at ``due_ms`` (replacing a timer of that id).
+
+        ``fire_timers.lua`` applies it with the timers' keys alone in KEYS, so it must keep to
+        their slot (the partition's dispatch tag), which is checked here."""
         part = self._bus.part
+        tag = part.tag(Family.DISPATCH)
+        strays = [k for k in then.keys() if hash_tag(k) != tag]
+        if strays:
+            raise ValueError(f"a timer's plan keeps to the {tag} slot; it touches {strays}")
         self._wire.timers.append((part.timers, part.timer_plans, timer_id, due_ms, then.encode()))
         return self
 

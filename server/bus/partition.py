@@ -11,8 +11,10 @@ The default partition (no name) keeps the tags a single-Valkey hub always had, `
 ``{positions}`` and ``{intake}``, so a hub upgraded in place finds its live state and its
 intake queue where it left them.
 
-Keys outside every family (sign-in limits, revocations, rate limits) hold one key per command
-and are shared by the partitions on one Valkey: a user is one user across agencies.
+The sign-in state (accounts' token versions, revoked tokens) is a family of its own, ``{auth}``
+or ``{auth:north}``: each partition's accounts are its own records store's. Keys outside every
+family (the sign-in attempt limits, the public doors' rate limits) hold one key per command and
+are shared by the partitions on one Valkey.
 """
 
 from __future__ import annotations

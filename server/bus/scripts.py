@@ -19,8 +19,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import NoScriptError
+from redis.asyncio.cluster import PipelineCommand, RedisCluster
+from redis.exceptions import AskError, MovedError, NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 __all__ = [
     "APPLY",
@@ -69,16 +71,21 @@ class Script:
     async def run_and_wait(
         self, redis: Redis, keys: Sequence[str], args: Sequence[Arg], wait_ms: int
     ) -> tuple[Any, int]:
-        """Run it, then WAIT for one replica to hold what it wrote, on the same connection (WAIT
-        counts the replicas that hold what this connection wrote): one pipeline, which a cluster
-        client sends to the node of the first key. -> (its answer, replicas that hold it)."""
-        where: dict[str, Any] = {}
+        """Run it, then WAIT for one replica to hold what it wrote, both on one connection (WAIT
+        counts the replicas that hold what its connection wrote). -> (its answer, replicas that
+        hold it). The script writes something even when it changes nothing (a resend renews its
+        key), so the count is about this command, and replication's order covers the first send.
+
+        One server: a pipeline, one connection. A cluster: both sent on one connection of the
+        node that owns the key's slot, with none of the cluster client's retries or redirects,
+        which could send the WAIT elsewhere and so confirm nothing; a redirect or a lost
+        connection raises ConnectionError (the command may or may not have been applied)."""
         if isinstance(redis, RedisCluster):
-            where["target_nodes"] = redis.get_node_from_key(keys[0])
+            return await self._run_and_wait_on_node(redis, keys, args, wait_ms)
         for loaded in (False, True):
             async with redis.pipeline(transaction=False) as pipe:
                 self.queue(pipe, keys, args)
-                pipe.execute_command("WAIT", 1, wait_ms, **where)
+                pipe.execute_command("WAIT", 1, wait_ms)
                 try:
                     reply, held = await pipe.execute()
                 except NoScriptError:
@@ -86,6 +93,37 @@ class Script:
                         raise
                     await redis.script_load(self.source)
                     continue
+            return reply, int(held)
+        raise AssertionError("unreachable")
+
+    async def _run_and_wait_on_node(
+        self, redis: RedisCluster, keys: Sequence[str], args: Sequence[Arg], wait_ms: int
+    ) -> tuple[Any, int]:
+        for loaded in (False, True):
+            node = redis.get_node_from_key(keys[0])
+            if node is None:
+                raise RedisConnectionError(f"no node serves {keys[0]} now")
+            commands = [
+                PipelineCommand(0, "EVALSHA", self.sha, len(keys), *keys, *args),
+                PipelineCommand(1, "WAIT", 1, wait_ms),
+            ]
+            try:
+                await node.execute_pipeline(commands)
+            except (OSError, RedisConnectionError, RedisTimeoutError) as exc:
+                raise RedisConnectionError(f"{node.name}: {exc}") from exc
+            reply, held = commands[0].result, commands[1].result
+            if isinstance(reply, NoScriptError) and not loaded:
+                await redis.script_load(self.source)
+                continue
+            if isinstance(reply, MovedError | AskError):
+                # The slot moved (a failover): the cluster client's next command learns where.
+                if isinstance(reply, MovedError):
+                    await redis.nodes_manager.move_slot(reply)
+                raise RedisConnectionError(f"{node.name} no longer serves {keys[0]}: {reply}")
+            if isinstance(reply, Exception):
+                raise reply
+            if isinstance(held, Exception):
+                raise held
             return reply, int(held)
         raise AssertionError("unreachable")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,7 @@ class TopologyWatch:
         self.every_s = every_s
         self.now = Topology(connected.target.kind)
         self._serving = ""  # who serves the partition's dispatch slot, last seen
+        self.on_failover: Callable[[], None] | None = None  # the hub's: every board resyncs
         self._stop = StopSignal()
 
     async def run(self) -> None:
@@ -116,15 +117,19 @@ class TopologyWatch:
     async def _pause(self) -> bool:
         """Until the next look: ``every_s``, or sooner when a command found no replica to
         confirm it. -> whether to stop."""
+        # At least a quarter second apart, however many commands go unconfirmed meanwhile.
+        if await self._stop.sleep(0.25):
+            return True
         again = asyncio.ensure_future(self.bus.look_again.wait())
-        stop = asyncio.ensure_future(self._stop.sleep(self.every_s))
-        await asyncio.wait({again, stop}, return_when=asyncio.FIRST_COMPLETED)
-        again.cancel()
+        stop = asyncio.ensure_future(self._stop.sleep(max(0.0, self.every_s - 0.25)))
+        try:
+            await asyncio.wait({again, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            again.cancel()
+            if not stop.done():
+                stop.cancel()
         self.bus.look_again.clear()
-        if not stop.done():
-            stop.cancel()
-            return self._stop.is_set()
-        return bool(stop.result())
+        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -132,20 +137,21 @@ class TopologyWatch:
     async def look(self) -> Topology:
         kind = self.connected.target.kind
         if kind == "cluster":
-            nodes, partitions, serving = await self._cluster()
+            nodes, partitions, serving, replicas = await self._cluster()
         else:
-            nodes, partitions, serving = await self._primary()
+            nodes, partitions, serving, replicas = await self._primary()
         if self._serving and serving and serving != self._serving:
             self.now.failovers += 1
             log.warning("FAILOVER: partition %s now served by %s (was %s)", self.part.label, serving, self._serving)
+            if self.on_failover is not None:
+                self.on_failover()
         self._serving = serving or self._serving
         self.now.nodes, self.now.partitions = nodes, partitions
         self.now.checked, self.now.error = time.monotonic(), ""
-        primaries = [n for n in nodes if n.role == "primary" and n.up]
-        self.bus.replicas = min((n.replicas for n in primaries), default=0)
+        self.bus.replicas = replicas
         return self.now
 
-    async def _primary(self) -> tuple[list[Node], dict[str, str], str]:
+    async def _primary(self) -> tuple[list[Node], dict[str, str], str, int]:
         redis = self.connected.redis
         info: dict[str, Any] = await redis.info("replication")
         sentinel = self.connected.sentinel
@@ -159,9 +165,11 @@ class TopologyWatch:
         nodes = [Node(address, role, replicas=count, lag_bytes=lag)]
         nodes += [Node(r, "replica", primary=address) for r in replicas]
         partitions = {f"{f.value}:{self.part.label}": address for f in Family}
-        return nodes, partitions, address
+        return nodes, partitions, address, count if role == "primary" else 0
 
-    async def _cluster(self) -> tuple[list[Node], dict[str, str], str]:
+    async def _cluster(self) -> tuple[list[Node], dict[str, str], str, int]:
+        """The shards, and for this partition: who serves each family, and the replicas of the
+        primaries that hold its dispatch and intake slots (what its commands wait for)."""
         rc = self.connected.cluster
         assert rc is not None
         shards = await _cluster_shards(rc)
@@ -180,9 +188,11 @@ class TopologyWatch:
                 node = Node(address, "primary" if raw.get("role") == "master" else "replica", id=str(raw.get("id", "")))
                 node.up = raw.get("health") == "online"
                 members.append(node)
-                if node.role == "primary":
+                # Mid-failover a shard may list two primaries: the one online serves it.
+                if node.role == "primary" and (primary is None or (node.up and not primary.up)):
                     primary = node
-                    node.slots = ranges
+            if primary is not None:
+                primary.slots = ranges
             if primary is not None:
                 online = [m for m in members if m is not primary and m.up]
                 primary.replicas = len(online)
@@ -203,6 +213,7 @@ class TopologyWatch:
             nodes += members
         partitions: dict[str, str] = {}
         serving = ""
+        waits_on: list[int] = []
         for family in Family:
             slot = rc.keyslot(self.part.key(family, "x"))
             owner = next((n for a, b, n in slot_owner if a <= slot <= b), None)
@@ -211,7 +222,9 @@ class TopologyWatch:
             )
             if family is Family.DISPATCH and owner is not None:
                 serving = owner.id
-        return nodes, partitions, serving
+            if family in (Family.DISPATCH, Family.INTAKE):
+                waits_on.append(owner.replicas if owner is not None and owner.up else 0)
+        return nodes, partitions, serving, min(waits_on, default=0)
 
 
 async def _cluster_shards(rc: RedisCluster) -> list[dict[str, Any]]:

@@ -91,6 +91,7 @@ async def healthz(request: Request, who: Principal | None) -> Response:
         "reader": "ok" if reader_ok else "deaf" if deaf else "stalled",
         "reader_beat_age_s": None if beat_age is None else round(beat_age, 3),
         "probe": {"sent": hub.probe_sent, "heard": hub.probe_heard, "unheard_for_s": round(silence, 3)},
+        "intake_reader": "ok" if hub.intake_reading() else "stalled",
         "lag_s": round(ctx.metrics.bus_lag._value.get(), 4),
         "archiver_lag": ctx.part(Archiver).lag,
     }

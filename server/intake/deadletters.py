@@ -59,7 +59,7 @@ async def replay(request: Request, who: Principal | None) -> Response:
     if found.replayed_at is not None:
         return error(409, f"dead letter {letter} was replayed already")
     try:
-        entry = await replay_dead_letter(ctx.redis, ctx.store, letter, who.user)
+        entry = await replay_dead_letter(ctx.redis, ctx.store, letter, who.user, ctx.bus.part)
     except AlreadyReplayed as exc:
         return error(409, str(exc))
     if entry is None:

@@ -644,7 +644,7 @@ async def token(request: Request, who: Principal | None) -> Response:
     doors, store = _ctx(request)
     ref = await store.request_of_token(tok)
     if ref is None and re.fullmatch(r"[0-9a-f]{32}", tok):
-        raw = await doors.door.redis.get(REFERRALS.door(tok))
+        raw = await doors.door.redis.get(doors.door.lane(REFERRALS).door(tok))
         if raw is not None:
             ref = (raw.decode() if isinstance(raw, bytes) else str(raw)).split("|", 1)[0]
     if ref is None:

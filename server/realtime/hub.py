@@ -108,11 +108,12 @@ class Hub:
         self._epoch_checked: dict[Family, float] = {}
         self._family_ok: dict[Family, bool] = {}
         self._first_start = asyncio.Lock()
-        # The probe: the number last written, the one last read back, and since when a probe
+        # The probe: the number last written, the one last read back, and when each probe not
+        # yet read back was written (oldest first; a failed write is forgotten).
         # written has not been read back (None: every one was).
         self.probe_sent = 0
         self.probe_heard = 0
-        self.probe_unheard_since: float | None = None
+        self._probes_out: dict[int, float] = {}
         self._probe_id = f"{id(self):x}-{time.time_ns():x}"
         self._probe_last = ""  # the last probe entry read ("": not read yet)
         self.latest_positions: dict[str, Position] = {}
@@ -242,7 +243,7 @@ class Hub:
             session.subs.pop(name, None)
         return []
 
-    async def _catch_up(self, session: Session, topic: Topic, wanted: TopicOffset) -> str:
+    async def _catch_up(self, session: Session, topic: Topic, wanted: TopicOffset, reason: str = "") -> str:
         """Send what the session missed (or a snapshot), then let live frames through.
 
         Live frames that arrive while we read Redis are held in the
@@ -258,7 +259,7 @@ class Hub:
         self.subs[topic.name][session] = sub
         urgent = topic.lane is Lane.ALARM
         async with self._catch_ups:
-            floor = await self._queue_catch_up(session, topic, wanted, urgent)
+            floor = await self._queue_catch_up(session, topic, wanted, urgent, reason)
         mark = parse_offset(floor)
         buffered, sub.buffer = sub.buffer or [], None
         sub.floor = mark
@@ -271,11 +272,14 @@ class Hub:
                 sub.floor = None
         return floor
 
-    async def _queue_catch_up(self, session: Session, topic: Topic, wanted: TopicOffset, urgent: bool) -> str:
-        """Queue the missed events, or a snapshot; returns the offset they bring the session to."""
+    async def _queue_catch_up(
+        self, session: Session, topic: Topic, wanted: TopicOffset, urgent: bool, forced: str = ""
+    ) -> str:
+        """Queue the missed events, or a snapshot (always, with ``forced`` as its reason); returns
+        the offset they bring the session to."""
         floor = "0-0"
         history = None
-        if topic.replay and wanted.offset is not None:
+        if topic.replay and wanted.offset is not None and not forced:
             history = await self.bus.history(topic, wanted.offset, wanted.epoch, self.settings.replay_max)
         sees = session.subs[topic.name].sees
         if history is not None:
@@ -286,7 +290,9 @@ class Hub:
                     continue
                 session.push_catch_up(topic.name, EventFrame(topic.name, offset, history.epoch, event), urgent)
         else:
-            if not topic.replay:
+            if forced:
+                reason = forced
+            elif not topic.replay:
                 reason = "state"
             elif wanted.offset is None:
                 reason = "initial"
@@ -305,19 +311,26 @@ class Hub:
 
     @property
     def redis_ok(self) -> bool:
-        """Whether every reader loop has Redis."""
-        return len(self._family_ok) == len(_READ) and all(self._family_ok.values())
+        """Whether the dispatch loop has Redis: what takes connections and turns health red. The
+        intake family may live on another shard, which must not take dispatch down with it."""
+        return self._family_ok.get(Family.DISPATCH, False)
 
     @property
     def reader_beat(self) -> float:
-        """Monotonic time of the reader's last completed read: the oldest loop's (0: not started)."""
-        return min(self.beats.values()) if len(self.beats) == len(_READ) else 0.0
+        """Monotonic time of the dispatch loop's last completed read (0: not started)."""
+        return self.beats.get(Family.DISPATCH, 0.0)
+
+    def intake_reading(self, now: float | None = None) -> bool:
+        """Whether the intake loop reads (reported beside health, not in it)."""
+        beat = self.beats.get(Family.INTAKE, 0.0)
+        return self._family_ok.get(Family.INTAKE, False) and (time.monotonic() if now is None else now) - beat < 5.0
 
     def probe_silence(self, now: float | None = None) -> float:
-        """Seconds since a probe was written that the reader has not read back (0: none)."""
-        if self.probe_unheard_since is None:
+        """Seconds since the oldest probe written that the reader has not read back (0: none)."""
+        if not self._probes_out:
             return 0.0
-        return max(0.0, (time.monotonic() if now is None else now) - self.probe_unheard_since)
+        oldest = next(iter(self._probes_out.values()))
+        return max(0.0, (time.monotonic() if now is None else now) - oldest)
 
     async def _read_forever(self, family: Family) -> None:
         backoff = 0.1
@@ -343,8 +356,9 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
 
     async def _start_reading(self, family: Family) -> None:
-        if family is Family.DISPATCH:
-            await self.bus.ensure_live()  # Redis came back empty: the live state is rebuilt before anyone reads it
+        # Redis came back empty: the live state is rebuilt before anyone reads it (or makes an
+        # epoch, which the rebuild would take for a Redis that kept its streams).
+        await self.bus.ensure_live()
         async with self._first_start:
             if not self.last_ids:
                 # First start: from the newest event; clients fill any gap by resuming.
@@ -359,6 +373,7 @@ class Hub:
                 self._probe_last = _s(newest[0][0]) if newest else "0-0"
             else:
                 await self._check_epochs(await self.bus.epochs(_EPOCHS[family]), _EPOCHS[family])
+                await self._check_places(family)
         self._family_ok[family] = True
         if self.redis_ok:
             self.metrics.redis_up.set(1)
@@ -375,15 +390,56 @@ class Hub:
                 # queued; each resync runs in its own task, not in the reader.
                 log.warning("topic %s epoch changed %s -> %s: resyncing subscribers", topic.name, old, new)
                 self.last_ids[self.keys[topic.name].stream] = "0-0"
-                for session, sub in list(self.subs[topic.name].items()):
-                    sub.buffer = [] if sub.buffer is None else sub.buffer
-                    task = asyncio.create_task(self._resync(session, topic, old))
-                    self._resyncs.add(task)
-                    task.add_done_callback(self._resyncs.discard)
+                self.resync_all(topic, "", old)
 
-    async def _resync(self, session: Session, topic: Topic, old_epoch: str) -> None:
+    def resync_all(self, topic: Topic, reason: str, old_epoch: str = "") -> None:
+        """Have every subscriber of a topic resync, each in a task of its own: their live frames
+        wait in the subscription's buffer until their snapshot is queued."""
+        for session, sub in list(self.subs[topic.name].items()):
+            sub.buffer = [] if sub.buffer is None else sub.buffer
+            task = asyncio.create_task(self._resync(session, topic, old_epoch, reason))
+            self._resyncs.add(task)
+            task.add_done_callback(self._resyncs.discard)
+
+    def failed_over(self) -> None:
+        """The primary changed: what the old one acked and had not passed on is gone from the new
+        one, and boards may hold it. Every board resyncs, flagged ``gap``."""
+        log.warning("failover: every subscriber resyncs (gap)")
+        for topic in TOPICS:
+            self.resync_all(topic, "gap" if topic.replay else "state")
+
+    async def _check_places(self, family: Family) -> None:
+        """A stream whose newest id is behind this hub's place in it lost entries (the primary it
+        was on is gone, and its replica had not got them): reading on from the place would hear
+        nothing until new ids pass it. Read on from the stream's newest, and resync its boards."""
+        names = [self.keys[t.name].stream for t in _READ[family]]
+        if family is Family.DISPATCH:
+            names.append(self.part.probe)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xinfo_stream(name)
+            infos = await pipe.execute(raise_on_error=False)
+        for name, info in zip(names, infos, strict=True):
+            if not isinstance(info, dict):
+                continue  # no such stream yet
+            newest = _s(info.get("last-generated-id", "0-0"))
+            ours = self._probe_last if name == self.part.probe else self.last_ids.get(name, "0-0")
+            if parse_offset(ours) <= parse_offset(newest):
+                continue
+            log.warning(
+                "%s: this hub read to %s, past the stream's newest %s: it lost entries; reading on", name, ours, newest
+            )
+            if name == self.part.probe:
+                self._probe_last = newest
+                continue
+            self.last_ids[name] = newest
+            topic = self.part.topic_of_stream(name)
+            if topic is not None:
+                self.resync_all(topic, "gap")
+
+    async def _resync(self, session: Session, topic: Topic, old_epoch: str, reason: str = "") -> None:
         try:
-            await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old_epoch))
+            await self._catch_up(session, topic, TopicOffset(topic.name, "0-0", old_epoch), reason)
         except (RedisError, OSError) as exc:
             log.error("resync of %s for session %s failed: %s", topic.name, session.id, exc)
             session.close(CloseReason.RESYNC_FAILED)
@@ -394,6 +450,7 @@ class Hub:
             if family is Family.DISPATCH:
                 await self.bus.ensure_live()
             await self._check_epochs(await self.bus.epochs(_EPOCHS[family]), _EPOCHS[family])
+            await self._check_places(family)
             self._epoch_checked[family] = time.monotonic()
         # Positions are read by the ticker, once per tick: waking this reader for each of
         # hundreds of reports a second would cost a round trip each and delay the alarms.
@@ -448,18 +505,16 @@ class Hub:
         while not await self._stop.sleep(self.settings.probe_every_s):
             if not self._probe_last or not self.redis_ok:
                 continue  # the reader has not read yet (or lost Redis): it reports that
+            # Counted as out before it is written: the reader may read it back before XADD returns.
+            n = self.probe_sent = self.probe_sent + 1
+            self._probes_out[n] = time.monotonic()
             try:
-                await self.redis.xadd(
-                    self.part.probe,
-                    {"h": self._probe_id, "n": str(self.probe_sent + 1)},
-                    maxlen=PROBE_KEEP,
-                    approximate=True,
+                # Through the commands' client, read back through the reader's: the path end to end.
+                await self.bus.redis.xadd(
+                    self.part.probe, {"h": self._probe_id, "n": str(n)}, maxlen=PROBE_KEEP, approximate=True
                 )
             except (RedisError, OSError):
-                continue  # Redis is reported by the reader and by health's own ping
-            self.probe_sent += 1
-            if self.probe_unheard_since is None:
-                self.probe_unheard_since = time.monotonic()
+                self._probes_out.pop(n, None)  # not written, or not known to be: Redis is reported elsewhere
 
     def _heard(self, entries: list[Any]) -> None:
         if not entries:
@@ -470,8 +525,9 @@ class Hub:
                 continue  # another hub's
             n = int(fields.get(b"n", b"0"))
             self.probe_heard = max(self.probe_heard, n)
-        if self.probe_heard >= self.probe_sent:
-            self.probe_unheard_since = None
+        # Read in order: every probe up to the newest heard is home.
+        for sent in [k for k in self._probes_out if k <= self.probe_heard]:
+            del self._probes_out[sent]
 
     def _deliver(self, topic: Topic, offset: str, epoch: str, event: Event) -> None:
         subs = self.subs[topic.name]

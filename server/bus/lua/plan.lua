@@ -18,7 +18,12 @@ local function apply(plan)
   if plan.guard and redis.call('EXISTS', plan.guard) == 0 then return {'EMPTY', plan.guard} end
   if plan.once then
     local prior = redis.call('GET', plan.once[1])
-    if prior then return {'DUPLICATE', prior} end
+    if prior then
+      -- A write of its own (the window renewed), so that a WAIT after a resend waits for a
+      -- replica to hold this, and so the first write before it: replication keeps the order.
+      redis.call('EXPIRE', plan.once[1], plan.once[2])
+      return {'DUPLICATE', prior}
+    end
   end
   for _, c in ipairs(plan.checks or {}) do
     local v = tonumber(redis.call('HGET', c[1], c[2]) or '0')

@@ -9,6 +9,9 @@ local prior = redis.call('GET', KEYS[1])
 if prior then
   local ref, digest = string.match(prior, '^(.*)|(.*)$')
   if digest ~= ARGV[5] then return {-2, ref} end
+  -- A write of its own (the door's week renewed): a WAIT after a resend then waits for a replica
+  -- to hold it, and so the first submission before it.
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
   return {0, ref}
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, ''} end

@@ -244,13 +244,22 @@ async def test_two_agencies_on_one_cluster_land_on_two_shards_and_never_see_each
             assert [i["call_type"] for i in n_board["incidents"]] == ["DISORDER"]
             assert [i["call_type"] for i in s_board["incidents"]] == ["NOISE"]
             assert [u["id"] for u in n_board["units"]] == ["N1"] and [u["id"] for u in s_board["units"]] == ["S1"]
-    # Their keys carry their own tags.
+        # The intake lane too: a complaint to north is queued on north's intake slot alone.
+        async with httpx.AsyncClient(base_url=hn.http) as http:
+            sent = await http.post("/api/complaints", json=complaint(7))
+            assert sent.status_code == 201, sent.text
+        assert len(await hn.ctx.redis.xrange(COMPLAINTS.at(north).stream)) == 1
+        assert await hs.ctx.redis.xrange(COMPLAINTS.at(south).stream) == []
+    # Their keys carry their own tags; nothing was written under the default partition's.
     rc = RedisCluster(host="127.0.0.1", port=cluster.seeds[0].port)
     try:
-        north_keys = [k async for k in rc.scan_iter(match="{*:north}:*", count=1000)]
-        south_keys = [k async for k in rc.scan_iter(match="{*:south}:*", count=1000)]
-        assert north_keys and south_keys
-        assert not [k async for k in rc.scan_iter(match="{dispatch}:*", count=1000)]
+        for name in ("north", "south"):
+            tags = {k.decode().split("}")[0] + "}" async for k in rc.scan_iter(match=f"{{*:{name}}}:*", count=1000)}
+            assert {
+                f"{{{f.value}:{name}}}" for f in (Family.DISPATCH, Family.POSITIONS, Family.INTAKE, Family.AUTH)
+            } <= tags
+        for family in Family:
+            assert not [k async for k in rc.scan_iter(match=f"{{{family.value}}}:*", count=1000)], family
     finally:
         await rc.aclose()
 

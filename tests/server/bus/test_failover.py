@@ -6,6 +6,7 @@ that reads on but hears nothing turns health red."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
-from clients.connection import Connection
+from clients.connection import CommandRejected, Connection
 from protocol.events import AlarmRaised
 from protocol.messages import EventFrame, RadioAppend, Resync, UnitPanic, UnitPosition, UnitRoster
 from server.bus.local_valkey import LocalSentinelSet
 from server.bus.partition import Partition
 from server.bus.topology import TopologyWatch
+from server.bus.valkey import EmbeddedValkey
 from server.dispatch.live import ALARMS, RADIO
 from tests.helpers import OPERATOR, RunningHub, S, hub_in_process, wait_for
 from tests.server.bus.test_cluster import free_run
@@ -146,33 +149,97 @@ async def test_a_primary_killed_during_panics_loses_no_acked_alarm(
         assert hub.ctx.bus.waited > 0
 
 
-async def test_a_reader_that_reads_on_but_hears_nothing_turns_health_red(tmp_path: Path, valkey: Any) -> None:
-    """The silent reader (as after a failover to a primary whose stream ids lag the reader's place):
-    its reads return, empty, while publishes succeed. The probe it writes never comes back, and
-    health goes red within probe_stale_s; once it reads again, green."""
-    async with hub_in_process(valkey.url, tmp_path / "data", probe_every_s=0.2, probe_stale_s=1.5) as hub:
-        async with httpx.AsyncClient(base_url=hub.http) as http:
-            await wait_for(lambda: hub.ctx.hub.probe_heard >= 2, 5)
-            assert (await http.get("/healthz")).status_code == 200
-            reader = hub.ctx.hub
-            ahead = f"{int(time.time() * 1000) + 3_600_000}-0"  # an hour ahead of every id written
-            saved = dict(reader.last_ids), reader._probe_last
-            reader.last_ids.update(dict.fromkeys(reader.last_ids, ahead))
-            reader._probe_last = ahead
-            async with Connection(hub.url, token=hub.token("ana")) as desk:
-                ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="published"))
-                assert ack.offset  # writes succeed
-            started = time.monotonic()
-            await wait_for(lambda: _status(http, 503), 5)
-            assert time.monotonic() - started < 1.5 + 1.0 + 1.0  # probe_stale_s, a probe's period, a read
-            body = (await http.get("/healthz", headers=OPERATOR)).json()
-            assert body["checks"]["bus"]["reader"] == "deaf" and body["checks"]["bus"]["reader_beat_age_s"] < 2
-            metrics = (await http.get("/metrics", headers=OPERATOR)).text
-            silence = [line for line in metrics.splitlines() if line.startswith("dispatch_bus_probe_silence_seconds ")]
-            assert silence and float(silence[0].split()[1]) > 1.0
-            reader.last_ids.update(saved[0])
-            reader._probe_last = saved[1]
-            await wait_for(lambda: _status(http, 200), 5)
+async def test_a_reader_that_reads_on_but_hears_nothing_turns_health_red(
+    tmp_path: Path, valkey: Any, redis: aioredis.Redis
+) -> None:
+    """The silent reader (Centrifugo's failover bug: publishes acked, subscribers fed nothing, health
+    green): the reader's client reads a server the commands no longer write to. Its reads return,
+    empty, and its beat stays fresh, while every command succeeds. The probe, written through the
+    commands' client, never comes back through the reader's: health goes red within
+    probe_stale_s, and green once the reader reads the right server again."""
+    other = EmbeddedValkey(tmp_path / "stale")  # the node the reader was left on
+    other.start()
+    stale = aioredis.Redis.from_url(other.url)
+    try:
+        async with hub_in_process(valkey.url, tmp_path / "data", probe_every_s=0.2, probe_stale_s=1.5) as hub:
+            async with httpx.AsyncClient(base_url=hub.http) as http:
+                reader = hub.ctx.hub
+                await wait_for(lambda: reader.probe_heard >= 2, 5)
+                assert (await http.get("/healthz")).status_code == 200
+                real, reader.redis = reader.redis, stale  # type: ignore[assignment]
+                async with Connection(hub.url, token=hub.token("ana")) as desk:
+                    ack = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="published"))
+                    assert ack.offset  # writes succeed
+                started = time.monotonic()
+                await wait_for(lambda: _status(http, 503), 5)
+                assert time.monotonic() - started < 1.5 + 1.0 + 1.0  # probe_stale_s, a probe's period, a read
+                body = (await http.get("/healthz", headers=OPERATOR)).json()
+                assert body["checks"]["bus"]["reader"] == "deaf" and body["checks"]["bus"]["reader_beat_age_s"] < 2
+                metrics = (await http.get("/metrics", headers=OPERATOR)).text
+                silence = [ln for ln in metrics.splitlines() if ln.startswith("dispatch_bus_probe_silence_seconds ")]
+                assert silence and float(silence[0].split()[1]) > 1.0
+                reader.redis = real
+                await wait_for(lambda: _status(http, 200), 5)
+    finally:
+        await stale.aclose()
+        other.stop()
+
+
+async def test_a_reader_past_what_its_stream_kept_reads_on_and_its_boards_resync(hub: RunningHub) -> None:
+    """After a failover the new primary's stream may end before the hub's place in it (the tail it
+    lost): reading on from the place would hear nothing. The reader sees the stream is behind it,
+    reads on from the stream's newest entry, and its boards get a resync flagged gap."""
+    async with (
+        Connection(hub.url, token=hub.token("ana")) as desk,
+        Connection(hub.url, token=hub.token("bo"), topics=["radio"]) as board,
+    ):
+        first = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="one"))
+        await wait_for(lambda: board.positions["radio"].offset == first.offset)
+        while board.pending_frames():
+            await board.next_frame()
+        reader = hub.ctx.hub
+        stream = Partition().stream(RADIO)
+        reader.last_ids[stream] = f"{int(time.time() * 1000) + 3_600_000}-0"  # entries it read are gone
+        frame = await board.next_frame(5 * S)
+        assert isinstance(frame, Resync) and frame.reason == "gap"
+        later = await desk.command(RadioAppend(id=desk.next_id(), channel="main", text="two"))
+        frame = await board.next_frame(5 * S)
+        assert isinstance(frame, EventFrame) and frame.offset == later.offset
+
+
+async def test_a_command_no_replica_confirms_is_refused_and_its_resend_is_applied_once(
+    sentinel_set: LocalSentinelSet, tmp_path: Path
+) -> None:
+    """The replica stops answering (SIGSTOP): a panic is applied on the primary but no replica holds
+    it, so the officer is told so, not acked; a complaint likewise gets 503. Once the replica is
+    back, the same panic sent again (same id) is acked as a repeat, one alarm; the same complaint
+    again gets its file number, one file."""
+    from tests.server.intake.test_intake_lane import complaint
+
+    async with hub_in_process(
+        sentinel_set.url, tmp_path / "data", replica_wait_ms=300, commands_per_s=1000.0, commands_burst=1000
+    ) as hub:
+        await wait_for(lambda: hub.ctx.bus.replicas == 1, 10)
+        replica = sentinel_set.replica_nodes[0]
+        async with Connection(hub.url, token=hub.token("ana")) as desk, httpx.AsyncClient(base_url=hub.http) as http:
+            await desk.command(UnitRoster(id=desk.next_id(), unit="U1", district="Downtown"))
+            panic = UnitPanic(id=desk.next_id(), unit="U1")
+            assert replica.proc is not None
+            replica.proc.send_signal(signal.SIGSTOP)
+            try:
+                with pytest.raises(CommandRejected, match="no replica confirmed it"):
+                    await desk.command(panic)
+                refused = await http.post("/api/complaints", json=complaint(41))
+                assert refused.status_code == 503 and "no replica holds it" in refused.json()["error"]
+            finally:
+                replica.proc.send_signal(signal.SIGCONT)
+            again = await desk.command(panic)  # the same id
+            assert again.result == {"duplicate": "yes"} or again.result.get("duplicate") == "yes"  # type: ignore[union-attr]
+            filed = await http.post("/api/complaints", json=complaint(41))
+            assert filed.status_code in (200, 201) and filed.json()["file_number"]
+        alarms = await hub.ctx.redis.hkeys(Partition().keys(ALARMS).state)
+        assert len([a for a in alarms if a.startswith(b"panic:U1:")]) == 1
+        assert hub.ctx.bus.unconfirmed >= 1 and hub.ctx.bus.waited >= 2
 
 
 async def _status(http: httpx.AsyncClient, code: int) -> bool:

@@ -19,8 +19,9 @@ def _offences(tree: ast.AST) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            name, args = node.func.attr, node.args or node.keywords
-            # A redis pipeline's execute() takes no statement: it is not SQL.
+            # A redis pipeline's execute() takes no statement, at most how to treat errors: not SQL.
+            keywords = [k for k in node.keywords if k.arg not in ("raise_on_error", "allow_redirections")]
+            name, args = node.func.attr, node.args or keywords
             if (name in _SQL_CALLS and args) or name in ("executemany", "executescript"):
                 found.append((node.lineno, f"{name}() of a statement"))
             elif name in _ENDINGS and not args:
@@ -38,6 +39,7 @@ def test_the_checker_tells_sql_from_a_redis_pipeline() -> None:
     code = """
 async def f(store, pipe, bus, db):
     await pipe.execute()
+    await pipe.execute(raise_on_error=False)
     await bus.commit(plan, events)
     await store.db.execute("SELECT 1")
     await db.commit()
