@@ -9,18 +9,19 @@ its signature and expiry hold (``verify_token``), and while:
   ending all its sessions, raises the version, so every older token is done;
 - its id (``jti``) is not revoked: signing out revokes that one token.
 
-Every hub checks against the same facts in Redis:
+Every hub of a partition checks against the same facts in Redis, under the tag
+``{auth}`` (``{auth:<partition>}`` for a named one, whose accounts are its own):
 
-- ``auth:account:<name>``: a hash with ``ver`` and ``disabled``;
-- ``auth:revoked:<jti>``: present while a revoked token would still be unexpired;
-- ``auth:revocations``: a counter raised by every revocation. Each hub polls it
+- ``{auth}:account:<name>``: a hash with ``ver`` and ``disabled``;
+- ``{auth}:revoked:<jti>``: present while a revoked token would still be unexpired;
+- ``{auth}:revocations``: a counter raised by every revocation. Each hub polls it
   and, when it moves, checks its open WebSockets again and closes the ones
   that are no longer good (4003 for a disabled account, 4001 otherwise);
-- ``auth:loaded``: set once the above were filled from the records store.
+- ``{auth}:loaded``: set once the above were filled from the records store.
 
 The records store holds the same facts (``users.token_version``,
 ``users.disabled``, ``sessions.revoked_at``). A hub fills Redis from it when it
-starts, and again whenever ``auth:loaded`` is missing (a Redis that came back
+starts, and again whenever ``{auth}:loaded`` is missing (a Redis that came back
 empty), before it believes any token. HTTP verdicts are cached in each
 process for ``CACHE_S``; so a revocation is in force everywhere within that
 (HTTP) or the poll interval (WebSockets).

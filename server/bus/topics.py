@@ -24,7 +24,7 @@ class Family(enum.Enum):
     DISPATCH = "dispatch"
     POSITIONS = "positions"
     INTAKE = "intake"
-    AUTH = "auth"  # no topic: the sign-in state every hub shares (server/access/tokens.py)
+    AUTH = "auth"  # no topic: the sign-in state the hubs of a partition share (server/access/tokens.py)
 
 
 class Lane(enum.IntEnum):

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from protocol.codes import ErrorCode
@@ -128,7 +128,7 @@ class DispatchService:
                 "the live store did not answer; it may or may not have been applied: send it again with the same id"
             )
             return Error(ErrorCode.UNAVAILABLE, message, cmd.id)
-        except RedisError as exc:
+        except (RedisError, RedisClusterException) as exc:
             log.error("command %s failed on redis: %s", tag, exc)
             return Error(ErrorCode.UNAVAILABLE, "the live store is unavailable; nothing was written", cmd.id)
         except Exception:

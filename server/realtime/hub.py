@@ -351,6 +351,9 @@ class Hub:
                 await self._stop.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except Exception:
+                # Not Redis's own error (a cluster client's "no node for this slot", say, or a bug):
+                # the loop is not reading either way, and health says so.
+                self._family_ok[family] = False
                 log.exception("bus reader (%s) failed; restarting in %.1fs", family.value, backoff)
                 await self._stop.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -19,8 +19,9 @@ import redis.asyncio as aioredis
 from clients.connection import CommandRejected, Connection
 from protocol.events import AlarmRaised
 from protocol.messages import EventFrame, RadioAppend, Resync, UnitPanic, UnitPosition, UnitRoster
-from server.bus.local_valkey import LocalSentinelSet
+from server.bus.local_valkey import LocalCluster, LocalSentinelSet
 from server.bus.partition import Partition
+from server.bus.topics import Family
 from server.bus.topology import TopologyWatch
 from server.bus.valkey import EmbeddedValkey
 from server.dispatch.live import ALARMS, RADIO
@@ -244,3 +245,68 @@ async def test_a_command_no_replica_confirms_is_refused_and_its_resend_is_applie
 
 async def _status(http: httpx.AsyncClient, code: int) -> bool:
     return (await http.get("/healthz")).status_code == code
+
+
+@pytest.fixture
+def cluster_with_replicas(tmp_path: Path) -> Iterator[LocalCluster]:
+    made = LocalCluster(tmp_path / "cluster", masters=3, replicas=1, base_port=free_run(6))
+    made.start()
+    yield made
+    made.stop()
+
+
+async def test_a_cluster_primary_killed_is_replaced_by_its_replica_and_no_acked_panic_is_lost(
+    cluster_with_replicas: LocalCluster, tmp_path: Path
+) -> None:
+    """A cluster with a replica per primary: panics wait for the replica on the primary's own
+    connection; the primary that holds the dispatch slot is SIGKILLed; its replica takes over, the
+    hub follows the new slot map, health goes red then green, every acked panic is on the new
+    primary, and a panic after it is acked and reaches the board."""
+    cluster = cluster_with_replicas
+    part = Partition()
+    async with hub_in_process(cluster.url, tmp_path / "data", commands_per_s=10_000.0, commands_burst=10_000) as hub:
+        await wait_for(lambda: hub.ctx.bus.replicas == 1, 10)
+        units = [f"C{i}" for i in range(1, 31)]
+        async with (
+            Connection(hub.url, token=hub.token("ana"), backoff=(0.2, 0.5)) as desk,
+            Connection(hub.url, token=hub.token("bo"), topics=["alarms"], backoff=(0.2, 0.5)) as board,
+        ):
+            for unit in units:
+                await desk.command(UnitRoster(id=desk.next_id(), unit=unit, district="Downtown"))
+            acked: list[str] = []
+            told: list[str] = []
+            old = cluster.primary_of(part.key(Family.DISPATCH, "x"))
+            with HealthLog(hub) as health:
+                for i, unit in enumerate(units[:-1]):
+                    if i == 8:
+                        old.kill()
+                    try:
+                        ack = await desk.command(UnitPanic(id=desk.next_id(), unit=unit), timeout=5 * S)
+                        acked.append(ack.result["alarm"])  # type: ignore[index]
+                    except Exception as exc:
+                        told.append(str(exc))
+                    await asyncio.sleep(0.2)
+                await wait_for(lambda: cluster.primary_of(part.key(Family.DISPATCH, "x")).port != old.port, 20)
+                await wait_for(lambda: health.seen and health.seen[-1][1] == 200, 30)
+                assert health.red_then_green(), [c for _, c, _ in health.seen]
+                last = await desk.command(UnitPanic(id=desk.next_id(), unit=units[-1]), timeout=10 * S)
+                acked.append(last.result["alarm"])  # type: ignore[index]
+                late = last.result["alarm"]  # type: ignore[index]
+
+                async def board_has_late() -> bool:
+                    while board.pending_frames():
+                        frame = await board.next_frame()
+                        if isinstance(frame, Resync) and any(getattr(a, "id", None) == late for a in frame.snapshot):
+                            return True
+                        if isinstance(frame, EventFrame) and isinstance(frame.payload, AlarmRaised):
+                            if frame.payload.alarm.id == late:
+                                return True
+                    return False
+
+                await wait_for(board_has_late, 10)
+        new = cluster.primary_of(part.key(Family.DISPATCH, "x"))
+        with new.client() as c:
+            alarms = {k.decode() for k in c.hkeys(part.keys(ALARMS).state)}
+        assert [a for a in acked if a not in alarms] == [], told
+        assert len(acked) >= 8 + 2 and hub.ctx.bus.waited >= 8
+        assert hub.ctx.part(TopologyWatch).now.failovers >= 1
