@@ -138,11 +138,18 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--boards", type=int, default=200)
     t.add_argument("--officers", type=int, default=800, help="officer connections in the panic runs")
     t.add_argument("--duration", type=float, default=10.0, help="seconds of each of the six runs")
+    t.add_argument("--plans", type=int, default=4000, help="plans applied to measure the replica wait alone")
 
     o = sub.add_parser("failover", parents=[common], help="the Sentinel's primary SIGKILLed during panics")
     o.add_argument("--rate", type=_positive, default=10.0, help="panics (and radio entries) per second")
     o.add_argument("--duration", type=float, default=12.0)
     o.add_argument("--kill-at", type=float, default=3.0, help="seconds into the run when the primary is killed")
+    o.add_argument(
+        "--shape",
+        choices=["sentinel", "cluster"],
+        default="sentinel",
+        help="a primary, a replica and a sentinel; or a three-master cluster with a replica each",
+    )
     return p
 
 

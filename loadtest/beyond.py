@@ -3,7 +3,8 @@ failover.
 
 - ``topologies``: fanout and panic on the embedded Valkey and on a three-master cluster, then
   panic on a primary with a replica under Sentinel with the replica wait off and on (every
-  dispatch command waits for the replica before its ack), one after the other in the same run.
+  dispatch command waits for the replica before its ack), one after the other in the same run;
+  and the wait's cost to one plan, measured alone.
 - ``failover``: a primary with a replica under Sentinel; a desk presses panics (each for its own
   unit) and appends radio entries at a steady rate while the primary is SIGKILLed. What it
   reports: how long until commands are acked again and until health is green, what the desk
@@ -16,12 +17,15 @@ import argparse
 import asyncio
 import contextlib
 import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from loadtest.hubproc import start_hub
+from loadtest.hubproc import REPLICATED_CLUSTER, start_hub
+from loadtest.report import latency
 
 __all__ = ["failover", "topologies"]
 
@@ -72,7 +76,60 @@ def topologies(args: argparse.Namespace) -> dict[str, Any]:
                     **_brief(r, "all_boards_ms", "press_to_hub_ms", "lost", "duplicated"),
                     "panics": _brief(r["panics"], "sent", "acked", "errors", "ack_ms"),
                 }
+    out["replica wait, one plan"] = asyncio.run(_wait_cost(args.plans))
     return out
+
+
+async def _wait_cost(plans: int) -> dict[str, Any]:
+    """What the replica wait costs one plan, alone: a panic-sized plan (an alarm written, an event
+    appended) applied on a Sentinel's primary with a replica online, by turns waiting and not."""
+    from protocol.events import RadioLogged
+    from protocol.state import RadioEntry
+    from server.bus.connect import connect
+    from server.bus.local_valkey import LocalSentinelSet, free_run
+    from server.bus.log import Bus
+    from server.bus.topics import topic_named
+    from server.config import Settings
+
+    alarms = topic_named("alarms")
+    assert alarms is not None
+    with tempfile.TemporaryDirectory(prefix="dispatch-wait-") as tmp:
+        made = LocalSentinelSet(Path(tmp), base_port=free_run(3))
+        made.start()
+        connected = connect(made.url)
+        try:
+            bus = Bus(connected.redis, Settings(replica_wait="dispatch"))
+            times: dict[str, list[float]] = {"without": [], "with": []}
+            entry = RadioEntry(channel="main", text="x" * 120, at=1, by="loadtest")
+            for i in range(plans):
+                way = "with" if i % 2 else "without"
+                bus.replicas = 1 if way == "with" else 0
+                plan = bus.plan().write(alarms, f"a{i % 100}", b"x" * 300)
+                plan.emit(alarms, RadioLogged(ts=i, by="loadtest", entry=entry))
+                began = time.perf_counter()
+                await bus.apply(plan)
+                times[way].append((time.perf_counter() - began) * 1000)
+            return {
+                "plans": plans,
+                "apply_ms_without_wait": latency(times["without"]),
+                "apply_ms_with_wait": latency(times["with"]),
+                "confirmed": bus.waited - bus.unconfirmed,
+                "unconfirmed": bus.unconfirmed,
+            }
+        finally:
+            await connected.close()
+            made.stop()
+
+
+def _primary(servers: Any) -> Any:
+    """The node that serves the default partition's dispatch slot now."""
+    from server.bus.local_valkey import LocalCluster
+    from server.bus.partition import Partition
+    from server.bus.topics import Family
+
+    if isinstance(servers, LocalCluster):
+        return servers.primary_of(Partition().key(Family.DISPATCH, "x"))
+    return servers.current_primary()
 
 
 async def _failover(args: argparse.Namespace) -> dict[str, Any]:
@@ -85,7 +142,8 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
     assert alarms_topic is not None and radio_topic is not None
 
     limits = {"DISPATCH_COMMANDS_PER_S": "10000", "DISPATCH_COMMANDS_BURST": "10000"}  # one desk sends them all
-    with _env(LOADTEST_VALKEY="sentinel", **limits), start_hub() as hub:
+    shape = REPLICATED_CLUSTER if args.shape == "cluster" else "sentinel"
+    with _env(LOADTEST_VALKEY=shape, **limits), start_hub() as hub:
         servers = hub.servers
         token = hub.token("loadtest")
         http = f"http://127.0.0.1:{hub.port}"
@@ -111,7 +169,7 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
                 await desk.command(UnitRoster(id=desk.next_id(), unit=unit, district="Downtown"))
                 await desk.command(UnitPosition(id=desk.next_id(), unit=unit, lat=53.54, lon=-113.49))
             watcher = asyncio.create_task(watch_health())
-            old = servers.current_primary()
+            old = _primary(servers)
             start = time.monotonic()
             killed_at = 0.0
             step = 1.0 / args.rate
@@ -137,7 +195,7 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
                         acked_radio.append(f"failover entry {i}")
             await asyncio.sleep(1.0)
             watcher.cancel()
-        new = servers.current_primary()
+        new = _primary(servers)
         part = Partition()
         with new.client() as c:
             alarms = {k.decode() for k in c.hkeys(part.keys(alarms_topic).state)}
@@ -153,7 +211,9 @@ async def _failover(args: argparse.Namespace) -> dict[str, Any]:
             reasons[key] = reasons.get(key, 0) + 1
         return {
             "scenario": "failover",
-            "valkey": "sentinel (a primary, a replica, one sentinel)",
+            "valkey": "a three-master cluster, a replica each"
+            if args.shape == "cluster"
+            else "sentinel (a primary, a replica, one sentinel)",
             "rate_per_s": args.rate,
             "kill_at_s": args.kill_at,
             "old_primary": old.address,

@@ -25,6 +25,7 @@ from urllib.request import urlopen
 from loadtest.lifeline import die_with_parent
 
 __all__ = [
+    "REPLICATED_CLUSTER",
     "VALKEYS",
     "HubUnderTest",
     "ServerUnderTest",
@@ -177,43 +178,29 @@ def start_peer(timeout: float = 30.0) -> Iterator[ServerUnderTest]:
 # What the hub runs on (``--valkey``): its own embedded Valkey, a three-master cluster, or a primary
 # with a replica under Sentinel, the last two made of the same binary in the run's temporary dir.
 VALKEYS = ("embedded", "cluster", "sentinel")
+# And for the failover run: a three-master cluster with a replica for each primary.
+REPLICATED_CLUSTER = "cluster-replicas"
 
 
 @contextlib.contextmanager
 def valkey_for(kind: str, folder: Path) -> Iterator[tuple[str, Any]]:
     """(the REDIS_URL to give the hub, the servers) for a kind of ``VALKEYS``; "" for the embedded one."""
-    from server.bus.local_valkey import LocalCluster, LocalSentinelSet
+    from server.bus.local_valkey import LocalCluster, LocalSentinelSet, free_run
 
     if kind == "embedded":
         yield "", None
         return
-    base = _free_run(6)
+    base = free_run(6)
     made: LocalCluster | LocalSentinelSet
-    made = (
-        LocalCluster(folder, masters=3, base_port=base)
-        if kind == "cluster"
-        else LocalSentinelSet(folder, base_port=base)
-    )
+    if kind in ("cluster", REPLICATED_CLUSTER):
+        made = LocalCluster(folder, masters=3, replicas=1 if kind == REPLICATED_CLUSTER else 0, base_port=base)
+    else:
+        made = LocalSentinelSet(folder, base_port=base)
     try:
         made.start()
         yield made.url, made
     finally:
         made.stop()
-
-
-def _free_run(n: int) -> int:
-    import random
-
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
-        try:
-            for port in range(base, base + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 @contextlib.contextmanager

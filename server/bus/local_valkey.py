@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,9 +29,23 @@ import redis
 
 from server.bus.valkey import valkey_binary
 
-__all__ = ["LocalCluster", "LocalNode", "LocalSentinelSet", "main"]
+__all__ = ["LocalCluster", "LocalNode", "LocalSentinelSet", "free_run", "main"]
 
 SLOTS = 16384
+
+
+def free_run(n: int) -> int:
+    """The first of ``n`` consecutive free loopback ports (the nodes of one set take a run)."""
+    for _ in range(200):
+        base = random.randint(20_000, 40_000)
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no run of free ports on 127.0.0.1")
 
 
 @dataclass

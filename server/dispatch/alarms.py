@@ -17,7 +17,7 @@ from protocol.events import AlarmRaised, AlarmUpdated, Notified, RadioLogged, Tr
 from protocol.messages import AlarmAcknowledge, AlarmCancel, AlarmPolice, TrafficEmergency, UnitPanic
 from protocol.state import TRAFFIC_MODE_ID, Alarm, CoreUnitStatus, Position, RadioEntry, TrafficMode
 from server.access.roles import Principal, Role
-from server.bus.log import Duplicate, Plan
+from server.bus.log import Duplicate, Plan, Unconfirmed
 from server.dispatch.incidents import IncidentDesk
 from server.dispatch.live import (
     ALARMS,
@@ -141,6 +141,9 @@ class OfficerSafety:
             return cover
         except CommandError as exc:  # closed meanwhile (nothing to add to), or it kept changing
             log.info("no cover added to %s: %s", alarm_id, exc)
+        except Unconfirmed:  # added on the primary; no replica said so in time
+            log.warning("cover %s added to %s, not yet on a replica", cover, alarm_id)
+            return cover
         except Exception:
             log.exception("cover units for %s could not be found; the alarm stands without them", alarm_id)
         return []

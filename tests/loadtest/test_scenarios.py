@@ -292,3 +292,37 @@ def test_the_redaction_benchmark_gives_a_whole_report() -> None:
     assert report["pages"] == report["released_pages"] == 6
     assert report["boxes"] == 6 * 6 * 2  # six phone numbers and six names a page
     assert report["release_pages_per_s"] > 0 and report["peak_rss_mib"] >= report["peak_rss_mib_before_redaction"]
+
+
+def test_the_topologies_run_measures_each_shape_and_loses_nothing(tmp_path: Path) -> None:
+    """Fanout and panic on the embedded Valkey and a three-master cluster, and panic on a Sentinel's
+    primary with the replica wait off and on: every run whole, nothing lost or duplicated."""
+    r = _run(tmp_path, "topologies", "--boards", "3", "--officers", "6", "--duration", "2", "--no-charts")
+    runs = [k for k in r if k.startswith(("fanout ", "panic "))]
+    assert runs == [
+        "fanout embedded",
+        "fanout cluster",
+        "panic embedded",
+        "panic cluster",
+        "panic sentinel wait off",
+        "panic sentinel wait dispatch",
+    ]
+    for name in runs:
+        assert r[name]["lost"] == 0 and r[name]["duplicated"] == 0, name
+    for name in runs[:2]:
+        assert r[name]["delivered_per_s"] > 0 and set(r[name]["latency_ms"]) == LATENCY_KEYS
+    for name in runs[2:]:
+        panics = r[name]["panics"]
+        assert panics["acked"] == panics["sent"] > 0 and panics["errors"] == {}, name
+        assert set(panics["ack_ms"]) == LATENCY_KEYS and set(r[name]["all_boards_ms"]) == LATENCY_KEYS
+
+
+def test_the_failover_run_loses_no_acked_command(tmp_path: Path) -> None:
+    """The Sentinel's primary SIGKILLed during panics: the report says what was acked, what was told,
+    and when the hub answered and was healthy again; nothing acked is missing from the new primary."""
+    r = _run(tmp_path, "failover", "--rate", "5", "--duration", "8", "--kill-at", "2", "--no-charts")
+    assert r["old_primary"] != r["new_primary"]
+    assert r["lost_acked_alarms"] == 0 and r["lost_acked_radio"] == 0
+    assert r["acked_alarms"] > 0 and r["told"] > 0 and sum(r["told_by_reason"].values()) == r["told"]
+    assert r["first_ack_after_kill_s"] is not None and r["health_green_after_kill_s"] is not None
+    assert r["health_red_after_kill_s"] is not None and r["health_red_after_kill_s"] < r["health_green_after_kill_s"]

@@ -4,8 +4,6 @@ flow, resume after a reconnect, the intake lane, and two agencies on one cluster
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +33,7 @@ from protocol.state import Location
 from server.access.roles import Role
 from server.access.tokens import publish_revoked
 from server.bus.connect import connect
-from server.bus.local_valkey import LocalCluster
+from server.bus.local_valkey import LocalCluster, free_run
 from server.bus.partition import Partition
 from server.bus.topics import Family
 from server.intake.__main__ import make_worker
@@ -45,20 +43,6 @@ from tests.helpers import OPERATOR, RunningHub, S, hub_in_process, wait_for
 from tests.server.intake.test_intake_lane import complaint, rows
 
 DOWNTOWN = Location("10230 Jasper Ave NW", 53.5413, -113.4947)
-
-
-def free_run(n: int) -> int:
-    """The first of ``n`` consecutive free loopback ports."""
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
-        try:
-            for port in range(base, base + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no run of free ports")
 
 
 @pytest.fixture(scope="module")

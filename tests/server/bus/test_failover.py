@@ -19,14 +19,13 @@ import redis.asyncio as aioredis
 from clients.connection import CommandRejected, Connection
 from protocol.events import AlarmRaised
 from protocol.messages import EventFrame, RadioAppend, Resync, UnitPanic, UnitPosition, UnitRoster
-from server.bus.local_valkey import LocalCluster, LocalSentinelSet
+from server.bus.local_valkey import LocalCluster, LocalSentinelSet, free_run
 from server.bus.partition import Partition
 from server.bus.topics import Family
 from server.bus.topology import TopologyWatch
 from server.bus.valkey import EmbeddedValkey
 from server.dispatch.live import ALARMS, RADIO
 from tests.helpers import OPERATOR, RunningHub, S, hub_in_process, wait_for
-from tests.server.bus.test_cluster import free_run
 
 
 @pytest.fixture
