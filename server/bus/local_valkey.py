@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -276,6 +277,10 @@ class LocalSentinelSet:
             node.start()
         for node in self.data_nodes:
             node.wait_ready()
+        deadline = time.monotonic() + timeout
+        # The replicas hold a copy before any sentinel looks: a sentinel learns of replicas from
+        # the primary's INFO, every 10 s, and one that knows none cannot fail over.
+        self._wait(self._replicas_online, deadline, "the replicas to take their first copy")
         quorum = self.sentinels // 2 + 1
         for i in range(self.sentinels):
             p = port + 1 + self.replicas + i
@@ -294,15 +299,36 @@ class LocalSentinelSet:
             node.start()
         for node in self.sentinel_nodes:
             node.wait_ready()
-        deadline = time.monotonic() + timeout
+        self._wait(self._sentinels_know_the_replicas, deadline, "every sentinel to know the replicas")
+
+    def _replicas_online(self) -> bool:
+        assert self.primary is not None
+        with self.primary.client() as c:
+            info = c.info("replication")
+        online = [info.get(f"slave{i}", {}) for i in range(int(info.get("connected_slaves", 0)))]
+        return sum(1 for r in online if r.get("state") == "online") >= self.replicas
+
+    def _sentinels_know_the_replicas(self) -> bool:
+        for node in self.sentinel_nodes:
+            with node.client() as c:
+                replicas = c.sentinel_slaves(self.service)
+            known = 0
+            for entry in replicas:  # redis-py's dicts: flags parsed into booleans, the rest as given
+                down = entry.get("is_sdown") or entry.get("is_disconnected")
+                link = str(entry.get("master-link-status", ""))
+                known += not down and link in ("ok", "b'ok'")
+            if known < self.replicas:
+                return False
+        return True
+
+    @staticmethod
+    def _wait(ready: Callable[[], bool], deadline: float, what: str) -> None:
         while time.monotonic() < deadline:
-            with self.primary.client() as c:
-                info = c.info("replication")
-                online = [info.get(f"slave{i}", {}) for i in range(int(info.get("connected_slaves", 0)))]
-                if sum(1 for r in online if r.get("state") == "online") >= self.replicas:
+            with contextlib.suppress(redis.RedisError, OSError):
+                if ready():
                     return
             time.sleep(0.05)
-        raise RuntimeError("the replicas did not connect")
+        raise RuntimeError(f"timed out waiting for {what}")
 
     def current_primary(self) -> LocalNode:
         """The node the sentinels name as primary now."""
