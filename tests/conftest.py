@@ -72,8 +72,11 @@ async def store(records_target: Path | str) -> AsyncIterator[RecordsStore]:
 # - pure: no server of any kind; hub: a real Valkey and a hub in this process;
 # - slow: hub processes, a browser, the fuzzer or the load scenarios (marked in their modules,
 #   or every test under tests/static/); `make check` runs the tiers that are not slow;
-# - alone: measures load or timing, so `make test` runs it after the rest, by itself.
+# - alone: measures load or timing, so `make test` runs it after the rest, by itself: the load
+#   scenarios, and the tests on a cluster or a Sentinel set (several Valkey processes each, and a
+#   failover timed from a kill to health green; beside other tests they slow the machine for all).
 _NEEDS_VALKEY = {"valkey", "redis", "hub", "private_postgres"}
+_MANY_VALKEYS = {"cluster", "sentinel_set", "cluster_with_replicas"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,7 +84,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).parts
         if "static" in parts or "loadtest" in parts:
             item.add_marker(pytest.mark.slow)
-        if "loadtest" in parts:
+        if "loadtest" in parts or set(getattr(item, "fixturenames", ())) & _MANY_VALKEYS:
+            item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.alone)
         if item.get_closest_marker("slow") is None:
             fixtures = set(getattr(item, "fixturenames", ()))

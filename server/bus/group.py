@@ -22,9 +22,9 @@ a ``GroupHandler``, which knows the domain; the loop knows only entries. Its rul
 - **It stops when asked.** ``stop()`` ends the loop at its next turn (a blocking read is
   cut short); a batch being handled is finished first, never abandoned half way.
 
-Handled in the order of ``streams``: the first stream's batch before the next one's. Streams
-are read one slot group at a time (their hash tag): no read may span two slots, as on a Valkey
-Cluster they may live on two shards.
+Handled in the order of ``streams``: the first stream's batch before the next one's. On a Valkey
+Cluster streams are read one slot group at a time (their hash tag): no read may span two slots,
+which may live on two shards. One server reads them all at once.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from server.bus.connect import is_cluster
 from server.bus.consumers import consumer_name, dead_local_consumers
 from server.bus.partition import slot_groups
 from server.bus.scripts import load_all
@@ -122,7 +123,8 @@ class ConsumerGroup:
         self.handler = handler
         self.group = group
         self.streams = tuple(streams)
-        self.slot_groups = slot_groups(self.streams)
+        # On a cluster one read per slot group; one server takes them all in one read.
+        self.slot_groups = slot_groups(self.streams) if is_cluster(redis) else [self.streams]
         self.consumer = consumer or consumer_name()
         self.batch = batch
         self.block_ms = block_ms
