@@ -150,6 +150,14 @@ class LocalCluster:
         return "redis+cluster://" + ",".join(n.address for n in self.seeds)
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start every node and wait until the set is ready; what was started is stopped if not."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         count = self.masters * (1 + self.replicas)
         for i in range(count):
             port = self.base_port + i
@@ -267,6 +275,14 @@ class LocalSentinelSet:
         return ([self.primary] if self.primary else []) + self.replica_nodes
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start every node and wait until the set is ready; what was started is stopped if not."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         port = self.base_port
         self.primary = LocalNode(port, self.folder / str(port), _server_args(port, []))
         for i in range(self.replicas):

@@ -31,7 +31,10 @@ LEAD = ("lena", Role.TEAM_LEAD)
 
 
 def staff(hub: RunningHub, who: tuple[str, Role]) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=hub.http, headers={"Authorization": f"Bearer {hub.token(*who)}"})
+    """A signed-in client. Its timeout is long: a letter's, a notice's or a release's PDF is made in
+    a worker process that starts on first use, which on a machine busy with other tests takes more
+    than httpx's 5 s (a correctness test, not a timing one)."""
+    return httpx.AsyncClient(base_url=hub.http, headers={"Authorization": f"Bearer {hub.token(*who)}"}, timeout=30 * S)
 
 
 async def file_one(hub: RunningHub, **over: Any) -> dict[str, Any]:
