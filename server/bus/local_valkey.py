@@ -36,13 +36,16 @@ SLOTS = 16384
 
 
 def free_run(n: int) -> int:
-    """The first of ``n`` consecutive free loopback ports (the nodes of one set take a run)."""
-    for _ in range(200):
-        base = random.randint(20_000, 40_000)
+    """The first of ``n`` consecutive free loopback ports (the nodes of one set take a run), each
+    with its cluster bus port (the port + 10000) free too. Both below Linux's ephemeral range
+    (32768 up), so no outgoing connection takes one between this look and the node's start."""
+    for _ in range(500):
+        base = random.randint(10_000, 20_000 - n)
         try:
             for port in range(base, base + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
+                for taken in (port, port + 10_000):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", taken))
         except OSError:
             continue
         return base
