@@ -133,8 +133,26 @@ def _server_args(port: int, extra: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
+class _LocalSet:
+    """A set of nodes started together: whatever was started is stopped if the set is not ready."""
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start every node and wait until the set is ready."""
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class LocalCluster:
+class LocalCluster(_LocalSet):
     """``masters`` primaries sharing the 16384 slots, each with ``replicas`` replicas."""
 
     folder: Path
@@ -151,14 +169,6 @@ class LocalCluster:
     @property
     def url(self) -> str:
         return "redis+cluster://" + ",".join(n.address for n in self.seeds)
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start every node and wait until the set is ready; what was started is stopped if not."""
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
 
     def _start(self, timeout: float) -> None:
         count = self.masters * (1 + self.replicas)
@@ -256,7 +266,7 @@ def _replicas_linked(c: redis.Redis, want: int) -> bool:
 
 
 @dataclass
-class LocalSentinelSet:
+class LocalSentinelSet(_LocalSet):
     """A primary, ``replicas`` replicas of it, and ``sentinels`` sentinels watching it."""
 
     folder: Path
@@ -276,14 +286,6 @@ class LocalSentinelSet:
     @property
     def data_nodes(self) -> list[LocalNode]:
         return ([self.primary] if self.primary else []) + self.replica_nodes
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start every node and wait until the set is ready; what was started is stopped if not."""
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
 
     def _start(self, timeout: float) -> None:
         port = self.base_port

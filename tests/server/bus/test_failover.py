@@ -36,6 +36,20 @@ def sentinel_set(tmp_path: Path) -> Iterator[LocalSentinelSet]:
     made.stop()
 
 
+async def _board_has(board: Connection, alarm: str) -> bool:
+    """Whether the board, reading what it has been sent, got this alarm: live, or in a resync
+    flagged for what it is (a gap, a new epoch, a first snapshot)."""
+    while board.pending_frames():
+        frame = await board.next_frame()
+        if isinstance(frame, Resync):
+            assert frame.reason in ("gap", "epoch", "initial")
+            if any(getattr(a, "id", None) == alarm for a in frame.snapshot):
+                return True
+        if isinstance(frame, EventFrame) and isinstance(frame.payload, AlarmRaised) and frame.payload.alarm.id == alarm:
+            return True
+    return False
+
+
 class HealthLog:
     """/healthz every 100 ms, as a load balancer would look."""
 
@@ -122,19 +136,7 @@ async def test_a_primary_killed_during_panics_loses_no_acked_alarm(
                 late = last.result["alarm"]  # type: ignore[index]
                 acked_alarms.append(late)
 
-                async def board_has_late() -> bool:
-                    while board.pending_frames():
-                        frame = await board.next_frame()
-                        if isinstance(frame, Resync):
-                            assert frame.reason in ("gap", "epoch", "initial")
-                            if any(getattr(a, "id", None) == late for a in frame.snapshot):
-                                return True
-                        if isinstance(frame, EventFrame) and isinstance(frame.payload, AlarmRaised):
-                            if frame.payload.alarm.id == late:
-                                return True
-                    return False
-
-                await wait_for(board_has_late, 10)
+                await wait_for(lambda: _board_has(board, late), 10)
 
         new = sentinel_set.current_primary()
         part = Partition()
@@ -292,17 +294,7 @@ async def test_a_cluster_primary_killed_is_replaced_by_its_replica_and_no_acked_
                 acked.append(last.result["alarm"])  # type: ignore[index]
                 late = last.result["alarm"]  # type: ignore[index]
 
-                async def board_has_late() -> bool:
-                    while board.pending_frames():
-                        frame = await board.next_frame()
-                        if isinstance(frame, Resync) and any(getattr(a, "id", None) == late for a in frame.snapshot):
-                            return True
-                        if isinstance(frame, EventFrame) and isinstance(frame.payload, AlarmRaised):
-                            if frame.payload.alarm.id == late:
-                                return True
-                    return False
-
-                await wait_for(board_has_late, 10)
+                await wait_for(lambda: _board_has(board, late), 10)
         new = cluster.primary_of(part.key(Family.DISPATCH, "x"))
         with new.client() as c:
             alarms = {k.decode() for k in c.hkeys(part.keys(ALARMS).state)}
